@@ -1,0 +1,44 @@
+# The two commands of the quick start: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint typecheck check system-packages fixtures bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON): apt-get install python3 python3-venv"; exit 2; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[local,dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	mkdir -p inbox outbox
+	$(BIN)/dropscribe run --config config.example.toml
+
+# ffmpeg decodes the MP3 fixtures' reference check, espeak-ng and sox remake them,
+# systemd-analyze checks the units. Installed only when missing (needs root or sudo).
+system-packages:
+	@missing=""; \
+	for pair in espeak-ng:espeak-ng sox:sox ffmpeg:ffmpeg systemd-analyze:systemd; do \
+	  command -v $${pair%%:*} >/dev/null || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+test: $(STAMP) system-packages
+	$(BIN)/ruff check src tests bench
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+fixtures: system-packages
+	tests/fixtures/make_fixtures.sh
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf $(VENV) inbox outbox archive failed state

@@ -1,0 +1,109 @@
+"""The backend contract (DESIGN.md section 3).
+
+    submit(request) -> Future
+    poll(future)    -> Pending | Done | Failed | Gone
+
+``submit`` raises :class:`~dropscribe.errors.BackendError` subclasses;
+``poll`` reports outcomes as values. A :class:`Future` is plain data: the
+dispatcher stores it in SQLite as soon as ``submit`` returns, and after a
+restart hands it back to ``poll`` of a fresh backend object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from dropscribe.errors import BackendError
+from dropscribe.transcript import Transcription
+
+
+@dataclass(frozen=True)
+class Request:
+    """One file to transcribe."""
+
+    job_id: int
+    path: Path
+    relative_path: str
+    size: int
+    language: str  # "auto" or a code
+    task: str  # "transcribe" or "translate"
+
+
+@dataclass
+class Future:
+    """What is needed to find a submitted job again, even after a restart."""
+
+    backend: str
+    remote_id: str
+    submitted_at: float
+    poll_url: str | None = None
+    result_url: str | None = None
+    expires_at: float | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Future:
+        return cls(**data)
+
+
+@dataclass(frozen=True)
+class Pending:
+    """Still working; ``position`` is seconds of audio done, when the backend knows."""
+
+    position: float | None = None
+    duration: float | None = None
+
+
+@dataclass(frozen=True)
+class Done:
+    result: Transcription
+
+
+@dataclass(frozen=True)
+class Failed:
+    error: BackendError
+
+
+@dataclass(frozen=True)
+class Gone:
+    """The backend no longer knows the future (expired, unknown id, restarted worker)."""
+
+    reason: str
+
+
+Outcome = Pending | Done | Failed | Gone
+ProgressCallback = Callable[[float, float | None], None]
+
+
+class Backend(Protocol):
+    name: str
+    #: Jobs this backend may have in flight at once.
+    concurrency: int
+    #: Files larger than this go to ``fallback`` or fail.
+    max_upload_bytes: int | None
+    fallback: str | None
+    model_name: str | None
+
+    def settings_fingerprint(self) -> dict[str, Any]:
+        """Return the settings that change a transcript (for reusing results)."""
+
+    def check(self) -> list[str]:
+        """Return problems that would stop this backend from working, as sentences."""
+
+    def submit(self, request: Request) -> Future:
+        """Start the work; raise Retryable, ServerDown, Permanent or BadInput on failure."""
+
+    def poll(self, future: Future, wait: float) -> Outcome:
+        """Return the future's state, blocking up to ``wait`` seconds where it can."""
+
+    def poll_delay(self, polls: int) -> float:
+        """Return how long to wait before poll number ``polls`` (0 for blocking polls)."""
+
+    def close(self) -> None:
+        """Release processes and connections."""

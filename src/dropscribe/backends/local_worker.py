@@ -1,0 +1,184 @@
+"""The code that runs inside a local engine worker process.
+
+Untrusted media is decoded only here. The model is loaded once; a decoding
+thread prepares the next file's audio while the main thread transcribes the
+current one. Messages to the parent are tuples on a multiprocessing pipe:
+
+    ("ready", info) | ("fatal", message)
+    ("started", job_id, duration) | ("progress", job_id, seconds)
+    ("done", job_id, transcription_dict) | ("error", job_id, kind, message)
+
+``kind`` is "bad_input" (permanent) or "retryable".
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import threading
+import time
+from multiprocessing.connection import Connection
+from typing import Any
+
+SAMPLE_RATE = 16000
+
+
+def main(connection: Connection, options: dict[str, Any]) -> None:
+    """Load the model, then transcribe every job the parent sends until it closes the pipe."""
+    # Ctrl-C reaches the whole process group; the parent decides when this worker stops.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    send_lock = threading.Lock()
+
+    def send(*message: Any) -> None:
+        with send_lock:
+            connection.send(message)
+
+    try:
+        engine = _Engine(options)
+    except Exception as exc:  # any failure to load is reported as one sentence
+        send("fatal", _load_error_sentence(options["model_load"], exc))
+        return
+    send("ready", {"multilingual": engine.multilingual, "pid": os.getpid()})
+
+    decoded: queue.Queue[tuple[dict[str, Any], Any] | None] = queue.Queue(maxsize=1)
+    threading.Thread(target=_decode_loop, args=(connection, decoded, send), daemon=True).start()
+    while True:
+        item = decoded.get()
+        if item is None:
+            return
+        job, audio = item
+        try:
+            result = engine.transcribe(job, audio, send)
+        except Exception as exc:
+            send("error", job["job_id"], "retryable", f"The engine failed on this file: {exc}")
+        else:
+            send("done", job["job_id"], result)
+
+
+def _decode_loop(
+    connection: Connection,
+    decoded: queue.Queue[tuple[dict[str, Any], Any] | None],
+    send: Any,
+) -> None:
+    from faster_whisper.audio import decode_audio
+
+    while True:
+        try:
+            job = connection.recv()
+        except (EOFError, OSError):
+            decoded.put(None)
+            return
+        try:
+            audio = decode_audio(job["path"], sampling_rate=SAMPLE_RATE)
+        except FileNotFoundError:
+            send("error", job["job_id"], "bad_input",
+                 "The file disappeared before it could be transcribed.")
+            continue
+        except PermissionError:
+            send("error", job["job_id"], "bad_input",
+                 "The file cannot be read (permission denied); make it readable "
+                 "by the user dropscribe runs as and retry.")
+            continue
+        except Exception as exc:
+            send("error", job["job_id"], "bad_input",
+                 "The file could not be decoded as audio "
+                 f"({type(exc).__name__}: {str(exc)[:200]}); check that it is a complete "
+                 "recording in a supported format.")
+            continue
+        duration = len(audio) / SAMPLE_RATE
+        if duration < 0.01:
+            send("error", job["job_id"], "bad_input",
+                 "The file holds no audio samples; check that the recording is not empty.")
+            continue
+        if duration > job["max_duration"]:
+            send("error", job["job_id"], "bad_input",
+                 f"The recording lasts {duration:.0f} s, more than the configured maximum "
+                 f"of {job['max_duration']:.0f} s (transcribe.max_duration_seconds); "
+                 "raise the limit or split the file.")
+            continue
+        decoded.put((job, audio))
+
+
+def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
+    """Return the device and compute type to load with: int8 on a CPU, float16 on a GPU."""
+    if device == "auto":
+        import ctranslate2
+
+        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
+    if compute_type == "default":
+        # int8 is about 1.4x faster than float32 on a CPU, at the same accuracy.
+        compute_type = "int8" if device == "cpu" else "float16"
+    return device, compute_type
+
+
+class _Engine:
+    def __init__(self, options: dict[str, Any]) -> None:
+        from faster_whisper import BatchedInferencePipeline, WhisperModel
+
+        self.options = options
+        device, compute_type = resolve_device(options["device"], options["compute_type"])
+        self.model = WhisperModel(
+            options["model_load"],
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=options["cpu_threads"],
+        )
+        self.batched = BatchedInferencePipeline(model=self.model)
+        self.multilingual = bool(self.model.model.is_multilingual)
+
+    def transcribe(self, job: dict[str, Any], audio: Any, send: Any) -> dict[str, Any]:
+        from dropscribe.backends.batching import choose_batched
+
+        started = time.perf_counter()
+        duration = len(audio) / SAMPLE_RATE
+        send("started", job["job_id"], duration)
+        options = self.options
+        kwargs: dict[str, Any] = {
+            "language": None if job["language"] == "auto" else job["language"],
+            "task": job["task"],
+            "beam_size": options["beam_size"],
+            "word_timestamps": options["word_timestamps"],
+            "initial_prompt": options["initial_prompt"],
+        }
+        use_batched = choose_batched(options["batched"], audio, SAMPLE_RATE)
+        if use_batched:
+            segments, info = self.batched.transcribe(
+                audio, batch_size=options["batch_size"], **kwargs
+            )
+        else:
+            segments, info = self.model.transcribe(audio, vad_filter=options["vad_filter"], **kwargs)
+        collected = []
+        for segment in segments:
+            collected.append(_segment_dict(segment))
+            send("progress", job["job_id"], float(segment.end))
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return {
+            "segments": collected,
+            "language": info.language,
+            "duration": duration,
+            "prediction_time_ms": elapsed_ms,
+            "model": options["model_name"],
+            "batched": use_batched,
+        }
+
+
+def _segment_dict(segment: Any) -> dict[str, Any]:
+    from dropscribe.transcript import make_segment, make_word
+
+    words = [
+        make_word(word.word, word.start, word.end, word.probability)
+        for word in (segment.words or [])
+    ]
+    return make_segment(segment.text, segment.start, segment.end, words)
+
+
+def _load_error_sentence(model: str, exc: Exception) -> str:
+    name = type(exc).__name__
+    if "LocalEntryNotFound" in name or "connect" in str(exc).lower() or "Hub" in name:
+        return (
+            f"The model '{model}' is not on this machine and could not be downloaded "
+            "(no network?); set backends.local.model to \"tiny.en\" (bundled) or to a "
+            "directory holding a CTranslate2 Whisper model."
+        )
+    return f"The model '{model}' could not be loaded ({name}: {str(exc)[:200]}); check backends.local.model."

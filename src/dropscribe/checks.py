@@ -1,0 +1,54 @@
+"""``dropscribe check``: what is wrong with this setup and how to fix it."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+from dropscribe.backends import create_backend
+from dropscribe.config import Settings
+from dropscribe.watcher import choose_mode
+
+
+def _writable_dir(path: Path) -> bool:
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    return os.access(probe, os.W_OK | os.X_OK)
+
+
+def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
+    """Check directories and backends; report what is fine through ``say``, return problems."""
+    problems = []
+    paths = settings.paths
+    say(f"config: {settings.config_path or 'defaults (no --config)'} is valid")
+    directories = {"inbox": paths.inbox, "outbox": paths.outbox, "failed": paths.failed,
+                   "state": paths.state.parent}
+    if paths.archive is not None and paths.originals == "archive":
+        directories["archive"] = paths.archive
+    for key, directory in directories.items():
+        if not _writable_dir(directory):
+            problems.append(f"paths.{key}: {directory} is not writable by this user; fix its "
+                            "owner or permissions (see the README's service section)")
+        else:
+            say(f"paths.{key}: {directory} ok")
+    mode, why = choose_mode(settings.watch.mode, paths.inbox)
+    say(f"watch: {mode} ({why})")
+    names = {settings.transcribe.backend}
+    names.update(o.backend for o in settings.folders.values() if o.backend)
+    for name in sorted(names):
+        backend = create_backend(name, settings)
+        try:
+            found = backend.check()
+        finally:
+            backend.close()
+        if name == "local":
+            from dropscribe.backends.local import LocalBackend
+
+            assert isinstance(backend, LocalBackend)
+            say(f"backends.local.model: will load {backend.choice.description}")
+        problems.extend(f"backends.{name}: {problem}" for problem in found)
+        if not found:
+            say(f"backends.{name}: ok")
+    return problems

@@ -1,0 +1,169 @@
+"""The command line (DESIGN.md section 5). Exit codes: 0 ok, 1 the work failed, 2 bad usage."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from dropscribe import __version__
+from dropscribe.config import Settings, default_config_path, load_settings
+from dropscribe.errors import ConfigError
+from dropscribe.states import IN_FLIGHT, JobState
+from dropscribe.store import Store
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dropscribe",
+        description="Drop a recording into the inbox; its transcript appears in the outbox.",
+        epilog="--config may also come from DROPSCRIBE_CONFIG. "
+        "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration.",
+    )
+    parser.add_argument("--version", action="version", version=f"dropscribe {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def command(name: str, text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=text, description=text)
+        sub.add_argument("--config", type=Path, default=default_config_path(), metavar="FILE",
+                         help="the TOML configuration file (default: $DROPSCRIBE_CONFIG)")
+        return sub
+
+    command("run", "Run the daemon in the foreground (systemd runs this).")
+    status = command("status", "Counts by state, what is in flight, last failures, throughput.")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    jobs = command("jobs", "List jobs, oldest first.")
+    jobs.add_argument("--state", choices=[str(s) for s in JobState], help="only this state")
+    jobs.add_argument("--json", action="store_true", help="print a JSON array")
+    jobs.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    retry = command("retry", "Put failed jobs back in the queue.")
+    retry.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID")
+    retry.add_argument("--failed", action="store_true", help="retry every failed job")
+    transcribe = command("transcribe", "Transcribe files now, with a progress bar.")
+    transcribe.add_argument("audio", nargs="+", type=Path, metavar="AUDIO")
+    transcribe.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
+                            help="where the sidecars go (default: the current directory)")
+    command("check", "Check configuration, directories and backend: what is wrong and how to fix it.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"dropscribe: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    from dropscribe import logs
+
+    logs.configure(settings.log.level, settings.log.format)
+    handler = {
+        "run": _run, "status": _status, "jobs": _jobs, "retry": _retry,
+        "transcribe": _transcribe, "check": _check,
+    }[args.command]
+    return handler(settings, args)
+
+
+def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from dropscribe.daemon import run_daemon
+
+    return run_daemon(settings)
+
+
+def _open_readonly(settings: Settings) -> Store | None:
+    if not settings.paths.state.exists():
+        print(f"dropscribe: no job store at {settings.paths.state} yet; start the daemon "
+              "with 'dropscribe run' first", file=sys.stderr)
+        return None
+    return Store(settings.paths.state, readonly=True)
+
+
+def status_report(store: Store, now: float) -> dict[str, Any]:
+    """Return counts by state, in-flight jobs with their age, last failures, throughput."""
+    in_flight = [
+        {"job": job.id, "file": job.path, "state": str(job.state), "backend": job.backend,
+         "seconds": round(now - (job.started_at or job.updated_at), 1), "attempt": job.attempts}
+        for job in store.jobs(IN_FLIGHT)
+    ]
+    failures = [
+        {"job": job.id, "file": job.path, "error": job.error, "at": job.finished_at}
+        for job in store.recent_failures(5)
+    ]
+    return {
+        "counts": store.counts(),
+        "in_flight": in_flight,
+        "last_failures": failures,
+        "done_last_hour": store.finished_since(now - 3600),
+    }
+
+
+def _status(settings: Settings, args: argparse.Namespace) -> int:
+    store = _open_readonly(settings)
+    if store is None:
+        return EXIT_FAILED
+    report = status_report(store, time.time())
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return EXIT_OK
+    counts = report["counts"]
+    print("jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items()))
+    print(f"done in the last hour: {report['done_last_hour']}")
+    for item in report["in_flight"]:
+        print(f"in flight: #{item['job']} {item['file']} ({item['state']} on {item['backend']}, "
+              f"{item['seconds']:.0f} s, attempt {item['attempt']})")
+    for item in report["last_failures"]:
+        print(f"failed: #{item['job']} {item['file']}: {item['error']}")
+    return EXIT_OK
+
+
+def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    store = _open_readonly(settings)
+    if store is None:
+        return EXIT_FAILED
+    states = [JobState(args.state)] if args.state else None
+    jobs = store.jobs(states, limit=args.limit)
+    if args.json:
+        print(json.dumps([job.as_dict() for job in jobs], indent=2))
+        return EXIT_OK
+    for job in jobs:
+        error = f"  {job.error}" if job.error and job.state != JobState.DONE else ""
+        print(f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {job.path}{error}")
+    return EXIT_OK
+
+
+def _retry(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.failed and not args.job_ids:
+        print("dropscribe: name the jobs to retry (see 'dropscribe jobs --state failed') "
+              "or pass --failed", file=sys.stderr)
+        return EXIT_USAGE
+    store = Store(settings.paths.state)
+    ids = store.retry(None if args.failed else args.job_ids)
+    missing = set(args.job_ids) - set(ids)
+    print(f"queued again: {len(ids)} job(s)" + (f" {sorted(ids)}" if ids else ""))
+    if missing:
+        print(f"dropscribe: not failed or unknown: {sorted(missing)}", file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
+    from dropscribe.oneshot import transcribe_files
+
+    return transcribe_files(settings, args.audio, args.out)
+
+
+def _check(settings: Settings, _args: argparse.Namespace) -> int:
+    from dropscribe.checks import run_checks
+
+    problems = run_checks(settings, print)
+    for problem in problems:
+        print(f"problem: {problem}", file=sys.stderr)
+    return EXIT_FAILED if problems else EXIT_OK
+

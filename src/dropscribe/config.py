@@ -1,0 +1,317 @@
+"""Settings: one TOML file, overridden by ``DROPSCRIBE_<SECTION>__<KEY>`` variables.
+
+Relative paths are relative to the configuration file's directory. Secrets
+(``token``, ``api_key``) may also come from ``$CREDENTIALS_DIRECTORY``
+(systemd ``LoadCredential=``) as a file named ``<backend>_<key>``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from dropscribe.errors import ConfigError
+
+BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
+BackendName = Literal["local", "octoai", "runpod", "replicate", "openai"]
+Format = Literal["json", "txt", "srt", "vtt"]
+DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PathsSettings(Section):
+    inbox: Path = Field(Path("inbox"), description="Where recordings are dropped.")
+    outbox: Path = Field(Path("outbox"), description="Where sidecars are written.")
+    archive: Path | None = Field(
+        Path("archive"), description='Originals after success; "" keeps them in place.'
+    )
+    failed: Path = Field(Path("failed"), description="Originals whose transcription failed.")
+    state: Path = Field(Path("state/dropscribe.sqlite3"), description="The SQLite job store.")
+    originals: Literal["archive", "keep", "delete"] = Field(
+        "archive", description="What happens to an original after its transcript is written."
+    )
+
+    @field_validator("archive", mode="before")
+    @classmethod
+    def _empty_archive_keeps(cls, value: Any) -> Any:
+        return None if value in ("", None) else value
+
+
+class WatchSettings(Section):
+    mode: Literal["auto", "events", "polling"] = "auto"
+    settle_seconds: float = Field(2.0, ge=0, description="Quiet time before a file is ready.")
+    rescan_seconds: float = Field(300, gt=0, description="Full rescan period, a safety net.")
+    poll_seconds: float = Field(1.0, gt=0, description="Polling period in polling mode.")
+    extensions: list[str] = Field(default_factory=lambda: list(DEFAULT_EXTENSIONS))
+    ignore: list[str] = Field(default_factory=list, description="Extra glob patterns to ignore.")
+
+    @field_validator("extensions")
+    @classmethod
+    def _normalise_extensions(cls, value: list[str]) -> list[str]:
+        return [ext.lower().lstrip(".") for ext in value]
+
+
+class FolderOverride(Section):
+    """Settings for one sub-folder of the inbox (and everything below it)."""
+
+    backend: BackendName | None = None
+    language: str | None = None
+    task: Literal["transcribe", "translate"] | None = None
+
+
+class TranscribeSettings(Section):
+    backend: BackendName = "local"
+    language: str = Field("auto", description='"auto" or a language code such as "en".')
+    task: Literal["transcribe", "translate"] = "transcribe"
+    formats: list[Format] = Field(default_factory=lambda: ["json", "txt", "srt", "vtt"])
+    max_attempts: int = Field(3, ge=1, description="Attempts before a job fails for good.")
+    retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles.")
+    retry_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
+    max_file_bytes: int = Field(2 * 1024**3, gt=0, description="Larger files fail at once.")
+    max_duration_seconds: float = Field(
+        6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
+    )
+
+
+class LocalSettings(Section):
+    model: str = Field("tiny.en", description="A model name, or a CTranslate2 model directory.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = Field("default", description='"default": int8 on CPU, float16 on GPU.')
+    cpu_threads: int = Field(0, ge=0, description="0: one per core.")
+    beam_size: int = Field(5, ge=1)
+    vad_filter: bool = False
+    word_timestamps: bool = True
+    initial_prompt: str | None = None
+    workers: int = Field(1, ge=1, description="Worker processes, each with its own model.")
+    timeout_seconds: float = Field(
+        0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
+    )
+    max_memory_mb: int = Field(0, ge=0, description="Worker resident memory limit; 0: none.")
+    batched: Literal["auto", "on", "off"] = "auto"
+    batch_size: int = Field(8, ge=1)
+    fallback: BackendName | None = None
+
+
+class RemoteSettings(Section):
+    """What every remote backend shares."""
+
+    concurrency: int = Field(4, ge=1, description="Jobs in flight at once on this backend.")
+    timeout_seconds: float = Field(60.0, gt=0, description="Per HTTP request.")
+    deadline_seconds: float = Field(3600.0, gt=0, description="Longest life of one future.")
+    poll_initial_seconds: float = Field(0.5, gt=0)
+    poll_max_seconds: float = Field(15.0, gt=0)
+    max_upload_bytes: int = Field(100 * 1024**2, gt=0, description="Larger files use fallback.")
+    max_response_bytes: int = Field(50 * 1024**2, gt=0)
+    fallback: BackendName | None = None
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts besides the endpoint's own for poll/result URLs."
+    )
+    verify_tls: bool = True
+
+
+class OctoAISettings(RemoteSettings):
+    endpoint: str = "http://127.0.0.1:8080/predict"
+    health_url: str | None = None
+    token: SecretStr | None = None
+    retention_seconds: float = 24 * 3600
+    max_upload_bytes: int = 10 * 1024**2
+
+
+class RunPodSettings(RemoteSettings):
+    base_url: str = "https://api.runpod.ai/v2"
+    endpoint_id: str = ""
+    api_key: SecretStr | None = None
+    model: str = "base"
+    enable_vad: bool = False
+    retention_seconds: float = 30 * 60
+    max_upload_bytes: int = 10 * 1024**2
+
+
+class ReplicateSettings(RemoteSettings):
+    base_url: str = "https://api.replicate.com/v1"
+    version: str = ""
+    token: SecretStr | None = None
+    retention_seconds: float = 3600
+
+
+class OpenAISettings(RemoteSettings):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "whisper-1"
+    api_key: SecretStr | None = None
+    max_upload_bytes: int = 25 * 1024**2
+    concurrency: int = 2
+
+
+class BackendsSettings(Section):
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    octoai: OctoAISettings = Field(default_factory=OctoAISettings)
+    runpod: RunPodSettings = Field(default_factory=RunPodSettings)
+    replicate: ReplicateSettings = Field(default_factory=ReplicateSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)
+
+
+class ServiceSettings(Section):
+    metrics_port: int = Field(0, ge=0, le=65535, description="Prometheus endpoint; 0: off.")
+    metrics_address: str = "127.0.0.1"
+    on_done: list[str] = Field(default_factory=list, description="Command run after a transcript.")
+    on_failed: list[str] = Field(default_factory=list, description="Command run after a failure.")
+    hook_timeout_seconds: float = 60.0
+
+
+class LogSettings(Section):
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["auto", "console", "json"] = "auto"
+
+
+class Settings(BaseSettings):
+    """The whole configuration; ``config_dir`` anchors relative paths."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DROPSCRIBE_", env_nested_delimiter="__", extra="forbid"
+    )
+
+    paths: PathsSettings = Field(default_factory=PathsSettings)
+    watch: WatchSettings = Field(default_factory=WatchSettings)
+    transcribe: TranscribeSettings = Field(default_factory=TranscribeSettings)
+    folders: dict[str, FolderOverride] = Field(default_factory=dict)
+    backends: BackendsSettings = Field(default_factory=BackendsSettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
+    config_path: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values come in as init arguments; variables override them.
+        return (env_settings, init_settings)
+
+    def backend_settings(self, name: str) -> LocalSettings | RemoteSettings:
+        """Return the section of the backend called ``name``."""
+        section: LocalSettings | RemoteSettings = getattr(self.backends, name)
+        return section
+
+    def folder_override(self, relative_path: str) -> FolderOverride:
+        """Return the merged overrides of the folders that contain ``relative_path``."""
+        merged = FolderOverride()
+        parts = relative_path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            override = self.folders.get("/".join(parts[:depth]))
+            if override is not None:
+                merged = merged.model_copy(update=override.model_dump(exclude_none=True))
+        return merged
+
+
+SECRET_KEYS = {"octoai": "token", "runpod": "api_key", "replicate": "token", "openai": "api_key"}
+
+
+def default_config_path() -> Path | None:
+    """Return the config path named by ``DROPSCRIBE_CONFIG``, if any."""
+    value = os.environ.get("DROPSCRIBE_CONFIG")
+    return Path(value) if value else None
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate the configuration.
+
+    Raises:
+        ConfigError: with one line per problem (key, bad value, what is allowed).
+    """
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(
+                [f"config: {path} does not exist; pass --config with an existing TOML file"]
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"config: {path} is not valid TOML ({exc})"]) from None
+        base = path.resolve().parent
+    try:
+        settings = Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError([_describe(error) for error in exc.errors()]) from None
+    settings.config_path = path.resolve() if path else None
+    _anchor_paths(settings, base)
+    _load_credentials(settings)
+    problems = check_paths(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _describe(error: Any) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key; remove it or check its spelling in config.example.toml"
+    if error["type"] == "missing":
+        return f"{key}: required but missing"
+    return f"{key}: bad value {value!r}: {error['msg']}"
+
+
+def _anchor_paths(settings: Settings, base: Path) -> None:
+    paths = settings.paths
+    paths.inbox = (base / paths.inbox).resolve()
+    paths.outbox = (base / paths.outbox).resolve()
+    paths.failed = (base / paths.failed).resolve()
+    paths.state = (base / paths.state).resolve()
+    if paths.archive is not None:
+        paths.archive = (base / paths.archive).resolve()
+    local = settings.backends.local
+    if local.model.startswith((".", "/")):
+        local.model = str((base / local.model).resolve())
+
+
+def _load_credentials(settings: Settings) -> None:
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return
+    for backend, key in SECRET_KEYS.items():
+        section = getattr(settings.backends, backend)
+        if getattr(section, key) is not None:
+            continue
+        candidate = Path(directory) / f"{backend}_{key}"
+        if candidate.is_file():
+            setattr(section, key, SecretStr(candidate.read_text().strip()))
+
+
+def check_paths(settings: Settings) -> list[str]:
+    """Return one line per directory that overlaps the inbox in a way that loops."""
+    paths = settings.paths
+    problems = []
+    others = {"paths.outbox": paths.outbox, "paths.failed": paths.failed}
+    if paths.archive is not None and paths.originals == "archive":
+        others["paths.archive"] = paths.archive
+    for key, other in others.items():
+        if other == paths.inbox or other.is_relative_to(paths.inbox):
+            problems.append(
+                f"{key}: bad value '{other}': it is inside the inbox '{paths.inbox}', so "
+                "dropscribe would transcribe its own output; choose a directory outside it"
+            )
+        elif paths.inbox.is_relative_to(other):
+            problems.append(
+                f"{key}: bad value '{other}': it contains the inbox '{paths.inbox}'; "
+                "choose a directory beside the inbox instead"
+            )
+    if paths.state.is_relative_to(paths.inbox):
+        problems.append(
+            f"paths.state: bad value '{paths.state}': the job store must not be inside the inbox"
+        )
+    return problems

@@ -1,0 +1,206 @@
+"""``dropscribe run``: wires the parts together and runs the main loop.
+
+Signal handlers only set flags; the loop does the work. First SIGTERM or
+SIGINT: stop taking work, hand back what is in hand, exit 0. Second: exit at
+once (the store is consistent at every commit, so nothing is lost).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from types import FrameType
+from typing import Protocol
+
+import structlog
+
+from dropscribe.completion import Finisher
+from dropscribe.config import Settings, load_settings
+from dropscribe.dispatcher import Dispatcher
+from dropscribe.errors import ConfigError
+from dropscribe.hooks import Hooks
+from dropscribe.intake import Intake
+from dropscribe.notify import Notifier
+from dropscribe.store import Store
+from dropscribe.watcher import InboxWatcher
+from dropscribe.writer import Outbox
+
+log = structlog.get_logger("dropscribe.daemon")
+
+
+class _Stoppable(Protocol):
+    def stop(self) -> None: ...
+
+#: Seconds the daemon waits for jobs to hand back their work on shutdown.
+SHUTDOWN_GRACE = 5.0
+#: The longest the main loop sleeps with nothing to do.
+MAX_IDLE = 1.0
+STATUS_EVERY = 2.0
+
+
+def prepare_directories(settings: Settings) -> None:
+    paths = settings.paths
+    for directory in (paths.inbox, paths.outbox, paths.failed, paths.state.parent):
+        directory.mkdir(parents=True, exist_ok=True)
+    if paths.archive is not None and paths.originals == "archive":
+        paths.archive.mkdir(parents=True, exist_ok=True)
+
+
+def status_line(counts: dict[str, int], in_flight: int) -> str:
+    waiting = counts["queued"] + counts["discovered"]
+    return (f"waiting {waiting}, in flight {in_flight}, done {counts['done']}, "
+            f"failed {counts['failed']}, duplicates {counts['skipped']}")
+
+
+class Daemon:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Callable[[], float] = time.time,
+        notifier: Notifier | None = None,
+    ) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.notifier = notifier or Notifier()
+        self.wake = threading.Event()
+        self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self._signals = 0
+
+    def _on_signal(self, number: int, _frame: FrameType | None) -> None:
+        self._signals += 1
+        if self._signals > 1:
+            os.write(2, b"second signal: exiting now\n")
+            os._exit(0)
+        self.stop_requested.set()
+        self.wake.set()
+
+    def _on_hangup(self, _number: int, _frame: FrameType | None) -> None:
+        self.reload_requested.set()
+        self.wake.set()
+
+    def run(self) -> int:
+        settings = self.settings
+        prepare_directories(settings)
+        store = Store(settings.paths.state, clock=self.clock)
+        outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
+        removed = outbox.remove_temporaries()
+        service = settings.service
+        hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
+        finisher = Finisher(settings, store, outbox, hooks)
+        dispatcher = Dispatcher(settings, store, finisher, self.clock, self.wake)
+        intake = Intake(settings, store, finisher, dispatcher.fingerprint, self.clock)
+        watcher = InboxWatcher(settings.paths.inbox, intake.filter, settings.watch.mode,
+                               settings.watch.poll_seconds, self.wake)
+        metrics = self._start_metrics(store, dispatcher)
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        signal.signal(signal.SIGHUP, self._on_hangup)
+        log.info("starting", inbox=str(settings.paths.inbox), outbox=str(settings.paths.outbox),
+                 backend=settings.transcribe.backend, removed_temporaries=removed)
+        dispatcher.recover()
+        watcher.start()
+        self._scan(watcher, intake)
+        next_rescan = self.clock() + settings.watch.rescan_seconds
+        self.notifier.ready(status_line(store.counts(), dispatcher.in_flight()))
+        log.info("ready")
+        last_status = last_ping = 0.0
+        while not self.stop_requested.is_set():
+            now = self.clock()
+            for path in watcher.drain():
+                relative = intake.relative(path)
+                if relative is not None:
+                    intake.look(relative, now)
+            intake.process_due(now)
+            if now >= next_rescan:
+                self._scan(watcher, intake)
+                next_rescan = now + settings.watch.rescan_seconds
+            dispatcher.pump(now)
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self._reload()
+            monotonic = time.monotonic()
+            interval = self.notifier.watchdog_interval
+            if interval is not None and monotonic - last_ping >= interval:
+                self.notifier.ping()
+                last_ping = monotonic
+            if monotonic - last_status >= STATUS_EVERY:
+                self.notifier.status(status_line(store.counts(), dispatcher.in_flight()))
+                last_status = monotonic
+            self.wake.wait(self._sleep_time(intake, dispatcher, next_rescan, interval))
+            self.wake.clear()
+        log.info("stopping", in_flight=dispatcher.in_flight())
+        self.notifier.stopping()
+        watcher.stop()
+        dispatcher.stop(SHUTDOWN_GRACE)
+        if metrics is not None:
+            metrics.stop()
+        store.close()
+        log.info("stopped")
+        return 0
+
+    def _sleep_time(
+        self, intake: Intake, dispatcher: Dispatcher, next_rescan: float, ping: float | None
+    ) -> float:
+        now = self.clock()
+        candidates = [MAX_IDLE, next_rescan - now]
+        for deadline in (intake.tracker.next_deadline(), dispatcher.next_due()):
+            if deadline is not None:
+                candidates.append(deadline - now)
+        if ping is not None:
+            candidates.append(ping)
+        return max(0.0, min(candidates))
+
+    def _scan(self, watcher: InboxWatcher, intake: Intake) -> None:
+        started = time.monotonic()
+        now = self.clock()
+        count = 0
+        for entry in watcher.scan():
+            relative = intake.relative(entry.path)
+            if relative is not None:
+                intake.look(relative, now)
+                count += 1
+        intake.process_due(now)
+        log.info("scanned", files=count, seconds=round(time.monotonic() - started, 3))
+
+    def _reload(self) -> None:
+        """SIGHUP: re-read the configuration; apply what can change live, name the rest."""
+        path = self.settings.config_path
+        try:
+            fresh = load_settings(path)
+        except ConfigError as exc:
+            log.error("reload_failed", problems=exc.problems)
+            return
+        live = ("transcribe", "service", "log")
+        needs_restart = [
+            section for section in ("paths", "watch", "backends", "folders")
+            if getattr(fresh, section) != getattr(self.settings, section)
+        ]
+        for section in live:
+            current = getattr(self.settings, section)
+            for key, value in getattr(fresh, section):
+                setattr(current, key, value)
+        log.info("reloaded", applied=list(live), needs_restart=needs_restart)
+
+    def _start_metrics(self, store: Store, dispatcher: Dispatcher) -> _Stoppable | None:
+        if not self.settings.service.metrics_port:
+            return None
+        from dropscribe.metrics import MetricsServer
+
+        server = MetricsServer(self.settings.service, store, dispatcher)
+        server.start()
+        return server
+
+
+def run_daemon(settings: Settings) -> int:
+    try:
+        return Daemon(settings).run()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        sys.stderr.flush()

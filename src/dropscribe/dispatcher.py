@@ -1,0 +1,264 @@
+"""Claims queued jobs, drives each through its backend, retries with backoff.
+
+Each claimed job runs in its own thread (bounded by the backend's
+concurrency); the thread blocks on network or worker I/O while the main loop
+stays free. Every state change goes through the store first.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import structlog
+
+from dropscribe.backends import create_backend
+from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
+from dropscribe.completion import Finisher
+from dropscribe.config import RemoteSettings, Settings
+from dropscribe.errors import (
+    BackendError,
+    BadInput,
+    DropscribeError,
+    Permanent,
+    Retryable,
+    ServerDown,
+)
+from dropscribe.states import JobState
+from dropscribe.store import Job, Store
+from dropscribe.transcript import Transcription
+
+log = structlog.get_logger("dropscribe.dispatcher")
+
+#: How long one poll may block on a backend that can wait (the local engine).
+POLL_WAIT = 0.5
+
+
+def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
+    """Return the wait before retry number ``attempt``: exponential, capped, with jitter."""
+    ceiling = min(cap, base * 2 ** max(0, attempt - 1))
+    # "Equal jitter": at least half the ceiling, so retries never bunch at zero.
+    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        finisher: Finisher,
+        clock: Callable[[], float],
+        wake: threading.Event,
+        backend_factory: Callable[[str, Settings], Backend] = create_backend,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.finisher = finisher
+        self.clock = clock
+        self.wake = wake
+        self.backend_factory = backend_factory
+        self.backends: dict[str, Backend] = {}
+        self.active: Counter[str] = Counter()
+        self.stopping = threading.Event()
+        self._lock = threading.Lock()
+        self._threads: set[threading.Thread] = set()
+        self._down: Counter[str] = Counter()
+        self._rng = random.Random()
+        self.retries = 0
+        self.backend_errors: Counter[str] = Counter()
+
+    def backend(self, name: str) -> Backend:
+        with self._lock:
+            if name not in self.backends:
+                self.backends[name] = self.backend_factory(name, self.settings)
+            return self.backends[name]
+
+    def fingerprint(self, name: str) -> dict[str, Any]:
+        return self.backend(name).settings_fingerprint()
+
+    # --- the main loop's side --------------------------------------------------
+
+    def recover(self) -> None:
+        """After a restart: resend interrupted submissions, poll saved futures, finish writes."""
+        requeued = self.store.requeue_interrupted()
+        resumed = self.store.jobs([JobState.RUNNING, JobState.WRITING])
+        if requeued or resumed:
+            log.info("recovering", requeued=requeued, resumed=len(resumed))
+        for job in resumed:
+            self._start(job)
+
+    def pump(self, now: float) -> int:
+        """Start as many due jobs as the backends' concurrency allows; return how many."""
+        if self.stopping.is_set():
+            return 0
+        started = 0
+        for name in self.store.queued_backends():
+            try:
+                backend = self.backend(name)
+            except (ImportError, KeyError) as exc:
+                log.error("backend_unavailable", backend=name, error=str(exc))
+                continue
+            free = backend.concurrency - self.active[name]
+            for job in self.store.claim(name, free, now):
+                self._start(job)
+                started += 1
+        return started
+
+    def next_due(self) -> float | None:
+        """Return when the earliest waiting job becomes due, if one waits."""
+        times = [self.store.next_due(name) for name in self.store.queued_backends()]
+        known = [t for t in times if t is not None]
+        return min(known) if known else None
+
+    def in_flight(self) -> int:
+        return sum(self.active.values())
+
+    def stop(self, grace: float) -> None:
+        """Stop polling; wait up to ``grace`` seconds for threads to hand their work back."""
+        self.stopping.set()
+        deadline = self.clock() + grace
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - self.clock()))
+        for backend in list(self.backends.values()):
+            backend.close()
+
+    # --- one job -------------------------------------------------------------
+
+    def _start(self, job: Job) -> None:
+        with self._lock:
+            self.active[job.backend] += 1
+        thread = threading.Thread(target=self._run, args=(job,), daemon=True,
+                                  name=f"dropscribe-job-{job.id}")
+        self._threads.add(thread)
+        thread.start()
+
+    def _run(self, job: Job) -> None:
+        try:
+            self._drive(job)
+        except DropscribeError as exc:
+            self._handle_error(self.store.get(job.id), exc)
+        except Exception as exc:  # a bug must not stop the daemon: retry, then fail clearly
+            log.exception("job_crashed", job=job.id, file=job.path)
+            self._handle_error(self.store.get(job.id), Retryable(f"Internal error: {exc!r}"))
+        finally:
+            with self._lock:
+                self.active[job.backend] -= 1
+            self._threads.discard(threading.current_thread())
+            self.wake.set()
+
+    def _drive(self, job: Job) -> None:
+        backend = self.backend(job.backend)
+        if job.state == JobState.WRITING:
+            stored = self.store.result_for(job.sha256, job.settings_key)
+            if stored is not None:
+                self.finisher.succeed(job, Transcription.from_dict(stored))
+                return
+            job = self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
+            return
+        if job.state == JobState.SUBMITTING:
+            future = self._submit(job, backend)
+            if future is None:
+                return
+            job = self.store.move(job.id, JobState.RUNNING, future=future.to_dict())
+            log.info("job_submitted", job=job.id, file=job.path, backend=job.backend,
+                     remote_id=future.remote_id, attempt=job.attempts)
+        else:
+            assert job.future is not None
+            future = Future.from_dict(job.future)
+        outcome = self._await(job, backend, future)
+        if outcome is None:
+            self._hand_back(job)
+        elif isinstance(outcome, Done):
+            self._down[job.backend] = 0
+            job = self.store.save_result(job.id, outcome.result.to_dict())
+            self.finisher.succeed(job, outcome.result)
+        elif isinstance(outcome, Failed):
+            self._handle_error(self.store.get(job.id), outcome.error)
+        elif isinstance(outcome, Gone):
+            log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
+            self.store.move(job.id, JobState.QUEUED, attempts=max(0, job.attempts - 1),
+                            next_attempt_at=self.clock(), future=None)
+
+    def _submit(self, job: Job, backend: Backend) -> Future | None:
+        source = self.finisher.source_of(job)
+        if not source.exists():
+            raise BadInput("The file disappeared from the inbox before it could be transcribed; "
+                           "drop it again.")
+        limit = backend.max_upload_bytes
+        if limit is not None and job.size > limit:
+            if backend.fallback:
+                log.info("using_fallback", job=job.id, file=job.path, backend=backend.fallback)
+                self.store.move(job.id, JobState.QUEUED, backend=backend.fallback,
+                                attempts=max(0, job.attempts - 1), next_attempt_at=self.clock())
+                return None
+            raise Permanent(
+                f"The file is {job.size / 2**20:.1f} MB, over the {limit / 2**20:.1f} MB upload "
+                f"limit of the {job.backend} backend; set backends.{job.backend}.fallback to "
+                "another backend or split the file."
+            )
+        request = Request(job.id, source, job.path, job.size, job.language, job.task)
+        self.store.count_submission(job.id)
+        return backend.submit(request)
+
+    def _await(self, job: Job, backend: Backend, future: Future) -> Outcome | None:
+        section = self.settings.backend_settings(job.backend)
+        deadline = None
+        if isinstance(section, RemoteSettings):
+            deadline = future.submitted_at + section.deadline_seconds
+        polls = 0
+        while not self.stopping.is_set():
+            delay = backend.poll_delay(polls)
+            if delay and self.stopping.wait(delay):
+                break
+            outcome = backend.poll(future, POLL_WAIT)
+            polls += 1
+            if not isinstance(outcome, Pending):
+                return outcome
+            if deadline is not None and self.clock() > deadline:
+                return Failed(Retryable(
+                    f"No result within {section.deadline_seconds:.0f} s "
+                    f"(backends.{job.backend}.deadline_seconds); it will be submitted again."))
+        return None
+
+    def _hand_back(self, job: Job) -> None:
+        """On shutdown: remote futures stay saved and are polled after the restart;
+        work held in this process goes back to the queue without costing an attempt."""
+        if job.backend == "local":
+            self.store.move(job.id, JobState.QUEUED, attempts=max(0, job.attempts - 1),
+                            next_attempt_at=self.clock(), future=None)
+            log.info("job_handed_back", job=job.id, file=job.path)
+
+    def _handle_error(self, job: Job, error: DropscribeError) -> None:
+        now = self.clock()
+        if job.state not in (JobState.SUBMITTING, JobState.RUNNING, JobState.WRITING):
+            return
+        if isinstance(error, BackendError):
+            self.backend_errors[job.backend] += 1
+        if isinstance(error, BadInput | Permanent) or not isinstance(error, Retryable):
+            self.finisher.fail(job, error)
+            return
+        if isinstance(error, ServerDown):
+            # A server that is down makes jobs wait; it does not use up their attempts.
+            self._down[job.backend] += 1
+            delay = min(60.0, 2.0 ** self._down[job.backend])
+            delay = max(delay, error.retry_after or 0.0)
+            log.warning("backend_down", backend=job.backend, job=job.id, error=str(error),
+                        retry_in=round(delay, 1))
+            self.store.move(job.id, JobState.QUEUED, attempts=max(0, job.attempts - 1),
+                            next_attempt_at=now + delay, error=str(error), future=None)
+            return
+        if job.attempts >= self.settings.transcribe.max_attempts:
+            self.finisher.fail(job, error, gave_up=True)
+            return
+        transcribe = self.settings.transcribe
+        delay = backoff_delay(job.attempts, transcribe.retry_base_seconds,
+                              transcribe.retry_max_seconds, self._rng)
+        delay = max(delay, error.retry_after or 0.0)
+        self.retries += 1
+        log.warning("job_retry", job=job.id, file=job.path, attempt=job.attempts,
+                    error=str(error), retry_in=round(delay, 2))
+        self.store.move(job.id, JobState.QUEUED, next_attempt_at=now + delay, error=str(error),
+                        error_detail=error.detail, future=None)

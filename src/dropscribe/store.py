@@ -1,0 +1,399 @@
+"""The SQLite job store: the only module that speaks SQL.
+
+WAL mode and a busy timeout let ``dropscribe status`` read while the daemon
+writes. One connection is shared by the daemon's threads behind a lock; every
+change is one short write transaction. ``synchronous=NORMAL`` in WAL mode
+survives a killed process (only a power cut can lose the last commits).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dropscribe.states import IN_FLIGHT, TERMINAL, JobState, can_move
+
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY,
+        path TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime REAL NOT NULL,
+        output_name TEXT NOT NULL,
+        backend TEXT NOT NULL,
+        language TEXT NOT NULL,
+        task TEXT NOT NULL,
+        settings_key TEXT NOT NULL,
+        state TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        submissions INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        future TEXT,
+        error TEXT,
+        error_detail TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        started_at REAL,
+        finished_at REAL
+    );
+    CREATE INDEX jobs_by_state ON jobs(state, backend, next_attempt_at);
+    CREATE INDEX jobs_by_path ON jobs(path, sha256);
+    CREATE INDEX jobs_by_output ON jobs(output_name);
+    CREATE INDEX jobs_by_finish ON jobs(finished_at);
+    CREATE TABLE results (
+        sha256 TEXT NOT NULL,
+        settings_key TEXT NOT NULL,
+        result TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        PRIMARY KEY (sha256, settings_key)
+    );
+    """,
+]
+
+JOB_COLUMNS = (
+    "id, path, sha256, size, mtime, output_name, backend, language, task, settings_key, state, "
+    "attempts, submissions, next_attempt_at, future, error, error_detail, created_at, "
+    "updated_at, started_at, finished_at"
+)
+
+
+class TransitionError(RuntimeError):
+    """A job was asked to move where the lifecycle does not allow."""
+
+
+@dataclass(frozen=True)
+class Job:
+    id: int
+    path: str
+    sha256: str
+    size: int
+    mtime: float
+    output_name: str
+    backend: str
+    language: str
+    task: str
+    settings_key: str
+    state: JobState
+    attempts: int
+    submissions: int
+    next_attempt_at: float
+    future: dict[str, Any] | None
+    error: str | None
+    error_detail: str | None
+    created_at: float
+    updated_at: float
+    started_at: float | None
+    finished_at: float | None
+
+    @classmethod
+    def from_row(cls, row: sqlite3.Row) -> Job:
+        values = dict(row)
+        values["state"] = JobState(values["state"])
+        values["future"] = json.loads(values["future"]) if values["future"] else None
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the job as plain data, for ``--json`` output."""
+        data = dict(self.__dict__)
+        data["state"] = str(self.state)
+        return data
+
+
+class Store:
+    """Jobs and results in one SQLite file."""
+
+    def __init__(self, path: Path, *, readonly: bool = False, clock: Any = time.time) -> None:
+        self.path = path
+        self._clock = clock
+        self._lock = threading.RLock()
+        if readonly:
+            uri = f"file:{path}?mode=ro"
+            self._db = sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                path, timeout=10, isolation_level=None, check_same_thread=False
+            )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA busy_timeout = 10000")
+        if not readonly:
+            self._db.execute("PRAGMA journal_mode = WAL")
+            self._db.execute("PRAGMA synchronous = NORMAL")
+            self._migrate()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        with self._write() as db:
+            version = db.execute("PRAGMA user_version").fetchone()[0]
+            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+                for statement in filter(str.strip, script.split(";")):
+                    db.execute(statement)
+                db.execute(f"PRAGMA user_version = {number}")
+
+    def _read(self, sql: str, args: Iterable[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, tuple(args)).fetchall()
+
+    # --- creating jobs -------------------------------------------------------
+
+    def add_job(
+        self,
+        *,
+        path: str,
+        sha256: str,
+        size: int,
+        mtime: float,
+        output_name: str,
+        backend: str,
+        language: str,
+        task: str,
+        settings_key: str,
+    ) -> Job:
+        """Record a newly found file in state ``discovered`` and return its job."""
+        now = self._clock()
+        with self._write() as db:
+            cursor = db.execute(
+                "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, task, "
+                "settings_key, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (path, sha256, size, mtime, output_name, backend, language, task, settings_key,
+                 JobState.DISCOVERED, now, now),
+            )
+            job_id = cursor.lastrowid
+        assert job_id is not None
+        return self.get(job_id)
+
+    def output_name_for(self, path: str, preferred: str, alternative: str) -> str:
+        """Return the sidecar name for ``path``: ``preferred`` unless another source has it.
+
+        The first source to arrive keeps the plain stem; a later one with the same
+        stem and another extension gets ``alternative`` (the stem with its extension).
+        """
+        rows = self._read("SELECT output_name FROM jobs WHERE path = ? ORDER BY id LIMIT 1", [path])
+        if rows:
+            existing: str = rows[0]["output_name"]
+            return existing
+        taken = self._read(
+            "SELECT 1 FROM jobs WHERE output_name = ? AND path != ? LIMIT 1", [preferred, path]
+        )
+        return alternative if taken else preferred
+
+    # --- reading -------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job:
+        rows = self._read(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id = ?", [job_id])
+        if not rows:
+            raise KeyError(job_id)
+        return Job.from_row(rows[0])
+
+    def latest_for(self, path: str, sha256: str) -> Job | None:
+        """Return the newest job for this path and content, if there is one."""
+        rows = self._read(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? AND sha256 = ? ORDER BY id DESC LIMIT 1",
+            [path, sha256],
+        )
+        return Job.from_row(rows[0]) if rows else None
+
+    def jobs(self, states: Iterable[JobState] | None = None, limit: int = 0) -> list[Job]:
+        """Return jobs, oldest first, optionally only those in ``states``."""
+        sql = f"SELECT {JOB_COLUMNS} FROM jobs"
+        args: list[Any] = []
+        if states is not None:
+            wanted = list(states)
+            sql += f" WHERE state IN ({','.join('?' * len(wanted))})"
+            args.extend(str(state) for state in wanted)
+        sql += " ORDER BY id"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [Job.from_row(row) for row in self._read(sql, args)]
+
+    def active_paths(self) -> set[str]:
+        """Return the paths of jobs still in the pipeline (not terminal)."""
+        terminal = [str(state) for state in TERMINAL]
+        rows = self._read(
+            f"SELECT DISTINCT path FROM jobs WHERE state NOT IN ({','.join('?' * len(terminal))})",
+            terminal,
+        )
+        return {row["path"] for row in rows}
+
+    def known_files(self) -> dict[str, tuple[int, float]]:
+        """Return (size, mtime) of the newest job of every path, to skip rescanned files."""
+        rows = self._read(
+            "SELECT path, size, mtime FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY path)"
+        )
+        return {row["path"]: (row["size"], row["mtime"]) for row in rows}
+
+    def queued_backends(self) -> list[str]:
+        rows = self._read("SELECT DISTINCT backend FROM jobs WHERE state = 'queued'")
+        return [row["backend"] for row in rows]
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of jobs in each state (every state present, zero or not)."""
+        counts = {str(state): 0 for state in JobState}
+        for row in self._read("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"):
+            counts[row["state"]] = row["n"]
+        return counts
+
+    def count_in_flight(self, backend: str) -> int:
+        states = [str(state) for state in IN_FLIGHT]
+        rows = self._read(
+            f"SELECT COUNT(*) FROM jobs WHERE backend = ? AND state IN ({','.join('?' * len(states))})",
+            [backend, *states],
+        )
+        return int(rows[0][0])
+
+    def finished_since(self, since: float) -> int:
+        rows = self._read(
+            "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND finished_at >= ?", [since]
+        )
+        return int(rows[0][0])
+
+    def recent_failures(self, limit: int = 5) -> list[Job]:
+        rows = self._read(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'failed' "
+            "ORDER BY finished_at DESC LIMIT ?",
+            [limit],
+        )
+        return [Job.from_row(row) for row in rows]
+
+    def next_due(self, backend: str) -> float | None:
+        """Return when the earliest queued job of ``backend`` may start, if any is queued."""
+        rows = self._read(
+            "SELECT MIN(next_attempt_at) FROM jobs WHERE state = 'queued' AND backend = ?",
+            [backend],
+        )
+        value = rows[0][0]
+        return float(value) if value is not None else None
+
+    def result_for(self, sha256: str, settings_key: str) -> dict[str, Any] | None:
+        rows = self._read(
+            "SELECT result FROM results WHERE sha256 = ? AND settings_key = ?",
+            [sha256, settings_key],
+        )
+        return json.loads(rows[0]["result"]) if rows else None
+
+    # --- moving jobs ---------------------------------------------------------
+
+    def move(self, job_id: int, new: JobState, **fields: Any) -> Job:
+        """Move a job to ``new`` and set ``fields`` in the same transaction.
+
+        Raises:
+            TransitionError: if the lifecycle does not allow the move.
+        """
+        now = self._clock()
+        if "future" in fields and fields["future"] is not None:
+            fields["future"] = json.dumps(fields["future"])
+        fields["updated_at"] = now
+        if new in TERMINAL:
+            fields.setdefault("finished_at", now)
+        with self._write() as db:
+            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if row is None:
+                raise KeyError(job_id)
+            old = JobState(row["state"])
+            if not can_move(old, new):
+                raise TransitionError(f"job {job_id} cannot go from {old} to {new}")
+            assignments = ", ".join(f"{key} = ?" for key in fields)
+            db.execute(
+                f"UPDATE jobs SET state = ?, {assignments} WHERE id = ?",
+                (str(new), *fields.values(), job_id),
+            )
+        return self.get(job_id)
+
+    def claim(self, backend: str, limit: int, now: float) -> list[Job]:
+        """Move up to ``limit`` due queued jobs of ``backend`` to ``submitting``, in one write.
+
+        The attempt is counted here, before any request leaves.
+        """
+        if limit <= 0:
+            return []
+        with self._write() as db:
+            rows = db.execute(
+                "SELECT id FROM jobs WHERE state = 'queued' AND backend = ? "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
+                (backend, now, limit),
+            ).fetchall()
+            ids = [row["id"] for row in rows]
+            for job_id in ids:
+                db.execute(
+                    "UPDATE jobs SET state = 'submitting', attempts = attempts + 1, "
+                    "updated_at = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
+                    (now, now, job_id),
+                )
+        return [self.get(job_id) for job_id in ids]
+
+    def count_submission(self, job_id: int) -> None:
+        """Count one request that left for the backend (a test and metrics aid)."""
+        with self._write() as db:
+            db.execute("UPDATE jobs SET submissions = submissions + 1 WHERE id = ?", (job_id,))
+
+    def save_result(self, job_id: int, result: dict[str, Any]) -> Job:
+        """Store the result and move the job to ``writing``, in one transaction."""
+        job = self.get(job_id)
+        now = self._clock()
+        with self._write() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO results (sha256, settings_key, result, created_at) "
+                "VALUES (?,?,?,?)",
+                (job.sha256, job.settings_key, json.dumps(result), now),
+            )
+        return self.move(job_id, JobState.WRITING, error=None, error_detail=None)
+
+    def requeue_interrupted(self) -> int:
+        """After a restart: jobs caught in ``submitting`` go back to the queue.
+
+        Whether their request reached the backend is unknown; they are sent again
+        (at-least-once). Jobs in ``running`` keep their future and are polled.
+        """
+        now = self._clock()
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET state = 'queued', next_attempt_at = ?, updated_at = ? "
+                "WHERE state = 'submitting'",
+                (now, now),
+            )
+            return cursor.rowcount
+
+    def retry(self, job_ids: Iterable[int] | None) -> list[int]:
+        """Put failed jobs back in the queue with fresh attempts; return their ids."""
+        now = self._clock()
+        with self._write() as db:
+            if job_ids is None:
+                rows = db.execute("SELECT id FROM jobs WHERE state = 'failed'").fetchall()
+            else:
+                wanted = list(job_ids)
+                rows = db.execute(
+                    f"SELECT id FROM jobs WHERE state = 'failed' "
+                    f"AND id IN ({','.join('?' * len(wanted))})",
+                    wanted,
+                ).fetchall()
+            ids = [row["id"] for row in rows]
+            for job_id in ids:
+                db.execute(
+                    "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = ?, "
+                    "finished_at = NULL, updated_at = ? WHERE id = ?",
+                    (now, now, job_id),
+                )
+        return ids

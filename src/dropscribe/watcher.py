@@ -1,0 +1,153 @@
+"""Native or polling file events from the inbox, plus full scans.
+
+The watchdog callback only hands a path over (a thread-safe queue and a wake
+event); the main loop does the work. ``auto`` mode polls where inotify sees
+nothing: network and FUSE file systems.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import structlog
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+from watchdog.observers.api import BaseObserver
+from watchdog.observers.polling import PollingObserver
+
+from dropscribe.filters import InboxFilter
+
+log = structlog.get_logger("dropscribe.watcher")
+
+#: File systems where inotify does not see changes made by other machines.
+REMOTE_FILESYSTEMS = frozenset({
+    "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "davfs",
+    "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.davfs2", "fuse",
+    "fuseblk", "virtiofs", "vboxsf", "vmhgfs", "fuse.vmhgfs-fuse", "lustre", "beegfs",
+})
+
+
+def filesystem_type(path: Path, mounts_file: Path = Path("/proc/mounts")) -> str | None:
+    """Return the file system type of the mount that holds ``path``."""
+    try:
+        lines = mounts_file.read_text().splitlines()
+    except OSError:
+        return None
+    best, best_type = "", None
+    target = str(path.resolve())
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 3:
+            continue
+        mount_point = fields[1].replace("\\040", " ")
+        inside = target == mount_point or target.startswith(mount_point.rstrip("/") + "/")
+        if inside and len(mount_point) >= len(best):
+            best, best_type = mount_point, fields[2]
+    return best_type
+
+
+def choose_mode(mode: str, inbox: Path) -> tuple[str, str]:
+    """Return ("events" or "polling", why) for the configured mode."""
+    if mode != "auto":
+        return mode, "configured"
+    fs_type = filesystem_type(inbox)
+    if fs_type in REMOTE_FILESYSTEMS:
+        return "polling", f"the inbox is on {fs_type}, where native events miss remote changes"
+    return "events", f"the inbox is on {fs_type or 'a local file system'}"
+
+
+class _Handler(FileSystemEventHandler):
+    def __init__(self, paths: queue.SimpleQueue[str], wake: threading.Event) -> None:
+        self.paths = paths
+        self.wake = wake
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        for path in (event.src_path, getattr(event, "dest_path", "")):
+            if path:
+                self.paths.put(os.fsdecode(path))
+        self.wake.set()
+
+
+class InboxWatcher:
+    """Watches the inbox recursively and lists its candidate files."""
+
+    def __init__(
+        self, inbox: Path, inbox_filter: InboxFilter, mode: str, poll_seconds: float,
+        wake: threading.Event,
+    ) -> None:
+        self.inbox = inbox
+        self.filter = inbox_filter
+        self.paths: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self.wake = wake
+        self.mode, self.reason = choose_mode(mode, inbox)
+        self.poll_seconds = poll_seconds
+        self._observer: BaseObserver | None = None
+
+    def start(self) -> None:
+        """Start the observer; fall back to polling when native events cannot start."""
+        handler = _Handler(self.paths, self.wake)
+        if self.mode == "events":
+            try:
+                observer: BaseObserver = Observer()
+                observer.schedule(handler, str(self.inbox), recursive=True)
+                observer.start()
+                self._observer = observer
+            except OSError as exc:
+                log.warning("native_events_unavailable", error=str(exc), mode="polling")
+                self.mode, self.reason = "polling", f"native events failed: {exc}"
+        if self.mode == "polling":
+            observer = PollingObserver(timeout=self.poll_seconds)
+            observer.schedule(handler, str(self.inbox), recursive=True)
+            observer.start()
+            self._observer = observer
+        log.info("watching", inbox=str(self.inbox), mode=self.mode, why=self.reason)
+
+    def stop(self) -> None:
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(timeout=5)
+
+    def drain(self) -> set[str]:
+        """Return the absolute paths reported since the last call."""
+        found = set()
+        while True:
+            try:
+                found.add(self.paths.get_nowait())
+            except queue.Empty:
+                return found
+
+    def relative(self, path: str) -> str | None:
+        """Return ``path`` relative to the inbox with '/' separators, or None if outside."""
+        try:
+            return Path(path).relative_to(self.inbox).as_posix()
+        except ValueError:
+            return None
+
+    def scan(self) -> Iterator[os.DirEntry[str]]:
+        """Yield every candidate entry under the inbox, never following a symbolic link.
+
+        Directories and links with an audio extension are yielded too, so that
+        they get a clear error instead of silence.
+        """
+        stack = [str(self.inbox)]
+        while stack:
+            directory = stack.pop()
+            try:
+                entries = list(os.scandir(directory))
+            except OSError as exc:
+                log.warning("cannot_list_directory", directory=directory, error=str(exc))
+                continue
+            for entry in sorted(entries, key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    if not self.filter.ignores_folder(entry.name):
+                        stack.append(entry.path)
+                    if self.filter.has_audio_extension(entry.name):
+                        yield entry
+                elif self.filter(entry.name):
+                    yield entry
