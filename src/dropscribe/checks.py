@@ -23,14 +23,20 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
     problems = []
     paths = settings.paths
     say(f"config: {settings.config_path or 'defaults (no --config)'} is valid")
-    directories = {"inbox": paths.inbox, "outbox": paths.outbox, "failed": paths.failed,
-                   "state": paths.state.parent}
+    directories = {
+        "inbox": paths.inbox,
+        "outbox": paths.outbox,
+        "failed": paths.failed,
+        "state": paths.state.parent,
+    }
     if paths.archive is not None and paths.originals == "archive":
         directories["archive"] = paths.archive
     for key, directory in directories.items():
         if not _writable_dir(directory):
-            problems.append(f"paths.{key}: {directory} is not writable by this user; fix its "
-                            "owner or permissions (see the README's service section)")
+            problems.append(
+                f"paths.{key}: {directory} is not writable by this user; fix its "
+                "owner or permissions (see the README's service section)"
+            )
         else:
             say(f"paths.{key}: {directory} ok")
     mode, why = choose_mode(settings.watch.mode, paths.inbox)

@@ -30,8 +30,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=text, description=text)
-        sub.add_argument("--config", type=Path, default=default_config_path(), metavar="FILE",
-                         help="the TOML configuration file (default: $DROPSCRIBE_CONFIG)")
+        sub.add_argument(
+            "--config",
+            type=Path,
+            default=default_config_path(),
+            metavar="FILE",
+            help="the TOML configuration file (default: $DROPSCRIBE_CONFIG)",
+        )
         return sub
 
     command("run", "Run the daemon in the foreground (systemd runs this).")
@@ -46,9 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
     retry.add_argument("--failed", action="store_true", help="retry every failed job")
     transcribe = command("transcribe", "Transcribe files now, with a progress bar.")
     transcribe.add_argument("audio", nargs="+", type=Path, metavar="AUDIO")
-    transcribe.add_argument("--out", type=Path, default=Path("."), metavar="DIR",
-                            help="where the sidecars go (default: the current directory)")
-    command("check", "Check configuration, directories and backend: what is wrong and how to fix it.")
+    transcribe.add_argument(
+        "--out",
+        type=Path,
+        default=Path("."),
+        metavar="DIR",
+        help="where the sidecars go (default: the current directory)",
+    )
+    command(
+        "check", "Check configuration, directories and backend: what is wrong and how to fix it."
+    )
     return parser
 
 
@@ -65,8 +77,12 @@ def main(argv: list[str] | None = None) -> int:
 
     logs.configure(settings.log.level, settings.log.format)
     handler = {
-        "run": _run, "status": _status, "jobs": _jobs, "retry": _retry,
-        "transcribe": _transcribe, "check": _check,
+        "run": _run,
+        "status": _status,
+        "jobs": _jobs,
+        "retry": _retry,
+        "transcribe": _transcribe,
+        "check": _check,
     }[args.command]
     return handler(settings, args)
 
@@ -79,8 +95,11 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
 
 def _open_readonly(settings: Settings) -> Store | None:
     if not settings.paths.state.exists():
-        print(f"dropscribe: no job store at {settings.paths.state} yet; start the daemon "
-              "with 'dropscribe run' first", file=sys.stderr)
+        print(
+            f"dropscribe: no job store at {settings.paths.state} yet; start the daemon "
+            "with 'dropscribe run' first",
+            file=sys.stderr,
+        )
         return None
     return Store(settings.paths.state, readonly=True)
 
@@ -88,8 +107,14 @@ def _open_readonly(settings: Settings) -> Store | None:
 def status_report(store: Store, now: float) -> dict[str, Any]:
     """Return counts by state, in-flight jobs with their age, last failures, throughput."""
     in_flight = [
-        {"job": job.id, "file": job.path, "state": str(job.state), "backend": job.backend,
-         "seconds": round(now - (job.started_at or job.updated_at), 1), "attempt": job.attempts}
+        {
+            "job": job.id,
+            "file": job.path,
+            "state": str(job.state),
+            "backend": job.backend,
+            "seconds": round(now - (job.started_at or job.updated_at), 1),
+            "attempt": job.attempts,
+        }
         for job in store.jobs(IN_FLIGHT)
     ]
     failures = [
@@ -116,8 +141,10 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     print("jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     print(f"done in the last hour: {report['done_last_hour']}")
     for item in report["in_flight"]:
-        print(f"in flight: #{item['job']} {item['file']} ({item['state']} on {item['backend']}, "
-              f"{item['seconds']:.0f} s, attempt {item['attempt']})")
+        print(
+            f"in flight: #{item['job']} {item['file']} ({item['state']} on {item['backend']}, "
+            f"{item['seconds']:.0f} s, attempt {item['attempt']})"
+        )
     for item in report["last_failures"]:
         print(f"failed: #{item['job']} {item['file']}: {item['error']}")
     return EXIT_OK
@@ -140,8 +167,11 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 def _retry(settings: Settings, args: argparse.Namespace) -> int:
     if not args.failed and not args.job_ids:
-        print("dropscribe: name the jobs to retry (see 'dropscribe jobs --state failed') "
-              "or pass --failed", file=sys.stderr)
+        print(
+            "dropscribe: name the jobs to retry (see 'dropscribe jobs --state failed') "
+            "or pass --failed",
+            file=sys.stderr,
+        )
         return EXIT_USAGE
     store = Store(settings.paths.state)
     ids = store.retry(None if args.failed else args.job_ids)
@@ -166,4 +196,3 @@ def _check(settings: Settings, _args: argparse.Namespace) -> int:
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK
-

@@ -32,7 +32,11 @@ class Finisher:
     """Writes what a finished job leaves behind; the store records it last."""
 
     def __init__(
-        self, settings: Settings, store: Store, outbox: Outbox, hooks: Hooks,
+        self,
+        settings: Settings,
+        store: Store,
+        outbox: Outbox,
+        hooks: Hooks,
         on_finish: Callable[[Job], None] | None = None,
     ) -> None:
         self.paths = settings.paths
@@ -59,8 +63,14 @@ class Finisher:
         source = self.source_of(job)
         kept = self._put_away(source, job)
         job = self.store.move(job.id, final)
-        log.info("job_done", job=job.id, file=job.path, state=str(final),
-                 seconds=round((job.finished_at or 0) - job.created_at, 3), attempt=job.attempts)
+        log.info(
+            "job_done",
+            job=job.id,
+            file=job.path,
+            state=str(final),
+            seconds=round((job.finished_at or 0) - job.created_at, 3),
+            attempt=job.attempts,
+        )
         self.hooks.done(kept, sidecars)
         if self.on_finish:
             self.on_finish(job)

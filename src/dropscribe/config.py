@@ -23,6 +23,10 @@ Format = Literal["json", "txt", "srt", "vtt"]
 DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
 
 
+def _all_formats() -> list[Format]:
+    return ["json", "txt", "srt", "vtt"]
+
+
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,7 +75,7 @@ class TranscribeSettings(Section):
     backend: BackendName = "local"
     language: str = Field("auto", description='"auto" or a language code such as "en".')
     task: Literal["transcribe", "translate"] = "transcribe"
-    formats: list[Format] = Field(default_factory=lambda: ["json", "txt", "srt", "vtt"])
+    formats: list[Format] = Field(default_factory=_all_formats)
     max_attempts: int = Field(3, ge=1, description="Attempts before a job fails for good.")
     retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles.")
     retry_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")

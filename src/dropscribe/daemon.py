@@ -35,6 +35,7 @@ log = structlog.get_logger("dropscribe.daemon")
 class _Stoppable(Protocol):
     def stop(self) -> None: ...
 
+
 #: Seconds the daemon waits for jobs to hand back their work on shutdown.
 SHUTDOWN_GRACE = 5.0
 #: The longest the main loop sleeps with nothing to do.
@@ -52,8 +53,10 @@ def prepare_directories(settings: Settings) -> None:
 
 def status_line(counts: dict[str, int], in_flight: int) -> str:
     waiting = counts["queued"] + counts["discovered"]
-    return (f"waiting {waiting}, in flight {in_flight}, done {counts['done']}, "
-            f"failed {counts['failed']}, duplicates {counts['skipped']}")
+    return (
+        f"waiting {waiting}, in flight {in_flight}, done {counts['done']}, "
+        f"failed {counts['failed']}, duplicates {counts['skipped']}"
+    )
 
 
 class Daemon:
@@ -95,14 +98,24 @@ class Daemon:
         finisher = Finisher(settings, store, outbox, hooks)
         dispatcher = Dispatcher(settings, store, finisher, self.clock, self.wake)
         intake = Intake(settings, store, finisher, dispatcher.fingerprint, self.clock)
-        watcher = InboxWatcher(settings.paths.inbox, intake.filter, settings.watch.mode,
-                               settings.watch.poll_seconds, self.wake)
+        watcher = InboxWatcher(
+            settings.paths.inbox,
+            intake.filter,
+            settings.watch.mode,
+            settings.watch.poll_seconds,
+            self.wake,
+        )
         metrics = self._start_metrics(store, dispatcher)
         signal.signal(signal.SIGTERM, self._on_signal)
         signal.signal(signal.SIGINT, self._on_signal)
         signal.signal(signal.SIGHUP, self._on_hangup)
-        log.info("starting", inbox=str(settings.paths.inbox), outbox=str(settings.paths.outbox),
-                 backend=settings.transcribe.backend, removed_temporaries=removed)
+        log.info(
+            "starting",
+            inbox=str(settings.paths.inbox),
+            outbox=str(settings.paths.outbox),
+            backend=settings.transcribe.backend,
+            removed_temporaries=removed,
+        )
         dispatcher.recover()
         watcher.start()
         self._scan(watcher, intake)
@@ -178,7 +191,8 @@ class Daemon:
             return
         live = ("transcribe", "service", "log")
         needs_restart = [
-            section for section in ("paths", "watch", "backends", "folders")
+            section
+            for section in ("paths", "watch", "backends", "folders")
             if getattr(fresh, section) != getattr(self.settings, section)
         ]
         for section in live:

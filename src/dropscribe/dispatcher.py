@@ -41,7 +41,7 @@ def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> 
     """Return the wait before retry number ``attempt``: exponential, capped, with jitter."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
     # "Equal jitter": at least half the ceiling, so retries never bunch at zero.
-    return ceiling / 2 + rng.uniform(0, ceiling / 2)
+    return float(ceiling / 2 + rng.uniform(0, ceiling / 2))
 
 
 class Dispatcher:
@@ -130,8 +130,9 @@ class Dispatcher:
     def _start(self, job: Job) -> None:
         with self._lock:
             self.active[job.backend] += 1
-        thread = threading.Thread(target=self._run, args=(job,), daemon=True,
-                                  name=f"dropscribe-job-{job.id}")
+        thread = threading.Thread(
+            target=self._run, args=(job,), daemon=True, name=f"dropscribe-job-{job.id}"
+        )
         self._threads.add(thread)
         thread.start()
 
@@ -163,8 +164,14 @@ class Dispatcher:
             if future is None:
                 return
             job = self.store.move(job.id, JobState.RUNNING, future=future.to_dict())
-            log.info("job_submitted", job=job.id, file=job.path, backend=job.backend,
-                     remote_id=future.remote_id, attempt=job.attempts)
+            log.info(
+                "job_submitted",
+                job=job.id,
+                file=job.path,
+                backend=job.backend,
+                remote_id=future.remote_id,
+                attempt=job.attempts,
+            )
         else:
             assert job.future is not None
             future = Future.from_dict(job.future)
@@ -179,20 +186,31 @@ class Dispatcher:
             self._handle_error(self.store.get(job.id), outcome.error)
         elif isinstance(outcome, Gone):
             log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
-            self.store.move(job.id, JobState.QUEUED, attempts=max(0, job.attempts - 1),
-                            next_attempt_at=self.clock(), future=None)
+            self.store.move(
+                job.id,
+                JobState.QUEUED,
+                attempts=max(0, job.attempts - 1),
+                next_attempt_at=self.clock(),
+                future=None,
+            )
 
     def _submit(self, job: Job, backend: Backend) -> Future | None:
         source = self.finisher.source_of(job)
         if not source.exists():
-            raise BadInput("The file disappeared from the inbox before it could be transcribed; "
-                           "drop it again.")
+            raise BadInput(
+                "The file disappeared from the inbox before it could be transcribed; drop it again."
+            )
         limit = backend.max_upload_bytes
         if limit is not None and job.size > limit:
             if backend.fallback:
                 log.info("using_fallback", job=job.id, file=job.path, backend=backend.fallback)
-                self.store.move(job.id, JobState.QUEUED, backend=backend.fallback,
-                                attempts=max(0, job.attempts - 1), next_attempt_at=self.clock())
+                self.store.move(
+                    job.id,
+                    JobState.QUEUED,
+                    backend=backend.fallback,
+                    attempts=max(0, job.attempts - 1),
+                    next_attempt_at=self.clock(),
+                )
                 return None
             raise Permanent(
                 f"The file is {job.size / 2**20:.1f} MB, over the {limit / 2**20:.1f} MB upload "
@@ -205,9 +223,8 @@ class Dispatcher:
 
     def _await(self, job: Job, backend: Backend, future: Future) -> Outcome | None:
         section = self.settings.backend_settings(job.backend)
-        deadline = None
-        if isinstance(section, RemoteSettings):
-            deadline = future.submitted_at + section.deadline_seconds
+        limit = section.deadline_seconds if isinstance(section, RemoteSettings) else None
+        deadline = None if limit is None else future.submitted_at + limit
         polls = 0
         while not self.stopping.is_set():
             delay = backend.poll_delay(polls)
@@ -218,17 +235,25 @@ class Dispatcher:
             if not isinstance(outcome, Pending):
                 return outcome
             if deadline is not None and self.clock() > deadline:
-                return Failed(Retryable(
-                    f"No result within {section.deadline_seconds:.0f} s "
-                    f"(backends.{job.backend}.deadline_seconds); it will be submitted again."))
+                return Failed(
+                    Retryable(
+                        f"No result within {limit:.0f} s "
+                        f"(backends.{job.backend}.deadline_seconds); it will be submitted again."
+                    )
+                )
         return None
 
     def _hand_back(self, job: Job) -> None:
         """On shutdown: remote futures stay saved and are polled after the restart;
         work held in this process goes back to the queue without costing an attempt."""
         if job.backend == "local":
-            self.store.move(job.id, JobState.QUEUED, attempts=max(0, job.attempts - 1),
-                            next_attempt_at=self.clock(), future=None)
+            self.store.move(
+                job.id,
+                JobState.QUEUED,
+                attempts=max(0, job.attempts - 1),
+                next_attempt_at=self.clock(),
+                future=None,
+            )
             log.info("job_handed_back", job=job.id, file=job.path)
 
     def _handle_error(self, job: Job, error: DropscribeError) -> None:
@@ -245,20 +270,44 @@ class Dispatcher:
             self._down[job.backend] += 1
             delay = min(60.0, 2.0 ** self._down[job.backend])
             delay = max(delay, error.retry_after or 0.0)
-            log.warning("backend_down", backend=job.backend, job=job.id, error=str(error),
-                        retry_in=round(delay, 1))
-            self.store.move(job.id, JobState.QUEUED, attempts=max(0, job.attempts - 1),
-                            next_attempt_at=now + delay, error=str(error), future=None)
+            log.warning(
+                "backend_down",
+                backend=job.backend,
+                job=job.id,
+                error=str(error),
+                retry_in=round(delay, 1),
+            )
+            self.store.move(
+                job.id,
+                JobState.QUEUED,
+                attempts=max(0, job.attempts - 1),
+                next_attempt_at=now + delay,
+                error=str(error),
+                future=None,
+            )
             return
         if job.attempts >= self.settings.transcribe.max_attempts:
             self.finisher.fail(job, error, gave_up=True)
             return
         transcribe = self.settings.transcribe
-        delay = backoff_delay(job.attempts, transcribe.retry_base_seconds,
-                              transcribe.retry_max_seconds, self._rng)
+        delay = backoff_delay(
+            job.attempts, transcribe.retry_base_seconds, transcribe.retry_max_seconds, self._rng
+        )
         delay = max(delay, error.retry_after or 0.0)
         self.retries += 1
-        log.warning("job_retry", job=job.id, file=job.path, attempt=job.attempts,
-                    error=str(error), retry_in=round(delay, 2))
-        self.store.move(job.id, JobState.QUEUED, next_attempt_at=now + delay, error=str(error),
-                        error_detail=error.detail, future=None)
+        log.warning(
+            "job_retry",
+            job=job.id,
+            file=job.path,
+            attempt=job.attempts,
+            error=str(error),
+            retry_in=round(delay, 2),
+        )
+        self.store.move(
+            job.id,
+            JobState.QUEUED,
+            next_attempt_at=now + delay,
+            error=str(error),
+            error_detail=error.detail,
+            future=None,
+        )

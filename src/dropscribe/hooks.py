@@ -36,7 +36,11 @@ class Hooks:
     def _run(self, argv: list[str]) -> None:
         try:
             completed = subprocess.run(
-                argv, timeout=self.timeout, capture_output=True, check=False, stdin=subprocess.DEVNULL
+                argv,
+                timeout=self.timeout,
+                capture_output=True,
+                check=False,
+                stdin=subprocess.DEVNULL,
             )
         except subprocess.TimeoutExpired:
             log.warning("hook_timed_out", command=argv[0], seconds=self.timeout)
@@ -44,5 +48,9 @@ class Hooks:
             log.warning("hook_failed", command=argv[0], error=str(exc))
         else:
             if completed.returncode != 0:
-                log.warning("hook_failed", command=argv[0], exit_code=completed.returncode,
-                            stderr=completed.stderr.decode(errors="replace")[-500:])
+                log.warning(
+                    "hook_failed",
+                    command=argv[0],
+                    exit_code=completed.returncode,
+                    stderr=completed.stderr.decode(errors="replace")[-500:],
+                )

@@ -129,26 +129,44 @@ class Intake:
         size, mtime = info.st_size, info.st_mtime
         limit = self.settings.transcribe.max_file_bytes
         if size == 0:
-            return self._reject(relative, hashlib.sha256().hexdigest(), info, BadInput(
-                "The file is empty (0 bytes); upload the recording again."))
+            return self._reject(
+                relative,
+                hashlib.sha256().hexdigest(),
+                info,
+                BadInput("The file is empty (0 bytes); upload the recording again."),
+            )
         if size > limit:
-            return self._reject(relative, "", info, BadInput(
-                f"The file is {size / 2**20:.0f} MB, over the configured maximum of "
-                f"{limit / 2**20:.0f} MB (transcribe.max_file_bytes); raise the limit or split it."))
+            return self._reject(
+                relative,
+                "",
+                info,
+                BadInput(
+                    f"The file is {size / 2**20:.0f} MB, over the configured maximum of "
+                    f"{limit / 2**20:.0f} MB (transcribe.max_file_bytes); "
+                    "raise the limit or split it."
+                ),
+            )
         try:
             sha256 = hash_file(path)
         except FileNotFoundError:
             return 0
         except PermissionError:
-            return self._reject(relative, "", info, BadInput(
-                "The file cannot be read (permission denied); make it readable by the user "
-                "dropscribe runs as, then run: dropscribe retry --failed."))
+            return self._reject(
+                relative,
+                "",
+                info,
+                BadInput(
+                    "The file cannot be read (permission denied); make it readable by the user "
+                    "dropscribe runs as, then run: dropscribe retry --failed."
+                ),
+            )
         except OSError as exc:
             log.warning("cannot_read", file=relative, error=str(exc))
             return 0
         latest = self.store.latest_for(relative, sha256)
         keeps_originals = self.settings.paths.originals == "keep" or (
-            self.settings.paths.originals == "archive" and self.settings.paths.archive is None)
+            self.settings.paths.originals == "archive" and self.settings.paths.archive is None
+        )
         if latest is not None and (
             latest.state not in TERMINAL
             or (keeps_originals and latest.state in (JobState.DONE, JobState.SKIPPED))
@@ -174,9 +192,14 @@ class Intake:
         task = override.task or transcribe.task
         stem = output_stem(relative)
         return self.store.add_job(
-            path=relative, sha256=sha256, size=size, mtime=mtime,
+            path=relative,
+            sha256=sha256,
+            size=size,
+            mtime=mtime,
             output_name=self.store.output_name_for(relative, stem, relative),
-            backend=backend, language=language, task=task,
+            backend=backend,
+            language=language,
+            task=task,
             settings_key=settings_key(backend, language, task, self.fingerprint(backend)),
         )
 
@@ -191,12 +214,18 @@ class Intake:
             self.known[relative] = (info.st_size, info.st_mtime)
             return
         if stat.S_ISLNK(mode):
-            error = BadInput("The file is a symbolic link, which dropscribe never follows; "
-                             "copy the recording itself into the inbox.")
+            error = BadInput(
+                "The file is a symbolic link, which dropscribe never follows; "
+                "copy the recording itself into the inbox."
+            )
         elif stat.S_ISDIR(mode):
-            error = BadInput("This is a directory with an audio file's name, not a recording; "
-                             "rename it (the files inside it are transcribed as usual).")
+            error = BadInput(
+                "This is a directory with an audio file's name, not a recording; "
+                "rename it (the files inside it are transcribed as usual)."
+            )
         else:
-            error = BadInput("This is not a regular file (a pipe, socket or device); "
-                             "copy the recording itself into the inbox.")
+            error = BadInput(
+                "This is not a regular file (a pipe, socket or device); "
+                "copy the recording itself into the inbox."
+            )
         self._reject(relative, "", info, error)

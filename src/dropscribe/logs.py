@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any, TextIO
 
 import structlog
 
-LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING,
-          "error": logging.ERROR}
+LEVELS = {
+    "debug": logging.DEBUG,
+    "info": logging.INFO,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
+}
 SECRET_FIELDS = frozenset({"token", "api_key", "authorization", "password"})
 
 
-def redact_secrets(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+def redact_secrets(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """Never let a secret reach a log line, whatever a caller passed."""
     for key in SECRET_FIELDS & event.keys():
         event[key] = "[redacted]"
@@ -25,7 +32,8 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
     renderer: Any = (
         structlog.dev.ConsoleRenderer(colors=stream.isatty())
-        if use_console else structlog.processors.JSONRenderer()
+        if use_console
+        else structlog.processors.JSONRenderer()
     )
     structlog.configure(
         processors=[

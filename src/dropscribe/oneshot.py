@@ -45,8 +45,14 @@ def _transcribe_one(
         raise BadInput("is not a file; give the path of a recording.")
     sha256 = hash_file(path)
     size = path.stat().st_size
-    request = Request(number, path.resolve(), path.name, size, settings.transcribe.language,
-                      settings.transcribe.task)
+    request = Request(
+        number,
+        path.resolve(),
+        path.name,
+        size,
+        settings.transcribe.language,
+        settings.transcribe.task,
+    )
     attempts = settings.transcribe.max_attempts
     for attempt in range(1, attempts + 1):
         try:
@@ -56,16 +62,23 @@ def _transcribe_one(
             if attempt == attempts:
                 raise
             time.sleep(min(30.0, settings.transcribe.retry_base_seconds * 2 ** (attempt - 1)))
-    document = build_document(result, source_path=str(path), sha256=sha256, size=size,
-                              backend=backend.name)
+    document = build_document(
+        result, source_path=str(path), sha256=sha256, size=size, backend=backend.name
+    )
     return outbox.write_transcript(path.stem, document)
 
 
 def _run(backend: Backend, request: Request, label: str) -> Transcription:
     future = backend.submit(request)
     polls = 0
-    with tqdm(total=None, desc=label, unit="s", disable=not sys.stderr.isatty(), leave=False,
-              bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio") as bar:
+    with tqdm(
+        total=None,
+        desc=label,
+        unit="s",
+        disable=not sys.stderr.isatty(),
+        leave=False,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio",
+    ) as bar:
         while True:
             delay = backend.poll_delay(polls)
             if delay:

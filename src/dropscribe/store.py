@@ -176,10 +176,23 @@ class Store:
         now = self._clock()
         with self._write() as db:
             cursor = db.execute(
-                "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, task, "
+                "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, "
+                "task, "
                 "settings_key, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (path, sha256, size, mtime, output_name, backend, language, task, settings_key,
-                 JobState.DISCOVERED, now, now),
+                (
+                    path,
+                    sha256,
+                    size,
+                    mtime,
+                    output_name,
+                    backend,
+                    language,
+                    task,
+                    settings_key,
+                    JobState.DISCOVERED,
+                    now,
+                    now,
+                ),
             )
             job_id = cursor.lastrowid
         assert job_id is not None
@@ -211,7 +224,8 @@ class Store:
     def latest_for(self, path: str, sha256: str) -> Job | None:
         """Return the newest job for this path and content, if there is one."""
         rows = self._read(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? AND sha256 = ? ORDER BY id DESC LIMIT 1",
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? AND sha256 = ? "
+            "ORDER BY id DESC LIMIT 1",
             [path, sha256],
         )
         return Job.from_row(rows[0]) if rows else None
@@ -241,7 +255,8 @@ class Store:
     def known_files(self) -> dict[str, tuple[int, float]]:
         """Return (size, mtime) of the newest job of every path, to skip rescanned files."""
         rows = self._read(
-            "SELECT path, size, mtime FROM jobs WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY path)"
+            "SELECT path, size, mtime FROM jobs "
+            "WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY path)"
         )
         return {row["path"]: (row["size"], row["mtime"]) for row in rows}
 
@@ -259,7 +274,8 @@ class Store:
     def count_in_flight(self, backend: str) -> int:
         states = [str(state) for state in IN_FLIGHT]
         rows = self._read(
-            f"SELECT COUNT(*) FROM jobs WHERE backend = ? AND state IN ({','.join('?' * len(states))})",
+            "SELECT COUNT(*) FROM jobs WHERE backend = ? "
+            f"AND state IN ({','.join('?' * len(states))})",
             [backend, *states],
         )
         return int(rows[0][0])
@@ -269,6 +285,15 @@ class Store:
             "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND finished_at >= ?", [since]
         )
         return int(rows[0][0])
+
+    def durations(self, limit: int = 10000) -> list[float]:
+        """Return seconds from discovery to done of the latest finished jobs."""
+        rows = self._read(
+            "SELECT finished_at - created_at FROM jobs WHERE state = 'done' "
+            "ORDER BY id DESC LIMIT ?",
+            [limit],
+        )
+        return [float(row[0]) for row in rows]
 
     def recent_failures(self, limit: int = 5) -> list[Job]:
         rows = self._read(

@@ -24,11 +24,33 @@ from dropscribe.filters import InboxFilter
 log = structlog.get_logger("dropscribe.watcher")
 
 #: File systems where inotify does not see changes made by other machines.
-REMOTE_FILESYSTEMS = frozenset({
-    "nfs", "nfs4", "cifs", "smb3", "smbfs", "9p", "ceph", "glusterfs", "afs", "davfs",
-    "fuse.sshfs", "fuse.rclone", "fuse.s3fs", "fuse.gcsfuse", "fuse.davfs2", "fuse",
-    "fuseblk", "virtiofs", "vboxsf", "vmhgfs", "fuse.vmhgfs-fuse", "lustre", "beegfs",
-})
+REMOTE_FILESYSTEMS = frozenset(
+    {
+        "nfs",
+        "nfs4",
+        "cifs",
+        "smb3",
+        "smbfs",
+        "9p",
+        "ceph",
+        "glusterfs",
+        "afs",
+        "davfs",
+        "fuse.sshfs",
+        "fuse.rclone",
+        "fuse.s3fs",
+        "fuse.gcsfuse",
+        "fuse.davfs2",
+        "fuse",
+        "fuseblk",
+        "virtiofs",
+        "vboxsf",
+        "vmhgfs",
+        "fuse.vmhgfs-fuse",
+        "lustre",
+        "beegfs",
+    }
+)
 
 
 def filesystem_type(path: Path, mounts_file: Path = Path("/proc/mounts")) -> str | None:
@@ -78,7 +100,11 @@ class InboxWatcher:
     """Watches the inbox recursively and lists its candidate files."""
 
     def __init__(
-        self, inbox: Path, inbox_filter: InboxFilter, mode: str, poll_seconds: float,
+        self,
+        inbox: Path,
+        inbox_filter: InboxFilter,
+        mode: str,
+        poll_seconds: float,
         wake: threading.Event,
     ) -> None:
         self.inbox = inbox

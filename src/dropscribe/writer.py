@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +27,7 @@ ERROR_SUFFIX = ".error.json"
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to ``path`` so that it appears whole or not at all."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(
-        prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=path.parent
-    )
+    handle, temporary = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)
@@ -53,7 +52,7 @@ def _fsync_directory(directory: Path) -> None:
 class Outbox:
     """The sidecars of one outbox directory."""
 
-    def __init__(self, root: Path, formats: list[str]) -> None:
+    def __init__(self, root: Path, formats: Sequence[str]) -> None:
         self.root = root
         self.formats = formats
 

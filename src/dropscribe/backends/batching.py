@@ -8,6 +8,7 @@ bench/README.md for the measurements behind these thresholds).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,7 +49,7 @@ def speech_profile(audio: Any, sample_rate: int) -> SpeechProfile:
     speech = sum(span["end"] - span["start"] for span in spans) / sample_rate
     gaps = [
         (later["start"] - earlier["end"]) / sample_rate
-        for earlier, later in zip(spans, spans[1:], strict=False)
+        for earlier, later in itertools.pairwise(spans)
     ]
     return SpeechProfile(duration, speech, max(gaps, default=0.0))
 

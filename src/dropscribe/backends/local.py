@@ -130,8 +130,14 @@ class LocalBackend:
     # --- the contract ---------------------------------------------------------
 
     def settings_fingerprint(self) -> dict[str, Any]:
-        keep = ("model", "compute_type", "beam_size", "vad_filter", "word_timestamps",
-                "initial_prompt")
+        keep = (
+            "model",
+            "compute_type",
+            "beam_size",
+            "vad_filter",
+            "word_timestamps",
+            "initial_prompt",
+        )
         return {key: getattr(self.settings, key) for key in keep}
 
     def check(self) -> list[str]:
@@ -140,7 +146,7 @@ class LocalBackend:
         if choice.description.startswith("the missing directory"):
             problems.append(
                 f"backends.local.model: {self.settings.model} is not a directory; point it at "
-                "a CTranslate2 Whisper model directory or use \"tiny.en\""
+                'a CTranslate2 Whisper model directory or use "tiny.en"'
             )
         try:
             import faster_whisper  # type: ignore[import-untyped,unused-ignore] # noqa: F401
@@ -215,13 +221,13 @@ class LocalBackend:
         if request.task == "translate":
             raise Permanent(
                 f"The model {self.model_name} only transcribes English and cannot translate; "
-                "set task = \"transcribe\" or use a multilingual model such as \"small\"."
+                'set task = "transcribe" or use a multilingual model such as "small".'
             )
         if request.language not in ("auto", "en"):
             raise Permanent(
                 f"The model {self.model_name} only knows English but language "
-                f"\"{request.language}\" was asked for; use a multilingual model such as "
-                "\"small\" for this folder."
+                f'"{request.language}" was asked for; use a multilingual model such as '
+                '"small" for this folder.'
             )
 
     # --- workers --------------------------------------------------------------
@@ -312,7 +318,9 @@ class LocalBackend:
         worker.dead = True
         if not already_dead:
             log.warning("worker_died", pid=worker.process.pid, exit_code=code)
-        self._fail_jobs_of(worker, f"The transcription worker stopped unexpectedly (exit code {code}).")
+        self._fail_jobs_of(
+            worker, f"The transcription worker stopped unexpectedly (exit code {code})."
+        )
 
     def _fail_jobs_of(self, worker: _Worker, reason: str) -> None:
         with self._lock:
@@ -331,19 +339,28 @@ class LocalBackend:
             allowed = limit or 3 * (slot.duration or 0) + 60
             if now - slot.started > allowed:
                 log.warning("worker_timeout", job=slot.job_id, seconds=round(allowed))
-                self._fail_jobs_of(worker, f"Transcription took longer than {allowed:.0f} s; "
-                                   "the worker was stopped (raise backends.local.timeout_seconds "
-                                   "for very slow machines).")
+                self._fail_jobs_of(
+                    worker,
+                    f"Transcription took longer than {allowed:.0f} s; "
+                    "the worker was stopped (raise backends.local.timeout_seconds "
+                    "for very slow machines).",
+                )
                 worker.kill()
                 return
         elif worker.current is None and now - slot.submitted > DECODE_LIMIT_SECONDS:
-            self._fail_jobs_of(worker, "Decoding the file took longer than "
-                               f"{DECODE_LIMIT_SECONDS:.0f} s; the worker was stopped.")
+            self._fail_jobs_of(
+                worker,
+                "Decoding the file took longer than "
+                f"{DECODE_LIMIT_SECONDS:.0f} s; the worker was stopped.",
+            )
             worker.kill()
             return
         limit_mb = self.settings.max_memory_mb
         if limit_mb and worker.memory_mb() > limit_mb:
             log.warning("worker_memory_limit", job=slot.job_id, limit_mb=limit_mb)
-            self._fail_jobs_of(worker, f"The worker used more than {limit_mb} MB of memory "
-                               "(backends.local.max_memory_mb) and was stopped.")
+            self._fail_jobs_of(
+                worker,
+                f"The worker used more than {limit_mb} MB of memory "
+                "(backends.local.max_memory_mb) and was stopped.",
+            )
             worker.kill()

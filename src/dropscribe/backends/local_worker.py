@@ -72,30 +72,50 @@ def _decode_loop(
         try:
             audio = decode_audio(job["path"], sampling_rate=SAMPLE_RATE)
         except FileNotFoundError:
-            send("error", job["job_id"], "bad_input",
-                 "The file disappeared before it could be transcribed.")
+            send(
+                "error",
+                job["job_id"],
+                "bad_input",
+                "The file disappeared before it could be transcribed.",
+            )
             continue
         except PermissionError:
-            send("error", job["job_id"], "bad_input",
-                 "The file cannot be read (permission denied); make it readable "
-                 "by the user dropscribe runs as and retry.")
+            send(
+                "error",
+                job["job_id"],
+                "bad_input",
+                "The file cannot be read (permission denied); make it readable "
+                "by the user dropscribe runs as and retry.",
+            )
             continue
         except Exception as exc:
-            send("error", job["job_id"], "bad_input",
-                 "The file could not be decoded as audio "
-                 f"({type(exc).__name__}: {str(exc)[:200]}); check that it is a complete "
-                 "recording in a supported format.")
+            send(
+                "error",
+                job["job_id"],
+                "bad_input",
+                "The file could not be decoded as audio "
+                f"({type(exc).__name__}: {str(exc)[:200]}); check that it is a complete "
+                "recording in a supported format.",
+            )
             continue
         duration = len(audio) / SAMPLE_RATE
         if duration < 0.01:
-            send("error", job["job_id"], "bad_input",
-                 "The file holds no audio samples; check that the recording is not empty.")
+            send(
+                "error",
+                job["job_id"],
+                "bad_input",
+                "The file holds no audio samples; check that the recording is not empty.",
+            )
             continue
         if duration > job["max_duration"]:
-            send("error", job["job_id"], "bad_input",
-                 f"The recording lasts {duration:.0f} s, more than the configured maximum "
-                 f"of {job['max_duration']:.0f} s (transcribe.max_duration_seconds); "
-                 "raise the limit or split the file.")
+            send(
+                "error",
+                job["job_id"],
+                "bad_input",
+                f"The recording lasts {duration:.0f} s, more than the configured maximum "
+                f"of {job['max_duration']:.0f} s (transcribe.max_duration_seconds); "
+                "raise the limit or split the file.",
+            )
             continue
         decoded.put((job, audio))
 
@@ -147,7 +167,9 @@ class _Engine:
                 audio, batch_size=options["batch_size"], **kwargs
             )
         else:
-            segments, info = self.model.transcribe(audio, vad_filter=options["vad_filter"], **kwargs)
+            segments, info = self.model.transcribe(
+                audio, vad_filter=options["vad_filter"], **kwargs
+            )
         collected = []
         for segment in segments:
             collected.append(_segment_dict(segment))
@@ -178,7 +200,10 @@ def _load_error_sentence(model: str, exc: Exception) -> str:
     if "LocalEntryNotFound" in name or "connect" in str(exc).lower() or "Hub" in name:
         return (
             f"The model '{model}' is not on this machine and could not be downloaded "
-            "(no network?); set backends.local.model to \"tiny.en\" (bundled) or to a "
+            '(no network?); set backends.local.model to "tiny.en" (bundled) or to a '
             "directory holding a CTranslate2 Whisper model."
         )
-    return f"The model '{model}' could not be loaded ({name}: {str(exc)[:200]}); check backends.local.model."
+    return (
+        f"The model '{model}' could not be loaded ({name}: {str(exc)[:200]}); "
+        "check backends.local.model."
+    )
