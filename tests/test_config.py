@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dropscribe.cli import main
+from dropscribe.config import load_settings
+from dropscribe.errors import ConfigError
+
+
+def test_defaults_and_relative_paths_are_anchored_at_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "conf" / "d.toml"
+    config.parent.mkdir()
+    config.write_text('[paths]\ninbox = "in"\noutbox = "../out"\n')
+    settings = load_settings(config)
+    assert settings.paths.inbox == tmp_path / "conf" / "in"
+    assert settings.paths.outbox == tmp_path / "out"
+    assert settings.paths.state == tmp_path / "conf" / "state" / "dropscribe.sqlite3"
+    assert settings.transcribe.backend == "local"
+    assert settings.transcribe.formats == ["json", "txt", "srt", "vtt"]
+
+
+def test_environment_variables_override_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[transcribe]\nlanguage = "fr"\n[backends.openai]\nmodel = "a"\n')
+    monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__LANGUAGE", "de")
+    monkeypatch.setenv("DROPSCRIBE_BACKENDS__OPENAI__MODEL", "b")
+    settings = load_settings(config)
+    assert settings.transcribe.language == "de"
+    assert settings.backends.openai.model == "b"
+
+
+def test_an_empty_archive_keeps_originals_in_place(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[paths]\narchive = ""\n')
+    assert load_settings(config).paths.archive is None
+
+
+def test_every_bad_key_is_named_with_its_value_and_what_is_allowed(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text(
+        '[watch]\nmode = "sometimes"\nsettle_seconds = -1\n[transcribe]\nbakend = "x"\n'
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    problems = caught.value.problems
+    assert len(problems) == 3
+    assert any("watch.mode" in p and "'sometimes'" in p and "'polling'" in p for p in problems)
+    assert any("watch.settle_seconds" in p and "-1" in p for p in problems)
+    assert any("transcribe.bakend" in p and "unknown key" in p for p in problems)
+
+
+def test_an_outbox_inside_the_inbox_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[paths]\ninbox = "in"\noutbox = "in/out"\nfailed = "."\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert any(p.startswith("paths.outbox") and "inside the inbox" in p
+               for p in caught.value.problems)
+    assert any(p.startswith("paths.failed") and "contains the inbox" in p
+               for p in caught.value.problems)
+
+
+def test_secrets_come_from_the_systemd_credentials_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    credentials = tmp_path / "creds"
+    credentials.mkdir()
+    (credentials / "octoai_token").write_text("s3cret\n")
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    settings = load_settings(None)
+    token = settings.backends.octoai.token
+    assert token is not None and token.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+def test_folder_overrides_merge_from_outer_to_inner(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text(
+        '[folders."calls"]\nlanguage = "en"\nbackend = "openai"\n'
+        '[folders."calls/fr"]\nlanguage = "fr"\n'
+    )
+    settings = load_settings(config)
+    inner = settings.folder_override("calls/fr/a.wav")
+    assert (inner.backend, inner.language) == ("openai", "fr")
+    assert settings.folder_override("other/a.wav").backend is None
+
+
+def test_the_command_line_exits_2_with_one_line_per_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[transcribe]\nbackend = "nope"\nmax_attempts = 0\n')
+    assert main(["check", "--config", str(config)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("dropscribe: transcribe.backend: bad value 'nope'")
+
+
+def test_a_missing_config_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["status", "--config", str(tmp_path / "nope.toml")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from dropscribe.states import TRANSITIONS, JobState
+from dropscribe.store import Store, TransitionError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def add(store: Store, path: str = "a.wav", sha: str = "1" * 64, backend: str = "local") -> int:
+    job = store.add_job(path=path, sha256=sha, size=10, mtime=1.0, output_name=path[:-4],
+                        backend=backend, language="auto", task="transcribe", settings_key="k")
+    return job.id
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Store:
+    return Store(tmp_path / "state" / "jobs.sqlite3", clock=Clock())
+
+
+def test_a_new_store_uses_wal_and_a_schema_version(store: Store, tmp_path: Path) -> None:
+    assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    Store(store.path)  # opening again migrates nothing and fails on nothing
+
+
+def test_only_the_transitions_of_the_lifecycle_are_allowed(store: Store) -> None:
+    for old, allowed in TRANSITIONS.items():
+        for new in JobState:
+            job_id = add(store, path=f"{old}-{new}.wav")
+            store._db.execute("UPDATE jobs SET state = ? WHERE id = ?", (str(old), job_id))
+            if new in allowed:
+                assert store.move(job_id, new).state == new
+            else:
+                with pytest.raises(TransitionError):
+                    store.move(job_id, new)
+
+
+def test_claim_takes_due_jobs_of_one_backend_up_to_the_limit(store: Store) -> None:
+    ids = [add(store, path=f"{n}.wav") for n in range(4)]
+    other = add(store, path="other.wav", backend="openai")
+    for job_id in [*ids, other]:
+        store.move(job_id, JobState.QUEUED, next_attempt_at=999.0)
+    store.move(ids[3], JobState.SUBMITTING)
+    store.move(ids[3], JobState.QUEUED, next_attempt_at=2000.0)  # not due yet
+    claimed = store.claim("local", 2, now=1000.0)
+    assert [job.id for job in claimed] == ids[:2]
+    assert all(job.state == JobState.SUBMITTING and job.attempts == 1 for job in claimed)
+    assert [job.id for job in store.claim("local", 5, now=1000.0)] == [ids[2]]
+
+
+def test_interrupted_submissions_go_back_to_the_queue_and_futures_stay(store: Store) -> None:
+    submitting, running = add(store, "s.wav"), add(store, "r.wav")
+    for job_id in (submitting, running):
+        store.move(job_id, JobState.QUEUED)
+    store.claim("local", 2, now=1000.0)
+    store.move(running, JobState.RUNNING, future={"remote_id": "x"})
+    assert store.requeue_interrupted() == 1
+    assert store.get(submitting).state == JobState.QUEUED
+    assert store.get(running).future == {"remote_id": "x"}
+
+
+def test_the_result_is_saved_before_the_job_moves_to_writing(store: Store) -> None:
+    job_id = add(store)
+    store.move(job_id, JobState.QUEUED)
+    store.claim("local", 1, now=1000.0)
+    store.move(job_id, JobState.RUNNING)
+    job = store.save_result(job_id, {"segments": []})
+    assert job.state == JobState.WRITING
+    assert store.result_for(job.sha256, "k") == {"segments": []}
+
+
+def test_retry_puts_failed_jobs_back_with_fresh_attempts(store: Store) -> None:
+    failed, done = add(store, "f.wav"), add(store, "d.wav")
+    store.move(failed, JobState.FAILED)
+    store.move(done, JobState.QUEUED)
+    assert store.retry(None) == [failed]
+    job = store.get(failed)
+    assert (job.state, job.attempts, job.finished_at) == (JobState.QUEUED, 0, None)
+    assert store.retry([done]) == []
+
+
+def test_a_second_source_with_the_same_stem_keeps_its_extension(store: Store) -> None:
+    add(store, "calls/a.wav")
+    assert store.output_name_for("calls/a.wav", "calls/a", "calls/a.wav") == "calls/a"
+    assert store.output_name_for("calls/a.mp3", "calls/a", "calls/a.mp3") == "calls/a.mp3"
+    assert store.output_name_for("calls/b.mp3", "calls/b", "calls/b.mp3") == "calls/b"
+
+
+def test_readers_see_committed_jobs_while_the_daemon_writes(store: Store) -> None:
+    reader = Store(store.path, readonly=True)
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.is_set():
+            add(store, f"w{n}.wav")
+            n += 1
+
+    writer = threading.Thread(target=write)
+    writer.start()
+    try:
+        seen = [sum(reader.counts().values()) for _ in range(50)]
+    finally:
+        stop.set()
+        writer.join()
+    assert seen == sorted(seen) and seen[-1] > 0
+    with pytest.raises(Exception, match="readonly"):
+        reader._db.execute("DELETE FROM jobs")
