@@ -325,8 +325,10 @@ class LocalBackend:
     def _fail_jobs_of(self, worker: _Worker, reason: str) -> None:
         with self._lock:
             slots = list(worker.jobs.values())
+            culprit = worker.current
         for slot in slots:
-            if slot.job_id == worker.current or worker.current is None:
+            # The file being transcribed is retried; files merely queued behind it lose nothing.
+            if culprit is None or slot.job_id == culprit:
                 self._settle(slot, Failed(Retryable(reason)))
             else:
                 self._settle(slot, Gone("the worker stopped while this file waited"))
