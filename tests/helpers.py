@@ -73,11 +73,13 @@ class DaemonProcess:
         self.env = {**os.environ, **(env or {})}
         self.env.pop("NOTIFY_SOCKET", None)
         self.process: subprocess.Popen[bytes] | None = None
+        #: A command the daemon runs under, such as setpriv to drop capabilities.
+        self.prefix: list[str] = []
 
     def start(self) -> DaemonProcess:
         stream = self.log_path.open("wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "dropscribe", "run", "--config", str(self.config)],
+            [*self.prefix, sys.executable, "-m", "dropscribe", "run", "--config", str(self.config)],
             stdout=stream, stderr=subprocess.STDOUT, env=self.env,
         )
         stream.close()

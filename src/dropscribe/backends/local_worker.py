@@ -4,7 +4,7 @@ Untrusted media is decoded only here. The model is loaded once; a decoding
 thread prepares the next file's audio while the main thread transcribes the
 current one. Messages to the parent are tuples on a multiprocessing pipe:
 
-    ("ready", info) | ("fatal", message)
+    ("ready", info) | ("fatal", message) | ("decoding", job_id)
     ("started", job_id, duration) | ("progress", job_id, seconds)
     ("done", job_id, transcription_dict) | ("error", job_id, kind, message)
 
@@ -21,7 +21,7 @@ import time
 from multiprocessing.connection import Connection
 from typing import Any
 
-SAMPLE_RATE = 16000
+from dropscribe.backends.local_media import SAMPLE_RATE
 
 
 def main(connection: Connection, options: dict[str, Any]) -> None:
@@ -61,7 +61,8 @@ def _decode_loop(
     decoded: queue.Queue[tuple[dict[str, Any], Any] | None],
     send: Any,
 ) -> None:
-    from faster_whisper.audio import decode_audio
+    from dropscribe.backends.local_media import decode
+    from dropscribe.errors import BadInput
 
     while True:
         try:
@@ -69,53 +70,11 @@ def _decode_loop(
         except (EOFError, OSError):
             decoded.put(None)
             return
+        send("decoding", job["job_id"])
         try:
-            audio = decode_audio(job["path"], sampling_rate=SAMPLE_RATE)
-        except FileNotFoundError:
-            send(
-                "error",
-                job["job_id"],
-                "bad_input",
-                "The file disappeared before it could be transcribed.",
-            )
-            continue
-        except PermissionError:
-            send(
-                "error",
-                job["job_id"],
-                "bad_input",
-                "The file cannot be read (permission denied); make it readable "
-                "by the user dropscribe runs as and retry.",
-            )
-            continue
-        except Exception as exc:
-            send(
-                "error",
-                job["job_id"],
-                "bad_input",
-                "The file could not be decoded as audio "
-                f"({type(exc).__name__}: {str(exc)[:200]}); check that it is a complete "
-                "recording in a supported format.",
-            )
-            continue
-        duration = len(audio) / SAMPLE_RATE
-        if duration < 0.01:
-            send(
-                "error",
-                job["job_id"],
-                "bad_input",
-                "The file holds no audio samples; check that the recording is not empty.",
-            )
-            continue
-        if duration > job["max_duration"]:
-            send(
-                "error",
-                job["job_id"],
-                "bad_input",
-                f"The recording lasts {duration:.0f} s, more than the configured maximum "
-                f"of {job['max_duration']:.0f} s (transcribe.max_duration_seconds); "
-                "raise the limit or split the file.",
-            )
+            audio = decode(job["path"], job["max_duration"])
+        except BadInput as exc:
+            send("error", job["job_id"], "bad_input", str(exc))
             continue
         decoded.put((job, audio))
 
