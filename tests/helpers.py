@@ -22,7 +22,6 @@ def reference(name: str) -> str:
     return (AUDIO / f"{name}.txt").read_text()
 
 
-
 def word_error_rate(expected: str, actual: str) -> float:
     def words(text: str) -> str:
         return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
@@ -70,8 +69,12 @@ class DaemonProcess:
     def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
         self.config = config
         self.log_path = config.parent / f"daemon-{time.monotonic_ns()}.log"
-        self.env = {**os.environ, **(env or {})}
-        self.env.pop("NOTIFY_SOCKET", None)
+        inherited = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID")
+        }
+        self.env = {**inherited, **(env or {})}
         self.process: subprocess.Popen[bytes] | None = None
         #: A command the daemon runs under, such as setpriv to drop capabilities.
         self.prefix: list[str] = []
@@ -80,7 +83,9 @@ class DaemonProcess:
         stream = self.log_path.open("wb")
         self.process = subprocess.Popen(
             [*self.prefix, sys.executable, "-m", "dropscribe", "run", "--config", str(self.config)],
-            stdout=stream, stderr=subprocess.STDOUT, env=self.env,
+            stdout=stream,
+            stderr=subprocess.STDOUT,
+            env=self.env,
         )
         stream.close()
         return self
@@ -103,8 +108,9 @@ class DaemonProcess:
 
     def wait_event(self, name: str, timeout: float = 60, **fields: Any) -> dict[str, Any]:
         found: dict[str, Any] = wait_for(
-            lambda: self.event(name, **fields), timeout, f"log event {name} {fields}\n"
-            + self.log_path.read_text(errors="replace")[-3000:]
+            lambda: self.event(name, **fields),
+            timeout,
+            f"log event {name} {fields}\n" + self.log_path.read_text(errors="replace")[-3000:],
         )
         return found
 

@@ -58,10 +58,12 @@ def test_an_outbox_inside_the_inbox_is_refused(tmp_path: Path) -> None:
     config.write_text('[paths]\ninbox = "in"\noutbox = "in/out"\nfailed = "."\n')
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
-    assert any(p.startswith("paths.outbox") and "inside the inbox" in p
-               for p in caught.value.problems)
-    assert any(p.startswith("paths.failed") and "contains the inbox" in p
-               for p in caught.value.problems)
+    assert any(
+        p.startswith("paths.outbox") and "inside the inbox" in p for p in caught.value.problems
+    )
+    assert any(
+        p.startswith("paths.failed") and "contains the inbox" in p for p in caught.value.problems
+    )
 
 
 def test_secrets_come_from_the_systemd_credentials_directory(

@@ -26,8 +26,9 @@ def outcome_files(outbox: Path, stem: str) -> list[str]:
     if not outbox.exists():
         return []
     names = {p.name for p in outbox.iterdir()}
-    return sorted(n for n in names if n in {f"{stem}.{e}" for e in SIDECARS}
-                  | {f"{stem}.error.json"})
+    return sorted(
+        n for n in names if n in {f"{stem}.{e}" for e in SIDECARS} | {f"{stem}.error.json"}
+    )
 
 
 def finished(outbox: Path, stem: str) -> bool:
@@ -60,8 +61,11 @@ def test_dropped_speech_gets_every_sidecar_and_the_original_is_archived(workdir:
         daemon.wait_event("ready", timeout=30)
         drop(AUDIO / "weather.mp3", inbox / "calls")
         drop(AUDIO / "numbers.wav", inbox)
-        wait_for(lambda: finished(outbox / "calls", "weather") and finished(outbox, "numbers"),
-                 90, "both transcripts")
+        wait_for(
+            lambda: finished(outbox / "calls", "weather") and finished(outbox, "numbers"),
+            90,
+            "both transcripts",
+        )
         assert daemon.stop() == 0
     document = json.loads((outbox / "calls" / "weather.json").read_text())
     jsonschema.validate(document, load_schema())
@@ -134,8 +138,9 @@ def test_a_recording_over_the_duration_limit_and_a_file_vanishing_get_errors(
         daemon.wait_event("ready", timeout=30)
         drop(AUDIO / "weather.wav", inbox)  # 4.6 s
         drop(AUDIO / "numbers.wav", inbox)  # 3.5 s
-        wait_for(lambda: finished(outbox, "weather") and finished(outbox, "numbers"), 90,
-                 "both outcomes")
+        wait_for(
+            lambda: finished(outbox, "weather") and finished(outbox, "numbers"), 90, "both outcomes"
+        )
         report = json.loads((outbox / "weather.error.json").read_text())
         assert "more than the configured maximum of 4 s" in report["error"]
         assert len(outcome_files(outbox, "numbers")) == len(SIDECARS)
@@ -178,8 +183,11 @@ def test_duplicates_reuse_the_result_and_stems_never_collide(workdir: Path) -> N
         wait_for(lambda: finished(outbox, "a"), 60, "the first transcript")
         drop(AUDIO / "weather.wav", inbox, "copy.wav")
         drop(AUDIO / "weather.mp3", inbox, "a.mp3")
-        wait_for(lambda: finished(outbox, "copy") and finished(outbox, "a.mp3"), 60,
-                 "the duplicate and the same-stem file")
+        wait_for(
+            lambda: finished(outbox, "copy") and finished(outbox, "a.mp3"),
+            60,
+            "the duplicate and the same-stem file",
+        )
         daemon.wait_event("duplicate_reused", file="copy.wav")
         assert daemon.stop() == 0
     first = json.loads((outbox / "a.json").read_text())
@@ -187,9 +195,13 @@ def test_duplicates_reuse_the_result_and_stems_never_collide(workdir: Path) -> N
     assert first["transcription"] == copy["transcription"]
     assert copy["source"]["path"] == "copy.wav"
     assert json.loads((outbox / "a.mp3.json").read_text())["source"]["path"] == "a.mp3"
-    jobs = json.loads(subprocess.run(
-        [sys.executable, "-m", "dropscribe", "jobs", "--json", "--config", str(config)],
-        capture_output=True, check=True).stdout)
+    jobs = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "dropscribe", "jobs", "--json", "--config", str(config)],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     by_path = {job["path"]: job for job in jobs}
     assert by_path["copy.wav"]["state"] == "skipped"
     assert by_path["copy.wav"]["submissions"] == 0
@@ -205,7 +217,7 @@ def test_a_file_that_keeps_growing_is_waited_for(workdir: Path) -> None:
         daemon.wait_event("ready", timeout=30)
         with (inbox / "slow.wav").open("wb") as stream:
             for start in range(0, len(content), len(content) // 8):
-                stream.write(content[start:start + len(content) // 8])
+                stream.write(content[start : start + len(content) // 8])
                 stream.flush()
                 time.sleep(0.2)  # a slow uploader: quiet less than settle_seconds
         wait_for(lambda: finished(outbox, "slow"), 60, "the transcript")
@@ -232,9 +244,13 @@ def test_sigterm_hands_back_the_work_and_exits_0_quickly(workdir: Path) -> None:
     with DaemonProcess(config) as daemon:
         wait_for(lambda: finished(outbox, "long_reading"), 120, "the transcript after restart")
         assert daemon.stop() == 0
-    report = json.loads(subprocess.run(
-        [sys.executable, "-m", "dropscribe", "status", "--json", "--config", str(config)],
-        capture_output=True, check=True).stdout)
+    report = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "dropscribe", "status", "--json", "--config", str(config)],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     assert report["counts"]["done"] == 1
 
 
@@ -254,5 +270,4 @@ def test_a_killed_worker_mid_file_is_replaced_and_the_file_retried(workdir: Path
         done = daemon.wait_event("job_done", file="long_reading.flac")
         assert done["attempt"] == 2
         assert daemon.stop() == 0
-    assert outcome_files(outbox, "long_reading") == [
-        f"long_reading.{e}" for e in sorted(SIDECARS)]
+    assert outcome_files(outbox, "long_reading") == [f"long_reading.{e}" for e in sorted(SIDECARS)]

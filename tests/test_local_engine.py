@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import signal
 import shutil
+import signal
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,8 +30,9 @@ def settle(backend: LocalBackend, request: Request, timeout: float = 90) -> Outc
     raise AssertionError("the engine gave no outcome in time")
 
 
-def request(path: Path, job_id: int = 1, language: str = "auto", task: str = "transcribe"
-            ) -> Request:
+def request(
+    path: Path, job_id: int = 1, language: str = "auto", task: str = "transcribe"
+) -> Request:
     size = path.stat().st_size if path.exists() else 0
     return Request(job_id, path, path.name, size, language, task)
 
@@ -53,7 +54,8 @@ def test_speech_is_transcribed_with_a_low_word_error_rate(engine: LocalBackend, 
     assert word_error_rate(reference(name.rsplit(".", 1)[0]), result.text) < 0.35
     assert result.language == "en"
     assert result.duration == pytest.approx(
-        {"weather.mp3": 4.63, "numbers.wav": 3.49, "fox.wav": 7.05}[name], abs=0.1)
+        {"weather.mp3": 4.63, "numbers.wav": 3.49, "fox.wav": 7.05}[name], abs=0.1
+    )
     assert result.prediction_time_ms > 0
 
 
@@ -62,8 +64,9 @@ def test_words_carry_times_and_probabilities_in_the_transcript_format(
 ) -> None:
     outcome = settle(engine, request(AUDIO / "weather.wav"))
     assert isinstance(outcome, Done)
-    document = build_document(outcome.result, source_path="weather.wav", sha256="0" * 64,
-                              size=1, backend="local")
+    document = build_document(
+        outcome.result, source_path="weather.wav", sha256="0" * 64, size=1, backend="local"
+    )
     jsonschema.validate(document, load_schema())
     words = document["response"]["word_segments"]
     assert len(words) >= 10

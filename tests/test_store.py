@@ -18,8 +18,17 @@ class Clock:
 
 
 def add(store: Store, path: str = "a.wav", sha: str = "1" * 64, backend: str = "local") -> int:
-    job = store.add_job(path=path, sha256=sha, size=10, mtime=1.0, output_name=path[:-4],
-                        backend=backend, language="auto", task="transcribe", settings_key="k")
+    job = store.add_job(
+        path=path,
+        sha256=sha,
+        size=10,
+        mtime=1.0,
+        output_name=path[:-4],
+        backend=backend,
+        language="auto",
+        task="transcribe",
+        settings_key="k",
+    )
     return job.id
 
 

@@ -8,7 +8,13 @@ import jsonschema
 import pytest
 
 from dropscribe.formats import to_srt, to_txt, to_vtt
-from dropscribe.transcript import Transcription, build_document, load_schema, make_segment, make_word
+from dropscribe.transcript import (
+    Transcription,
+    build_document,
+    load_schema,
+    make_segment,
+    make_word,
+)
 from dropscribe.writer import Outbox, atomic_write, move_original
 
 
@@ -19,8 +25,9 @@ def document() -> dict[str, Any]:
         make_segment(" Seashells --> by the sea.", 3661.5, 3663.0, []),
     ]
     result = Transcription(segments, "en", 3670.0, 626.44, "tiny.en")
-    return build_document(result, source_path="calls/a.wav", sha256="a" * 64, size=10,
-                          backend="local")
+    return build_document(
+        result, source_path="calls/a.wav", sha256="a" * 64, size=10, backend="local"
+    )
 
 
 def test_the_document_has_the_seed_keys_and_validates_against_the_schema() -> None:
@@ -28,7 +35,12 @@ def test_the_document_has_the_seed_keys_and_validates_against_the_schema() -> No
     jsonschema.validate(doc, load_schema())
     assert doc["transcription"] == " She sells. Seashells --> by the sea."
     assert doc["response"]["word_segments"][0] == {
-        "word": "She", "start": 5.553, "end": 5.633, "score": 0.945, "speaker": None}
+        "word": "She",
+        "start": 5.553,
+        "end": 5.633,
+        "score": 0.945,
+        "speaker": None,
+    }
     assert doc["prediction_time_ms"] == 626.4
 
 
@@ -45,7 +57,11 @@ def test_sidecars_are_written_whole_and_leave_no_temporary_files(tmp_path: Path)
     outbox = Outbox(tmp_path, ["json", "txt", "srt", "vtt"])
     written = outbox.write_transcript("calls/a", document())
     assert sorted(p.name for p in (tmp_path / "calls").iterdir()) == [
-        "a.json", "a.srt", "a.txt", "a.vtt"]
+        "a.json",
+        "a.srt",
+        "a.txt",
+        "a.vtt",
+    ]
     assert written[0] == tmp_path / "calls" / "a.json"
     assert json.loads(written[0].read_text())["source"]["path"] == "calls/a.wav"
 

@@ -154,6 +154,7 @@ class Daemon:
         if metrics is not None:
             metrics.stop()
         store.close()
+        self.notifier.close()
         log.info("stopped")
         return 0
 

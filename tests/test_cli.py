@@ -1,0 +1,95 @@
+"""The command line, run as a user runs it: a real process, real files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from dropscribe.states import JobState
+from dropscribe.store import Store
+from tests.helpers import AUDIO, reference, word_error_rate, write_config
+
+
+def dropscribe(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "dropscribe", *args]
+    if config is not None:
+        command += ["--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_help_lists_every_command() -> None:
+    result = dropscribe("--help")
+    assert result.returncode == 0
+    for command in ("run", "status", "jobs", "retry", "transcribe", "check"):
+        assert command in result.stdout
+
+
+def test_transcribe_writes_sidecars_for_good_files_and_exits_1_for_bad_ones(
+    workdir: Path,
+) -> None:
+    config = write_config(workdir)
+    bad = workdir / "bad.wav"
+    bad.write_bytes(b"not audio at all" * 100)
+    out = workdir / "out"
+    result = dropscribe(
+        "transcribe", str(AUDIO / "weather.mp3"), str(bad), "--out", str(out), config=config
+    )
+    assert result.returncode == 1
+    assert "bad.wav: The file could not be decoded as audio" in result.stderr
+    document = json.loads((out / "weather.json").read_text())
+    assert word_error_rate(reference("weather"), document["transcription"]) < 0.35
+    assert sorted(p.name for p in out.iterdir()) == [
+        "weather.json",
+        "weather.srt",
+        "weather.txt",
+        "weather.vtt",
+    ]
+    ok = dropscribe("transcribe", str(AUDIO / "numbers.wav"), "--out", str(out), config=config)
+    assert ok.returncode == 0 and "numbers.json" in ok.stdout
+
+
+def test_check_reports_the_model_it_will_load_and_exits_0(workdir: Path) -> None:
+    result = dropscribe("check", config=write_config(workdir))
+    assert result.returncode == 0, result.stderr
+    assert "backends.local.model: will load the bundled tiny.en at" in result.stdout
+    assert "watch: events" in result.stdout
+
+
+def test_check_names_a_missing_model_directory_and_exits_1(workdir: Path) -> None:
+    config = write_config(workdir, {"backends.local": {"model": "./no-such-model"}})
+    result = dropscribe("check", config=config)
+    assert result.returncode == 1
+    assert "backends.local.model" in result.stderr and "not a directory" in result.stderr
+
+
+def test_status_jobs_and_retry_read_and_change_the_store(workdir: Path) -> None:
+    config = write_config(workdir)
+    assert dropscribe("status", config=config).returncode == 1  # no store yet
+    store = Store(workdir / "state" / "dropscribe.sqlite3")
+    for name, state in (("a.wav", JobState.FAILED), ("b.wav", JobState.QUEUED)):
+        job = store.add_job(
+            path=name,
+            sha256="0" * 64,
+            size=1,
+            mtime=1.0,
+            output_name=name[:-4],
+            backend="local",
+            language="auto",
+            task="transcribe",
+            settings_key="k",
+        )
+        store.move(job.id, state, error="boom." if state == JobState.FAILED else None)
+    status = json.loads(dropscribe("status", "--json", config=config).stdout)
+    assert status["counts"]["failed"] == 1 and status["counts"]["queued"] == 1
+    assert status["last_failures"][0]["error"] == "boom."
+    text = dropscribe("status", config=config).stdout
+    assert "failed: #1 a.wav: boom." in text
+    listed = json.loads(dropscribe("jobs", "--state", "failed", "--json", config=config).stdout)
+    assert [job["path"] for job in listed] == ["a.wav"]
+    assert dropscribe("retry", config=config).returncode == 2
+    unknown = dropscribe("retry", "2", "99", config=config)
+    assert unknown.returncode == 1 and "[2, 99]" in unknown.stderr
+    assert dropscribe("retry", "--failed", config=config).returncode == 0
+    assert store.get(1).state == JobState.QUEUED and store.get(1).attempts == 0

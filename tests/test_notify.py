@@ -1,0 +1,80 @@
+"""The systemd notify protocol, spoken to a real datagram socket."""
+
+from __future__ import annotations
+
+import itertools
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from dropscribe.notify import Notifier
+from tests.helpers import AUDIO, DaemonProcess, write_config
+
+
+def receive_all(sock: socket.socket, seconds: float) -> list[tuple[float, str]]:
+    """Collect every datagram that arrives within ``seconds``, with its arrival time."""
+    messages = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        sock.settimeout(left)
+        try:
+            data = sock.recv(4096)
+        except TimeoutError:
+            break
+        messages.append((time.monotonic(), data.decode()))
+    return messages
+
+
+def test_the_daemon_reports_ready_status_watchdog_and_stopping(
+    workdir: Path, request: pytest.FixtureRequest
+) -> None:
+    address = str(workdir / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    request.addfinalizer(sock.close)
+    config = write_config(workdir)
+    (workdir / "inbox").mkdir()
+    (workdir / "inbox" / "numbers.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
+    daemon = DaemonProcess(config, env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "400000"})
+    with daemon:
+        messages = receive_all(sock, 4.0)
+        daemon.wait_event("ready")
+        assert daemon.stop() == 0
+    messages += receive_all(sock, 0.5)
+    texts = [text for _, text in messages]
+    ready = next(i for i, text in enumerate(texts) if "READY=1" in text)
+    # READY comes only after the store and the watcher are up.
+    assert "job_queued" in [e["event"] for e in daemon.events()]
+    assert "STATUS=waiting" in texts[ready] and "MAINPID=" in texts[ready]
+    assert all("WATCHDOG=1" not in text for text in texts[:ready])
+    pings = [t for t, text in messages if text == "WATCHDOG=1"]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(pings)]
+    # Half of WATCHDOG_USEC is 0.2 s: about 15 pings in 3 s; never a gap near the limit.
+    assert len(pings) >= 10
+    assert max(gaps) < 0.4
+    assert any(text.startswith("STATUS=waiting") and "done" in text for text in texts[ready + 1 :])
+    assert "STOPPING=1" in texts[-1] or any("STOPPING=1" in t for t in texts[-2:])
+
+
+def test_abstract_sockets_are_supported() -> None:
+    name = f"dropscribe-test-{time.monotonic_ns()}"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind("\0" + name)
+    notifier = Notifier(address="@" + name, watchdog_usec="1000000")
+    assert notifier.watchdog_interval == 0.5
+    notifier.ready("starting")
+    try:
+        assert sock.recv(4096).decode().startswith("READY=1\nSTATUS=starting")
+    finally:
+        sock.close()
+        notifier.close()
+
+
+def test_outside_systemd_notifying_does_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NOTIFY_SOCKET", raising=False)
+    monkeypatch.delenv("WATCHDOG_USEC", raising=False)
+    notifier = Notifier()
+    assert not notifier.enabled and notifier.watchdog_interval is None
+    assert notifier.send("READY=1") is False
