@@ -129,6 +129,11 @@ class DaemonProcess:
             self.process.wait()
             raise
 
+    def wait(self, timeout: float) -> int:
+        """Wait for the daemon to exit by itself; return its exit code."""
+        assert self.process is not None
+        return self.process.wait(timeout)
+
     def kill(self) -> None:
         assert self.process is not None
         self.process.kill()

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from dropscribe.errors import BackendError
+from dropscribe.errors import BackendError, BadInput
 from dropscribe.transcript import Transcription
 
 
@@ -67,7 +67,7 @@ class Done:
 
 @dataclass(frozen=True)
 class Failed:
-    error: BackendError
+    error: BackendError | BadInput
 
 
 @dataclass(frozen=True)

@@ -259,8 +259,8 @@ class LocalBackend:
         if not worker.ready.wait(timeout=120):
             worker.kill()
             raise ServerDown("The transcription worker did not start within 120 s.")
-        if worker.fatal is not None:
-            message = worker.fatal
+        if worker.fatal is not None or worker.dead:
+            message = worker.fatal or "The transcription worker stopped while starting."
             worker.kill()
             raise ServerDown(message)
         return worker
@@ -292,7 +292,7 @@ class LocalBackend:
             self._settle(slot, Done(Transcription.from_dict(message[2])))
         elif kind == "error":
             error = BadInput(message[3]) if message[2] == "bad_input" else Retryable(message[3])
-            self._settle(slot, Failed(error))  # type: ignore[arg-type]
+            self._settle(slot, Failed(error))
 
     def _settle(self, slot: _JobSlot, outcome: Outcome) -> None:
         worker = slot.worker
@@ -316,6 +316,12 @@ class LocalBackend:
             code = worker.process.exitcode
         already_dead = worker.dead
         worker.dead = True
+        if not worker.ready.is_set():
+            # Died while loading: whoever waits for it must not wait for the full timeout.
+            worker.fatal = worker.fatal or (
+                f"The transcription worker exited while loading the model (exit code {code})."
+            )
+            worker.ready.set()
         if not already_dead:
             log.warning("worker_died", pid=worker.process.pid, exit_code=code)
         self._fail_jobs_of(

@@ -1,0 +1,219 @@
+"""HTTP for the remote backends: one client, errors translated at the boundary.
+
+    connect refused, DNS, 401/403, health 5xx   -> ServerDown  (jobs wait; attempts kept)
+    timeouts, resets, 429, 5xx, malformed JSON   -> Retryable   (backoff; Retry-After honoured)
+    404 / 410 on a future                        -> FutureGone  (submit again)
+    other 4xx                                    -> Permanent   (the server's message kept)
+
+Uploads are streamed; answers are read up to ``max_response_bytes``; poll and
+result URLs are followed only on the endpoint's own host (or ``allowed_hosts``).
+"""
+
+from __future__ import annotations
+
+import base64
+import email.utils
+import json
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from dropscribe import __version__
+from dropscribe.config import RemoteSettings
+from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
+
+#: Raw bytes read per step when encoding an upload: a multiple of 3, so base64 joins cleanly.
+UPLOAD_CHUNK = 3 * 256 * 1024
+
+
+class FutureGone(Exception):
+    """The server does not know this future any more (404, 410, unknown or expired id)."""
+
+
+def retry_after_seconds(value: str | None, now: float | None = None) -> float | None:
+    """Parse ``Retry-After``: delay-seconds or an HTTP date. None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, moment.timestamp() - (now if now is not None else time.time()))
+
+
+def server_message(body: bytes, reason: str = "") -> str:
+    """Return the server's own error message, from JSON or plain text."""
+    text = body.decode(errors="replace").strip()
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text[:1000] or reason
+    if isinstance(data, dict):
+        error = data.get("error", data.get("detail", data.get("message")))
+        if isinstance(error, dict):
+            error = error.get("message", error)
+        if error is not None:
+            return str(error)[:1000]
+    return text[:1000]
+
+
+def base64_json_body(
+    path: Path, before: bytes, after: bytes, prefix: bytes = b""
+) -> tuple[Iterator[bytes], int]:
+    """Return a JSON body ``before + base64(file) + after`` as chunks, and its length.
+
+    The file is read and encoded a piece at a time, so memory does not grow
+    with its size. ``prefix`` goes inside the string before the base64 (a data URI).
+    """
+    size = path.stat().st_size
+    length = len(before) + len(prefix) + 4 * ((size + 2) // 3) + len(after)
+
+    def chunks() -> Iterator[bytes]:
+        yield before + prefix
+        try:
+            with path.open("rb") as stream:
+                while piece := stream.read(UPLOAD_CHUNK):
+                    yield base64.b64encode(piece)
+        except FileNotFoundError:
+            raise BadInput(
+                "The file disappeared while it was being uploaded; drop it again."
+            ) from None
+        yield after
+
+    return chunks(), length
+
+
+class HttpClient:
+    """An httpx client that speaks the project's errors."""
+
+    def __init__(
+        self, name: str, settings: RemoteSettings, base_url: str, token: str | None
+    ) -> None:
+        self.name = name
+        self.settings = settings
+        self.base_host = urlsplit(base_url).netloc
+        headers = {"User-Agent": f"dropscribe/{__version__}"}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        self.client = httpx.Client(
+            timeout=httpx.Timeout(
+                settings.timeout_seconds, connect=min(10.0, settings.timeout_seconds)
+            ),
+            verify=settings.verify_tls,
+            follow_redirects=False,
+            headers=headers,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def check_url(self, url: str) -> str:
+        """Return ``url`` if it is on the endpoint's host or an allowed one.
+
+        Raises:
+            Permanent: for any other host, so a server cannot send the token elsewhere.
+        """
+        host = urlsplit(url).netloc
+        if host != self.base_host and host not in self.settings.allowed_hosts:
+            raise Permanent(
+                f"The {self.name} server pointed to {host}, which is not its own host; add it to "
+                f"backends.{self.name}.allowed_hosts if that is expected."
+            )
+        return url
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        content: Any = None,
+        headers: Mapping[str, str] | None = None,
+        files: Any = None,
+        data: Any = None,
+        gone_on_404: bool = False,
+    ) -> Any:
+        """Send one request and return its JSON answer.
+
+        Raises:
+            ServerDown, Retryable, Permanent, FutureGone: see the module docstring.
+        """
+        try:
+            with self.client.stream(
+                method,
+                self.check_url(url),
+                content=content,
+                headers=headers,
+                files=files,
+                data=data,
+            ) as response:
+                body = self._read_capped(response)
+                status, reason = response.status_code, response.reason_phrase
+                retry_after = response.headers.get("Retry-After")
+        except httpx.ConnectError as exc:
+            raise ServerDown(f"The {self.name} server cannot be reached ({exc}).") from None
+        except httpx.TimeoutException:
+            raise Retryable(
+                f"The {self.name} server did not answer within "
+                f"{self.settings.timeout_seconds:.0f} s."
+            ) from None
+        except httpx.TransportError as exc:
+            raise Retryable(
+                f"The connection to the {self.name} server broke ({type(exc).__name__})."
+            ) from None
+        if status >= 400:
+            self._raise_for_status(status, server_message(body, reason), retry_after, gone_on_404)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise Retryable(
+                f"The {self.name} server sent a malformed answer (not JSON).",
+                detail=body[:500].decode(errors="replace"),
+            ) from None
+
+    def _read_capped(self, response: httpx.Response) -> bytes:
+        limit = self.settings.max_response_bytes
+        parts, total = [], 0
+        for chunk in response.iter_bytes():
+            total += len(chunk)
+            if total > limit:
+                raise Permanent(
+                    f"The {self.name} server's answer is larger than {limit} bytes "
+                    f"(backends.{self.name}.max_response_bytes)."
+                )
+            parts.append(chunk)
+        return b"".join(parts)
+
+    def _raise_for_status(
+        self, status: int, message: str, retry_after: str | None, gone_on_404: bool
+    ) -> None:
+        if gone_on_404 and status in (404, 410):
+            raise FutureGone(f"{status}: {message}")
+        if status in (401, 403):
+            # A bad token affects every file: make jobs wait, not fail, and say how to fix it.
+            raise ServerDown(
+                f"The {self.name} server refused the credentials ({status}); set "
+                f"backends.{self.name}'s token or api_key (see the README).",
+                detail=message,
+            )
+        if status == 429 or status >= 500 or status == 408:
+            raise Retryable(
+                f"The {self.name} server answered {status}.",
+                detail=message,
+                retry_after=retry_after_seconds(retry_after),
+            )
+        if status == 413:
+            raise Permanent(
+                f"The {self.name} server refused the file as too large (413); set "
+                f"backends.{self.name}.max_upload_bytes lower so a fallback is used.",
+                detail=message,
+            )
+        raise Permanent(
+            f"The {self.name} server refused the request ({status}): {message}", detail=message
+        )

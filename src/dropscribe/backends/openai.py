@@ -1,0 +1,132 @@
+"""Any OpenAI-compatible ``/audio/transcriptions`` server (OpenAI, Groq, speaches,
+whisper.cpp's server, LocalAI, vLLM, ...).
+
+The request is synchronous: it runs in a thread of this process and is the
+future while in flight. After a restart it is Gone and is sent again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending, Request
+from dropscribe.backends.http import HttpClient
+from dropscribe.backends.normalise import normalise
+from dropscribe.config import OpenAISettings, Settings
+from dropscribe.errors import BackendError, BadInput, Retryable
+from dropscribe.transcript import Transcription
+
+
+@dataclass
+class _InFlight:
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: Outcome | None = None
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, settings: Settings) -> None:
+        self.section: OpenAISettings = settings.backends.openai
+        self.concurrency = self.section.concurrency
+        self.max_upload_bytes: int | None = self.section.max_upload_bytes
+        self.fallback = self.section.fallback
+        self.model_name: str | None = self.section.model
+        key = self.section.api_key
+        self.base = self.section.base_url.rstrip("/")
+        self.http = HttpClient(
+            self.name, self.section, self.base, key.get_secret_value() if key else None
+        )
+        self.instance = uuid.uuid4().hex
+        self._requests: dict[str, _InFlight] = {}
+        self._lock = threading.Lock()
+
+    def settings_fingerprint(self) -> dict[str, Any]:
+        return {"url": self.base, "model": self.model_name}
+
+    def check(self) -> list[str]:
+        try:
+            self.http.request("GET", f"{self.base}/models")
+        except BackendError as exc:
+            if "refused the request (404)" in str(exc) or "(405)" in str(exc):
+                return []  # many servers have no model list; reaching them is enough
+            return [str(exc)]
+        return []
+
+    def submit(self, request: Request) -> Future:
+        if not request.path.exists():
+            raise BadInput("The file disappeared before it could be uploaded; drop it again.")
+        remote_id = f"{self.instance}:{request.job_id}:{uuid.uuid4().hex[:8]}"
+        flight = _InFlight()
+        with self._lock:
+            self._requests[remote_id] = flight
+        threading.Thread(
+            target=self._send, args=(request, flight), daemon=True, name=f"openai-{request.job_id}"
+        ).start()
+        return Future(
+            backend=self.name,
+            remote_id=remote_id,
+            submitted_at=time.time(),
+            data={"instance": self.instance},
+        )
+
+    def _send(self, request: Request, flight: _InFlight) -> None:
+        started = time.perf_counter()
+        try:
+            result = self.transcribe(request)
+        except BackendError as exc:
+            flight.outcome = Failed(exc)
+        except BadInput as exc:
+            flight.outcome = Failed(exc)
+        except FileNotFoundError:
+            flight.outcome = Failed(
+                BadInput("The file disappeared before it could be uploaded; drop it again.")
+            )
+        except Exception as exc:  # an unexpected reply must not kill the thread silently
+            flight.outcome = Failed(Retryable(f"The openai request failed: {exc!r}"))
+        else:
+            if not result.prediction_time_ms:
+                result.prediction_time_ms = (time.perf_counter() - started) * 1000
+            flight.outcome = Done(result)
+        flight.done.set()
+
+    def transcribe(self, request: Request) -> Transcription:
+        """Send the file as multipart (streamed by httpx) and normalise the answer."""
+        translate = request.task == "translate"
+        endpoint = "translations" if translate else "transcriptions"
+        data: dict[str, Any] = {
+            "model": self.section.model,
+            "response_format": "verbose_json",
+            "timestamp_granularities[]": ["word", "segment"],
+        }
+        if request.language != "auto" and not translate:
+            data["language"] = request.language
+        with request.path.open("rb") as stream:
+            files = {"file": (request.path.name, stream, "application/octet-stream")}
+            answer = self.http.request(
+                "POST", f"{self.base}/audio/{endpoint}", files=files, data=data
+            )
+        return normalise(answer, model=self.model_name, prediction_time_ms=0.0)
+
+    def poll(self, future: Future, wait: float) -> Outcome:
+        if future.data.get("instance") != self.instance:
+            return Gone("the request was in flight when dropscribe stopped")
+        flight = self._requests.get(future.remote_id)
+        if flight is None:
+            return Gone("this request is unknown to this process")
+        flight.done.wait(wait)
+        if flight.outcome is None:
+            return Pending()
+        with self._lock:
+            self._requests.pop(future.remote_id, None)
+        return flight.outcome
+
+    def poll_delay(self, polls: int) -> float:
+        return 0.0
+
+    def close(self) -> None:
+        self.http.close()

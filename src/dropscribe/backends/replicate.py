@@ -1,0 +1,83 @@
+"""Replicate predictions with a Whisper model version from the configuration.
+
+POST {base}/predictions {"version", "input": {"audio": data URI, ...}}
+    -> 201 {"id", "status", "urls": {"get", "cancel"}}
+GET urls.get -> {"status": starting | processing | succeeded | failed | canceled,
+                 "output": {"segments", "transcription", "detected_language"}}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dropscribe.backends.base import Done, Future, Gone, Outcome, Pending, Request
+from dropscribe.backends.http import base64_json_body
+from dropscribe.backends.languages import CODES, NAME_TO_CODE
+from dropscribe.backends.remote import AsyncHTTPBackend
+from dropscribe.config import ReplicateSettings
+
+CODE_TO_NAME = {code: name for name, code in NAME_TO_CODE.items() if code in CODES}
+
+
+class ReplicateBackend(AsyncHTTPBackend):
+    name = "replicate"
+
+    @property
+    def rep(self) -> ReplicateSettings:
+        assert isinstance(self.section, ReplicateSettings)
+        return self.section
+
+    @property
+    def model_name(self) -> str | None:
+        return self.rep.version or None
+
+    def base_url(self) -> str:
+        return self.rep.base_url.rstrip("/")
+
+    def check(self) -> list[str]:
+        if not self.rep.version:
+            return ["backends.replicate.version is empty; set the Whisper model version to run"]
+        return super().check()
+
+    def submission(self, request: Request) -> tuple[str, Any, dict[str, str]]:
+        inputs: dict[str, Any] = {
+            "translate": request.task == "translate",
+            "transcription": "plain text",
+        }
+        if (language := self.language_for(request)) is not None:
+            # The Whisper models on Replicate take the language by name.
+            inputs["language"] = CODE_TO_NAME.get(language, language)
+        after = ('", ' + json.dumps(inputs)[1:] + "}").encode()
+        before = b'{"version": ' + json.dumps(self.rep.version).encode() + b', "input": {"audio": "'
+        prefix = f"data:{self.media_type(request.path)};base64,".encode()
+        body, length = base64_json_body(request.path, before, after, prefix=prefix)
+        headers = {"Content-Type": "application/json", "Content-Length": str(length)}
+        return f"{self.base_url()}/predictions", body, headers
+
+    def future_from(self, data: Any, submitted_at: float) -> Future:
+        urls = data.get("urls") if isinstance(data, dict) else None
+        if not isinstance(urls, dict) or not urls.get("get") or not data.get("id"):
+            raise self.malformed(data, "no id and urls.get")
+        return Future(
+            backend=self.name,
+            remote_id=str(data["id"]),
+            submitted_at=submitted_at,
+            poll_url=self.http.check_url(str(urls["get"])),
+            expires_at=submitted_at + self.rep.retention_seconds,
+            data={"cancel": urls.get("cancel")},
+        )
+
+    def outcome(self, future: Future, data: Any) -> Outcome:
+        status = str(data.get("status", "")).lower() if isinstance(data, dict) else ""
+        if status in ("starting", "processing"):
+            return Pending()
+        if status == "succeeded":
+            metrics = data.get("metrics") or {}
+            elapsed = float(metrics.get("predict_time") or 0) * 1000
+            return Done(self.read_result(data.get("output"), elapsed))
+        if status == "failed":
+            return self.remote_failure(data, status)
+        if status in ("canceled", "cancelled"):
+            return Gone("the replicate prediction was canceled")
+        raise self.malformed(data, f"unknown status {status!r}")
