@@ -72,7 +72,10 @@ def base64_json_body(
     The file is read and encoded a piece at a time, so memory does not grow
     with its size. ``prefix`` goes inside the string before the base64 (a data URI).
     """
-    size = path.stat().st_size
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise BadInput("The file disappeared before it could be uploaded; drop it again.") from None
     length = len(before) + len(prefix) + 4 * ((size + 2) // 3) + len(after)
 
     def chunks() -> Iterator[bytes]:

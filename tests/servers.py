@@ -1,0 +1,448 @@
+"""Real HTTP servers on 127.0.0.1 that speak each remote protocol, failures included.
+
+Each server keeps its jobs in memory, decodes what was uploaded (so a test
+can check the upload arrived whole), answers "pending" for a few polls, then
+gives a Whisper-like result whose text names the SHA-256 of the audio it got.
+Faults are scripted per route: ``server.faults["submit"].append(Fault(...))``.
+"""
+
+from __future__ import annotations
+
+import base64
+import email.parser
+import email.policy
+import hashlib
+import json
+import socket
+import threading
+import time
+import uuid
+from collections import defaultdict, deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Fault:
+    """One scripted misbehaviour: a status with a body, a dropped connection, bad JSON."""
+
+    status: int = 500
+    body: bytes = b'{"error": "internal error"}'
+    headers: dict[str, str] = field(default_factory=dict)
+    drop: bool = False
+    delay: float = 0.0
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: Any) -> Reply:
+        return cls(status, json.dumps(data).encode(), {"Content-Type": "application/json"})
+
+
+@dataclass
+class RemoteJob:
+    id: str
+    audio_sha256: str
+    audio_bytes: int
+    fields: dict[str, Any]
+    polls_left: int
+    created: float
+    status: str = "pending"
+
+
+def whisper_output(job: RemoteJob) -> dict[str, Any]:
+    """A faster-whisper style answer whose words say which audio arrived."""
+    words = [
+        {"word": " Audio", "start": 0.0, "end": 0.4, "probability": 0.91},
+        {"word": f" {job.audio_sha256[:8]}", "start": 0.4, "end": 1.0, "probability": 0.8},
+        {"word": " received.", "start": 1.0, "end": 1.5, "probability": 0.95},
+    ]
+    return {
+        "segments": [
+            {
+                "id": 0,
+                "start": 0.0,
+                "end": 1.5,
+                "text": f" Audio {job.audio_sha256[:8]} received.",
+                "words": words,
+            }
+        ],
+        "language": "en",
+        "duration": 1.5,
+    }
+
+
+class FakeServer:
+    """Base: routing, faults, and a thread that serves until ``stop``."""
+
+    pending_polls = 2
+
+    def __init__(self, port: int = 0) -> None:
+        self.jobs: dict[str, RemoteJob] = {}
+        self.submissions: list[RemoteJob] = []
+        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.token: str | None = None
+        self.lock = threading.Lock()
+        self._port = port
+        self._server: ThreadingHTTPServer | None = None
+        self._connections: set[socket.socket] = set()
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> FakeServer:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def setup(self) -> None:
+                super().setup()
+                with outer.lock:
+                    outer._connections.add(self.connection)
+
+            def finish(self) -> None:
+                with outer.lock:
+                    outer._connections.discard(self.connection)
+                super().finish()
+
+            def do_GET(self) -> None:
+                outer._dispatch(self, "GET")
+
+            def do_POST(self) -> None:
+                outer._dispatch(self, "POST")
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        server.daemon_threads = True
+        server.allow_reuse_address = True
+        self._port = server.server_address[1]
+        self._server = server
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        """Go down: the port refuses connections until ``start`` is called again."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        # Kept-alive connections would go on being served: a server that is down answers nothing.
+        with self.lock:
+            connections, self._connections = self._connections, set()
+        for connection in connections:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self._port}"
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- plumbing --------------------------------------------------------------------
+
+    def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
+        body = self._read_body(handler)
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self.lock:
+            self.requests.append((method, handler.path, headers))
+        if self.token and headers.get("authorization") != f"Bearer {self.token}":
+            reply = Reply.json(401, {"error": {"message": "Invalid API key"}})
+        else:
+            route = self.route(method, handler.path)
+            fault = self.faults[route].popleft() if self.faults[route] else None
+            if fault is not None:
+                time.sleep(fault.delay)
+                if fault.drop:
+                    handler.close_connection = True
+                    handler.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                reply = Reply(fault.status, fault.body, fault.headers)
+            else:
+                reply = self.handle(method, handler.path, headers, body)
+        handler.send_response(reply.status)
+        for key, value in {"Content-Type": "application/json", **reply.headers}.items():
+            handler.send_header(key, value)
+        handler.send_header("Content-Length", str(len(reply.body)))
+        handler.end_headers()
+        handler.wfile.write(reply.body)
+
+    @staticmethod
+    def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+        if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int(handler.rfile.readline().strip(), 16)
+                if size == 0:
+                    handler.rfile.readline()
+                    return b"".join(parts)
+                parts.append(handler.rfile.read(size))
+                handler.rfile.readline()
+        length = int(handler.headers.get("Content-Length") or 0)
+        return handler.rfile.read(length) if length else b""
+
+    def new_job(self, audio: bytes, fields: dict[str, Any]) -> RemoteJob:
+        job = RemoteJob(
+            uuid.uuid4().hex[:12],
+            hashlib.sha256(audio).hexdigest(),
+            len(audio),
+            fields,
+            self.pending_polls,
+            time.time(),
+        )
+        with self.lock:
+            self.jobs[job.id] = job
+            self.submissions.append(job)
+        return job
+
+    def advance(self, job: RemoteJob) -> bool:
+        """Count one poll; return True when the job is finished."""
+        if job.polls_left > 0:
+            job.polls_left -= 1
+            return False
+        return True
+
+    # --- what each protocol defines ----------------------------------------------------
+
+    def route(self, method: str, path: str) -> str:
+        raise NotImplementedError
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        raise NotImplementedError
+
+
+class OctoAIServer(FakeServer):
+    """POST /predict (X-OctoAI-Async) -> 201 {response_id, poll_url}; GET poll; GET result."""
+
+    def route(self, method: str, path: str) -> str:
+        if path == "/healthcheck":
+            return "health"
+        if method == "POST":
+            return "submit"
+        return "result" if path.startswith("/responses/") else "poll"
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if path == "/healthcheck":
+            return Reply.json(200, {"status": "ok"})
+        if method == "POST" and path == "/predict":
+            if headers.get("x-octoai-async") != "1":
+                return Reply.json(400, {"error": "only asynchronous requests are served"})
+            try:
+                data = json.loads(body)
+                audio = base64.b64decode(data.pop("audio"), validate=True)
+            except (ValueError, KeyError):
+                return Reply.json(400, {"error": "body must be JSON with base64 audio"})
+            if not audio:
+                return Reply.json(422, {"error": "audio is empty"})
+            job = self.new_job(audio, data)
+            return Reply.json(
+                201, {"response_id": job.id, "poll_url": f"{self.url}/requests/{job.id}"}
+            )
+        job_id = path.rsplit("/", 1)[-1]
+        job = self.jobs.get(job_id)
+        if job is None:
+            return Reply.json(404, {"error": f"unknown response id {job_id}"})
+        if path.startswith("/responses/"):
+            return Reply.json(
+                200,
+                {
+                    "transcription": whisper_output(job)["segments"][0]["text"],
+                    "prediction_time_ms": 321.0,
+                    "response": {"segments": whisper_output(job)["segments"]},
+                    "language": "en",
+                    "duration": 1.5,
+                },
+            )
+        if job.status == "failed":
+            return Reply.json(200, {"status": "failed", "error": "CUDA out of memory"})
+        if not self.advance(job):
+            return Reply.json(200, {"status": "running" if job.polls_left == 0 else "pending"})
+        return Reply.json(
+            200, {"status": "completed", "response_url": f"{self.url}/responses/{job.id}"}
+        )
+
+
+class RunPodServer(FakeServer):
+    """POST /v2/{endpoint}/run -> {id, status}; GET /v2/{endpoint}/status/{id}."""
+
+    endpoint = "whisper123"
+
+    def route(self, method: str, path: str) -> str:
+        if path.endswith("/health"):
+            return "health"
+        return "submit" if method == "POST" else "poll"
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        prefix = f"/v2/{self.endpoint}"
+        if path == f"{prefix}/health":
+            return Reply.json(200, {"jobs": {"inQueue": 0}, "workers": {"idle": 1}})
+        if method == "POST" and path == f"{prefix}/run":
+            try:
+                inputs = json.loads(body)["input"]
+                audio = base64.b64decode(inputs.pop("audio_base64"), validate=True)
+            except (ValueError, KeyError, TypeError):
+                return Reply.json(400, {"error": "input.audio_base64 is required"})
+            job = self.new_job(audio, inputs)
+            return Reply.json(200, {"id": job.id, "status": "IN_QUEUE"})
+        if method == "GET" and path.startswith(f"{prefix}/status/"):
+            job = self.jobs.get(path.rsplit("/", 1)[-1])
+            if job is None:
+                return Reply.json(404, {"error": "request does not exist"})
+            if job.status == "failed":
+                return Reply.json(
+                    200, {"id": job.id, "status": "FAILED", "error": "Failed to decode audio"}
+                )
+            if not self.advance(job):
+                return Reply.json(200, {"id": job.id, "status": "IN_PROGRESS"})
+            output = whisper_output(job)
+            words = [w for s in output["segments"] for w in s.pop("words")]
+            return Reply.json(
+                200,
+                {
+                    "id": job.id,
+                    "status": "COMPLETED",
+                    "executionTime": 812,
+                    "output": {
+                        "segments": output["segments"],
+                        "detected_language": "en",
+                        "transcription": output["segments"][0]["text"],
+                        "translation": None,
+                        "device": "cuda",
+                        "model": "base",
+                        "word_timestamps": [
+                            {k: w[k] for k in ("word", "start", "end")} for w in words
+                        ],
+                    },
+                },
+            )
+        return Reply.json(404, {"error": "not found"})
+
+
+class ReplicateServer(FakeServer):
+    """POST /v1/predictions -> 201 {id, status, urls}; GET /v1/predictions/{id}."""
+
+    def route(self, method: str, path: str) -> str:
+        return "submit" if method == "POST" else "poll"
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if method == "POST" and path == "/v1/predictions":
+            try:
+                data = json.loads(body)
+                uri = data["input"].pop("audio")
+                header, _, encoded = uri.partition(",")
+                assert header.startswith("data:") and header.endswith(";base64")
+                audio = base64.b64decode(encoded, validate=True)
+            except (ValueError, KeyError, AssertionError):
+                return Reply.json(422, {"detail": "input.audio: invalid data URI"})
+            if not data.get("version"):
+                return Reply.json(422, {"detail": "version is required"})
+            job = self.new_job(audio, {**data["input"], "version": data["version"]})
+            get = f"{self.url}/v1/predictions/{job.id}"
+            return Reply.json(
+                201,
+                {
+                    "id": job.id,
+                    "status": "starting",
+                    "urls": {"get": get, "cancel": f"{get}/cancel"},
+                },
+            )
+        job = self.jobs.get(path.rsplit("/", 1)[-1])
+        if job is None:
+            return Reply.json(404, {"detail": "Not found."})
+        if job.status == "failed":
+            return Reply.json(
+                200, {"id": job.id, "status": "failed", "error": "audio could not be read"}
+            )
+        if not self.advance(job):
+            return Reply.json(200, {"id": job.id, "status": "processing"})
+        output = whisper_output(job)
+        return Reply.json(
+            200,
+            {
+                "id": job.id,
+                "status": "succeeded",
+                "metrics": {"predict_time": 0.42},
+                "output": {
+                    "segments": output["segments"],
+                    "transcription": output["segments"][0]["text"],
+                    "detected_language": "english",
+                },
+            },
+        )
+
+
+class OpenAIServer(FakeServer):
+    """POST /v1/audio/transcriptions and /translations, multipart, verbose_json.
+
+    ``style`` picks how it answers, as real servers differ: "openai" (words at
+    top level, language as a name), "segments" (words inside segments, a code),
+    "text" (no timestamps at all).
+    """
+
+    style = "openai"
+
+    def route(self, method: str, path: str) -> str:
+        return "models" if path.endswith("/models") else "submit"
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        if path == "/v1/models":
+            return Reply.json(200, {"data": [{"id": "whisper-1"}]})
+        if method != "POST" or path not in ("/v1/audio/transcriptions", "/v1/audio/translations"):
+            return Reply(404, b"404 page not found", {"Content-Type": "text/plain"})
+        message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+            f"Content-Type: {headers['content-type']}\r\n\r\n".encode() + body
+        )
+        fields: dict[str, Any] = {}
+        audio = b""
+        for part in message.iter_parts():
+            name = part.get_param("name", header="content-disposition")
+            payload = part.get_payload(decode=True)
+            if name == "file":
+                audio = payload
+            else:
+                fields.setdefault(name, []).append(payload.decode())
+        if not audio:
+            return Reply.json(
+                400, {"error": {"message": "file is required", "type": "invalid_request_error"}}
+            )
+        job = self.new_job(audio, {**fields, "path": path})
+        output = whisper_output(job)
+        segment = output["segments"][0]
+        text = segment["text"]
+        if self.style == "text":
+            return Reply.json(200, {"text": text})
+        if self.style == "segments":
+            return Reply.json(
+                200,
+                {"text": text, "language": "en", "duration": 1.5, "segments": output["segments"]},
+            )
+        words = [
+            {"word": w["word"].strip(), "start": w["start"], "end": w["end"]}
+            for w in segment.pop("words")
+        ]
+        return Reply.json(
+            200,
+            {
+                "task": "transcribe",
+                "language": "english",
+                "duration": 1.5,
+                "text": text,
+                "segments": output["segments"],
+                "words": words,
+            },
+        )
