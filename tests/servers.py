@@ -9,6 +9,7 @@ Faults are scripted per route: ``server.faults["submit"].append(Fault(...))``.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email.parser
 import email.policy
 import hashlib
@@ -139,10 +140,8 @@ class FakeServer:
         with self.lock:
             connections, self._connections = self._connections, set()
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
     @property
     def url(self) -> str:
@@ -185,7 +184,7 @@ class FakeServer:
     @staticmethod
     def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
         if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts = []
+            parts: list[bytes] = []
             while True:
                 size = int(handler.rfile.readline().strip(), 16)
                 if size == 0:
@@ -249,9 +248,9 @@ class OctoAIServer(FakeServer):
                 return Reply.json(400, {"error": "body must be JSON with base64 audio"})
             if not audio:
                 return Reply.json(422, {"error": "audio is empty"})
-            job = self.new_job(audio, data)
+            created = self.new_job(audio, data)
             return Reply.json(
-                201, {"response_id": job.id, "poll_url": f"{self.url}/requests/{job.id}"}
+                201, {"response_id": created.id, "poll_url": f"{self.url}/requests/{created.id}"}
             )
         job_id = path.rsplit("/", 1)[-1]
         job = self.jobs.get(job_id)
@@ -297,8 +296,7 @@ class RunPodServer(FakeServer):
                 audio = base64.b64decode(inputs.pop("audio_base64"), validate=True)
             except (ValueError, KeyError, TypeError):
                 return Reply.json(400, {"error": "input.audio_base64 is required"})
-            job = self.new_job(audio, inputs)
-            return Reply.json(200, {"id": job.id, "status": "IN_QUEUE"})
+            return Reply.json(200, {"id": self.new_job(audio, inputs).id, "status": "IN_QUEUE"})
         if method == "GET" and path.startswith(f"{prefix}/status/"):
             job = self.jobs.get(path.rsplit("/", 1)[-1])
             if job is None:
@@ -351,12 +349,12 @@ class ReplicateServer(FakeServer):
                 return Reply.json(422, {"detail": "input.audio: invalid data URI"})
             if not data.get("version"):
                 return Reply.json(422, {"detail": "version is required"})
-            job = self.new_job(audio, {**data["input"], "version": data["version"]})
-            get = f"{self.url}/v1/predictions/{job.id}"
+            created = self.new_job(audio, {**data["input"], "version": data["version"]})
+            get = f"{self.url}/v1/predictions/{created.id}"
             return Reply.json(
                 201,
                 {
-                    "id": job.id,
+                    "id": created.id,
                     "status": "starting",
                     "urls": {"get": get, "cancel": f"{get}/cancel"},
                 },
@@ -410,8 +408,9 @@ class OpenAIServer(FakeServer):
         fields: dict[str, Any] = {}
         audio = b""
         for part in message.iter_parts():
-            name = part.get_param("name", header="content-disposition")
+            name = str(part.get_param("name", header="content-disposition"))
             payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
             if name == "file":
                 audio = payload
             else:
