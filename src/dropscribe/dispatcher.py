@@ -37,6 +37,11 @@ log = structlog.get_logger("dropscribe.dispatcher")
 POLL_WAIT = 0.5
 
 
+def human_size(size: int) -> str:
+    """Return ``size`` in bytes as people read it: "900 bytes", "1.5 MB"."""
+    return f"{size} bytes" if size < 100_000 else f"{size / 2**20:.1f} MB"
+
+
 def backoff_delay(attempt: int, base: float, cap: float, rng: random.Random) -> float:
     """Return the wait before retry number ``attempt``: exponential, capped, with jitter."""
     ceiling = min(cap, base * 2 ** max(0, attempt - 1))
@@ -213,7 +218,7 @@ class Dispatcher:
                 )
                 return None
             raise Permanent(
-                f"The file is {job.size / 2**20:.1f} MB, over the {limit / 2**20:.1f} MB upload "
+                f"The file is {human_size(job.size)}, over the {human_size(limit)} upload "
                 f"limit of the {job.backend} backend; set backends.{job.backend}.fallback to "
                 "another backend or split the file."
             )
@@ -268,7 +273,9 @@ class Dispatcher:
         if isinstance(error, ServerDown):
             # A server that is down makes jobs wait; it does not use up their attempts.
             self._down[job.backend] += 1
-            delay = min(60.0, 2.0 ** self._down[job.backend])
+            transcribe = self.settings.transcribe
+            delay = min(transcribe.retry_max_seconds,
+                        transcribe.retry_base_seconds * 2 ** (self._down[job.backend] - 1))
             delay = max(delay, error.retry_after or 0.0)
             log.warning(
                 "backend_down",
