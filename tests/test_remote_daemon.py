@@ -17,9 +17,13 @@ from tests.test_daemon import SIDECARS, finished, outcome_files
 
 
 def jobs(config: Path) -> list[dict[str, Any]]:
-    listed: list[dict[str, Any]] = json.loads(subprocess.run(
-        [sys.executable, "-m", "dropscribe", "jobs", "--json", "--config", str(config)],
-        capture_output=True, check=True).stdout)
+    listed: list[dict[str, Any]] = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "dropscribe", "jobs", "--json", "--config", str(config)],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
     return listed
 
 
@@ -31,8 +35,9 @@ def test_futures_in_flight_survive_sigkill_without_a_second_submission(
     server.pending_polls = 30  # each future stays pending for a second or two
     server.token = TOKEN
     with server:
-        config = remote_config(workdir, name, server.url, poll_initial_seconds=0.05,
-                               poll_max_seconds=0.1)
+        config = remote_config(
+            workdir, name, server.url, poll_initial_seconds=0.05, poll_max_seconds=0.1
+        )
         inbox, outbox = workdir / "inbox", workdir / "outbox"
         inbox.mkdir()
         stems = []
@@ -40,9 +45,11 @@ def test_futures_in_flight_survive_sigkill_without_a_second_submission(
             (inbox / f"call{n}.wav").write_bytes((AUDIO / "numbers.wav").read_bytes() + bytes(n))
             stems.append(f"call{n}")
         with DaemonProcess(config) as daemon:
-            wait_for(lambda: len([e for e in daemon.events()
-                                  if e.get("event") == "job_submitted"]) == 4, 30,
-                     "four futures in flight")
+            wait_for(
+                lambda: len([e for e in daemon.events() if e.get("event") == "job_submitted"]) == 4,
+                30,
+                "four futures in flight",
+            )
             daemon.kill()
         assert all(outcome_files(outbox, stem) == [] for stem in stems)
         assert {job["state"] for job in jobs(config)} == {"running"}
@@ -72,8 +79,11 @@ def test_a_file_dropped_while_the_server_is_down_is_transcribed_once_it_is_back(
         daemon.wait_event("ready", timeout=30)
         (inbox / "meeting.wav").write_bytes((AUDIO / "weather.wav").read_bytes())
         daemon.wait_event("backend_down", timeout=30)
-        wait_for(lambda: len([e for e in daemon.events() if e.get("event") == "backend_down"])
-                 >= 3, 30, "several waits while the server is down")
+        wait_for(
+            lambda: len([e for e in daemon.events() if e.get("event") == "backend_down"]) >= 3,
+            30,
+            "several waits while the server is down",
+        )
         assert outcome_files(outbox, "meeting") == []
         revived = OctoAIServer(port=port)
         revived.token = TOKEN
@@ -90,14 +100,25 @@ def test_a_file_dropped_while_the_server_is_down_is_transcribed_once_it_is_back(
 def test_folders_choose_their_backend_and_large_files_use_the_fallback(workdir: Path) -> None:
     with OctoAIServer() as server:
         server.token = TOKEN
-        config = write_config(workdir, {
-            "folders.remote": {"backend": "octoai"},
-            "folders.strict": {"backend": "runpod"},
-            "backends.octoai": {**FAST_POLLS, **backend_section("octoai", server.url),
-                                "max_upload_bytes": 120_000, "fallback": "local"},
-            "backends.runpod": {**FAST_POLLS, "base_url": f"{server.url}/v2",
-                                "endpoint_id": "x", "max_upload_bytes": 1000},
-        })
+        config = write_config(
+            workdir,
+            {
+                "folders.remote": {"backend": "octoai"},
+                "folders.strict": {"backend": "runpod"},
+                "backends.octoai": {
+                    **FAST_POLLS,
+                    **backend_section("octoai", server.url),
+                    "max_upload_bytes": 120_000,
+                    "fallback": "local",
+                },
+                "backends.runpod": {
+                    **FAST_POLLS,
+                    "base_url": f"{server.url}/v2",
+                    "endpoint_id": "x",
+                    "max_upload_bytes": 1000,
+                },
+            },
+        )
         inbox, outbox = workdir / "inbox", workdir / "outbox"
         for folder in ("remote", "strict"):
             (inbox / folder).mkdir(parents=True)
@@ -106,10 +127,16 @@ def test_folders_choose_their_backend_and_large_files_use_the_fallback(workdir: 
         (inbox / "strict" / "large.wav").write_bytes((AUDIO / "weather.wav").read_bytes())
         (inbox / "home.mp3").write_bytes((AUDIO / "weather.mp3").read_bytes())
         with DaemonProcess(config) as daemon:
-            wait_for(lambda: finished(outbox / "remote", "small")
-                     and finished(outbox / "remote", "large")
-                     and finished(outbox / "strict", "large") and finished(outbox, "home"),
-                     90, "every outcome")
+            wait_for(
+                lambda: (
+                    finished(outbox / "remote", "small")
+                    and finished(outbox / "remote", "large")
+                    and finished(outbox / "strict", "large")
+                    and finished(outbox, "home")
+                ),
+                90,
+                "every outcome",
+            )
             assert daemon.stop() == 0
     engines = {
         path: json.loads((outbox / f"{path}.json").read_text())["engine"]["backend"]
@@ -117,5 +144,6 @@ def test_folders_choose_their_backend_and_large_files_use_the_fallback(workdir: 
     }
     assert engines == {"remote/small": "octoai", "remote/large": "local", "home": "local"}
     report = json.loads((outbox / "strict" / "large.error.json").read_text())
-    assert "The file is 0.1 MB, over the 1000 bytes upload limit of the runpod backend" in report["error"]
+    expected = "The file is 0.1 MB, over the 1000 bytes upload limit of the runpod backend"
+    assert expected in report["error"]
     assert "backends.runpod.fallback" in report["error"]

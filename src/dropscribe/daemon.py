@@ -91,10 +91,10 @@ class Daemon:
         settings = self.settings
         prepare_directories(settings)
         store = Store(settings.paths.state, clock=self.clock)
-        outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
+        outbox = self.outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
         removed = outbox.remove_temporaries()
         service = settings.service
-        hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
+        hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
         finisher = Finisher(settings, store, outbox, hooks)
         dispatcher = Dispatcher(settings, store, finisher, self.clock, self.wake)
         intake = Intake(settings, store, finisher, dispatcher.fingerprint, self.clock)
@@ -200,6 +200,13 @@ class Daemon:
             current = getattr(self.settings, section)
             for key, value in getattr(fresh, section):
                 setattr(current, key, value)
+        self.outbox.formats = self.settings.transcribe.formats
+        service = self.settings.service
+        self.hooks.on_done, self.hooks.on_failed = service.on_done, service.on_failed
+        self.hooks.timeout = service.hook_timeout_seconds
+        from dropscribe import logs
+
+        logs.configure(self.settings.log.level, self.settings.log.format)
         log.info("reloaded", applied=list(live), needs_restart=needs_restart)
 
     def _start_metrics(self, store: Store, dispatcher: Dispatcher) -> _Stoppable | None:

@@ -20,7 +20,6 @@ from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcom
 from dropscribe.completion import Finisher
 from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import (
-    BackendError,
     BadInput,
     DropscribeError,
     Permanent,
@@ -35,6 +34,17 @@ log = structlog.get_logger("dropscribe.dispatcher")
 
 #: How long one poll may block on a backend that can wait (the local engine).
 POLL_WAIT = 0.5
+
+
+def error_kind(error: DropscribeError) -> str:
+    """Return the metrics label of an error: bad_input, permanent, server_down or retryable."""
+    if isinstance(error, BadInput):
+        return "bad_input"
+    if isinstance(error, ServerDown):
+        return "server_down"
+    if isinstance(error, Retryable):
+        return "retryable"
+    return "permanent"
 
 
 def human_size(size: int) -> str:
@@ -73,7 +83,8 @@ class Dispatcher:
         self._down: Counter[str] = Counter()
         self._rng = random.Random()
         self.retries = 0
-        self.backend_errors: Counter[str] = Counter()
+        #: Errors reported by backends, by (backend, kind).
+        self.backend_errors: Counter[tuple[str, str]] = Counter()
 
     def backend(self, name: str) -> Backend:
         with self._lock:
@@ -265,8 +276,7 @@ class Dispatcher:
         now = self.clock()
         if job.state not in (JobState.SUBMITTING, JobState.RUNNING, JobState.WRITING):
             return
-        if isinstance(error, BackendError):
-            self.backend_errors[job.backend] += 1
+        self.backend_errors[job.backend, error_kind(error)] += 1
         if isinstance(error, BadInput | Permanent) or not isinstance(error, Retryable):
             self.finisher.fail(job, error)
             return
@@ -274,8 +284,10 @@ class Dispatcher:
             # A server that is down makes jobs wait; it does not use up their attempts.
             self._down[job.backend] += 1
             transcribe = self.settings.transcribe
-            delay = min(transcribe.retry_max_seconds,
-                        transcribe.retry_base_seconds * 2 ** (self._down[job.backend] - 1))
+            delay = min(
+                transcribe.retry_max_seconds,
+                transcribe.retry_base_seconds * 2 ** (self._down[job.backend] - 1),
+            )
             delay = max(delay, error.retry_after or 0.0)
             log.warning(
                 "backend_down",

@@ -31,11 +31,13 @@ def render(store: Store, dispatcher: Dispatcher) -> str:
         "# HELP dropscribe_retries_total Jobs put back in the queue after a transient error.",
         "# TYPE dropscribe_retries_total counter",
         f"dropscribe_retries_total {dispatcher.retries}",
-        "# HELP dropscribe_backend_errors_total Errors reported by each backend.",
+        "# HELP dropscribe_backend_errors_total Errors reported by each backend, by kind.",
         "# TYPE dropscribe_backend_errors_total counter",
     ]
-    for backend, count in sorted(dispatcher.backend_errors.items()):
-        lines.append(f'dropscribe_backend_errors_total{{backend="{backend}"}} {count}')
+    for (backend, kind), count in sorted(dispatcher.backend_errors.items()):
+        lines.append(
+            f'dropscribe_backend_errors_total{{backend="{backend}",kind="{kind}"}} {count}'
+        )
     durations = store.durations()
     lines += [
         "# HELP dropscribe_job_duration_seconds From discovery to done.",

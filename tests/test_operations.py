@@ -1,0 +1,112 @@
+"""What operators use: the metrics endpoint, the hooks, SIGHUP reloads."""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import httpx
+
+from tests.helpers import AUDIO, DaemonProcess, wait_for, write_config
+from tests.test_daemon import finished, outcome_files
+
+RECORDER = """
+import json, sys
+with open(sys.argv[1], "a") as out:
+    out.write(json.dumps(sys.argv[2:]) + "\\n")
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_metrics_count_jobs_by_state_durations_and_errors(workdir: Path) -> None:
+    port = free_port()
+    config = write_config(workdir, {"service": {"metrics_port": port}})
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    with DaemonProcess(config) as daemon:
+        daemon.wait_event("ready", timeout=30)
+        (inbox / "good.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
+        (inbox / "bad.wav").write_bytes(b"\x00garbage" * 500)
+        wait_for(lambda: finished(outbox, "good") and finished(outbox, "bad"), 60, "outcomes")
+        page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        missing = httpx.get(f"http://127.0.0.1:{port}/other", timeout=5)
+        assert daemon.stop() == 0
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/plain; version=0.0.4")
+    lines = page.text.splitlines()
+    assert 'dropscribe_jobs{state="done"} 1' in lines
+    assert 'dropscribe_jobs{state="failed"} 1' in lines
+    assert "dropscribe_job_duration_seconds_count 1" in lines
+    assert 'dropscribe_backend_errors_total{backend="local",kind="bad_input"} 1' in lines
+    assert any(line.startswith("dropscribe_retries_total ") for line in lines)
+    assert missing.status_code == 404
+
+
+def test_hooks_get_the_paths_as_arguments_never_through_a_shell(workdir: Path) -> None:
+    recorder = workdir / "recorder.py"
+    recorder.write_text(RECORDER)
+    calls = workdir / "calls.jsonl"
+    config = write_config(
+        workdir,
+        {
+            "service": {
+                "on_done": [sys.executable, str(recorder), str(calls), "done"],
+                "on_failed": [sys.executable, str(recorder), str(calls), "failed"],
+            }
+        },
+    )
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    tricky = "a; touch pwned $(id).wav"
+    with DaemonProcess(config) as daemon:
+        daemon.wait_event("ready", timeout=30)
+        (inbox / tricky).write_bytes((AUDIO / "numbers.wav").read_bytes())
+        (inbox / "broken.mp3").write_bytes(b"")
+        wait_for(
+            lambda: calls.exists() and len(calls.read_text().splitlines()) == 2, 60, "both hooks"
+        )
+        assert daemon.stop() == 0
+    recorded = {call[0]: call[1:] for call in map(json.loads, calls.read_text().splitlines())}
+    assert recorded["done"][0] == str(workdir / "archive" / tricky)
+    assert sorted(Path(p).name for p in recorded["done"][1:]) == sorted(
+        f"a; touch pwned $(id).{ext}" for ext in ("json", "txt", "srt", "vtt")
+    )
+    assert recorded["failed"] == [
+        str(workdir / "failed" / "broken.mp3"),
+        str(outbox / "broken.error.json"),
+    ]
+    assert not list(workdir.rglob("pwned*"))
+
+
+def test_sighup_applies_new_settings_and_names_what_needs_a_restart(workdir: Path) -> None:
+    config = write_config(workdir)
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    with DaemonProcess(config) as daemon:
+        daemon.wait_event("ready", timeout=30)
+        text = config.read_text().replace("[watch]", "[watch]\npoll_seconds = 3")
+        config.write_text(
+            text + '[transcribe]\nformats = ["json", "txt"]\n'
+            if "[transcribe]" not in text
+            else text.replace("[transcribe]", '[transcribe]\nformats = ["json", "txt"]')
+        )
+        daemon.signal(signal.SIGHUP)
+        reloaded = daemon.wait_event("reloaded", timeout=10)
+        assert reloaded["needs_restart"] == ["watch"]
+        (inbox / "after.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
+        wait_for(lambda: len(outcome_files(outbox, "after")) == 2, 60, "two sidecars")
+        assert daemon.process is not None and daemon.process.poll() is None
+        config.write_text("[watch]\nmode = 'sometimes'\n")
+        daemon.signal(signal.SIGHUP)
+        failed = daemon.wait_event("reload_failed", timeout=10)
+        assert "watch.mode" in failed["problems"][0]
+        assert daemon.stop() == 0
+    assert outcome_files(outbox, "after") == ["after.json", "after.txt"]
