@@ -116,6 +116,7 @@ class Daemon:
             backend=settings.transcribe.backend,
             removed_temporaries=removed,
         )
+        dispatcher.warm_up()
         dispatcher.recover()
         watcher.start()
         self._scan(watcher, intake)

@@ -97,6 +97,16 @@ class Dispatcher:
 
     # --- the main loop's side --------------------------------------------------
 
+    def warm_up(self) -> None:
+        """Create the configured backends; those with a warm-up (the local engine) start it."""
+        settings = self.settings
+        names = {settings.transcribe.backend}
+        names.update(o.backend for o in settings.folders.values() if o.backend)
+        for name in sorted(names):
+            warm = getattr(self.backend(name), "warm_up", None)
+            if warm is not None:
+                warm()
+
     def recover(self) -> None:
         """After a restart: resend interrupted submissions, poll saved futures, finish writes."""
         requeued = self.store.requeue_interrupted()

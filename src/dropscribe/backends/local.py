@@ -10,8 +10,10 @@ back without counting an attempt.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
+import signal
 import threading
 import time
 import uuid
@@ -75,6 +77,9 @@ class _Worker:
         self.jobs: dict[int, _JobSlot] = {}
         self.current: int | None = None
         self.dead = False
+        assert self.process.pid is not None
+        self.pid: int = self.process.pid
+        self.exited = threading.Event()
         threading.Thread(target=self._read, daemon=True, name="dropscribe-worker-reader").start()
 
     def _read(self) -> None:
@@ -84,6 +89,9 @@ class _Worker:
             except (EOFError, OSError):
                 break
             self.backend._handle(self, message)
+        # Only this thread reaps the process: two threads joining it race on waitpid.
+        self.process.join(timeout=10)
+        self.exited.set()
         self.backend._worker_died(self)
 
     def send(self, payload: dict[str, Any]) -> None:
@@ -91,10 +99,24 @@ class _Worker:
 
     def kill(self) -> None:
         self.dead = True
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=5)
+        if not self.exited.is_set():
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+        self.exited.wait(timeout=10)
         self.connection.close()
+
+    def stop(self, grace: float = 2.0) -> None:
+        """Ask the worker to exit by itself (cleaning up after itself); kill it if it does not.
+
+        An explicit message, because closing our end while the reader thread is blocked
+        in recv() on it does not deliver end-of-file to the worker.
+        """
+        self.dead = True
+        with contextlib.suppress(OSError, ValueError):
+            self.connection.send(None)
+        if not self.exited.wait(timeout=grace):
+            log.warning("worker_killed", pid=self.pid, reason="did not exit in time")
+        self.kill()
 
     def memory_mb(self) -> float:
         """Return the worker's resident memory in MiB (0 when unknown)."""
@@ -206,7 +228,7 @@ class LocalBackend:
             self._closed = True
             workers, self._workers = self._workers, []
         for worker in workers:
-            worker.kill()
+            worker.stop()
 
     # --- the wrong-language guard ---------------------------------------------------
 
@@ -248,13 +270,21 @@ class LocalBackend:
             "batch_size": settings.batch_size,
         }
 
+    def warm_up(self) -> None:
+        """Start the workers now, so the model loads while the daemon scans the inbox."""
+        with self._lock:
+            self._start_missing_workers()
+
+    def _start_missing_workers(self) -> None:
+        self._workers = [w for w in self._workers if not w.dead]
+        while len(self._workers) < self.settings.workers:
+            self._workers.append(_Worker(self, self._options()))
+
     def _pick_worker(self) -> _Worker:
         with self._lock:
             if self._closed:
                 raise ServerDown("The local engine is shutting down.")
-            self._workers = [w for w in self._workers if not w.dead]
-            while len(self._workers) < self.settings.workers:
-                self._workers.append(_Worker(self, self._options()))
+            self._start_missing_workers()
             worker = min(self._workers, key=lambda w: len(w.jobs))
         if not worker.ready.wait(timeout=120):
             worker.kill()
@@ -311,9 +341,6 @@ class LocalBackend:
 
     def _worker_died(self, worker: _Worker) -> None:
         code = worker.process.exitcode
-        if code is None:
-            worker.process.join(timeout=2)
-            code = worker.process.exitcode
         already_dead = worker.dead
         worker.dead = True
         if not worker.ready.is_set():

@@ -34,6 +34,11 @@ def main(connection: Connection, options: dict[str, Any]) -> None:
         with send_lock:
             connection.send(message)
 
+    # faster-whisper makes a (disabled) tqdm bar per file, and tqdm's default lock is a
+    # multiprocessing semaphore that outlives the worker; a thread lock is all it needs here.
+    from tqdm import tqdm
+
+    tqdm.set_lock(threading.RLock())
     try:
         engine = _Engine(options)
     except Exception as exc:  # any failure to load is reported as one sentence
@@ -46,7 +51,10 @@ def main(connection: Connection, options: dict[str, Any]) -> None:
     while True:
         item = decoded.get()
         if item is None:
-            return
+            # Tearing down the model and its thread pools can take seconds; there is
+            # nothing left to flush (the pipe is unbuffered), so leave at once.
+            connection.close()
+            os._exit(0)
         job, audio = item
         try:
             result = engine.transcribe(job, audio, send)
@@ -68,6 +76,8 @@ def _decode_loop(
         try:
             job = connection.recv()
         except (EOFError, OSError):
+            job = None
+        if job is None:  # the parent asks us to stop, or is gone
             decoded.put(None)
             return
         send("decoding", job["job_id"])
