@@ -50,7 +50,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()}"
+    python = platform.python_version()
+    return f"{os.cpu_count()} cores ({cpu}), Python {python}, {platform.system()}"
 
 
 def rss_mb(pid: int) -> float:

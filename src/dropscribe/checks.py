@@ -41,9 +41,7 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
             say(f"paths.{key}: {directory} ok")
     mode, why = choose_mode(settings.watch.mode, paths.inbox)
     say(f"watch: {mode} ({why})")
-    names = {settings.transcribe.backend}
-    names.update(o.backend for o in settings.folders.values() if o.backend)
-    for name in sorted(names):
+    for name in settings.backend_names():
         backend = create_backend(name, settings)
         try:
             found = backend.check()

@@ -88,9 +88,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    # The engine's workers start first, so the model loads while the daemon imports and scans.
+    from dropscribe.backends.base import Backend
+    from dropscribe.backends.local import LocalBackend
+
+    early: dict[str, Backend] = {}
+    if "local" in settings.backend_names():
+        local = LocalBackend(settings)
+        local.warm_up()
+        early["local"] = local
     from dropscribe.daemon import run_daemon
 
-    return run_daemon(settings)
+    return run_daemon(settings, early)
 
 
 def _open_readonly(settings: Settings) -> Store | None:

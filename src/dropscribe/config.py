@@ -208,6 +208,12 @@ class Settings(BaseSettings):
         section: LocalSettings | RemoteSettings = getattr(self.backends, name)
         return section
 
+    def backend_names(self) -> list[str]:
+        """Return every backend the configuration may send a file to."""
+        names = {self.transcribe.backend}
+        names.update(o.backend for o in self.folders.values() if o.backend)
+        return sorted(names)
+
     def folder_override(self, relative_path: str) -> FolderOverride:
         """Return the merged overrides of the folders that contain ``relative_path``."""
         merged = FolderOverride()

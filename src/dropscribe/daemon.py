@@ -18,6 +18,7 @@ from typing import Protocol
 
 import structlog
 
+from dropscribe.backends.base import Backend
 from dropscribe.completion import Finisher
 from dropscribe.config import Settings, load_settings
 from dropscribe.dispatcher import Dispatcher
@@ -66,8 +67,10 @@ class Daemon:
         *,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
+        backends: dict[str, Backend] | None = None,
     ) -> None:
         self.settings = settings
+        self.early_backends = backends or {}
         self.clock = clock
         self.notifier = notifier or Notifier()
         self.wake = threading.Event()
@@ -96,7 +99,9 @@ class Daemon:
         service = settings.service
         hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
         finisher = Finisher(settings, store, outbox, hooks)
-        dispatcher = Dispatcher(settings, store, finisher, self.clock, self.wake)
+        dispatcher = Dispatcher(
+            settings, store, finisher, self.clock, self.wake, backends=self.early_backends
+        )
         intake = Intake(settings, store, finisher, dispatcher.fingerprint, self.clock)
         watcher = InboxWatcher(
             settings.paths.inbox,
@@ -220,9 +225,10 @@ class Daemon:
         return server
 
 
-def run_daemon(settings: Settings) -> int:
+def run_daemon(settings: Settings, backends: dict[str, Backend] | None = None) -> int:
+    """Run the daemon; ``backends`` are engines already started (the local one warms early)."""
     try:
-        return Daemon(settings).run()
+        return Daemon(settings, backends=backends).run()
     except KeyboardInterrupt:
         return 0
     finally:

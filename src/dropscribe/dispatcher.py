@@ -68,6 +68,7 @@ class Dispatcher:
         clock: Callable[[], float],
         wake: threading.Event,
         backend_factory: Callable[[str, Settings], Backend] = create_backend,
+        backends: dict[str, Backend] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -75,7 +76,7 @@ class Dispatcher:
         self.clock = clock
         self.wake = wake
         self.backend_factory = backend_factory
-        self.backends: dict[str, Backend] = {}
+        self.backends: dict[str, Backend] = dict(backends or {})
         self.active: Counter[str] = Counter()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
@@ -99,10 +100,7 @@ class Dispatcher:
 
     def warm_up(self) -> None:
         """Create the configured backends; those with a warm-up (the local engine) start it."""
-        settings = self.settings
-        names = {settings.transcribe.backend}
-        names.update(o.backend for o in settings.folders.values() if o.backend)
-        for name in sorted(names):
+        for name in self.settings.backend_names():
             warm = getattr(self.backend(name), "warm_up", None)
             if warm is not None:
                 warm()
@@ -134,8 +132,16 @@ class Dispatcher:
         return started
 
     def next_due(self) -> float | None:
-        """Return when the earliest waiting job becomes due, if one waits."""
-        times = [self.store.next_due(name) for name in self.store.queued_backends()]
+        """Return when the earliest waiting job can start, if one waits for a free slot.
+
+        A backend with no free slot is left out: a finishing job wakes the loop, and
+        counting its due jobs would make the loop spin.
+        """
+        times = [
+            self.store.next_due(name)
+            for name in self.store.queued_backends()
+            if name not in self.backends or self.active[name] < self.backends[name].concurrency
+        ]
         known = [t for t in times if t is not None]
         return min(known) if known else None
 

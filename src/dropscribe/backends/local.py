@@ -137,9 +137,9 @@ class LocalBackend:
         self.settings: LocalSettings = settings.backends.local
         self.max_duration = settings.transcribe.max_duration_seconds
         self.choice = resolve_model(self.settings.model)
-        self.model_name = self.settings.model
-        self.fallback = self.settings.fallback
-        self.max_upload_bytes = None
+        self.model_name: str | None = self.settings.model
+        self.fallback: str | None = self.settings.fallback
+        self.max_upload_bytes: int | None = None
         # One file decoding ahead per worker keeps the engine busy between files.
         self.concurrency = self.settings.workers * 2
         self.instance = uuid.uuid4().hex

@@ -34,7 +34,7 @@ class OpenAIBackend:
         self.section: OpenAISettings = settings.backends.openai
         self.concurrency = self.section.concurrency
         self.max_upload_bytes: int | None = self.section.max_upload_bytes
-        self.fallback = self.section.fallback
+        self.fallback: str | None = self.section.fallback
         self.model_name: str | None = self.section.model
         key = self.section.api_key
         self.base = self.section.base_url.rstrip("/")

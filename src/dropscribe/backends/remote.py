@@ -37,7 +37,7 @@ class AsyncHTTPBackend:
         self.section: RemoteSettings = section
         self.concurrency = section.concurrency
         self.max_upload_bytes: int | None = section.max_upload_bytes
-        self.fallback = section.fallback
+        self.fallback: str | None = section.fallback
         secret = getattr(section, SECRET_KEYS[self.name])
         self.http = HttpClient(
             self.name, section, self.base_url(), secret.get_secret_value() if secret else None
