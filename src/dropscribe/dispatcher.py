@@ -195,7 +195,9 @@ class Dispatcher:
             future = self._submit(job, backend)
             if future is None:
                 return
-            job = self.store.move(job.id, JobState.RUNNING, future=future.to_dict())
+            job = self.store.move(
+                job.id, JobState.RUNNING, future=future.to_dict(), count_submission=True
+            )
             log.info(
                 "job_submitted",
                 job=job.id,
@@ -250,7 +252,6 @@ class Dispatcher:
                 "another backend or split the file."
             )
         request = Request(job.id, source, job.path, job.size, job.language, job.task)
-        self.store.count_submission(job.id)
         return backend.submit(request)
 
     def _await(self, job: Job, backend: Backend, future: Future) -> Outcome | None:

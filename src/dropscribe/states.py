@@ -32,6 +32,12 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     S.SKIPPED: frozenset(),
 }
 
+#: For each state, the states a job may come from (the inverse of TRANSITIONS).
+PREDECESSORS: dict[JobState, frozenset[JobState]] = {
+    new: frozenset(old for old, targets in TRANSITIONS.items() if new in targets)
+    for new in JobState
+}
+
 TERMINAL = frozenset({S.DONE, S.FAILED, S.SKIPPED})
 #: States whose work is handed to a backend; counted against its concurrency.
 IN_FLIGHT = frozenset({S.SUBMITTING, S.RUNNING, S.WRITING})

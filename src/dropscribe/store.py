@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dropscribe.states import IN_FLIGHT, TERMINAL, JobState, can_move
+from dropscribe.states import IN_FLIGHT, PREDECESSORS, TERMINAL, JobState
 
 MIGRATIONS: list[str] = [
     """
@@ -178,7 +178,8 @@ class Store:
             cursor = db.execute(
                 "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, "
                 "task, "
-                "settings_key, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                "settings_key, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
+                f"RETURNING {JOB_COLUMNS}",
                 (
                     path,
                     sha256,
@@ -194,9 +195,7 @@ class Store:
                     now,
                 ),
             )
-            job_id = cursor.lastrowid
-        assert job_id is not None
-        return self.get(job_id)
+            return Job.from_row(cursor.fetchone())
 
     def output_name_for(self, path: str, preferred: str, alternative: str) -> str:
         """Return the sidecar name for ``path``: ``preferred`` unless another source has it.
@@ -321,31 +320,49 @@ class Store:
 
     # --- moving jobs ---------------------------------------------------------
 
-    def move(self, job_id: int, new: JobState, **fields: Any) -> Job:
-        """Move a job to ``new`` and set ``fields`` in the same transaction.
+    def move(
+        self, job_id: int, new: JobState, *, count_submission: bool = False, **fields: Any
+    ) -> Job:
+        """Move a job to ``new`` and set ``fields``, in one statement, and return it.
+
+        ``count_submission`` adds one to the job's accepted submissions.
 
         Raises:
             TransitionError: if the lifecycle does not allow the move.
         """
+        with self._write() as db:
+            return self._move(db, job_id, new, count_submission, fields)
+
+    def _move(
+        self,
+        db: sqlite3.Connection,
+        job_id: int,
+        new: JobState,
+        count_submission: bool,
+        fields: dict[str, Any],
+    ) -> Job:
         now = self._clock()
-        if "future" in fields and fields["future"] is not None:
+        if fields.get("future") is not None:
             fields["future"] = json.dumps(fields["future"])
         fields["updated_at"] = now
         if new in TERMINAL:
             fields.setdefault("finished_at", now)
-        with self._write() as db:
-            row = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
-            if row is None:
+        assignments = ", ".join(f"{key} = ?" for key in fields)
+        if count_submission:
+            assignments += ", submissions = submissions + 1"
+        allowed = [str(state) for state in PREDECESSORS[new]]
+        # The transition check is part of the UPDATE, so a move is one statement.
+        row = db.execute(
+            f"UPDATE jobs SET state = ?, {assignments} WHERE id = ? "
+            f"AND state IN ({','.join('?' * len(allowed))}) RETURNING {JOB_COLUMNS}",
+            (str(new), *fields.values(), job_id, *allowed),
+        ).fetchone()
+        if row is None:
+            current = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
+            if current is None:
                 raise KeyError(job_id)
-            old = JobState(row["state"])
-            if not can_move(old, new):
-                raise TransitionError(f"job {job_id} cannot go from {old} to {new}")
-            assignments = ", ".join(f"{key} = ?" for key in fields)
-            db.execute(
-                f"UPDATE jobs SET state = ?, {assignments} WHERE id = ?",
-                (str(new), *fields.values(), job_id),
-            )
-        return self.get(job_id)
+            raise TransitionError(f"job {job_id} cannot go from {current['state']} to {new}")
+        return Job.from_row(row)
 
     def claim(self, backend: str, limit: int, now: float) -> list[Job]:
         """Move up to ``limit`` due queued jobs of ``backend`` to ``submitting``, in one write.
@@ -356,35 +373,29 @@ class Store:
             return []
         with self._write() as db:
             rows = db.execute(
-                "SELECT id FROM jobs WHERE state = 'queued' AND backend = ? "
-                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-                (backend, now, limit),
+                "UPDATE jobs SET state = 'submitting', attempts = attempts + 1, "
+                "updated_at = ?, started_at = COALESCE(started_at, ?) WHERE id IN ("
+                "  SELECT id FROM jobs WHERE state = 'queued' AND backend = ? "
+                "  AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+                f") RETURNING {JOB_COLUMNS}",
+                (now, now, backend, now, limit),
             ).fetchall()
-            ids = [row["id"] for row in rows]
-            for job_id in ids:
-                db.execute(
-                    "UPDATE jobs SET state = 'submitting', attempts = attempts + 1, "
-                    "updated_at = ?, started_at = COALESCE(started_at, ?) WHERE id = ?",
-                    (now, now, job_id),
-                )
-        return [self.get(job_id) for job_id in ids]
-
-    def count_submission(self, job_id: int) -> None:
-        """Count one request that left for the backend (a test and metrics aid)."""
-        with self._write() as db:
-            db.execute("UPDATE jobs SET submissions = submissions + 1 WHERE id = ?", (job_id,))
+        return sorted((Job.from_row(row) for row in rows), key=lambda job: job.id)
 
     def save_result(self, job_id: int, result: dict[str, Any]) -> Job:
         """Store the result and move the job to ``writing``, in one transaction."""
-        job = self.get(job_id)
-        now = self._clock()
         with self._write() as db:
+            row = db.execute(
+                "SELECT sha256, settings_key FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
             db.execute(
                 "INSERT OR REPLACE INTO results (sha256, settings_key, result, created_at) "
                 "VALUES (?,?,?,?)",
-                (job.sha256, job.settings_key, json.dumps(result), now),
+                (row["sha256"], row["settings_key"], json.dumps(result), self._clock()),
             )
-        return self.move(job_id, JobState.WRITING, error=None, error_detail=None)
+            return self._move(
+                db, job_id, JobState.WRITING, False, {"error": None, "error_detail": None}
+            )
 
     def requeue_interrupted(self) -> int:
         """After a restart: jobs caught in ``submitting`` go back to the queue.

@@ -115,10 +115,28 @@ def move_original(source: Path, destination_root: Path, relative_path: str) -> P
 
     Returns the new path, or None when the source is already gone (a crash
     after the move and before the job was marked done).
+
+    On one file system the move is a hard link and an unlink, not a rename: a
+    rename out of a watched folder is an unpaired "moved from" event, which
+    watchdog holds back for half a second and searches linearly, stalling the
+    events behind it when many files leave at once. A crash between the link
+    and the unlink is repaired on the next attempt.
     """
-    if not (source.exists() or source.is_symlink()):
+    if not os.path.lexists(source):
         return None
-    destination = free_destination(destination_root / relative_path)
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(source, destination)
+    wanted = destination_root / relative_path
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    if os.path.lexists(wanted) and not source.is_symlink() and os.path.samefile(source, wanted):
+        source.unlink()  # linked before a crash: only the unlink was missing
+        return wanted
+    destination = free_destination(wanted)
+    if source.is_symlink():
+        os.rename(source, destination)
+        return destination
+    try:
+        os.link(source, destination, follow_symlinks=False)
+    except OSError:
+        shutil.move(source, destination)  # another file system, or no hard links there
+    else:
+        source.unlink()
     return destination
