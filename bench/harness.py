@@ -17,7 +17,11 @@ SHARED_AUDIO = REPO.parent / "shared" / "audio"
 #: English recordings of ../shared/audio (the French and Chinese ones test wrong-language input).
 ENGLISH_CLIPS = [
     *sorted(p.name for p in (SHARED_AUDIO / "librivox").glob("*.wav")),
-    "jfk.wav", "jfk.mp3", "vosk_test.wav", "speechrecognition_english.wav", "goforward.wav",
+    "jfk.wav",
+    "jfk.mp3",
+    "vosk_test.wav",
+    "speechrecognition_english.wav",
+    "goforward.wav",
 ]
 
 
@@ -30,7 +34,7 @@ def reference_text(name: str) -> str | None:
     """The reference of a shared clip, lower case without punctuation, when there is one."""
     known = {
         "jfk": "and so my fellow americans ask not what your country can do for you "
-               "ask what you can do for your country",
+        "ask what you can do for your country",
         "speechrecognition_english": "one two three",
         "goforward": "go forward ten meters",
     }
@@ -85,7 +89,10 @@ class Daemon:
         with self.log.open("wb") as stream:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "dropscribe", "run", "--config", str(config)],
-                stdout=stream, stderr=subprocess.STDOUT, cwd=config.parent)
+                stdout=stream,
+                stderr=subprocess.STDOUT,
+                cwd=config.parent,
+            )
         self.started = time.perf_counter()
 
     def wait_log(self, needle: str, timeout: float, count: int = 1) -> float:

@@ -13,12 +13,18 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-ANSWER = json.dumps({
-    "text": " Hello there.", "language": "english", "duration": 1.0,
-    "segments": [{"start": 0.0, "end": 1.0, "text": " Hello there."}],
-    "words": [{"word": "Hello", "start": 0.0, "end": 0.5},
-              {"word": "there.", "start": 0.5, "end": 1.0}],
-}).encode()
+ANSWER = json.dumps(
+    {
+        "text": " Hello there.",
+        "language": "english",
+        "duration": 1.0,
+        "segments": [{"start": 0.0, "end": 1.0, "text": " Hello there."}],
+        "words": [
+            {"word": "Hello", "start": 0.0, "end": 0.5},
+            {"word": "there.", "start": 0.5, "end": 1.0},
+        ],
+    }
+).encode()
 
 
 class InstantServer:
@@ -66,8 +72,9 @@ class InstantServer:
 
             def answer(self) -> bytes:
                 if self.path.endswith("/predict"):  # the OctoAI protocol, for big uploads
-                    return json.dumps({"response_id": "x",
-                                       "poll_url": f"http://{self.headers['Host']}/poll"}).encode()
+                    return json.dumps(
+                        {"response_id": "x", "poll_url": f"http://{self.headers['Host']}/poll"}
+                    ).encode()
                 return ANSWER
 
             def log_message(self, format: str, *args: Any) -> None:

@@ -28,7 +28,9 @@ SETTLE = 0.5
 
 
 def config_for(work: Path, url: str) -> Path:
-    return write_config(work, f"""
+    return write_config(
+        work,
+        f"""
 [watch]
 settle_seconds = {SETTLE}
 [transcribe]
@@ -38,7 +40,8 @@ base_url = "{url}/v1"
 concurrency = 16
 [log]
 format = "json"
-""")
+""",
+    )
 
 
 def drop(inbox: Path, name: str, content: bytes) -> float:
@@ -90,10 +93,8 @@ def throughput(count: int) -> dict[str, str]:
         "files": str(count),
         "dropping them took, s": f"{dropped - first:.2f}",
         "first drop to last sidecar, s": f"{last - first:.2f}",
-        "files per second, first drop to last sidecar (settle time included)":
-            f"{count / (last - first):.0f}",
-        "files per second, first submission to last sidecar":
-            f"{count / (last - min(submitted.values())):.0f}",
+        "files per second, first drop to last sidecar (settle time included)": f"{count / (last - first):.0f}",
+        "files per second, first submission to last sidecar": f"{count / (last - min(submitted.values())):.0f}",
         "daemon CPU per file, ms": f"{1000 * cpu / count:.2f}",
         "requests the server saw": str(server.requests),
     }

@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from dropscribe.intake import fit_name
 from dropscribe.transcript import load_schema
 from tests.helpers import AUDIO, DaemonProcess, reference, wait_for, word_error_rate, write_config
 
@@ -80,7 +81,7 @@ def make_bad_inputs(inbox: Path) -> dict[str, str]:
     """Create every kind of bad input; return stem -> a phrase its error must contain."""
     (inbox / "empty.wav").write_bytes(b"")
     (inbox / "random.wav").write_bytes(os.urandom(40_000))
-    (inbox / "random.mp3").write_bytes(os.urandom(40_000))
+    (inbox / "noise.mp3").write_bytes(os.urandom(40_000))
     (inbox / "truncated.mp3").write_bytes((AUDIO / "weather.mp3").read_bytes()[:20_000])
     (inbox / "cut.wav").write_bytes((AUDIO / "weather.wav").read_bytes()[:60_000])
     (inbox / "folder.wav").mkdir()
@@ -91,7 +92,7 @@ def make_bad_inputs(inbox: Path) -> dict[str, str]:
     return {
         "empty": "empty",
         "random": "could not be decoded",
-        "random.mp3": "could not be decoded",
+        "noise": "could not be decoded",
         "truncated": "truncated: its header promises 4.6 s but only 3.2 s",
         "cut": "truncated",
         "folder": "directory",
@@ -112,14 +113,15 @@ def test_bad_input_gets_a_clear_error_sidecar_and_the_daemon_keeps_working(
         weird_names = ["with spaces.wav", "ünïcödé 日本.wav", "new\nline.wav", "x" * 246 + ".wav"]
         for name in weird_names:
             drop(AUDIO / "numbers.wav", inbox, name)
-        stems = [*expected, *(n[:-4] for n in weird_names)]
+        stems = [*expected, *(fit_name(n[:-4]) for n in weird_names)]
         wait_for(lambda: all(finished(outbox, s) for s in stems), 120, "every outcome")
         for stem, phrase in expected.items():
             report = json.loads((outbox / f"{stem}.error.json").read_text())
             assert phrase in report["error"], (stem, report)
             assert report["error"].endswith(".") and report["attempts"] <= 1
         for name in weird_names:
-            assert len(outcome_files(outbox, name[:-4])) == len(SIDECARS), name
+            assert len(outcome_files(outbox, fit_name(name[:-4]))) == len(SIDECARS), name
+        assert len(fit_name("x" * 246)) < 246  # the longest name was shortened to fit
         assert (workdir / "failed" / "random.wav").exists()
         assert (workdir / "failed" / "link.wav").is_symlink()
         assert (inbox / "folder.wav").is_dir()

@@ -50,3 +50,15 @@ def test_recordings_with_allowed_extensions_are_candidates(path: str) -> None:
 )
 def test_temporary_hidden_and_foreign_files_are_ignored(path: str) -> None:
     assert not FILTER(path)
+
+
+def test_long_names_are_shortened_so_every_sidecar_name_fits() -> None:
+    from dropscribe.intake import fit_name, output_stem
+
+    long_stem = "é" * 200  # 400 bytes in UTF-8
+    fitted = fit_name(long_stem)
+    assert len((fitted + ".error.json").encode()) <= 255
+    assert fitted != fit_name("é" * 201) and fitted.startswith("é" * 100)
+    assert output_stem("calls/" + "x" * 244 + ".wav") == "calls/" + "x" * 244
+    assert output_stem("a/" + "x" * 250 + ".wav").startswith("a/" + "x" * 235 + "~")
+    assert fit_name("short") == "short"

@@ -77,6 +77,7 @@ class Daemon:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self._signals = 0
+        self._last_ping = 0.0
 
     def _on_signal(self, number: int, _frame: FrameType | None) -> None:
         self._signals += 1
@@ -102,7 +103,9 @@ class Daemon:
         dispatcher = Dispatcher(
             settings, store, finisher, self.clock, self.wake, backends=self.early_backends
         )
-        intake = Intake(settings, store, finisher, dispatcher.fingerprint, self.clock)
+        intake = Intake(
+            settings, store, finisher, dispatcher.fingerprint, self.clock, self._heartbeat
+        )
         watcher = InboxWatcher(
             settings.paths.inbox,
             intake.filter,
@@ -124,11 +127,13 @@ class Daemon:
         dispatcher.warm_up()
         dispatcher.recover()
         watcher.start()
-        self._scan(watcher, intake)
-        next_rescan = self.clock() + settings.watch.rescan_seconds
+        # Ready once the store and the watcher are up: files already waiting are
+        # scanned afterwards, with heartbeats, however many there are.
         self.notifier.ready(status_line(store.counts(), dispatcher.in_flight()))
         log.info("ready")
-        last_status = last_ping = 0.0
+        self._scan(watcher, intake)
+        next_rescan = self.clock() + settings.watch.rescan_seconds
+        last_status = 0.0
         while not self.stop_requested.is_set():
             now = self.clock()
             for path in watcher.drain():
@@ -143,14 +148,12 @@ class Daemon:
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self._reload()
+            self._heartbeat()
             monotonic = time.monotonic()
-            interval = self.notifier.watchdog_interval
-            if interval is not None and monotonic - last_ping >= interval:
-                self.notifier.ping()
-                last_ping = monotonic
             if monotonic - last_status >= STATUS_EVERY:
                 self.notifier.status(status_line(store.counts(), dispatcher.in_flight()))
                 last_status = monotonic
+            interval = self.notifier.watchdog_interval
             self.wake.wait(self._sleep_time(intake, dispatcher, next_rescan, interval))
             self.wake.clear()
         log.info("stopping", in_flight=dispatcher.in_flight())
@@ -163,6 +166,14 @@ class Daemon:
         self.notifier.close()
         log.info("stopped")
         return 0
+
+    def _heartbeat(self) -> None:
+        """Ping the service watchdog when half its interval has passed."""
+        interval = self.notifier.watchdog_interval
+        now = time.monotonic()
+        if interval is not None and now - self._last_ping >= interval:
+            self.notifier.ping()
+            self._last_ping = now
 
     def _sleep_time(
         self, intake: Intake, dispatcher: Dispatcher, next_rescan: float, ping: float | None
@@ -185,6 +196,8 @@ class Daemon:
             if relative is not None:
                 intake.look(relative, now)
                 count += 1
+                if count % 1000 == 0:
+                    self._heartbeat()
         intake.process_due(now)
         log.info("scanned", files=count, seconds=round(time.monotonic() - started, 3))
 

@@ -32,6 +32,8 @@ from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.dispatcher")
 
+#: The longest wait between two tries of a backend that is down.
+DOWN_CHECK_MAX_SECONDS = 60.0
 #: How long one poll may block on a backend that can wait (the local engine).
 POLL_WAIT = 0.5
 
@@ -82,6 +84,8 @@ class Dispatcher:
         self._lock = threading.Lock()
         self._threads: set[threading.Thread] = set()
         self._down: Counter[str] = Counter()
+        #: A backend that is down takes no new jobs until then: its queue waits as a whole.
+        self._paused_until: dict[str, float] = {}
         self._rng = random.Random()
         self.retries = 0
         #: Errors reported by backends, by (backend, kind).
@@ -120,6 +124,8 @@ class Dispatcher:
             return 0
         started = 0
         for name in self.store.queued_backends():
+            if now < self._paused_until.get(name, 0.0):
+                continue
             try:
                 backend = self.backend(name)
             except (ImportError, KeyError) as exc:
@@ -137,12 +143,13 @@ class Dispatcher:
         A backend with no free slot is left out: a finishing job wakes the loop, and
         counting its due jobs would make the loop spin.
         """
-        times = [
-            self.store.next_due(name)
-            for name in self.store.queued_backends()
-            if name not in self.backends or self.active[name] < self.backends[name].concurrency
-        ]
-        known = [t for t in times if t is not None]
+        known = []
+        for name in self.store.queued_backends():
+            if name in self.backends and self.active[name] >= self.backends[name].concurrency:
+                continue
+            due = self.store.next_due(name)
+            if due is not None:
+                known.append(max(due, self._paused_until.get(name, 0.0)))
         return min(known) if known else None
 
     def in_flight(self) -> int:
@@ -172,10 +179,10 @@ class Dispatcher:
         try:
             self._drive(job)
         except DropscribeError as exc:
-            self._handle_error(self.store.get(job.id), exc)
+            self._handle_error_safely(job, exc)
         except Exception as exc:  # a bug must not stop the daemon: retry, then fail clearly
             log.exception("job_crashed", job=job.id, file=job.path)
-            self._handle_error(self.store.get(job.id), Retryable(f"Internal error: {exc!r}"))
+            self._handle_error_safely(job, Retryable(f"Internal error: {exc!r}"))
         finally:
             with self._lock:
                 self.active[job.backend] -= 1
@@ -214,6 +221,7 @@ class Dispatcher:
             self._hand_back(job)
         elif isinstance(outcome, Done):
             self._down[job.backend] = 0
+            self._paused_until.pop(job.backend, None)
             job = self.store.save_result(job.id, outcome.result.to_dict())
             self.finisher.succeed(job, outcome.result)
         elif isinstance(outcome, Failed):
@@ -289,6 +297,14 @@ class Dispatcher:
             )
             log.info("job_handed_back", job=job.id, file=job.path)
 
+    def _handle_error_safely(self, job: Job, error: DropscribeError) -> None:
+        try:
+            self._handle_error(self.store.get(job.id), error)
+        except Exception:
+            # Even the error could not be recorded (a full disk, say): the job keeps its
+            # state and is taken up again at the next start; the log says so now.
+            log.exception("job_stuck", job=job.id, file=job.path, error=str(error))
+
     def _handle_error(self, job: Job, error: DropscribeError) -> None:
         now = self.clock()
         if job.state not in (JobState.SUBMITTING, JobState.RUNNING, JobState.WRITING):
@@ -301,11 +317,14 @@ class Dispatcher:
             # A server that is down makes jobs wait; it does not use up their attempts.
             self._down[job.backend] += 1
             transcribe = self.settings.transcribe
+            # Checked at least once a minute, so a server that comes back is noticed soon.
             delay = min(
                 transcribe.retry_max_seconds,
+                DOWN_CHECK_MAX_SECONDS,
                 transcribe.retry_base_seconds * 2 ** (self._down[job.backend] - 1),
             )
             delay = max(delay, error.retry_after or 0.0)
+            self._paused_until[job.backend] = now + delay
             log.warning(
                 "backend_down",
                 backend=job.backend,

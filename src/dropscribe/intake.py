@@ -30,6 +30,8 @@ from dropscribe.transcript import Transcription
 log = structlog.get_logger("dropscribe.intake")
 
 HASH_CHUNK = 1024 * 1024
+#: Files recorded per transaction when many are ready at once.
+INTAKE_BATCH = 200
 
 
 def hash_file(path: Path) -> str:
@@ -48,11 +50,35 @@ def settings_key(backend: str, language: str, task: str, fingerprint: dict[str, 
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
+#: The longest sidecar suffix; a name plus it must fit in the 255 bytes of a file name.
+LONGEST_SUFFIX = ".error.json"
+NAME_MAX = 255
+
+
+def fit_name(name: str) -> str:
+    """Return ``name``, or a shortened one with a hash of the whole, so that every
+    sidecar name made from it fits in a file name (255 bytes)."""
+    room = NAME_MAX - len(LONGEST_SUFFIX)
+    encoded = name.encode("utf-8", "surrogateescape")
+    if len(encoded) <= room:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:8]
+    head = encoded[: room - 9].decode("utf-8", "ignore")  # never cut a character in two
+    return f"{head}~{digest}"
+
+
 def output_stem(relative_path: str) -> str:
     """Return the relative path without its extension: ``calls/a.wav`` -> ``calls/a``."""
     folder, _, name = relative_path.rpartition("/")
     stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
+    stem = fit_name(stem)
     return f"{folder}/{stem}" if folder else stem
+
+
+def fit_name_path(relative_path: str) -> str:
+    """Return ``relative_path`` with its last part fitted by :func:`fit_name`."""
+    folder, _, name = relative_path.rpartition("/")
+    return f"{folder}/{fit_name(name)}" if folder else fit_name(name)
 
 
 class Intake:
@@ -63,8 +89,10 @@ class Intake:
         finisher: Finisher,
         fingerprint: Callable[[str], dict[str, Any]],
         clock: Callable[[], float],
+        heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
         self.settings = settings
+        self.heartbeat = heartbeat
         self.inbox = settings.paths.inbox
         self.store = store
         self.finisher = finisher
@@ -109,9 +137,22 @@ class Intake:
         return self.filter.has_audio_extension(name)
 
     def process_due(self, now: float) -> int:
-        """Turn every file that has been quiet long enough into a job; return how many."""
+        """Turn every file that has been quiet long enough into a job; return how many.
+
+        Files are recorded in batches, one commit each, with a heartbeat between them
+        so that a large inbox never starves the service watchdog.
+        """
+        due = self.tracker.due(now)
         accepted = 0
-        for relative in self.tracker.due(now):
+        for start in range(0, len(due), INTAKE_BATCH):
+            with self.store.batch():
+                accepted += self._process(due[start : start + INTAKE_BATCH], now)
+            self.heartbeat()
+        return accepted
+
+    def _process(self, due: list[str], now: float) -> int:
+        accepted = 0
+        for relative in due:
             try:
                 info = os.lstat(self.inbox / relative)
             except OSError:
@@ -196,7 +237,7 @@ class Intake:
             sha256=sha256,
             size=size,
             mtime=mtime,
-            output_name=self.store.output_name_for(relative, stem, relative),
+            output_name=self.store.output_name_for(relative, stem, fit_name_path(relative)),
             backend=backend,
             language=language,
             task=task,

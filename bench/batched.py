@@ -1,0 +1,179 @@
+"""Benchmark of issue 7: sequential against batched decoding, and what `auto` picks.
+
+Runs the daemon's own engine code (the worker's ``_Engine``) in this process
+on:
+
+- a long synthetic reading with its exact text (bench/make_long_reading.sh);
+- long files joined from the real clips of ../shared/audio with silences
+  between them (1 s and 3 s);
+- the short-clip corpus (the same clips one by one);
+- many short files decoded as one batch (the clips joined with short
+  silences), against one at a time, to see whether batching across files
+  would pay.
+
+For each: wall time and word error rate with batched = off, on and auto.
+
+Run: .venv/bin/python -m bench.batched [--smoke]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import jiwer
+import numpy as np
+
+from bench.harness import REPO, clip_path, machine, reference_text, report
+
+WORK = REPO / "bench" / "results" / "batched"
+#: Clips with a known reference text.
+CLIPS = [
+    "sense_and_sensibility_01_austen_64kb-0870.wav",
+    "sense_and_sensibility_01_austen_64kb-0880.wav",
+    "sense_and_sensibility_01_austen_64kb-0890.wav",
+    "sense_and_sensibility_01_austen_64kb-0920.wav",
+    "sense_and_sensibility_01_austen_64kb-0930.wav",
+    "jfk.wav",
+    "goforward.wav",
+    "speechrecognition_english.wav",
+]
+SAMPLE_RATE = 16000
+
+
+def words(text: str) -> str:
+    return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower()).split())
+
+
+def wer(reference: str, hypothesis: str) -> float:
+    return float(jiwer.wer(words(reference), words(hypothesis)))
+
+
+def load(path: Path) -> Any:
+    from faster_whisper.audio import decode_audio
+
+    return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
+
+
+def joined(gap_seconds: float) -> tuple[Any, str]:
+    """The clips one after another with ``gap_seconds`` of silence between them."""
+    silence = np.zeros(int(gap_seconds * SAMPLE_RATE), dtype=np.float32)
+    parts, texts = [], []
+    for name in CLIPS:
+        parts += [load(clip_path(name)), silence]
+        texts.append(reference_text(name) or "")
+    return np.concatenate(parts), " ".join(texts)
+
+
+class Engine:
+    def __init__(self) -> None:
+        from dropscribe.backends.local_model import resolve_model
+        from dropscribe.backends.local_worker import _Engine
+
+        self.options = {
+            "model_load": resolve_model("tiny.en").load,
+            "model_name": "tiny.en",
+            "device": "cpu",
+            "compute_type": "default",
+            "cpu_threads": 0,
+            "beam_size": 5,
+            "vad_filter": False,
+            "word_timestamps": True,
+            "initial_prompt": None,
+            "batched": "auto",
+            "batch_size": 8,
+        }
+        self.engine = _Engine(self.options)
+
+    def run(self, audio: Any, mode: str) -> tuple[str, float, bool]:
+        self.options["batched"] = mode
+        started = time.perf_counter()
+        result = self.engine.transcribe(
+            {"job_id": 1, "language": "auto", "task": "transcribe"}, audio, lambda *a: None
+        )
+        elapsed = time.perf_counter() - started
+        text = "".join(segment["text"] for segment in result["segments"])
+        return text, elapsed, bool(result["batched"])
+
+
+def compare(engine: Engine, label: str, audio: Any, reference: str) -> dict[str, str]:
+    rows = {}
+    for mode in ("off", "on", "auto"):
+        text, elapsed, used = engine.run(audio, mode)
+        rows[f"{label}, batched={mode}"] = f"{elapsed:.2f} s, WER {wer(reference, text):.3f}" + (
+            f" (auto chose {'batched' if used else 'sequential'})" if mode == "auto" else ""
+        )
+    return rows
+
+
+def short_clips(engine: Engine) -> dict[str, str]:
+    rows = {}
+    for mode in ("off", "auto"):
+        total, errors = 0.0, []
+        for name in CLIPS:
+            text, elapsed, _ = engine.run(load(clip_path(name)), mode)
+            total += elapsed
+            errors.append(wer(reference_text(name) or "", text))
+        rows[f"short clips one by one, batched={mode}"] = (
+            f"{total:.2f} s, mean WER {sum(errors) / len(errors):.3f}"
+        )
+    # Many short files as one batch: the clips joined with short gaps, decoded batched.
+    audio, reference = joined(0.5)
+    text, elapsed, _ = engine.run(audio, "on")
+    rows["short clips decoded together in one batched call"] = (
+        f"{elapsed:.2f} s, WER {wer(reference, text):.3f}"
+    )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    engine = Engine()
+    rows: dict[str, str] = {"machine": machine()}
+    if args.smoke:
+        fixture = REPO / "tests" / "fixtures" / "audio" / "long_reading"
+        rows.update(
+            compare(
+                engine,
+                "fixture long_reading.flac",
+                load(fixture.with_suffix(".flac")),
+                fixture.with_suffix(".txt").read_text(),
+            )
+        )
+        report("Batched decoding (smoke)", rows)
+        return
+    reading = WORK / "long_reading.wav"
+    if not reading.exists():
+        subprocess.run([str(REPO / "bench" / "make_long_reading.sh"), str(WORK)], check=True)
+    audio = load(reading)
+    rows.update(
+        compare(
+            engine,
+            f"synthetic reading {len(audio) / SAMPLE_RATE:.0f} s",
+            audio,
+            (WORK / "long_reading.txt").read_text(),
+        )
+    )
+    for gap in (1.0, 3.0):
+        audio, reference = joined(gap)
+        rows.update(
+            compare(
+                engine,
+                f"real clips joined, {gap:.0f} s gaps ({len(audio) / SAMPLE_RATE:.0f} s)",
+                audio,
+                reference,
+            )
+        )
+    rows.update(short_clips(engine))
+    report("Batched decoding", rows)
+
+
+if __name__ == "__main__":
+    main()
