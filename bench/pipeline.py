@@ -89,12 +89,14 @@ def throughput(count: int) -> dict[str, str]:
     done = events(daemon.log, "job_done")
     submitted = events(daemon.log, "job_submitted")
     last = max(done.values())
+    overall = count / (last - first)
+    after_settle = count / (last - min(submitted.values()))
     return {
         "files": str(count),
         "dropping them took, s": f"{dropped - first:.2f}",
         "first drop to last sidecar, s": f"{last - first:.2f}",
-        "files per second, first drop to last sidecar (settle time included)": f"{count / (last - first):.0f}",
-        "files per second, first submission to last sidecar": f"{count / (last - min(submitted.values())):.0f}",
+        "files per second, first drop to last sidecar (settle time included)": f"{overall:.0f}",
+        "files per second, first submission to last sidecar": f"{after_settle:.0f}",
         "daemon CPU per file, ms": f"{1000 * cpu / count:.2f}",
         "requests the server saw": str(server.requests),
     }
