@@ -31,11 +31,14 @@ def test_sigkill_mid_batch_then_restart_gives_every_file_exactly_one_outcome(
     stems = [*good, "junk", "nothing"]
 
     # Kill the daemon three times at different points of its work.
-    for kill_after in ("job_submitted", "job_done", "job_queued"):
+    for number, kill_after in enumerate(("job_submitted", "job_done", "job_queued")):
         with DaemonProcess(config) as daemon:
             daemon.wait_event(kill_after, timeout=60)
             daemon.kill()
-        drop(AUDIO / "numbers.wav", inbox, f"late-{kill_after}.wav")
+        # A file arriving while the daemon is down, unlike any other (not a duplicate).
+        late = workdir / f"late-{kill_after}.wav"
+        late.write_bytes((AUDIO / "numbers.wav").read_bytes() + bytes(7 + number))
+        drop(late, inbox)
         stems.append(f"late-{kill_after}")
     with DaemonProcess(config) as daemon:
         wait_for(lambda: all(finished(outbox, s) for s in stems), 180, "every outcome")

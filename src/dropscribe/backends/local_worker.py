@@ -32,7 +32,10 @@ def main(connection: Connection, options: dict[str, Any]) -> None:
 
     def send(*message: Any) -> None:
         with send_lock:
-            connection.send(message)
+            try:
+                connection.send(message)
+            except (BrokenPipeError, ConnectionResetError):
+                os._exit(0)  # the daemon is gone (killed): nobody is left to tell
 
     # faster-whisper makes a (disabled) tqdm bar per file, and tqdm's default lock is a
     # multiprocessing semaphore that outlives the worker; a thread lock is all it needs here.

@@ -1,0 +1,37 @@
+"""Each benchmark runs in its smallest form, so the benchmarks cannot rot.
+
+No timing is asserted here: the figures are in bench/README.md.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parent.parent
+
+
+@pytest.mark.parametrize(
+    ("module", "heading"),
+    [
+        ("bench.engine_vs_daemon", "## Local engine against the bare engine"),
+        ("bench.pipeline", "## Latency"),
+        ("bench.scale", "## Memory and scale"),
+        ("bench.batched", "## Batched decoding (smoke)"),
+    ],
+)
+def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", module, "--smoke"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert heading in result.stdout
+    assert "- machine:" in result.stdout
