@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import statistics
 import subprocess
 import time
 from pathlib import Path
@@ -59,11 +60,11 @@ def load(path: Path) -> Any:
     return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
 
 
-def joined(gap_seconds: float) -> tuple[Any, str]:
-    """The clips one after another with ``gap_seconds`` of silence between them."""
+def joined(gap_seconds: float, repeat: int = 1) -> tuple[Any, str]:
+    """The clips one after another (``repeat`` times over) with silences between them."""
     silence = np.zeros(int(gap_seconds * SAMPLE_RATE), dtype=np.float32)
     parts, texts = [], []
-    for name in CLIPS:
+    for name in CLIPS * repeat:
         parts += [load(clip_path(name)), silence]
         texts.append(reference_text(name) or "")
     return np.concatenate(parts), " ".join(texts)
@@ -100,13 +101,23 @@ class Engine:
         return text, elapsed, bool(result["batched"])
 
 
-def compare(engine: Engine, label: str, audio: Any, reference: str) -> dict[str, str]:
+def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int) -> dict[str, str]:
+    """Median wall time over ``rounds`` (modes interleaved, so noise hits all alike)."""
+    times: dict[str, list[float]] = {"off": [], "on": [], "auto": []}
+    texts, chosen = {}, False
+    for _ in range(rounds):
+        for mode in times:
+            texts[mode], elapsed, used = engine.run(audio, mode)
+            times[mode].append(elapsed)
+            chosen = used if mode == "auto" else chosen
     rows = {}
-    for mode in ("off", "on", "auto"):
-        text, elapsed, used = engine.run(audio, mode)
-        rows[f"{label}, batched={mode}"] = f"{elapsed:.2f} s, WER {wer(reference, text):.3f}" + (
-            f" (auto chose {'batched' if used else 'sequential'})" if mode == "auto" else ""
+    for mode, values in times.items():
+        choice = f" (auto chose {'batched' if chosen else 'sequential'})" if mode == "auto" else ""
+        rows[f"{label}, batched={mode}"] = (
+            f"{statistics.median(values):.2f} s, WER {wer(reference, texts[mode]):.3f}{choice}"
         )
+    speedup = statistics.median(times["off"]) / statistics.median(times["auto"])
+    rows[f"{label}, sequential / auto"] = f"{speedup:.2f}x"
     return rows
 
 
@@ -133,6 +144,7 @@ def short_clips(engine: Engine) -> dict[str, str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     engine = Engine()
@@ -145,6 +157,7 @@ def main() -> None:
                 "fixture long_reading.flac",
                 load(fixture.with_suffix(".flac")),
                 fixture.with_suffix(".txt").read_text(),
+                1,
             )
         )
         report("Batched decoding (smoke)", rows)
@@ -159,16 +172,19 @@ def main() -> None:
             f"synthetic reading {len(audio) / SAMPLE_RATE:.0f} s",
             audio,
             (WORK / "long_reading.txt").read_text(),
+            args.rounds,
         )
     )
     for gap in (1.0, 3.0):
-        audio, reference = joined(gap)
+        audio, reference = joined(gap, repeat=2)
+        seconds = len(audio) / SAMPLE_RATE
         rows.update(
             compare(
                 engine,
-                f"real clips joined, {gap:.0f} s gaps ({len(audio) / SAMPLE_RATE:.0f} s)",
+                f"real clips joined twice over, {gap:.0f} s gaps ({seconds:.0f} s)",
                 audio,
                 reference,
+                args.rounds,
             )
         )
     rows.update(short_clips(engine))

@@ -152,3 +152,25 @@ def test_a_recording_over_the_duration_limit_fails_clearly(tmp_path: Path) -> No
         assert "more than the configured maximum of 2 s" in str(outcome.error)
     finally:
         backend.close()
+
+
+@pytest.mark.parametrize("mode", ["on", "off"])
+def test_batched_and_sequential_decoding_give_the_same_transcript_format(
+    tmp_path: Path, mode: str
+) -> None:
+    config = write_config(tmp_path, {"backends.local": {"batched": mode}})
+    backend = LocalBackend(load_settings(config))
+    try:
+        outcome = settle(backend, request(AUDIO / "long_reading.flac"))
+    finally:
+        backend.close()
+    assert isinstance(outcome, Done)
+    result = outcome.result
+    assert result.language == "en"
+    assert word_error_rate(reference("long_reading"), result.text) < 0.2
+    document = build_document(result, source_path="long_reading.flac", sha256="0" * 64,
+                              size=1, backend="local")
+    jsonschema.validate(document, load_schema())
+    words = document["response"]["word_segments"]
+    assert len(words) > 60
+    assert all(0 <= w["start"] <= w["end"] <= 31 for w in words)

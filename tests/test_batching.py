@@ -1,0 +1,27 @@
+"""The rule `batched = auto` applies, measured in bench/README.md."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dropscribe.backends.batching import SpeechProfile, choose_batched, prefers_batched
+
+
+def test_long_continuous_speech_is_decoded_in_batches() -> None:
+    assert prefers_batched(SpeechProfile(duration=250, speech_seconds=235, longest_gap=0.6))
+
+
+def test_short_audio_is_decoded_sequentially() -> None:
+    assert not prefers_batched(SpeechProfile(duration=45, speech_seconds=44, longest_gap=0.2))
+
+
+def test_long_pauses_or_sparse_speech_keep_sequential_decoding() -> None:
+    assert not prefers_batched(SpeechProfile(duration=120, speech_seconds=115, longest_gap=3.0))
+    assert not prefers_batched(SpeechProfile(duration=120, speech_seconds=70, longest_gap=1.0))
+
+
+def test_on_and_off_override_the_rule_and_short_audio_skips_the_detector() -> None:
+    silence = np.zeros(16000 * 5, dtype=np.float32)
+    assert choose_batched("on", silence, 16000)
+    assert not choose_batched("off", silence, 16000)
+    assert not choose_batched("auto", silence, 16000)
