@@ -90,7 +90,7 @@ class Engine:
         }
         self.engine = _Engine(self.options)
 
-    def run(self, audio: Any, mode: str) -> tuple[str, float, bool]:
+    def run(self, audio: Any, mode: str) -> tuple[str, float, str]:
         self.options["batched"] = mode
         started = time.perf_counter()
         result = self.engine.transcribe(
@@ -98,13 +98,13 @@ class Engine:
         )
         elapsed = time.perf_counter() - started
         text = "".join(segment["text"] for segment in result["segments"])
-        return text, elapsed, bool(result["batched"])
+        return text, elapsed, str(result["decoding"])
 
 
 def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int) -> dict[str, str]:
     """Median wall time over ``rounds`` (modes interleaved, so noise hits all alike)."""
     times: dict[str, list[float]] = {"off": [], "on": [], "auto": []}
-    texts, chosen = {}, False
+    texts, chosen = {}, ""
     for _ in range(rounds):
         for mode in times:
             texts[mode], elapsed, used = engine.run(audio, mode)
@@ -112,7 +112,7 @@ def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int)
             chosen = used if mode == "auto" else chosen
     rows = {}
     for mode, values in times.items():
-        choice = f" (auto chose {'batched' if chosen else 'sequential'})" if mode == "auto" else ""
+        choice = f" (auto: {chosen})" if mode == "auto" else ""
         rows[f"{label}, batched={mode}"] = (
             f"{statistics.median(values):.2f} s, WER {wer(reference, texts[mode]):.3f}{choice}"
         )

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropscribe.backends.batching import SpeechProfile, choose_batched, prefers_batched
+from dropscribe.backends.batching import (
+    Choice,
+    SpeechProfile,
+    choose_batched,
+    prefers_batched,
+    uncovered_speech,
+)
 
 
 def test_long_continuous_speech_is_decoded_in_batches() -> None:
@@ -22,6 +28,20 @@ def test_long_pauses_or_sparse_speech_keep_sequential_decoding() -> None:
 
 def test_on_and_off_override_the_rule_and_short_audio_skips_the_detector() -> None:
     silence = np.zeros(16000 * 5, dtype=np.float32)
-    assert choose_batched("on", silence, 16000)
-    assert not choose_batched("off", silence, 16000)
-    assert not choose_batched("auto", silence, 16000)
+    assert choose_batched("on", silence, 16000).batched
+    assert not choose_batched("off", silence, 16000).batched
+    assert choose_batched("auto", silence, 16000) == Choice(False, None)
+
+
+def test_speech_left_without_text_after_batching_is_detected() -> None:
+    speech = [(0.0, 10.0), (11.0, 30.0), (31.0, 60.0)]
+    whole = [{"start": 0.0, "end": 29.5}, {"start": 29.5, "end": 60.0}]
+    assert not uncovered_speech(speech, whole)
+    dropped_chunk = [{"start": 0.0, "end": 30.0}]  # the last 29 s have no text
+    assert uncovered_speech(speech, dropped_chunk)
+    small_holes = [
+        {"start": 0.0, "end": 9.0},
+        {"start": 11.5, "end": 29.0},
+        {"start": 31.0, "end": 58.5},
+    ]
+    assert not uncovered_speech(speech, small_holes)

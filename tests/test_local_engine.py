@@ -168,8 +168,9 @@ def test_batched_and_sequential_decoding_give_the_same_transcript_format(
     result = outcome.result
     assert result.language == "en"
     assert word_error_rate(reference("long_reading"), result.text) < 0.2
-    document = build_document(result, source_path="long_reading.flac", sha256="0" * 64,
-                              size=1, backend="local")
+    document = build_document(
+        result, source_path="long_reading.flac", sha256="0" * 64, size=1, backend="local"
+    )
     jsonschema.validate(document, load_schema())
     words = document["response"]["word_segments"]
     assert len(words) > 60

@@ -2,8 +2,11 @@
 
 Batched decoding splits the audio at voice-activity boundaries and decodes
 the chunks together: about twice as fast on long continuous speech, but it
-drops words around long silences and gains nothing on short clips (see
-bench/README.md for the measurements behind these thresholds).
+gains nothing on short clips, and on some real recordings it drops whole
+chunks (noisy audio after a change of speaker, long pauses). So `auto`
+batches only long, dense speech, and then checks the result against the
+voice-activity detector: if speech was left without text, the file is decoded
+again sequentially. bench/README.md has the measurements behind the numbers.
 """
 
 from __future__ import annotations
@@ -18,6 +21,10 @@ MIN_BATCHED_SECONDS = 60.0
 MIN_SPEECH_RATIO = 0.75
 #: A pause longer than this splits a sentence between chunks.
 MAX_GAP_SECONDS = 2.0
+#: After batched decoding, speech the transcript leaves uncovered beyond these
+#: (one stretch, or a share of all speech) sends the file to sequential decoding.
+MAX_UNCOVERED_SECONDS = 4.0
+MAX_UNCOVERED_SHARE = 0.1
 
 
 @dataclass(frozen=True)
@@ -40,24 +47,52 @@ def prefers_batched(profile: SpeechProfile) -> bool:
     )
 
 
-def speech_profile(audio: Any, sample_rate: int) -> SpeechProfile:
-    """Measure speech and pauses with faster-whisper's voice-activity detector."""
+Span = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The decision, with the speech the detector heard when it was asked."""
+
+    batched: bool
+    speech: list[Span] | None = None
+
+
+def speech_spans(audio: Any, sample_rate: int) -> list[Span]:
+    """Return the speech faster-whisper's voice-activity detector hears, in seconds."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
     spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300))
-    duration = len(audio) / sample_rate
-    speech = sum(span["end"] - span["start"] for span in spans) / sample_rate
-    gaps = [
-        (later["start"] - earlier["end"]) / sample_rate
-        for earlier, later in itertools.pairwise(spans)
-    ]
+    return [(span["start"] / sample_rate, span["end"] / sample_rate) for span in spans]
+
+
+def speech_profile(spans: list[Span], duration: float) -> SpeechProfile:
+    speech = sum(end - start for start, end in spans)
+    gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(spans)]
     return SpeechProfile(duration, speech, max(gaps, default=0.0))
 
 
-def choose_batched(mode: str, audio: Any, sample_rate: int) -> bool:
+def uncovered_speech(spans: list[Span], segments: list[dict[str, Any]]) -> bool:
+    """Return whether the transcript misses speech: a stretch of MAX_UNCOVERED_SECONDS
+    or more, or more than MAX_UNCOVERED_SHARE of all speech, lies under no segment."""
+    covered = sorted((float(s["start"]), float(s["end"])) for s in segments)
+    missing_total = 0.0
+    total = sum(end - start for start, end in spans) or 1.0
+    for start, end in spans:
+        overlap = sum(max(0.0, min(end, c_end) - max(start, c_start)) for c_start, c_end in covered)
+        missing = max(0.0, (end - start) - overlap)
+        if missing >= MAX_UNCOVERED_SECONDS:
+            return True
+        missing_total += missing
+    return missing_total / total > MAX_UNCOVERED_SHARE
+
+
+def choose_batched(mode: str, audio: Any, sample_rate: int) -> Choice:
     """Apply ``batched = auto | on | off`` to this audio."""
+    duration = len(audio) / sample_rate
     if mode == "on":
-        return True
-    if mode == "off" or len(audio) / sample_rate < MIN_BATCHED_SECONDS:
-        return False
-    return prefers_batched(speech_profile(audio, sample_rate))
+        return Choice(True)
+    if mode == "off" or duration < MIN_BATCHED_SECONDS:
+        return Choice(False)
+    spans = speech_spans(audio, sample_rate)
+    return Choice(prefers_batched(speech_profile(spans, duration)), spans)

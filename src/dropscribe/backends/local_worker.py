@@ -120,7 +120,7 @@ class _Engine:
         self.multilingual = bool(self.model.model.is_multilingual)
 
     def transcribe(self, job: dict[str, Any], audio: Any, send: Any) -> dict[str, Any]:
-        from dropscribe.backends.batching import choose_batched
+        from dropscribe.backends.batching import choose_batched, uncovered_speech
 
         started = time.perf_counter()
         duration = len(audio) / SAMPLE_RATE
@@ -133,28 +133,43 @@ class _Engine:
             "word_timestamps": options["word_timestamps"],
             "initial_prompt": options["initial_prompt"],
         }
-        use_batched = choose_batched(options["batched"], audio, SAMPLE_RATE)
-        if use_batched:
+        choice = choose_batched(options["batched"], audio, SAMPLE_RATE)
+        mode = "sequential"
+        collected: list[dict[str, Any]] = []
+        language = None
+        if choice.batched:
             segments, info = self.batched.transcribe(
                 audio, batch_size=options["batch_size"], **kwargs
             )
-        else:
+            collected = self._collect(segments, job, send)
+            language, mode = info.language, "batched"
+            if choice.speech is not None and uncovered_speech(choice.speech, collected):
+                # Batched decoding dropped speech that the detector heard (it can skip a
+                # whole chunk of noisy audio): decode again, sequentially, to lose nothing.
+                collected, mode = [], "batched, then sequential"
+        if not collected and mode != "batched":
             segments, info = self.model.transcribe(
                 audio, vad_filter=options["vad_filter"], **kwargs
             )
+            collected = self._collect(segments, job, send)
+            language = info.language
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        return {
+            "segments": collected,
+            "language": language,
+            "duration": duration,
+            "prediction_time_ms": elapsed_ms,
+            "model": options["model_name"],
+            "decoding": mode,
+        }
+
+    @staticmethod
+    def _collect(segments: Any, job: dict[str, Any], send: Any) -> list[dict[str, Any]]:
         collected = []
         for segment in segments:
             collected.append(_segment_dict(segment))
             send("progress", job["job_id"], float(segment.end))
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        return {
-            "segments": collected,
-            "language": info.language,
-            "duration": duration,
-            "prediction_time_ms": elapsed_ms,
-            "model": options["model_name"],
-            "batched": use_batched,
-        }
+        return collected
 
 
 def _segment_dict(segment: Any) -> dict[str, Any]:
