@@ -36,12 +36,12 @@ def test_on_and_off_override_the_rule_and_short_audio_skips_the_detector() -> No
 def test_speech_left_without_text_after_batching_is_detected() -> None:
     speech = [(0.0, 10.0), (11.0, 30.0), (31.0, 60.0)]
     whole = [{"start": 0.0, "end": 29.5}, {"start": 29.5, "end": 60.0}]
-    assert not uncovered_speech(speech, whole)
+    assert uncovered_speech(speech, whole) == []
     dropped_chunk = [{"start": 0.0, "end": 30.0}]  # the last 29 s have no text
-    assert uncovered_speech(speech, dropped_chunk)
+    assert uncovered_speech(speech, dropped_chunk) == [(31.0, 60.0)]
     small_holes = [
         {"start": 0.0, "end": 9.0},
         {"start": 11.5, "end": 29.0},
         {"start": 31.0, "end": 58.5},
     ]
-    assert not uncovered_speech(speech, small_holes)
+    assert uncovered_speech(speech, small_holes) == []

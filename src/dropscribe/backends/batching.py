@@ -25,6 +25,8 @@ MAX_GAP_SECONDS = 2.0
 #: (one stretch, or a share of all speech) sends the file to sequential decoding.
 MAX_UNCOVERED_SECONDS = 4.0
 MAX_UNCOVERED_SHARE = 0.1
+#: Holes shorter than this are the pauses between words, not dropped speech.
+HOLE_MIN_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -72,19 +74,29 @@ def speech_profile(spans: list[Span], duration: float) -> SpeechProfile:
     return SpeechProfile(duration, speech, max(gaps, default=0.0))
 
 
-def uncovered_speech(spans: list[Span], segments: list[dict[str, Any]]) -> bool:
-    """Return whether the transcript misses speech: a stretch of MAX_UNCOVERED_SECONDS
-    or more, or more than MAX_UNCOVERED_SHARE of all speech, lies under no segment."""
+def uncovered_speech(spans: list[Span], segments: list[dict[str, Any]]) -> list[Span]:
+    """Return the stretches of speech that no segment covers, when they matter: one of
+    MAX_UNCOVERED_SECONDS or more, or more than MAX_UNCOVERED_SHARE of all speech.
+    An empty list means the transcript covers the speech well enough."""
     covered = sorted((float(s["start"]), float(s["end"])) for s in segments)
-    missing_total = 0.0
-    total = sum(end - start for start, end in spans) or 1.0
+    holes: list[Span] = []
     for start, end in spans:
-        overlap = sum(max(0.0, min(end, c_end) - max(start, c_start)) for c_start, c_end in covered)
-        missing = max(0.0, (end - start) - overlap)
-        if missing >= MAX_UNCOVERED_SECONDS:
-            return True
-        missing_total += missing
-    return missing_total / total > MAX_UNCOVERED_SHARE
+        cursor = start
+        for c_start, c_end in covered:
+            if c_end <= cursor or c_start >= end:
+                continue
+            if c_start > cursor:
+                holes.append((cursor, c_start))
+            cursor = max(cursor, c_end)
+        if cursor < end:
+            holes.append((cursor, end))
+    total = sum(end - start for start, end in spans) or 1.0
+    missing = sum(end - start for start, end in holes)
+    if any(end - start >= MAX_UNCOVERED_SECONDS for start, end in holes) or (
+        missing / total > MAX_UNCOVERED_SHARE
+    ):
+        return [(start, end) for start, end in holes if end - start >= HOLE_MIN_SECONDS]
+    return []
 
 
 def choose_batched(mode: str, audio: Any, sample_rate: int) -> Choice:

@@ -143,11 +143,17 @@ class _Engine:
             )
             collected = self._collect(segments, job, send)
             language, mode = info.language, "batched"
-            if choice.speech is not None and uncovered_speech(choice.speech, collected):
-                # Batched decoding dropped speech that the detector heard (it can skip a
-                # whole chunk of noisy audio): decode again, sequentially, to lose nothing.
-                collected, mode = [], "batched, then sequential"
-        if not collected and mode != "batched":
+            holes = uncovered_speech(choice.speech, collected) if choice.speech else []
+            if holes:
+                # Batched decoding dropped speech the detector heard (it can skip a whole
+                # chunk of noisy audio): decode just those stretches again, sequentially.
+                clips = [round(t, 3) for hole in holes for t in hole]
+                segments, _ = self.model.transcribe(audio, clip_timestamps=clips, **kwargs)
+                collected = sorted(
+                    collected + self._collect(segments, job, send), key=lambda s: s["start"]
+                )
+                mode = "batched, holes decoded sequentially"
+        if not collected and mode == "sequential":
             segments, info = self.model.transcribe(
                 audio, vad_filter=options["vad_filter"], **kwargs
             )
