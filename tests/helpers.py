@@ -52,6 +52,16 @@ def write_config(directory: Path, sections: dict[str, dict[str, Any]] | None = N
     return path
 
 
+def cli_json(command: str, config: Path) -> Any:
+    """Run ``dropscribe COMMAND --json`` as a user would and return what it printed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "dropscribe", command, "--json", "--config", str(config)],
+        capture_output=True,
+        check=True,
+    )
+    return json.loads(result.stdout)
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout

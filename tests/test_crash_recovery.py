@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
-from tests.helpers import AUDIO, DaemonProcess, wait_for, write_config
+from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for, write_config
 from tests.test_daemon import SIDECARS, drop, finished, outcome_files
 
 
@@ -58,13 +56,7 @@ def test_sigkill_mid_batch_then_restart_gives_every_file_exactly_one_outcome(
     assert archived == sorted(
         [*good.values(), *(f"late-{k}.wav" for k in ("job_submitted", "job_done", "job_queued"))]
     )
-    jobs = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "dropscribe", "jobs", "--json", "--config", str(config)],
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
+    jobs = cli_json("jobs", config)
     assert sorted(job["path"] for job in jobs) == sorted(
         [
             *good.values(),

@@ -6,8 +6,6 @@ import json
 import os
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +15,15 @@ import pytest
 
 from dropscribe.intake import fit_name
 from dropscribe.transcript import load_schema
-from tests.helpers import AUDIO, DaemonProcess, reference, wait_for, word_error_rate, write_config
+from tests.helpers import (
+    AUDIO,
+    DaemonProcess,
+    cli_json,
+    reference,
+    wait_for,
+    word_error_rate,
+    write_config,
+)
 
 SIDECARS = ("json", "txt", "srt", "vtt")
 
@@ -197,13 +203,7 @@ def test_duplicates_reuse_the_result_and_stems_never_collide(workdir: Path) -> N
     assert first["transcription"] == copy["transcription"]
     assert copy["source"]["path"] == "copy.wav"
     assert json.loads((outbox / "a.mp3.json").read_text())["source"]["path"] == "a.mp3"
-    jobs = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "dropscribe", "jobs", "--json", "--config", str(config)],
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
+    jobs = cli_json("jobs", config)
     by_path = {job["path"]: job for job in jobs}
     assert by_path["copy.wav"]["state"] == "skipped"
     assert by_path["copy.wav"]["submissions"] == 0
@@ -246,13 +246,7 @@ def test_sigterm_hands_back_the_work_and_exits_0_quickly(workdir: Path) -> None:
     with DaemonProcess(config) as daemon:
         wait_for(lambda: finished(outbox, "long_reading"), 120, "the transcript after restart")
         assert daemon.stop() == 0
-    report = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "dropscribe", "status", "--json", "--config", str(config)],
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
+    report = cli_json("status", config)
     assert report["counts"]["done"] == 1
 
 

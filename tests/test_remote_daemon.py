@@ -3,27 +3,19 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.helpers import AUDIO, DaemonProcess, wait_for, write_config
+from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for, write_config
 from tests.remote_setup import FAST_POLLS, SERVERS, TOKEN, backend_section, remote_config
 from tests.servers import OctoAIServer
 from tests.test_daemon import SIDECARS, finished, outcome_files
 
 
 def jobs(config: Path) -> list[dict[str, Any]]:
-    listed: list[dict[str, Any]] = json.loads(
-        subprocess.run(
-            [sys.executable, "-m", "dropscribe", "jobs", "--json", "--config", str(config)],
-            capture_output=True,
-            check=True,
-        ).stdout
-    )
+    listed: list[dict[str, Any]] = cli_json("jobs", config)
     return listed
 
 

@@ -332,14 +332,7 @@ class Dispatcher:
                 error=str(error),
                 retry_in=round(delay, 1),
             )
-            self.store.move(
-                job.id,
-                JobState.QUEUED,
-                attempts=max(0, job.attempts - 1),
-                next_attempt_at=now + delay,
-                error=str(error),
-                future=None,
-            )
+            self._requeue(job, now + delay, error, attempts=max(0, job.attempts - 1))
             return
         if job.attempts >= self.settings.transcribe.max_attempts:
             self.finisher.fail(job, error, gave_up=True)
@@ -358,11 +351,16 @@ class Dispatcher:
             error=str(error),
             retry_in=round(delay, 2),
         )
+        self._requeue(job, now + delay, error)
+
+    def _requeue(self, job: Job, when: float, error: Retryable, **fields: Any) -> None:
+        """Put the job back in the queue until ``when``, noting why; its future is dropped."""
         self.store.move(
             job.id,
             JobState.QUEUED,
-            next_attempt_at=now + delay,
+            next_attempt_at=when,
             error=str(error),
             error_detail=error.detail,
             future=None,
+            **fields,
         )
