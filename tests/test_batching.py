@@ -8,6 +8,7 @@ from dropscribe.backends.batching import (
     Choice,
     SpeechProfile,
     choose_batched,
+    clips_from_spans,
     prefers_batched,
     uncovered_speech,
 )
@@ -45,3 +46,14 @@ def test_speech_left_without_text_after_batching_is_detected() -> None:
         {"start": 31.0, "end": 58.5},
     ]
     assert uncovered_speech(speech, small_holes) == []
+
+
+def test_speech_is_grouped_into_contiguous_windows_of_at_most_30_seconds() -> None:
+    spans = [(0.5, 10.0), (11.0, 25.0), (26.0, 40.0), (41.0, 100.0)]
+    assert clips_from_spans(spans) == [
+        {"start": 0.5, "end": 25.0},
+        {"start": 26.0, "end": 40.0},
+        {"start": 41.0, "end": 71.0},
+        {"start": 71.0, "end": 100.0},
+    ]
+    assert clips_from_spans([]) == []

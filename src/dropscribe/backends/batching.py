@@ -15,6 +15,8 @@ import itertools
 from dataclasses import dataclass
 from typing import Any
 
+#: Whisper decodes 30 s windows.
+CLIP_SECONDS = 30.0
 #: Shorter audio is one or two 30 s windows: nothing to batch.
 MIN_BATCHED_SECONDS = 60.0
 #: Below this share of speech, the silences are where batched decoding loses words.
@@ -59,12 +61,37 @@ class Choice:
     batched: bool
     speech: list[Span] | None = None
 
+    def clips(self) -> list[dict[str, float]] | None:
+        """The windows to decode in batches (see :func:`clips_from_spans`)."""
+        return clips_from_spans(self.speech) if self.speech else None
+
+
+def clips_from_spans(spans: list[Span], longest: float = CLIP_SECONDS) -> list[dict[str, float]]:
+    """Group speech into windows of at most ``longest`` seconds, each one stretch of the
+    recording from the start of its first span to the end of its last.
+
+    faster-whisper's own batching splices the speech spans together and drops
+    the pauses; measured here, that cut words at the joins and lost whole
+    chunks (WER 0.225 against 0.060 with these contiguous windows, and slower).
+    """
+    clips: list[list[float]] = []
+    for start, end in spans:
+        while end - start > longest:  # a single span longer than a window
+            clips.append([start, start + longest])
+            start += longest
+        if clips and end - clips[-1][0] <= longest:
+            clips[-1][1] = end
+        else:
+            clips.append([start, end])
+    return [{"start": round(start, 3), "end": round(end, 3)} for start, end in clips]
+
 
 def speech_spans(audio: Any, sample_rate: int) -> list[Span]:
     """Return the speech faster-whisper's voice-activity detector hears, in seconds."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    spans = get_speech_timestamps(audio, VadOptions(min_silence_duration_ms=300))
+    options = VadOptions(min_silence_duration_ms=300, max_speech_duration_s=CLIP_SECONDS)
+    spans = get_speech_timestamps(audio, options)
     return [(span["start"] / sample_rate, span["end"] / sample_rate) for span in spans]
 
 
@@ -102,9 +129,9 @@ def uncovered_speech(spans: list[Span], segments: list[dict[str, Any]]) -> list[
 def choose_batched(mode: str, audio: Any, sample_rate: int) -> Choice:
     """Apply ``batched = auto | on | off`` to this audio."""
     duration = len(audio) / sample_rate
-    if mode == "on":
-        return Choice(True)
-    if mode == "off" or duration < MIN_BATCHED_SECONDS:
+    if mode == "off" or (mode == "auto" and duration < MIN_BATCHED_SECONDS):
         return Choice(False)
     spans = speech_spans(audio, sample_rate)
+    if mode == "on":
+        return Choice(True, spans)
     return Choice(prefers_batched(speech_profile(spans, duration)), spans)

@@ -138,11 +138,14 @@ class _Engine:
         collected: list[dict[str, Any]] = []
         language = None
         if choice.batched:
-            segments, info = self.batched.transcribe(
-                audio, batch_size=options["batch_size"], **kwargs
-            )
-            collected = self._collect(segments, job, send)
-            language, mode = info.language, "batched"
+            clips = choice.clips()
+            if clips:
+                segments, info = self.batched.transcribe(
+                    audio, batch_size=options["batch_size"], clip_timestamps=clips, **kwargs
+                )
+                collected = self._collect(segments, job, send)
+                language = info.language
+            mode = "batched"
             holes = uncovered_speech(choice.speech, collected) if choice.speech else []
             if holes:
                 # Batched decoding dropped speech the detector heard (it can skip a whole
