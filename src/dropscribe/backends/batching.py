@@ -21,8 +21,9 @@ CLIP_SECONDS = 30.0
 MIN_BATCHED_SECONDS = 60.0
 #: Below this share of speech, the silences are where batched decoding loses words.
 MIN_SPEECH_RATIO = 0.75
-#: A pause longer than this splits a sentence between chunks.
-MAX_GAP_SECONDS = 2.0
+#: A longer pause marks a recording where batched windows lost words (measured: a
+#: 1.3 s pause cost 3 points of WER, recordings without pauses over 0.5 s lost none).
+MAX_GAP_SECONDS = 1.0
 #: After batched decoding, speech the transcript leaves uncovered beyond these
 #: (one stretch, or a share of all speech) sends the file to sequential decoding.
 MAX_UNCOVERED_SECONDS = 4.0
