@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +12,7 @@ import pytest
 
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for, write_config
 from tests.remote_setup import FAST_POLLS, SERVERS, TOKEN, backend_section, remote_config
-from tests.servers import OctoAIServer
+from tests.servers import Fault, OctoAIServer
 from tests.test_daemon import SIDECARS, finished, outcome_files
 
 
@@ -139,3 +141,40 @@ def test_folders_choose_their_backend_and_large_files_use_the_fallback(workdir: 
     expected = "The file is 0.1 MB, over the 1000 bytes upload limit of the runpod backend"
     assert expected in report["error"]
     assert "backends.runpod.fallback" in report["error"]
+
+
+def test_retry_brings_a_failed_file_back_and_its_error_gives_way_to_a_transcript(
+    workdir: Path,
+) -> None:
+    with OctoAIServer() as server:
+        server.token = TOKEN
+        config = remote_config(workdir, "octoai", server.url)
+        inbox, outbox = workdir / "inbox", workdir / "outbox"
+        inbox.mkdir()
+        server.faults["submit"].append(
+            Fault(400, b'{"error": "audio format not supported by this deployment"}')
+        )
+        with DaemonProcess(config) as daemon:
+            daemon.wait_event("ready", timeout=30)
+            (inbox / "memo.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
+            wait_for(lambda: finished(outbox, "memo"), 30, "the error sidecar")
+            report = json.loads((outbox / "memo.error.json").read_text())
+            assert report["detail"] == "audio format not supported by this deployment"
+            assert (workdir / "failed" / "memo.wav").exists()
+            # The deployment is fixed; the operator retries while the daemon runs.
+            retried = subprocess.run(
+                [sys.executable, "-m", "dropscribe", "retry", "--failed", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            assert "queued again: 1 job(s)" in retried.stdout
+            wait_for(
+                lambda: outcome_files(outbox, "memo") == sorted(f"memo.{e}" for e in SIDECARS),
+                30,
+                "the transcript after the retry",
+            )
+            assert daemon.stop() == 0
+    assert (workdir / "archive" / "memo.wav").exists()
+    assert not (workdir / "failed" / "memo.wav").exists()
+    assert [job["state"] for job in jobs(config)] == ["done"]
