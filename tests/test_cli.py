@@ -93,3 +93,51 @@ def test_status_jobs_and_retry_read_and_change_the_store(workdir: Path) -> None:
     assert unknown.returncode == 1 and "[2, 99]" in unknown.stderr
     assert dropscribe("retry", "--failed", config=config).returncode == 0
     assert store.get(1).state == JobState.QUEUED and store.get(1).attempts == 0
+
+
+def test_transcribe_on_a_terminal_shows_progress_through_the_audio(workdir: Path) -> None:
+    """tqdm draws only on a terminal: give the command a pseudo-terminal as stderr."""
+    import fcntl
+    import os
+    import struct
+    import termios
+
+    controller, terminal = os.openpty()
+    # A terminal has a size; tqdm draws nothing on one of 0 columns.
+    fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    try:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dropscribe",
+                "transcribe",
+                str(AUDIO / "long_reading.flac"),
+                "--out",
+                str(workdir / "out"),
+                "--config",
+                str(write_config(workdir)),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=terminal,
+            stdin=subprocess.DEVNULL,
+        )
+        os.close(terminal)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the command exited and closed its end
+                break
+            if not chunk:
+                break
+            drawn += chunk
+        assert process.wait(timeout=120) == 0
+    finally:
+        os.close(controller)
+    frames = drawn.decode(errors="replace").replace("\r", "\n").splitlines()
+    bars = [f for f in frames if "long_reading.flac:" in f and "s audio" in f]
+    # Several frames as segments arrive, the position counting up to the 31 s of audio.
+    assert len(bars) >= 2
+    assert any("/31 s audio" in bar for bar in bars)
+    assert (workdir / "out" / "long_reading.json").exists()

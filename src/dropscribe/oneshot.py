@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import Never
 
 from tqdm import tqdm
 
@@ -71,14 +72,9 @@ def _transcribe_one(
 def _run(backend: Backend, request: Request, label: str) -> Transcription:
     future = backend.submit(request)
     polls = 0
-    with tqdm(
-        total=None,
-        desc=label,
-        unit="s",
-        disable=not sys.stderr.isatty(),
-        leave=False,
-        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio",
-    ) as bar:
+    bar: tqdm[Never] | None = None  # drawn once the audio's duration is known
+    duration = 0.0
+    try:
         while True:
             delay = backend.poll_delay(polls)
             if delay:
@@ -86,10 +82,17 @@ def _run(backend: Backend, request: Request, label: str) -> Transcription:
             outcome = backend.poll(future, 0.2)
             polls += 1
             if isinstance(outcome, Pending):
-                if outcome.duration:
-                    bar.total = outcome.duration
-                if outcome.position is not None:
-                    bar.n = min(outcome.position, bar.total or outcome.position)
+                if outcome.duration and bar is None and sys.stderr.isatty():
+                    duration = outcome.duration
+                    bar = tqdm(
+                        total=duration,
+                        desc=label,
+                        unit="s",
+                        leave=False,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio",
+                    )
+                if bar is not None and outcome.position is not None:
+                    bar.n = min(outcome.position, duration)
                     bar.refresh()
                 continue
             if isinstance(outcome, Done):
@@ -98,3 +101,6 @@ def _run(backend: Backend, request: Request, label: str) -> Transcription:
                 raise outcome.error
             if isinstance(outcome, Gone):
                 future = backend.submit(request)
+    finally:
+        if bar is not None:
+            bar.close()

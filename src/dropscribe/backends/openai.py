@@ -1,8 +1,10 @@
 """Any OpenAI-compatible ``/audio/transcriptions`` server (OpenAI, Groq, speaches,
 whisper.cpp's server, LocalAI, vLLM, ...).
 
-The request is synchronous: it runs in a thread of this process and is the
-future while in flight. After a restart it is Gone and is sent again.
+The request is synchronous: ``submit`` sends it and waits for the answer,
+which the future then holds until ``poll`` hands it over. A job interrupted
+while its request is out is found in ``submitting`` after a restart and is
+sent again; a future from an earlier run is Gone.
 """
 
 from __future__ import annotations
@@ -64,9 +66,9 @@ class OpenAIBackend:
         flight = _InFlight()
         with self._lock:
             self._requests[remote_id] = flight
-        threading.Thread(
-            target=self._send, args=(request, flight), daemon=True, name=f"openai-{request.job_id}"
-        ).start()
+        # The request runs in the caller's thread (the dispatcher gives every job one):
+        # a thread of its own per request cost more than the request at high rates.
+        self._send(request, flight)
         return Future(
             backend=self.name,
             remote_id=remote_id,
