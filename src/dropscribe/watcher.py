@@ -72,11 +72,13 @@ def filesystem_type(path: Path, mounts_file: Path = Path("/proc/mounts")) -> str
     return best_type
 
 
-def choose_mode(mode: str, inbox: Path) -> tuple[str, str]:
+def choose_mode(
+    mode: str, inbox: Path, mounts_file: Path = Path("/proc/mounts")
+) -> tuple[str, str]:
     """Return ("events" or "polling", why) for the configured mode."""
     if mode != "auto":
         return mode, "configured"
-    fs_type = filesystem_type(inbox)
+    fs_type = filesystem_type(inbox, mounts_file)
     if fs_type in REMOTE_FILESYSTEMS:
         return "polling", f"the inbox is on {fs_type}, where native events miss remote changes"
     return "events", f"the inbox is on {fs_type or 'a local file system'}"
