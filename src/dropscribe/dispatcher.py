@@ -228,13 +228,7 @@ class Dispatcher:
             self._handle_error(self.store.get(job.id), outcome.error)
         elif isinstance(outcome, Gone):
             log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
-            self.store.move(
-                job.id,
-                JobState.QUEUED,
-                attempts=max(0, job.attempts - 1),
-                next_attempt_at=self.clock(),
-                future=None,
-            )
+            self._give_back(job)
 
     def _submit(self, job: Job, backend: Backend) -> Future | None:
         source = self.finisher.source_of(job)
@@ -246,13 +240,7 @@ class Dispatcher:
         if limit is not None and job.size > limit:
             if backend.fallback:
                 log.info("using_fallback", job=job.id, file=job.path, backend=backend.fallback)
-                self.store.move(
-                    job.id,
-                    JobState.QUEUED,
-                    backend=backend.fallback,
-                    attempts=max(0, job.attempts - 1),
-                    next_attempt_at=self.clock(),
-                )
+                self._give_back(job, backend=backend.fallback)
                 return None
             raise Permanent(
                 f"The file is {human_size(job.size)}, over the {human_size(limit)} upload "
@@ -288,14 +276,20 @@ class Dispatcher:
         """On shutdown: remote futures stay saved and are polled after the restart;
         work held in this process goes back to the queue without costing an attempt."""
         if job.backend == "local":
-            self.store.move(
-                job.id,
-                JobState.QUEUED,
-                attempts=max(0, job.attempts - 1),
-                next_attempt_at=self.clock(),
-                future=None,
-            )
+            self._give_back(job)
             log.info("job_handed_back", job=job.id, file=job.path)
+
+    def _give_back(self, job: Job, **fields: Any) -> None:
+        """Put the job back in the queue now, without counting the attempt it was on:
+        what stopped it was not the file's fault."""
+        self.store.move(
+            job.id,
+            JobState.QUEUED,
+            attempts=max(0, job.attempts - 1),
+            next_attempt_at=self.clock(),
+            future=None,
+            **fields,
+        )
 
     def _handle_error_safely(self, job: Job, error: DropscribeError) -> None:
         try:
