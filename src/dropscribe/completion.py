@@ -101,7 +101,7 @@ class Finisher:
             "attempts": job.attempts,
             "job": job.id,
             "first_seen": _iso(job.created_at),
-            "failed_at": _iso(self.store._clock()),
+            "failed_at": _iso(self.store.now()),
             "retry": "fix the cause, then run: dropscribe retry --failed",
         }
         error_path = self.outbox.write_error(job.output_name, report)

@@ -45,6 +45,10 @@ class Store:
             self._db.execute("PRAGMA synchronous = NORMAL")
             self._migrate()
 
+    def now(self) -> float:
+        """The store's clock, which stamps every change."""
+        return float(self._clock())
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
