@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dropscribe.states import IN_FLIGHT, PREDECESSORS, TERMINAL, JobState
+from dropscribe.states import PREDECESSORS, TERMINAL, JobState
 from dropscribe.store.schema import JOB_COLUMNS, MIGRATIONS, Job, TransitionError
 
 __all__ = ["Job", "Store", "TransitionError"]
@@ -181,15 +181,6 @@ class Store:
             sql += f" LIMIT {int(limit)}"
         return [Job.from_row(row) for row in self._read(sql, args)]
 
-    def active_paths(self) -> set[str]:
-        """Return the paths of jobs still in the pipeline (not terminal)."""
-        terminal = [str(state) for state in TERMINAL]
-        rows = self._read(
-            f"SELECT DISTINCT path FROM jobs WHERE state NOT IN ({','.join('?' * len(terminal))})",
-            terminal,
-        )
-        return {row["path"] for row in rows}
-
     def known_files(self) -> dict[str, tuple[int, float]]:
         """Return (size, mtime) of the newest job of every path, to skip rescanned files."""
         rows = self._read(
@@ -208,15 +199,6 @@ class Store:
         for row in self._read("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"):
             counts[row["state"]] = row["n"]
         return counts
-
-    def count_in_flight(self, backend: str) -> int:
-        states = [str(state) for state in IN_FLIGHT]
-        rows = self._read(
-            "SELECT COUNT(*) FROM jobs WHERE backend = ? "
-            f"AND state IN ({','.join('?' * len(states))})",
-            [backend, *states],
-        )
-        return int(rows[0][0])
 
     def finished_since(self, since: float) -> int:
         rows = self._read(
