@@ -25,6 +25,15 @@ from bench.harness import REPO, Daemon, fresh_dir, machine, report, rss_mb, writ
 from bench.instant_server import InstantServer
 
 WORK = REPO / "bench" / "results" / "scale"
+#: An OpenAI-compatible backend on a closed port: every job waits in the queue.
+SERVER_DOWN = """
+[transcribe]
+backend = "openai"
+[backends.openai]
+base_url = "http://127.0.0.1:9/v1"
+[log]
+format = "json"
+"""
 
 
 def fill(inbox: Path, count: int) -> None:
@@ -41,21 +50,13 @@ def fill(inbox: Path, count: int) -> None:
 def waiting_memory(count: int) -> dict[str, str]:
     work = fresh_dir(WORK / "waiting")
     fill(work / "inbox", count)
-    config = write_config(
-        work,
-        """
-[transcribe]
-backend = "openai"
-[backends.openai]
-base_url = "http://127.0.0.1:9/v1"
-[log]
-format = "json"
-""",
-    )
+    config = write_config(work, SERVER_DOWN)
     daemon = Daemon(config)
     try:
         ready = daemon.wait_log('"event": "ready"', timeout=3600)
-        time.sleep(5)  # the server is down: jobs are claimed, refused, put back
+        # Every file recorded, and the first refusal has paused the backend's queue.
+        daemon.wait_log('"event": "scanned"', timeout=3600)
+        daemon.wait_log('"event": "backend_down"', timeout=60)
         rss = rss_mb(daemon.process.pid)
     finally:
         daemon.stop()
@@ -125,19 +126,7 @@ def startup_and_rescan(count: int) -> dict[str, str]:
     """
     work = fresh_dir(WORK / f"startup{count}")
     fill(work / "inbox", count)
-    config = write_config(
-        work,
-        """
-[watch]
-rescan_seconds = 15
-[transcribe]
-backend = "openai"
-[backends.openai]
-base_url = "http://127.0.0.1:9/v1"
-[log]
-format = "json"
-""",
-    )
+    config = write_config(work, "[watch]\nrescan_seconds = 15\n" + SERVER_DOWN)
     first = Daemon(config, "first.log")
     try:
         first_scan = first.wait_log('"event": "scanned"', timeout=3600)

@@ -12,21 +12,16 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
 from typing import Any
 
-from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending, Request
+from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.backends.http import HttpClient
 from dropscribe.backends.normalise import normalise
 from dropscribe.config import OpenAISettings, Settings
 from dropscribe.errors import BackendError, BadInput, Retryable
 from dropscribe.transcript import Transcription
 
-
-@dataclass
-class _InFlight:
-    done: threading.Event = field(default_factory=threading.Event)
-    outcome: Outcome | None = None
+VANISHED = "The file disappeared before it could be uploaded; drop it again."
 
 
 class OpenAIBackend:
@@ -44,7 +39,8 @@ class OpenAIBackend:
             self.name, self.section, self.base, key.get_secret_value() if key else None
         )
         self.instance = uuid.uuid4().hex
-        self._requests: dict[str, _InFlight] = {}
+        #: Outcomes of requests already answered, until ``poll`` hands them over.
+        self._outcomes: dict[str, Outcome] = {}
         self._lock = threading.Lock()
 
     def settings_fingerprint(self) -> dict[str, Any]:
@@ -61,14 +57,13 @@ class OpenAIBackend:
 
     def submit(self, request: Request) -> Future:
         if not request.path.exists():
-            raise BadInput("The file disappeared before it could be uploaded; drop it again.")
+            raise BadInput(VANISHED)
         remote_id = f"{self.instance}:{request.job_id}:{uuid.uuid4().hex[:8]}"
-        flight = _InFlight()
-        with self._lock:
-            self._requests[remote_id] = flight
         # The request runs in the caller's thread (the dispatcher gives every job one):
         # a thread of its own per request cost more than the request at high rates.
-        self._send(request, flight)
+        outcome = self._send(request)
+        with self._lock:
+            self._outcomes[remote_id] = outcome
         return Future(
             backend=self.name,
             remote_id=remote_id,
@@ -76,25 +71,22 @@ class OpenAIBackend:
             data={"instance": self.instance},
         )
 
-    def _send(self, request: Request, flight: _InFlight) -> None:
+    def _send(self, request: Request) -> Outcome:
+        """Send the request and return its outcome; every failure becomes a value."""
         started = time.perf_counter()
         try:
             result = self.transcribe(request)
-        except BackendError as exc:
-            flight.outcome = Failed(exc)
-        except BadInput as exc:
-            flight.outcome = Failed(exc)
+        except (BackendError, BadInput) as exc:
+            return Failed(exc)
         except FileNotFoundError:
-            flight.outcome = Failed(
+            return Failed(
                 BadInput("The file disappeared before it could be uploaded; drop it again.")
             )
-        except Exception as exc:  # an unexpected reply must not kill the thread silently
-            flight.outcome = Failed(Retryable(f"The openai request failed: {exc!r}"))
-        else:
-            if not result.prediction_time_ms:
-                result.prediction_time_ms = (time.perf_counter() - started) * 1000
-            flight.outcome = Done(result)
-        flight.done.set()
+        except Exception as exc:  # an unexpected reply must not kill the job's thread
+            return Failed(Retryable(f"The openai request failed: {exc!r}"))
+        if not result.prediction_time_ms:
+            result.prediction_time_ms = (time.perf_counter() - started) * 1000
+        return Done(result)
 
     def transcribe(self, request: Request) -> Transcription:
         """Send the file as multipart (streamed by httpx) and normalise the answer."""
@@ -117,15 +109,9 @@ class OpenAIBackend:
     def poll(self, future: Future, wait: float) -> Outcome:
         if future.data.get("instance") != self.instance:
             return Gone("the request was in flight when dropscribe stopped")
-        flight = self._requests.get(future.remote_id)
-        if flight is None:
-            return Gone("this request is unknown to this process")
-        flight.done.wait(wait)
-        if flight.outcome is None:
-            return Pending()
         with self._lock:
-            self._requests.pop(future.remote_id, None)
-        return flight.outcome
+            outcome = self._outcomes.pop(future.remote_id, None)
+        return outcome or Gone("this request is unknown to this process")
 
     def poll_delay(self, polls: int) -> float:
         return 0.0
