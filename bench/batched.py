@@ -81,6 +81,8 @@ class Engine:
             "device": "cpu",
             "compute_type": "default",
             "cpu_threads": 0,
+            "parallel_decodes": 0,
+            "workers": 1,
             "beam_size": 5,
             "vad_filter": False,
             "word_timestamps": True,

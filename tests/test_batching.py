@@ -10,8 +10,10 @@ from dropscribe.backends.batching import (
     choose_batched,
     clips_from_spans,
     prefers_batched,
+    split_windows,
     uncovered_speech,
 )
+from dropscribe.backends.local_threads import ThreadPlan, plan_threads
 
 
 def test_long_continuous_speech_is_decoded_in_batches() -> None:
@@ -57,3 +59,23 @@ def test_speech_is_grouped_into_contiguous_windows_of_at_most_30_seconds() -> No
         {"start": 71.0, "end": 100.0},
     ]
     assert clips_from_spans([]) == []
+
+
+def test_windows_are_split_in_order_into_nearly_equal_runs() -> None:
+    windows = [{"start": float(i), "end": i + 1.0} for i in range(9)]
+    runs = split_windows(windows, 2)
+    assert [len(run) for run in runs] == [5, 4]
+    assert [w for run in runs for w in run] == windows
+    assert split_windows(windows[:1], 4) == [windows[:1]]
+    assert split_windows(windows, 1) == [windows]
+
+
+def test_cores_go_to_parallel_decodes_of_few_threads_without_oversubscribing() -> None:
+    # Measured on 2 cores: one thread per decode and two decodes side by side.
+    assert plan_threads(0, 0, workers=1, cores=2) == ThreadPlan(1, 2)
+    assert plan_threads(0, 0, workers=1, cores=16) == ThreadPlan(4, 4)
+    assert plan_threads(0, 0, workers=2, cores=16) == ThreadPlan(2, 4)
+    assert plan_threads(0, 0, workers=4, cores=2) == ThreadPlan(1, 1)
+    # What the user sets is kept; the other one is fitted around it.
+    assert plan_threads(2, 0, workers=1, cores=2) == ThreadPlan(2, 1)
+    assert plan_threads(0, 3, workers=1, cores=2) == ThreadPlan(1, 3)

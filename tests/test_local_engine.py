@@ -158,7 +158,11 @@ def test_a_recording_over_the_duration_limit_fails_clearly(tmp_path: Path) -> No
 def test_batched_and_sequential_decoding_give_the_same_transcript_format(
     tmp_path: Path, mode: str
 ) -> None:
-    config = write_config(tmp_path, {"backends.local": {"batched": mode}})
+    # Two parallel decodes: in batched mode the two windows of the 31 s fixture are
+    # decoded side by side and must come back in the recording's order.
+    config = write_config(
+        tmp_path, {"backends.local": {"batched": mode, "cpu_threads": 1, "parallel_decodes": 2}}
+    )
     backend = LocalBackend(load_settings(config))
     try:
         outcome = settle(backend, request(AUDIO / "long_reading.flac"))
@@ -175,3 +179,5 @@ def test_batched_and_sequential_decoding_give_the_same_transcript_format(
     words = document["response"]["word_segments"]
     assert len(words) > 60
     assert all(0 <= w["start"] <= w["end"] <= 31 for w in words)
+    starts = [segment["start"] for segment in document["response"]["segments"]]
+    assert starts == sorted(starts) and starts[-1] > 15

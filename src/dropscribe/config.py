@@ -89,7 +89,10 @@ class LocalSettings(Section):
     model: str = Field("tiny.en", description="A model name, or a CTranslate2 model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = Field("default", description='"default": int8 on CPU, float16 on GPU.')
-    cpu_threads: int = Field(0, ge=0, description="0: CTranslate2 decides (up to 4).")
+    cpu_threads: int = Field(0, ge=0, description="Threads per decode; 0: automatic.")
+    parallel_decodes: int = Field(
+        0, ge=0, description="Decodes at once in a worker, each with a model copy; 0: automatic."
+    )
     beam_size: int = Field(5, ge=1)
     vad_filter: bool = False
     word_timestamps: bool = True

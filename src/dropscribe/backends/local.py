@@ -262,6 +262,8 @@ class LocalBackend:
             "device": settings.device,
             "compute_type": settings.compute_type,
             "cpu_threads": settings.cpu_threads,
+            "parallel_decodes": settings.parallel_decodes,
+            "workers": settings.workers,
             "beam_size": settings.beam_size,
             "vad_filter": settings.vad_filter,
             "word_timestamps": settings.word_timestamps,

@@ -18,10 +18,12 @@ import queue
 import signal
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
 from dropscribe.backends.local_media import SAMPLE_RATE
+from dropscribe.backends.local_threads import plan_threads
 
 
 def main(connection: Connection, options: dict[str, Any]) -> None:
@@ -106,17 +108,21 @@ def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
 
 class _Engine:
     def __init__(self, options: dict[str, Any]) -> None:
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import WhisperModel
 
         self.options = options
         device, compute_type = resolve_device(options["device"], options["compute_type"])
+        plan = plan_threads(options["cpu_threads"], options["parallel_decodes"], options["workers"])
+        # A GPU runs a batch on all its cores already; copies of the model would only
+        # take its memory.
+        self.parallel = plan.parallel_decodes if device == "cpu" else 1
         self.model = WhisperModel(
             options["model_load"],
             device=device,
             compute_type=compute_type,
-            cpu_threads=options["cpu_threads"],
+            cpu_threads=plan.threads_per_decode,
+            num_workers=self.parallel,
         )
-        self.batched = BatchedInferencePipeline(model=self.model)
         self.multilingual = bool(self.model.model.is_multilingual)
 
     def transcribe(self, job: dict[str, Any], audio: Any, send: Any) -> dict[str, Any]:
@@ -140,11 +146,7 @@ class _Engine:
         if choice.batched:
             clips = choice.clips()
             if clips:
-                segments, info = self.batched.transcribe(
-                    audio, batch_size=options["batch_size"], clip_timestamps=clips, **kwargs
-                )
-                collected = self._collect(segments, job, send)
-                language = info.language
+                collected, language = self._transcribe_batched(audio, clips, kwargs, job, send)
             mode = "batched"
             holes = uncovered_speech(choice.speech, collected) if choice.speech else []
             if holes:
@@ -168,6 +170,48 @@ class _Engine:
             "decoding": mode,
         }
 
+    def _transcribe_batched(
+        self,
+        audio: Any,
+        clips: list[dict[str, float]],
+        kwargs: dict[str, Any],
+        job: dict[str, Any],
+        send: Any,
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Decode the windows in batches, the groups of windows side by side on the
+        model's parallel decodes (one group per decode, in the recording's order)."""
+        from faster_whisper import BatchedInferencePipeline
+
+        from dropscribe.backends.batching import split_windows
+
+        groups = split_windows(clips, self.parallel)
+        if kwargs["language"] is None and len(groups) > 1:
+            # One language for the whole file, detected as sequential decoding does.
+            if self.multilingual:
+                kwargs = {**kwargs, "language": self.model.detect_language(audio)[0]}
+            else:
+                kwargs = {**kwargs, "language": "en"}
+
+        def decode(index: int) -> tuple[list[dict[str, Any]], str]:
+            # A pipeline per group: it keeps the last word's end between batches.
+            pipeline = BatchedInferencePipeline(model=self.model)
+            segments, info = pipeline.transcribe(
+                audio,
+                batch_size=self.options["batch_size"],
+                clip_timestamps=groups[index],
+                **kwargs,
+            )
+            # Progress is told as the first group advances; the others finish about then.
+            report = send if index == 0 else _no_progress
+            return self._collect(segments, job, report), info.language
+
+        with ThreadPoolExecutor(len(groups), thread_name_prefix="batched") as pool:
+            decoded = list(pool.map(decode, range(len(groups))))
+        collected = [segment for group_segments, _ in decoded for segment in group_segments]
+        if collected:
+            send("progress", job["job_id"], float(collected[-1]["end"]))
+        return collected, decoded[0][1]
+
     @staticmethod
     def _collect(segments: Any, job: dict[str, Any], send: Any) -> list[dict[str, Any]]:
         collected = []
@@ -175,6 +219,10 @@ class _Engine:
             collected.append(_segment_dict(segment))
             send("progress", job["job_id"], float(segment.end))
         return collected
+
+
+def _no_progress(*message: Any) -> None:
+    pass
 
 
 def _segment_dict(segment: Any) -> dict[str, Any]:
