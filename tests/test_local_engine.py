@@ -12,7 +12,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dropscribe.backends.base import Done, Failed, Gone, Outcome, Pending, Request
+from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.backends.local import LocalBackend
 from dropscribe.config import load_settings
 from dropscribe.errors import BadInput, Permanent, Retryable
@@ -127,6 +127,38 @@ def test_a_killed_worker_fails_its_file_retryably_and_a_fresh_worker_takes_over(
         assert "stopped unexpectedly" in str(outcome.error)
         assert isinstance(backend.poll(waiting, 5), Gone)  # not its fault: no attempt lost
         again = settle(backend, request(AUDIO / "numbers.wav", job_id=3))
+        assert isinstance(again, Done)
+    finally:
+        backend.close()
+
+
+def started(backend: LocalBackend, future: Future) -> bool:
+    outcome = backend.poll(future, 0.05)
+    return isinstance(outcome, Pending) and outcome.duration is not None
+
+
+def test_one_worker_transcribes_files_side_by_side_and_a_crash_charges_only_those(
+    tmp_path: Path,
+) -> None:
+    config = write_config(tmp_path, {"backends.local": {"cpu_threads": 1, "parallel_decodes": 2}})
+    backend = LocalBackend(load_settings(config))
+    try:
+        assert backend.concurrency == 3  # two decodes and one file decoded ahead
+        first, second = tmp_path / "first.flac", tmp_path / "second.flac"
+        shutil.copy(AUDIO / "long_reading.flac", first)
+        shutil.copy(AUDIO / "long_reading.flac", second)
+        futures = [backend.submit(request(path, job_id=n)) for n, path in ((1, first), (2, second))]
+        queued = backend.submit(request(AUDIO / "numbers.wav", job_id=3))
+        assert len({f.data["pid"] for f in futures}) == 1  # the same worker
+        deadline = time.monotonic() + 60
+        while not all(started(backend, f) for f in futures):
+            assert time.monotonic() < deadline, "the two files never ran side by side"
+        os.kill(int(futures[0].data["pid"]), signal.SIGKILL)
+        for future in futures:
+            outcome = backend.poll(future, 10)
+            assert isinstance(outcome, Failed) and isinstance(outcome.error, Retryable)
+        assert isinstance(backend.poll(queued, 5), Gone)  # it was only waiting
+        again = settle(backend, request(AUDIO / "numbers.wav", job_id=4))
         assert isinstance(again, Done)
     finally:
         backend.close()

@@ -35,6 +35,7 @@ from dropscribe.backends.base import (
     Request,
 )
 from dropscribe.backends.local_model import resolve_model
+from dropscribe.backends.local_threads import plan_threads
 from dropscribe.backends.local_worker import main as worker_main
 from dropscribe.config import LocalSettings, Settings
 from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
@@ -75,7 +76,8 @@ class _Worker:
         self.fatal: str | None = None
         self.multilingual: bool | None = None
         self.jobs: dict[int, _JobSlot] = {}
-        self.current: int | None = None
+        #: Jobs being transcribed now (one per parallel decode).
+        self.running: set[int] = set()
         self.dead = False
         assert self.process.pid is not None
         self.pid: int = self.process.pid
@@ -140,8 +142,13 @@ class LocalBackend:
         self.model_name: str | None = self.settings.model
         self.fallback: str | None = self.settings.fallback
         self.max_upload_bytes: int | None = None
-        # One file decoding ahead per worker keeps the engine busy between files.
-        self.concurrency = self.settings.workers * 2
+        # A file per parallel decode, and one decoding ahead per worker to keep them
+        # busy between files. The worker says how many decodes it runs once loaded (a
+        # GPU runs one); until then, the plan for a CPU.
+        local = self.settings
+        plan = plan_threads(local.cpu_threads, local.parallel_decodes, local.workers)
+        parallel = 1 if local.device == "cuda" else plan.parallel_decodes
+        self.concurrency = local.workers * (parallel + 1)
         self.instance = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
@@ -301,6 +308,7 @@ class LocalBackend:
         kind = message[0]
         if kind == "ready":
             worker.multilingual = bool(message[1]["multilingual"])
+            self.concurrency = self.settings.workers * (int(message[1]["parallel"]) + 1)
             worker.ready.set()
             log.info("worker_ready", pid=message[1]["pid"], model=self.choice.description)
             return
@@ -313,7 +321,7 @@ class LocalBackend:
         if slot is None:
             return
         if kind == "started":
-            worker.current = slot.job_id
+            worker.running.add(slot.job_id)
             slot.started = time.monotonic()
             slot.duration = float(message[2])
         elif kind == "progress":
@@ -330,8 +338,7 @@ class LocalBackend:
         worker = slot.worker
         with self._lock:
             worker.jobs.pop(slot.job_id, None)
-            if worker.current == slot.job_id:
-                worker.current = None
+            worker.running.discard(slot.job_id)
         slot.outcome = outcome
         slot.event.set()
 
@@ -357,13 +364,19 @@ class LocalBackend:
             worker, f"The transcription worker stopped unexpectedly (exit code {code})."
         )
 
-    def _fail_jobs_of(self, worker: _Worker, reason: str) -> None:
+    def _fail_jobs_of(self, worker: _Worker, reason: str, culprit: int | None = None) -> None:
+        """Settle every job of a worker that is going away.
+
+        The culprit is retried, at the cost of an attempt; files merely queued behind
+        it lose nothing. Without a known culprit (a crash, the memory limit), every
+        file being transcribed at the time counts as one: a file that crashes the
+        worker each time must run out of attempts even when it has company.
+        """
         with self._lock:
             slots = list(worker.jobs.values())
-            culprit = worker.current
+            suspects = {culprit} if culprit is not None else set(worker.running)
         for slot in slots:
-            # The file being transcribed is retried; files merely queued behind it lose nothing.
-            if culprit is None or slot.job_id == culprit:
+            if not suspects or slot.job_id in suspects:
                 self._settle(slot, Failed(Retryable(reason)))
             else:
                 self._settle(slot, Gone("the worker stopped while this file waited"))
@@ -381,10 +394,11 @@ class LocalBackend:
                     f"Transcription took longer than {allowed:.0f} s; "
                     "the worker was stopped (raise backends.local.timeout_seconds "
                     "for very slow machines).",
+                    culprit=slot.job_id,
                 )
                 worker.kill()
                 return
-        elif worker.current is None and now - slot.submitted > DECODE_LIMIT_SECONDS:
+        elif not worker.running and now - slot.submitted > DECODE_LIMIT_SECONDS:
             self._fail_jobs_of(
                 worker,
                 "Decoding the file took longer than "

@@ -1,8 +1,8 @@
 """The code that runs inside a local engine worker process.
 
 Untrusted media is decoded only here. The model is loaded once; a decoding
-thread prepares the next file's audio while the main thread transcribes the
-current one. Messages to the parent are tuples on a multiprocessing pipe:
+thread prepares the next file's audio while one thread per parallel decode
+transcribes the files before it. Messages to the parent are tuples on a multiprocessing pipe:
 
     ("ready", info) | ("fatal", message) | ("decoding", job_id)
     ("started", job_id, duration) | ("progress", job_id, seconds)
@@ -49,10 +49,28 @@ def main(connection: Connection, options: dict[str, Any]) -> None:
     except Exception as exc:  # any failure to load is reported as one sentence
         send("fatal", _load_error_sentence(options["model_load"], exc))
         return
-    send("ready", {"multilingual": engine.multilingual, "pid": os.getpid()})
+    send(
+        "ready",
+        {"multilingual": engine.multilingual, "pid": os.getpid(), "parallel": engine.parallel},
+    )
 
     decoded: queue.Queue[tuple[dict[str, Any], Any] | None] = queue.Queue(maxsize=1)
     threading.Thread(target=_decode_loop, args=(connection, decoded, send), daemon=True).start()
+    # One transcribing thread per parallel decode: files side by side use the cores
+    # that one decode cannot (bench/README.md, issue 7).
+    for _ in range(engine.parallel - 1):
+        threading.Thread(
+            target=_transcribe_loop, args=(engine, decoded, send, connection), daemon=True
+        ).start()
+    _transcribe_loop(engine, decoded, send, connection)
+
+
+def _transcribe_loop(
+    engine: _Engine,
+    decoded: queue.Queue[tuple[dict[str, Any], Any] | None],
+    send: Any,
+    connection: Connection,
+) -> None:
     while True:
         item = decoded.get()
         if item is None:
