@@ -222,8 +222,7 @@ class Dispatcher:
         elif isinstance(outcome, Done):
             self._down[job.backend] = 0
             self._paused_until.pop(job.backend, None)
-            job = self.store.save_result(job.id, outcome.result.to_dict())
-            self.finisher.succeed(job, outcome.result)
+            self.finisher.succeed_together(job, outcome.result)
         elif isinstance(outcome, Failed):
             self._handle_error(self.store.get(job.id), outcome.error)
         elif isinstance(outcome, Gone):

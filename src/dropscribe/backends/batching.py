@@ -91,9 +91,7 @@ def clips_from_spans(spans: list[Span], longest: float = CLIP_SECONDS) -> list[d
     return [{"start": round(start, 3), "end": round(end, 3)} for start, end in clips]
 
 
-def split_windows(
-    clips: list[dict[str, float]], groups: int
-) -> list[list[dict[str, float]]]:
+def split_windows(clips: list[dict[str, float]], groups: int) -> list[list[dict[str, float]]]:
     """Split the windows, in order, into at most ``groups`` runs of nearly equal length,
     to be decoded side by side."""
     groups = max(1, min(groups, len(clips)))
@@ -110,9 +108,7 @@ def speech_spans(audio: Any, sample_rate: int) -> list[Span]:
     """Return the speech faster-whisper's voice-activity detector hears, in seconds."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    options = VadOptions(
-        min_silence_duration_ms=MIN_SILENCE_MS, max_speech_duration_s=CLIP_SECONDS
-    )
+    options = VadOptions(min_silence_duration_ms=MIN_SILENCE_MS, max_speech_duration_s=CLIP_SECONDS)
     spans = get_speech_timestamps(audio, options)
     return [(span["start"] / sample_rate, span["end"] / sample_rate) for span in spans]
 
