@@ -14,7 +14,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import structlog
-from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.events import (
+    DirCreatedEvent,
+    DirDeletedEvent,
+    DirMovedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -84,14 +95,28 @@ def choose_mode(
     return "events", f"the inbox is on {fs_type or 'a local file system'}"
 
 
+#: What can make a file appear, change or go. A folder's own "modified" event comes
+#: with every change inside it (three or four per dropped file) and says nothing the
+#: file's own event does not; opening and reading say nothing at all. Left out at
+#: the source, they never cross watchdog's queue and dispatch thread.
+WANTED_EVENTS: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileClosedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    DirCreatedEvent,
+    DirMovedEvent,
+    DirDeletedEvent,
+]
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, paths: queue.SimpleQueue[str], wake: threading.Event) -> None:
         self.paths = paths
         self.wake = wake
 
     def on_any_event(self, event: FileSystemEvent) -> None:
-        if event.event_type in ("opened", "closed_no_write"):
-            return
         for path in (event.src_path, getattr(event, "dest_path", "")):
             if path:
                 self.paths.put(os.fsdecode(path))
@@ -123,7 +148,9 @@ class InboxWatcher:
         if self.mode == "events":
             try:
                 observer: BaseObserver = Observer()
-                observer.schedule(handler, str(self.inbox), recursive=True)
+                observer.schedule(
+                    handler, str(self.inbox), recursive=True, event_filter=WANTED_EVENTS
+                )
                 observer.start()
                 self._observer = observer
             except OSError as exc:
@@ -131,7 +158,9 @@ class InboxWatcher:
                 self.mode, self.reason = "polling", f"native events failed: {exc}"
         if self.mode == "polling":
             observer = PollingObserver(timeout=self.poll_seconds)
-            observer.schedule(handler, str(self.inbox), recursive=True)
+            observer.schedule(
+                handler, str(self.inbox), recursive=True, event_filter=WANTED_EVENTS
+            )
             observer.start()
             self._observer = observer
         log.info("watching", inbox=str(self.inbox), mode=self.mode, why=self.reason)
