@@ -49,9 +49,17 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
             backend.close()
         if name == "local":
             from dropscribe.backends.local import LocalBackend
+            from dropscribe.backends.local_threads import plan_threads, usable_cores
 
             assert isinstance(backend, LocalBackend)
             say(f"backends.local.model: will load {backend.choice.description}")
+            local = settings.backends.local
+            plan = plan_threads(local.cpu_threads, local.parallel_decodes, local.workers)
+            say(
+                f"backends.local: {local.workers} worker(s), each running "
+                f"{plan.parallel_decodes} decode(s) at once of {plan.threads_per_decode} "
+                f"thread(s) on a CPU ({usable_cores()} cores usable)"
+            )
         problems.extend(f"backends.{name}: {problem}" for problem in found)
         if not found:
             say(f"backends.{name}: ok")

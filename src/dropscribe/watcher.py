@@ -158,9 +158,7 @@ class InboxWatcher:
                 self.mode, self.reason = "polling", f"native events failed: {exc}"
         if self.mode == "polling":
             observer = PollingObserver(timeout=self.poll_seconds)
-            observer.schedule(
-                handler, str(self.inbox), recursive=True, event_filter=WANTED_EVENTS
-            )
+            observer.schedule(handler, str(self.inbox), recursive=True, event_filter=WANTED_EVENTS)
             observer.start()
             self._observer = observer
         log.info("watching", inbox=str(self.inbox), mode=self.mode, why=self.reason)

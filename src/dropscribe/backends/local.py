@@ -310,7 +310,13 @@ class LocalBackend:
             worker.multilingual = bool(message[1]["multilingual"])
             self.concurrency = self.settings.workers * (int(message[1]["parallel"]) + 1)
             worker.ready.set()
-            log.info("worker_ready", pid=message[1]["pid"], model=self.choice.description)
+            log.info(
+                "worker_ready",
+                pid=message[1]["pid"],
+                model=self.choice.description,
+                parallel_decodes=message[1]["parallel"],
+                threads_per_decode=message[1]["threads"],
+            )
             return
         if kind == "fatal":
             worker.fatal = message[1]

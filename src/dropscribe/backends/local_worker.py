@@ -51,7 +51,12 @@ def main(connection: Connection, options: dict[str, Any]) -> None:
         return
     send(
         "ready",
-        {"multilingual": engine.multilingual, "pid": os.getpid(), "parallel": engine.parallel},
+        {
+            "multilingual": engine.multilingual,
+            "pid": os.getpid(),
+            "parallel": engine.parallel,
+            "threads": engine.threads,
+        },
     )
 
     decoded: queue.Queue[tuple[dict[str, Any], Any] | None] = queue.Queue(maxsize=1)
@@ -134,6 +139,7 @@ class _Engine:
         # A GPU runs a batch on all its cores already; copies of the model would only
         # take its memory.
         self.parallel = plan.parallel_decodes if device == "cpu" else 1
+        self.threads = plan.threads_per_decode
         self.model = WhisperModel(
             options["model_load"],
             device=device,
