@@ -126,7 +126,10 @@ class Finisher:
                 ticket.finished = True
         for ticket in batch:
             if ticket.error is None:
-                self._announce(ticket)
+                try:
+                    self._announce(ticket)
+                except Exception:  # the job is done; one hook's failure must not hide the rest
+                    log.exception("announce_failed", job=ticket.job.id, file=ticket.job.path)
 
     def _save_results(self, tickets: list[_Ticket]) -> None:
         """Results first (state ``writing``): a crash from here on finds them stored."""

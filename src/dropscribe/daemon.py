@@ -79,17 +79,36 @@ class Daemon:
         self._signals = 0
         self._last_ping = 0.0
 
-    def _on_signal(self, number: int, _frame: FrameType | None) -> None:
-        self._signals += 1
-        if self._signals > 1:
-            os.write(2, b"second signal: exiting now\n")
-            os._exit(0)
-        self.stop_requested.set()
-        self.wake.set()
+    def _handle_signals(self) -> None:
+        """Turn SIGTERM, SIGINT and SIGHUP into events, from a thread of their own.
 
-    def _on_hangup(self, _number: int, _frame: FrameType | None) -> None:
-        self.reload_requested.set()
-        self.wake.set()
+        A Python signal handler runs in the main thread between two instructions,
+        possibly inside ``wake.clear()`` or ``Event.wait`` with the event's lock held:
+        setting the event there deadlocked the daemon (seen once in CI: SIGTERM, then
+        silence). So the handlers do nothing; the interpreter writes each signal's
+        number to a pipe (``set_wakeup_fd``) and this thread, an ordinary one, acts.
+        """
+        read_end, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(number, _noted_by_the_signal_thread)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        threading.Thread(
+            target=self._signal_loop, args=(read_end,), daemon=True, name="dropscribe-signals"
+        ).start()
+
+    def _signal_loop(self, read_end: int) -> None:
+        while True:
+            for number in os.read(read_end, 64):
+                if number == signal.SIGHUP:
+                    self.reload_requested.set()
+                elif number in (signal.SIGTERM, signal.SIGINT):
+                    self._signals += 1
+                    if self._signals > 1:
+                        os.write(2, b"second signal: exiting now\n")
+                        os._exit(0)
+                    self.stop_requested.set()
+                self.wake.set()
 
     def run(self) -> int:
         settings = self.settings
@@ -114,9 +133,7 @@ class Daemon:
             self.wake,
         )
         metrics = self._start_metrics(store, dispatcher)
-        signal.signal(signal.SIGTERM, self._on_signal)
-        signal.signal(signal.SIGINT, self._on_signal)
-        signal.signal(signal.SIGHUP, self._on_hangup)
+        self._handle_signals()
         log.info(
             "starting",
             inbox=str(settings.paths.inbox),
@@ -236,6 +253,10 @@ class Daemon:
         server = MetricsServer(self.settings.service, store, dispatcher)
         server.start()
         return server
+
+
+def _noted_by_the_signal_thread(_number: int, _frame: FrameType | None) -> None:
+    """Nothing to do here: see :meth:`Daemon._handle_signals`."""
 
 
 def run_daemon(settings: Settings, backends: dict[str, Backend] | None = None) -> int:
