@@ -68,6 +68,12 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
+def machine_idle() -> tuple[float, float]:
+    """Return (idle, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [float(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    return fields[3] + fields[4], sum(fields)
+
+
 def throughput(count: int) -> dict[str, str]:
     work = fresh_dir(WORK / "throughput")
     inbox = work / "inbox"
@@ -77,12 +83,16 @@ def throughput(count: int) -> dict[str, str]:
     try:
         daemon.wait_log('"event": "ready"', timeout=60)
         cpu_before = cpu_seconds(daemon.process.pid)
+        own_before = time.process_time()
+        idle_before = machine_idle()
         first = time.time()
         for n in range(count):
             drop(inbox, f"clip{n:05d}.wav", os.urandom(2048))
         dropped = time.time()
         daemon.wait_log('"event": "job_done"', timeout=600, count=count)
         cpu = cpu_seconds(daemon.process.pid) - cpu_before
+        own = time.process_time() - own_before
+        idle_after = machine_idle()
     finally:
         daemon.stop()
         server.close()
@@ -98,6 +108,12 @@ def throughput(count: int) -> dict[str, str]:
         "files per second, first drop to last sidecar (settle time included)": f"{overall:.0f}",
         "files per second, first submission to last sidecar": f"{after_settle:.0f}",
         "daemon CPU per file, ms": f"{1000 * cpu / count:.2f}",
+        "this script's CPU per file (dropping, the server, watching the log), ms": (
+            f"{1000 * own / count:.2f}"
+        ),
+        "machine idle while it ran, share of all cores": (
+            f"{(idle_after[0] - idle_before[0]) / (idle_after[1] - idle_before[1]):.0%}"
+        ),
         "requests the server saw": str(server.requests),
     }
 
