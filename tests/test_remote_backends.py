@@ -372,3 +372,30 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after_seconds("12") == 12.0
     assert retry_after_seconds("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert retry_after_seconds("soon") is None and retry_after_seconds(None) is None
+
+
+def test_request_bodies_reach_the_socket_in_few_large_pieces() -> None:
+    from dropscribe.backends.http import SEND_AT_LEAST, CoalescedStream
+
+    class Pieces:
+        closed = False
+
+        def __init__(self, pieces: list[bytes]) -> None:
+            self.pieces = pieces
+
+        def __iter__(self) -> Iterator[bytes]:
+            return iter(self.pieces)
+
+        def close(self) -> None:
+            self.closed = True
+
+    small = [b"--boundary\r\n", b"Content-Disposition: form-data\r\n\r\n", b"x" * 100, b"\r\n"]
+    big = b"y" * (2 * SEND_AT_LEAST)
+    source = Pieces([*small, big, *small])
+    stream = CoalescedStream(source)
+    sent = list(stream)
+    assert b"".join(sent) == b"".join(source.pieces)
+    assert len(sent) == 3  # the small pieces joined, the big one as it came
+    assert sent[1] is big  # large pieces are not copied: uploads stay streamed
+    stream.close()
+    assert source.closed
