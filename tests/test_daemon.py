@@ -128,8 +128,13 @@ def test_bad_input_gets_a_clear_error_sidecar_and_the_daemon_keeps_working(
         for name in weird_names:
             assert len(outcome_files(outbox, fit_name(name[:-4]))) == len(SIDECARS), name
         assert len(fit_name("x" * 246)) < 246  # the longest name was shortened to fit
-        assert (workdir / "failed" / "random.wav").exists()
-        assert (workdir / "failed" / "link.wav").is_symlink()
+        # Each original follows its error sidecar into the failed directory.
+        wait_for(
+            lambda: (workdir / "failed" / "random.wav").exists()
+            and (workdir / "failed" / "link.wav").is_symlink(),
+            10,
+            "the originals moved",
+        )
         assert (inbox / "folder.wav").is_dir()
         assert (workdir / "outside.wav").exists()
         assert daemon.process is not None and daemon.process.poll() is None

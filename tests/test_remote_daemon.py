@@ -160,7 +160,8 @@ def test_retry_brings_a_failed_file_back_and_its_error_gives_way_to_a_transcript
             wait_for(lambda: finished(outbox, "memo"), 30, "the error sidecar")
             report = json.loads((outbox / "memo.error.json").read_text())
             assert report["detail"] == "audio format not supported by this deployment"
-            assert (workdir / "failed" / "memo.wav").exists()
+            # The original follows its error sidecar into the failed directory.
+            wait_for(lambda: (workdir / "failed" / "memo.wav").exists(), 10, "the original moved")
             # The deployment is fixed; the operator retries while the daemon runs.
             retried = subprocess.run(
                 [sys.executable, "-m", "dropscribe", "retry", "--failed", "--config", str(config)],

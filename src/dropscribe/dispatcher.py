@@ -7,6 +7,7 @@ stays free. Every state change goes through the store first.
 
 from __future__ import annotations
 
+import queue
 import random
 import threading
 from collections import Counter
@@ -36,6 +37,8 @@ log = structlog.get_logger("dropscribe.dispatcher")
 DOWN_CHECK_MAX_SECONDS = 60.0
 #: How long one poll may block on a backend that can wait (the local engine).
 POLL_WAIT = 0.5
+#: A job thread left without work this long ends.
+IDLE_THREAD_SECONDS = 60.0
 
 
 def error_kind(error: DropscribeError) -> str:
@@ -82,7 +85,11 @@ class Dispatcher:
         self.active: Counter[str] = Counter()
         self.stopping = threading.Event()
         self._lock = threading.Lock()
+        #: Job threads live on between jobs (starting a thread per job cost a clone,
+        #: a stack and a handshake for every file); idle ones wait on this queue.
         self._threads: set[threading.Thread] = set()
+        self._waiting_jobs: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._idle_threads = 0
         self._down: Counter[str] = Counter()
         #: A backend that is down takes no new jobs until then: its queue waits as a whole.
         self._paused_until: dict[str, float] = {}
@@ -159,7 +166,11 @@ class Dispatcher:
         """Stop polling; wait up to ``grace`` seconds for threads to hand their work back."""
         self.stopping.set()
         deadline = self.clock() + grace
-        for thread in list(self._threads):
+        with self._lock:
+            threads = list(self._threads)
+        for _ in threads:
+            self._waiting_jobs.put(None)  # one each: idle threads leave at once
+        for thread in threads:
             thread.join(max(0.0, deadline - self.clock()))
         for backend in list(self.backends.values()):
             backend.close()
@@ -169,11 +180,32 @@ class Dispatcher:
     def _start(self, job: Job) -> None:
         with self._lock:
             self.active[job.backend] += 1
-        thread = threading.Thread(
-            target=self._run, args=(job,), daemon=True, name=f"dropscribe-job-{job.id}"
-        )
-        self._threads.add(thread)
-        thread.start()
+            spawn = self._idle_threads == 0
+            if not spawn:
+                self._idle_threads -= 1  # that thread is spoken for
+        self._waiting_jobs.put(job)
+        if spawn:
+            thread = threading.Thread(target=self._serve, daemon=True, name="dropscribe-job")
+            with self._lock:
+                self._threads.add(thread)
+            thread.start()
+
+    def _serve(self) -> None:
+        """Run jobs until told to stop, or until idle for IDLE_THREAD_SECONDS."""
+        while True:
+            try:
+                job = self._waiting_jobs.get(timeout=IDLE_THREAD_SECONDS)
+            except queue.Empty:
+                with self._lock:
+                    # Leave only when no job was promised to an idle thread meanwhile.
+                    if self._idle_threads > 0 and self._waiting_jobs.empty():
+                        self._idle_threads -= 1
+                        self._threads.discard(threading.current_thread())
+                        return
+                continue
+            if job is None:
+                return
+            self._run(job)
 
     def _run(self, job: Job) -> None:
         try:
@@ -186,7 +218,8 @@ class Dispatcher:
         finally:
             with self._lock:
                 self.active[job.backend] -= 1
-            self._threads.discard(threading.current_thread())
+                # Idle from now on (counted before the wake, so the loop reuses this thread).
+                self._idle_threads += 1
             self.wake.set()
 
     def _drive(self, job: Job) -> None:
