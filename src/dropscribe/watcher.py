@@ -30,9 +30,12 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
+from dropscribe import move_pairing
 from dropscribe.filters import InboxFilter
 
 log = structlog.get_logger("dropscribe.watcher")
+
+move_pairing.apply()
 
 #: File systems where inotify does not see changes made by other machines.
 REMOTE_FILESYSTEMS = frozenset(

@@ -1,0 +1,32 @@
+"""watchdog's pending-event search, made to start from the newest event."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from watchdog.utils.delayed_queue import DelayedQueue
+
+from dropscribe import move_pairing
+
+
+def test_the_matching_event_is_found_and_removed_wherever_it_waits() -> None:
+    assert move_pairing.apply()  # the installed watchdog has the method it replaces
+    queue: DelayedQueue[tuple[str, int]] = DelayedQueue(0.5)
+    for cookie in range(1000):
+        queue.put(("created", cookie))
+    queue.put(("moved_from", 7), delay=True)
+    queue.put(("modified", 8))
+
+    def moved_from(cookie: int) -> Callable[[tuple[str, int]], bool]:
+        return lambda event: event == ("moved_from", cookie)
+
+    assert queue.find(moved_from(7)) == ("moved_from", 7)
+    assert queue.find(moved_from(9)) is None
+    # Removing takes out exactly that event, and the order of the others stays.
+    assert queue.remove(moved_from(7)) == ("moved_from", 7)
+    assert queue.find(moved_from(7)) is None
+    assert queue.get() == ("created", 0)
+    assert queue.find(lambda event: event[0] == "created" and event[1] == 0) is None
+    assert queue.remove(lambda event: event == ("created", 500)) == ("created", 500)
+    assert queue.remove(lambda event: event == ("modified", 8)) == ("modified", 8)
+    assert queue.get() == ("created", 1)
