@@ -1,8 +1,9 @@
 """Claims queued jobs, drives each through its backend, retries with backoff.
 
-Each claimed job runs in its own thread (bounded by the backend's
-concurrency); the thread blocks on network or worker I/O while the main loop
-stays free. Every state change goes through the store first.
+Each claimed job runs on a job thread of its own while it lasts (bounded by
+the backend's concurrency; the threads are kept for the next jobs); the thread
+blocks on network or worker I/O while the main loop stays free. Every state
+change goes through the store first.
 """
 
 from __future__ import annotations
