@@ -79,3 +79,5 @@ def test_cores_go_to_parallel_decodes_of_few_threads_without_oversubscribing() -
     # What the user sets is kept; the other one is fitted around it.
     assert plan_threads(2, 0, workers=1, cores=2) == ThreadPlan(2, 1)
     assert plan_threads(0, 3, workers=1, cores=2) == ThreadPlan(1, 3)
+    # On a GPU one decode at a time: copies of the model would only take its memory.
+    assert plan_threads(0, 0, workers=1, cores=16, device="cuda").parallel_decodes == 1

@@ -130,8 +130,10 @@ def test_bad_input_gets_a_clear_error_sidecar_and_the_daemon_keeps_working(
         assert len(fit_name("x" * 246)) < 246  # the longest name was shortened to fit
         # Each original follows its error sidecar into the failed directory.
         wait_for(
-            lambda: (workdir / "failed" / "random.wav").exists()
-            and (workdir / "failed" / "link.wav").is_symlink(),
+            lambda: (
+                (workdir / "failed" / "random.wav").exists()
+                and (workdir / "failed" / "link.wav").is_symlink()
+            ),
             10,
             "the originals moved",
         )

@@ -44,10 +44,13 @@ def write_durably(files: Sequence[tuple[Path, bytes]]) -> list[BaseException | N
     """
     errors: list[BaseException | None] = [None] * len(files)
     written: list[tuple[int, Path, int]] = []
+    made: set[Path] = set()
     for index, (path, data) in enumerate(files):
         temporary = _temporary_for(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if path.parent not in made:  # four sidecars share a folder: one mkdir
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
             # 0o644 (less the umask): sidecars are for reading by other people's tools.
             descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except OSError as exc:

@@ -146,9 +146,10 @@ class LocalBackend:
         # busy between files. The worker says how many decodes it runs once loaded (a
         # GPU runs one); until then, the plan for a CPU.
         local = self.settings
-        plan = plan_threads(local.cpu_threads, local.parallel_decodes, local.workers)
-        parallel = 1 if local.device == "cuda" else plan.parallel_decodes
-        self.concurrency = local.workers * (parallel + 1)
+        plan = plan_threads(
+            local.cpu_threads, local.parallel_decodes, local.workers, device=local.device
+        )
+        self.concurrency = local.workers * (plan.parallel_decodes + 1)
         self.instance = uuid.uuid4().hex
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []

@@ -34,11 +34,19 @@ def usable_cores() -> int:
 
 
 def plan_threads(
-    cpu_threads: int, parallel_decodes: int, workers: int, cores: int | None = None
+    cpu_threads: int,
+    parallel_decodes: int,
+    workers: int,
+    cores: int | None = None,
+    device: str = "cpu",
 ) -> ThreadPlan:
     """Apply ``cpu_threads`` and ``parallel_decodes`` (0 means automatic) for one worker
     of ``workers``, so that all workers together use the cores without oversubscribing."""
     share = max(1, (cores or usable_cores()) // workers)
     threads = cpu_threads or max(1, min(MAX_THREADS_PER_DECODE, share // 4))
     parallel = parallel_decodes or max(1, min(MAX_PARALLEL_DECODES, share // threads))
+    if device == "cuda":
+        # A GPU runs a batch on all its cores already; copies of the model would only
+        # take its memory.
+        parallel = 1
     return ThreadPlan(threads, parallel)

@@ -135,10 +135,10 @@ class _Engine:
 
         self.options = options
         device, compute_type = resolve_device(options["device"], options["compute_type"])
-        plan = plan_threads(options["cpu_threads"], options["parallel_decodes"], options["workers"])
-        # A GPU runs a batch on all its cores already; copies of the model would only
-        # take its memory.
-        self.parallel = plan.parallel_decodes if device == "cpu" else 1
+        plan = plan_threads(
+            options["cpu_threads"], options["parallel_decodes"], options["workers"], device=device
+        )
+        self.parallel = plan.parallel_decodes
         self.threads = plan.threads_per_decode
         self.model = WhisperModel(
             options["model_load"],
