@@ -7,8 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dropscribe.states import JobState
-from dropscribe.store import Store
+from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store import Store
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
 
 

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.completion import Finisher
 from dropscribe.config import load_settings
-from dropscribe.hooks import Hooks
-from dropscribe.states import JobState
-from dropscribe.store import Job, Store
-from dropscribe.store.schema import TransitionError
-from dropscribe.transcript import Transcription, make_segment, make_word
-from dropscribe.writer import TEMP_PREFIX, Outbox
+from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store import Job, Store
+from dropscribe.jobs.store.schema import TransitionError
+from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.transcript import Transcription, make_segment, make_word
+from dropscribe.outbox.writer import TEMP_PREFIX, Outbox
+from dropscribe.service.hooks import Hooks
 from tests.helpers import wait_for, write_config
 
 JOBS = 24

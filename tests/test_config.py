@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.cli import main
+from dropscribe.commands.cli import main
 from dropscribe.config import load_settings
 from dropscribe.errors import ConfigError
 

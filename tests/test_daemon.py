@@ -13,8 +13,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dropscribe.intake import fit_name
-from dropscribe.transcript import load_schema
+from dropscribe.inbox.intake import fit_name
+from dropscribe.outbox.transcript import load_schema
 from tests.helpers import (
     AUDIO,
     DaemonProcess,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from dropscribe.config import DEFAULT_EXTENSIONS
-from dropscribe.filters import InboxFilter
+from dropscribe.inbox.filters import InboxFilter
 
 FILTER = InboxFilter(DEFAULT_EXTENSIONS, ["*.skip.wav"])
 
@@ -53,7 +53,7 @@ def test_temporary_hidden_and_foreign_files_are_ignored(path: str) -> None:
 
 
 def test_long_names_are_shortened_so_every_sidecar_name_fits() -> None:
-    from dropscribe.intake import fit_name, output_stem
+    from dropscribe.inbox.intake import fit_name, output_stem
 
     long_stem = "é" * 200  # 400 bytes in UTF-8
     fitted = fit_name(long_stem)

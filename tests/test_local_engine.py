@@ -16,7 +16,7 @@ from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pendin
 from dropscribe.backends.local import LocalBackend
 from dropscribe.config import load_settings
 from dropscribe.errors import BadInput, Permanent, Retryable
-from dropscribe.transcript import build_document, load_schema
+from dropscribe.outbox.transcript import build_document, load_schema
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
 
 

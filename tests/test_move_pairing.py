@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from watchdog.utils.delayed_queue import DelayedQueue
 
-from dropscribe import move_pairing
+from dropscribe.inbox import move_pairing
 
 
 def test_the_matching_event_is_found_and_removed_wherever_it_waits() -> None:

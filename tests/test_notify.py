@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.notify import Notifier
+from dropscribe.service.notify import Notifier
 from tests.helpers import AUDIO, DaemonProcess, write_config
 
 

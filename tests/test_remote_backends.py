@@ -15,7 +15,7 @@ import structlog
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.backends.http import base64_json_body, retry_after_seconds
 from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
-from dropscribe.transcript import build_document, load_schema
+from dropscribe.outbox.transcript import build_document, load_schema
 from tests.helpers import AUDIO
 from tests.remote_setup import SERVERS, TOKEN, make_backend
 from tests.servers import FakeServer, Fault, OctoAIServer, OpenAIServer

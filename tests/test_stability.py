@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from dropscribe.stability import StabilityTracker
+from dropscribe.inbox.stability import StabilityTracker
 
 
 def test_a_file_is_due_only_after_it_stayed_unchanged_for_the_settle_time() -> None:

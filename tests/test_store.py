@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.states import TRANSITIONS, JobState
-from dropscribe.store import Store, TransitionError
+from dropscribe.jobs.states import TRANSITIONS, JobState
+from dropscribe.jobs.store import Store, TransitionError
 
 
 class Clock:

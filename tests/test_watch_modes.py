@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from dropscribe.watcher import choose_mode, filesystem_type
+from dropscribe.inbox.watcher import choose_mode, filesystem_type
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for, write_config
 from tests.test_daemon import SIDECARS, finished, outcome_files
 

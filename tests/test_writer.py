@@ -7,15 +7,15 @@ from typing import Any
 import jsonschema
 import pytest
 
-from dropscribe.formats import to_srt, to_txt, to_vtt
-from dropscribe.transcript import (
+from dropscribe.outbox.formats import to_srt, to_txt, to_vtt
+from dropscribe.outbox.transcript import (
     Transcription,
     build_document,
     load_schema,
     make_segment,
     make_word,
 )
-from dropscribe.writer import Outbox, atomic_write, move_original
+from dropscribe.outbox.writer import Outbox, atomic_write, move_original
 
 
 def document() -> dict[str, Any]:

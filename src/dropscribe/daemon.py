@@ -19,16 +19,16 @@ from typing import Protocol
 import structlog
 
 from dropscribe.backends.base import Backend
-from dropscribe.completion import Finisher
 from dropscribe.config import Settings, load_settings
-from dropscribe.dispatcher import Dispatcher
 from dropscribe.errors import ConfigError
-from dropscribe.hooks import Hooks
-from dropscribe.intake import Intake
-from dropscribe.notify import Notifier
-from dropscribe.store import Store
-from dropscribe.watcher import InboxWatcher
-from dropscribe.writer import Outbox
+from dropscribe.inbox.intake import Intake
+from dropscribe.inbox.watcher import InboxWatcher
+from dropscribe.jobs.dispatcher import Dispatcher
+from dropscribe.jobs.store import Store
+from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.writer import Outbox
+from dropscribe.service.hooks import Hooks
+from dropscribe.service.notify import Notifier
 
 log = structlog.get_logger("dropscribe.daemon")
 
@@ -240,7 +240,7 @@ class Daemon:
         service = self.settings.service
         self.hooks.on_done, self.hooks.on_failed = service.on_done, service.on_failed
         self.hooks.timeout = service.hook_timeout_seconds
-        from dropscribe import logs
+        from dropscribe.service import logs
 
         logs.configure(self.settings.log.level, self.settings.log.format)
         log.info("reloaded", applied=list(live), needs_restart=needs_restart)
@@ -248,7 +248,7 @@ class Daemon:
     def _start_metrics(self, store: Store, dispatcher: Dispatcher) -> _Stoppable | None:
         if not self.settings.service.metrics_port:
             return None
-        from dropscribe.metrics import MetricsServer
+        from dropscribe.service.metrics import MetricsServer
 
         server = MetricsServer(self.settings.service, store, dispatcher)
         server.start()

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from dropscribe.errors import BackendError, BadInput
-from dropscribe.transcript import Transcription
+from dropscribe.outbox.transcript import Transcription
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ from dropscribe.backends.local_threads import plan_threads
 from dropscribe.backends.local_worker import main as worker_main
 from dropscribe.config import LocalSettings, Settings
 from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
-from dropscribe.transcript import Transcription
+from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.local")
 

@@ -250,7 +250,7 @@ def _no_progress(*message: Any) -> None:
 
 
 def _segment_dict(segment: Any) -> dict[str, Any]:
-    from dropscribe.transcript import make_segment, make_word
+    from dropscribe.outbox.transcript import make_segment, make_word
 
     words = [
         make_word(word.word, word.start, word.end, word.probability)

@@ -12,7 +12,7 @@ from typing import Any
 
 from dropscribe.backends.languages import language_code
 from dropscribe.errors import Retryable
-from dropscribe.transcript import Transcription, Word, make_segment, make_word
+from dropscribe.outbox.transcript import Transcription, Word, make_segment, make_word
 
 
 def _number(value: Any, default: float = 0.0) -> float:

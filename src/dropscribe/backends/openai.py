@@ -19,7 +19,7 @@ from dropscribe.backends.http import HttpClient
 from dropscribe.backends.normalise import normalise
 from dropscribe.config import OpenAISettings, Settings
 from dropscribe.errors import BackendError, BadInput, Retryable
-from dropscribe.transcript import Transcription
+from dropscribe.outbox.transcript import Transcription
 
 VANISHED = "The file disappeared before it could be uploaded; drop it again."
 

@@ -18,7 +18,7 @@ from dropscribe.backends.http import FutureGone, HttpClient
 from dropscribe.backends.normalise import normalise
 from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings
 from dropscribe.errors import BackendError, Permanent, Retryable, ServerDown
-from dropscribe.transcript import Transcription
+from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.remote")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from dropscribe.backends import create_backend
 from dropscribe.config import Settings
-from dropscribe.watcher import choose_mode
+from dropscribe.inbox.watcher import choose_mode
 
 
 def _writable_dir(path: Path) -> bool:

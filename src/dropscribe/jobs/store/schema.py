@@ -7,7 +7,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from dropscribe.states import JobState
+from dropscribe.jobs.states import JobState
 
 MIGRATIONS: list[str] = [
     """

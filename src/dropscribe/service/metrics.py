@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dropscribe.config import ServiceSettings
-    from dropscribe.dispatcher import Dispatcher
-    from dropscribe.store import Store
+    from dropscribe.jobs.dispatcher import Dispatcher
+    from dropscribe.jobs.store import Store
 
 
 def render(store: Store, dispatcher: Dispatcher) -> str:

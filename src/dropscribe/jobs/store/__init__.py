@@ -17,8 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dropscribe.states import PREDECESSORS, TERMINAL, JobState
-from dropscribe.store.schema import JOB_COLUMNS, MIGRATIONS, Job, TransitionError
+from dropscribe.jobs.states import PREDECESSORS, TERMINAL, JobState
+from dropscribe.jobs.store.schema import JOB_COLUMNS, MIGRATIONS, Job, TransitionError
 
 __all__ = ["Job", "Store", "TransitionError"]
 

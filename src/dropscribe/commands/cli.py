@@ -12,8 +12,8 @@ from typing import Any
 from dropscribe import __version__
 from dropscribe.config import Settings, default_config_path, load_settings
 from dropscribe.errors import ConfigError
-from dropscribe.states import IN_FLIGHT, JobState
-from dropscribe.store import Store
+from dropscribe.jobs.states import IN_FLIGHT, JobState
+from dropscribe.jobs.store import Store
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         for problem in exc.problems:
             print(f"dropscribe: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    from dropscribe import logs
+    from dropscribe.service import logs
 
     logs.configure(settings.log.level, settings.log.format)
     handler = {
@@ -193,13 +193,13 @@ def _retry(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
-    from dropscribe.oneshot import transcribe_files
+    from dropscribe.commands.oneshot import transcribe_files
 
     return transcribe_files(settings, args.audio, args.out)
 
 
 def _check(settings: Settings, _args: argparse.Namespace) -> int:
-    from dropscribe.checks import run_checks
+    from dropscribe.commands.checks import run_checks
 
     problems = run_checks(settings, print)
     for problem in problems:

@@ -18,16 +18,16 @@ from typing import Any
 
 import structlog
 
-from dropscribe.completion import Finisher
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput
-from dropscribe.filters import InboxFilter
-from dropscribe.stability import StabilityTracker
-from dropscribe.states import TERMINAL, JobState
-from dropscribe.store import Store
-from dropscribe.transcript import Transcription
+from dropscribe.inbox.filters import InboxFilter
+from dropscribe.inbox.stability import StabilityTracker
+from dropscribe.jobs.states import TERMINAL, JobState
+from dropscribe.jobs.store import Store
+from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.transcript import Transcription
 
-log = structlog.get_logger("dropscribe.intake")
+log = structlog.get_logger("dropscribe.inbox.intake")
 
 HASH_CHUNK = 1024 * 1024
 #: Files recorded per transaction when many are ready at once.

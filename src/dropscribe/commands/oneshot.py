@@ -13,9 +13,9 @@ from dropscribe.backends import create_backend
 from dropscribe.backends.base import Backend, Done, Failed, Gone, Pending, Request
 from dropscribe.config import Settings
 from dropscribe.errors import DropscribeError, Retryable
-from dropscribe.intake import hash_file
-from dropscribe.transcript import Transcription, build_document
-from dropscribe.writer import Outbox
+from dropscribe.inbox.intake import hash_file
+from dropscribe.outbox.transcript import Transcription, build_document
+from dropscribe.outbox.writer import Outbox
 
 
 def transcribe_files(settings: Settings, files: list[Path], out: Path) -> int:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import structlog
 
-log = structlog.get_logger("dropscribe.hooks")
+log = structlog.get_logger("dropscribe.service.hooks")
 
 
 class Hooks:

@@ -15,11 +15,11 @@ import structlog
 
 from dropscribe.config import Settings
 from dropscribe.errors import BackendError, DropscribeError
-from dropscribe.hooks import Hooks
-from dropscribe.states import JobState
-from dropscribe.store import Job, Store
-from dropscribe.transcript import Transcription, build_document
-from dropscribe.writer import Outbox, move_original
+from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store import Job, Store
+from dropscribe.outbox.transcript import Transcription, build_document
+from dropscribe.outbox.writer import Outbox, move_original
+from dropscribe.service.hooks import Hooks
 
 log = structlog.get_logger("dropscribe.jobs")
 

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dropscribe.formats import RENDERERS
+from dropscribe.outbox.formats import RENDERERS
 
 TEMP_PREFIX = ".dropscribe-"
 TEMP_SUFFIX = ".tmp"

@@ -19,7 +19,6 @@ import structlog
 
 from dropscribe.backends import create_backend
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
-from dropscribe.completion import Finisher
 from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import (
     BadInput,
@@ -28,11 +27,12 @@ from dropscribe.errors import (
     Retryable,
     ServerDown,
 )
-from dropscribe.states import JobState
-from dropscribe.store import Job, Store
-from dropscribe.transcript import Transcription
+from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store import Job, Store
+from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.transcript import Transcription
 
-log = structlog.get_logger("dropscribe.dispatcher")
+log = structlog.get_logger("dropscribe.jobs.dispatcher")
 
 #: The longest wait between two tries of a backend that is down.
 DOWN_CHECK_MAX_SECONDS = 60.0

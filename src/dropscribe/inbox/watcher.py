@@ -30,10 +30,10 @@ from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
 
-from dropscribe import move_pairing
-from dropscribe.filters import InboxFilter
+from dropscribe.inbox import move_pairing
+from dropscribe.inbox.filters import InboxFilter
 
-log = structlog.get_logger("dropscribe.watcher")
+log = structlog.get_logger("dropscribe.inbox.watcher")
 
 move_pairing.apply()
 

@@ -1,0 +1,1 @@
+"""Jobs: the SQLite store, the state machine, dispatching to backends."""

@@ -1,0 +1,1 @@
+"""The outbox: the transcript document, its formats, durable writing, finishing a job."""

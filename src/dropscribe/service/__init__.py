@@ -1,0 +1,1 @@
+"""Running as a service: logs, metrics, notifications to systemd, hooks."""
