@@ -107,3 +107,38 @@ def test_a_missing_config_file_is_a_usage_error(
 ) -> None:
     assert main(["status", "--config", str(tmp_path / "nope.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("txt", ["txt"]), ("txt, srt", ["txt", "srt"]), ('["json", "vtt"]', ["json", "vtt"])],
+)
+def test_a_list_variable_is_comma_separated_or_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__FORMATS", value)
+    monkeypatch.setenv("DROPSCRIBE_WATCH__IGNORE", "*.part,draft-*")
+    settings = load_settings(None)
+    assert settings.transcribe.formats == expected
+    assert settings.watch.ignore == ["*.part", "draft-*"]
+
+
+def test_an_unreadable_variable_is_one_line_naming_it_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text("")
+    monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__FORMATS", '["txt", ')
+    assert main(["check", "--config", str(config)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("dropscribe: DROPSCRIBE_TRANSCRIBE__FORMATS: cannot read")
+
+
+def test_a_bad_item_in_a_list_variable_names_the_key_and_the_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__FORMATS", "txt,pdf")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.problems[0].startswith("transcribe.formats.1: bad value 'pdf'")

@@ -1,19 +1,28 @@
 """Settings: one TOML file, overridden by ``DROPSCRIBE_<SECTION>__<KEY>`` variables.
 
-Relative paths are relative to the configuration file's directory. Secrets
+A list in a variable is either comma-separated (``txt,srt``) or a JSON array
+(``["txt", "srt"]``); a table is JSON. Relative paths are relative to the
+configuration file's directory. Secrets
 (``token``, ``api_key``) may also come from ``$CREDENTIALS_DIRECTORY``
 (systemd ``LoadCredential=``) as a file named ``<backend>_<key>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from dropscribe.errors import ConfigError
 
@@ -25,6 +34,56 @@ DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac",
 
 def _all_formats() -> list[Format]:
     return ["json", "txt", "srt", "vtt"]
+
+
+ENV_PREFIX = "DROPSCRIBE_"
+
+
+class _UnreadableVariable(Exception):
+    """A variable's value is neither a list nor JSON; carries the key it was meant for."""
+
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.value = value
+
+
+def parse_list_variable(value: str) -> list[Any]:
+    """Return the list a variable holds: a JSON array, or comma-separated words.
+
+    Raises:
+        ValueError: a value starting with ``[`` that is not a JSON array.
+    """
+    text = value.strip()
+    if text.startswith("["):
+        parsed = json.loads(text)  # json.JSONDecodeError is a ValueError
+        if not isinstance(parsed, list):
+            raise ValueError("not a JSON array")
+        return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """Variables as pydantic-settings reads them, but lists may be comma-separated."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            if field is not None and get_origin(field.annotation) is list:
+                return parse_list_variable(value)
+            return json.loads(value)
+        except ValueError:
+            raise _UnreadableVariable(field_name, value) from None
+
+
+def variable_for(key: str, value: str, environ: dict[str, str]) -> str:
+    """Return the name of the ``DROPSCRIBE_`` variable that holds ``value`` for ``key``."""
+    for name, held in environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or held != value:
+            continue
+        if upper == ENV_PREFIX + key.upper() or upper.endswith("__" + key.upper()):
+            return name
+    return f"{ENV_PREFIX}...__{key.upper()}"
 
 
 class Section(BaseModel):
@@ -182,7 +241,7 @@ class Settings(BaseSettings):
     """The whole configuration; ``config_dir`` anchors relative paths."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DROPSCRIBE_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
     )
 
     paths: PathsSettings = Field(default_factory=PathsSettings)
@@ -204,7 +263,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values come in as init arguments; variables override them.
-        return (env_settings, init_settings)
+        return (_EnvironmentSource(settings_cls), init_settings)
 
     def backend_settings(self, name: str) -> LocalSettings | RemoteSettings:
         """Return the section of the backend called ``name``."""
@@ -260,6 +319,14 @@ def load_settings(path: Path | None) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
+    except _UnreadableVariable as exc:
+        name = variable_for(exc.key, exc.value, dict(os.environ))
+        raise ConfigError(
+            [
+                f"{name}: cannot read {exc.value!r}: give a list as comma-separated words "
+                '(txt,srt) or a JSON array (["txt", "srt"]), a table as a JSON object'
+            ]
+        ) from None
     settings.config_path = path.resolve() if path else None
     _anchor_paths(settings, base)
     _load_credentials(settings)
