@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,8 @@ from pathlib import Path
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
+
+SOURCES = Path(__file__).parent.parent / "src"
 
 
 def dropscribe(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -142,3 +145,28 @@ def test_transcribe_on_a_terminal_shows_progress_through_the_audio(workdir: Path
     assert len(bars) >= 2
     assert any("/31 s audio" in bar for bar in bars)
     assert (workdir / "out" / "long_reading.json").exists()
+
+
+def in_directory(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the command from ``cwd`` with HOME there too, and no DROPSCRIBE_CONFIG."""
+    environ = {k: v for k, v in os.environ.items() if k != "DROPSCRIBE_CONFIG"}
+    environ.update({"HOME": str(cwd), "PYTHONPATH": str(SOURCES), **env})
+    command = [sys.executable, "-m", "dropscribe", *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, cwd=cwd, env=environ
+    )
+
+
+def test_without_any_config_the_commands_refuse_and_create_nothing(workdir: Path) -> None:
+    result = in_directory(workdir, "run")
+    assert result.returncode == 2
+    assert "no configuration file found" in result.stderr
+    assert "./dropscribe.toml" in result.stderr
+    assert list(workdir.iterdir()) == []
+
+
+def test_a_config_in_the_current_directory_is_used_and_named(workdir: Path) -> None:
+    write_config(workdir).rename(workdir / "config.toml")
+    result = in_directory(workdir, "status")
+    assert f"configuration {workdir / 'config.toml'} (from ./config.toml)" in result.stderr
+    assert "no job store at" in result.stderr

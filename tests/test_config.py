@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from dropscribe.commands.cli import main
+from dropscribe.commands.discovery import find_config
 from dropscribe.config import load_settings
 from dropscribe.errors import ConfigError
 
@@ -142,3 +143,27 @@ def test_a_bad_item_in_a_list_variable_names_the_key_and_the_item(
     with pytest.raises(ConfigError) as caught:
         load_settings(None)
     assert caught.value.problems[0].startswith("transcribe.formats.1: bad value 'pdf'")
+
+
+def test_the_config_is_searched_in_the_documented_order(tmp_path: Path) -> None:
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    user = home / ".config" / "dropscribe" / "config.toml"
+    user.parent.mkdir(parents=True)
+    cwd.mkdir()
+    user.write_text("")
+    found = find_config(None, {}, cwd, home)
+    assert found is not None and (found.path, found.source) == (
+        user,
+        "~/.config/dropscribe/config.toml",
+    )
+    (cwd / "config.toml").write_text("")
+    found = find_config(None, {}, cwd, home)
+    assert found is not None and found.source == "./config.toml"
+    (cwd / "dropscribe.toml").write_text("")
+    found = find_config(None, {}, cwd, home)
+    assert found is not None and found.path == cwd / "dropscribe.toml"
+    named = tmp_path / "elsewhere.toml"
+    found = find_config(None, {"DROPSCRIBE_CONFIG": str(named)}, cwd, home)
+    assert found is not None and (found.path, found.source) == (named, "DROPSCRIBE_CONFIG")
+    found = find_config(named, {"DROPSCRIBE_CONFIG": "x"}, cwd, home)
+    assert found is not None and found.source == "--config"

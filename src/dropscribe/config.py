@@ -290,12 +290,6 @@ class Settings(BaseSettings):
 SECRET_KEYS = {"octoai": "token", "runpod": "api_key", "replicate": "token", "openai": "api_key"}
 
 
-def default_config_path() -> Path | None:
-    """Return the config path named by ``DROPSCRIBE_CONFIG``, if any."""
-    value = os.environ.get("DROPSCRIBE_CONFIG")
-    return Path(value) if value else None
-
-
 def load_settings(path: Path | None) -> Settings:
     """Read and validate the configuration.
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
 from dropscribe import __version__
-from dropscribe.config import Settings, default_config_path, load_settings
+from dropscribe.commands.discovery import find_config, nothing_found
+from dropscribe.config import Settings, load_settings
 from dropscribe.errors import ConfigError
 from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Store
@@ -22,7 +24,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dropscribe",
         description="Drop a recording into the inbox; its transcript appears in the outbox.",
-        epilog="--config may also come from DROPSCRIBE_CONFIG. "
+        epilog="Without --config: $DROPSCRIBE_CONFIG, ./dropscribe.toml, ./config.toml, "
+        "~/.config/dropscribe/config.toml, /etc/dropscribe/config.toml, the first found. "
         "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration.",
     )
     parser.add_argument("--version", action="version", version=f"dropscribe {__version__}")
@@ -33,9 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--config",
             type=Path,
-            default=default_config_path(),
+            default=None,
             metavar="FILE",
-            help="the TOML configuration file (default: $DROPSCRIBE_CONFIG)",
+            help="the TOML configuration file (default: searched, see below)",
         )
         return sub
 
@@ -67,8 +70,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    found = find_config(args.config, os.environ, Path.cwd(), Path.home())
+    if found is None:
+        print(f"dropscribe: {nothing_found(os.environ, Path.cwd(), Path.home())}", file=sys.stderr)
+        return EXIT_USAGE
+    if found.source != "--config":
+        print(f"dropscribe: configuration {found.path} (from {found.source})", file=sys.stderr)
+    args.config_source = found.source
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(found.path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"dropscribe: {problem}", file=sys.stderr)
