@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from dropscribe.commands.checks_local import cuda_device_count, gpu_problem
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
@@ -170,3 +172,67 @@ def test_a_config_in_the_current_directory_is_used_and_named(workdir: Path) -> N
     result = in_directory(workdir, "status")
     assert f"configuration {workdir / 'config.toml'} (from ./config.toml)" in result.stderr
     assert "no job store at" in result.stderr
+
+
+def test_check_and_run_refuse_an_inbox_whose_parent_is_missing(workdir: Path) -> None:
+    write_config(workdir, {"paths": {"inbox": "typo/inbox"}})
+    check = in_directory(workdir, "check")
+    assert check.returncode == 1
+    assert "paths.inbox:" in check.stderr and "neither does its parent" in check.stderr
+    run = in_directory(workdir, "run")
+    assert run.returncode == 2 and "neither does its parent" in run.stderr
+    assert not (workdir / "typo").exists()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_check_names_each_thing_that_would_fail_and_exits_1(workdir: Path) -> None:
+    write_config(
+        workdir,
+        {
+            "transcribe": {"backend": "octoai"},
+            "backends.octoai": {
+                "endpoint": f"http://127.0.0.1:{closed_port()}/predict",
+                "fallback": "runpod",
+            },
+            "backends.local": {"model": "large-v3", "device": "cuda"},
+            'folders."calls"': {"backend": "local"},
+        },
+    )
+    hub_cache = workdir / "hub-cache"
+    result = in_directory(workdir, "check", HF_HUB_OFFLINE="1", HF_HOME=str(hub_cache))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.splitlines() if line.startswith("problem: ")]
+    assert any("backends.octoai:" in p and "does not answer" in p for p in problems)
+    assert any(p.startswith("problem: backends.runpod.endpoint_id: missing") for p in problems)
+    assert any(p.startswith("problem: backends.runpod.api_key: missing") for p in problems)
+    assert any(
+        "backends.local.model: 'large-v3' is not in the Hugging Face cache" in p for p in problems
+    )
+    gpu_missing = any('backends.local.device: "cuda" but no usable GPU' in p for p in problems)
+    assert gpu_missing == (cuda_device_count() == 0)
+
+
+def test_check_says_auto_means_english_with_an_english_model_and_refuses_french(
+    workdir: Path,
+) -> None:
+    write_config(workdir, {'folders."fr"': {"language": "fr"}})
+    result = in_directory(workdir, "check")
+    assert result.returncode == 1
+    assert "transcribe.language: auto means English: the model tiny.en only knows English" in (
+        result.stdout
+    )
+    assert 'problem: folders."fr".language: "fr" but the model tiny.en only knows English' in (
+        result.stderr
+    )
+
+
+def test_a_gpu_is_required_only_when_cuda_is_asked_for() -> None:
+    assert gpu_problem("cuda", 0) is not None
+    assert gpu_problem("cuda", 1) is None
+    assert gpu_problem("auto", 0) is None

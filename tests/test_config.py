@@ -6,7 +6,7 @@ import pytest
 
 from dropscribe.commands.cli import main
 from dropscribe.commands.discovery import find_config
-from dropscribe.config import load_settings
+from dropscribe.config import inbox_problem, load_settings
 from dropscribe.errors import ConfigError
 
 
@@ -167,3 +167,38 @@ def test_the_config_is_searched_in_the_documented_order(tmp_path: Path) -> None:
     assert found is not None and (found.path, found.source) == (named, "DROPSCRIBE_CONFIG")
     found = find_config(named, {"DROPSCRIBE_CONFIG": "x"}, cwd, home)
     assert found is not None and found.source == "--config"
+
+
+def test_language_codes_are_checked_and_names_become_codes(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[transcribe]\nlanguage = "klingon"\n[folders."x"]\nlanguage = "elvish"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert caught.value.problems[0].startswith(
+        "transcribe.language: 'klingon' is not a language Whisper knows"
+    )
+    assert caught.value.problems[1].startswith("folders.x.language: 'elvish'")
+    config.write_text('[transcribe]\nlanguage = "French"\n')
+    assert load_settings(config).transcribe.language == "fr"
+
+
+def test_an_empty_archive_with_originals_archive_written_out_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[paths]\narchive = ""\noriginals = "archive"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert caught.value.problems == [
+        'paths.archive is "" but paths.originals = "archive": name an archive folder, '
+        'or set originals = "keep"'
+    ]
+    config.write_text('[paths]\narchive = ""\n')
+    assert load_settings(config).paths.originals == "keep"
+
+
+def test_a_missing_inbox_is_refused_unless_its_parent_exists(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[paths]\ninbox = "recordings/inbox"\n')
+    problem = inbox_problem(load_settings(config).paths)
+    assert problem is not None and "neither does its parent" in problem
+    (tmp_path / "recordings").mkdir()
+    assert inbox_problem(load_settings(config).paths) is None

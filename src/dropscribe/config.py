@@ -15,7 +15,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -24,6 +32,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from dropscribe.backends.languages import language_code
 from dropscribe.errors import ConfigError
 
 BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
@@ -107,6 +116,30 @@ class PathsSettings(Section):
     def _empty_archive_keeps(cls, value: Any) -> Any:
         return None if value in ("", None) else value
 
+    @model_validator(mode="after")
+    def _no_archive_means_keep(self) -> PathsSettings:
+        # One place decides what an empty archive means: originals stay where they are.
+        if self.archive is None and self.originals == "archive":
+            if "originals" in self.model_fields_set:
+                raise ValueError(
+                    'paths.archive is "" but paths.originals = "archive": name an archive '
+                    'folder, or set originals = "keep"'
+                )
+            self.originals = "keep"
+        return self
+
+
+def _language(value: str | None) -> str | None:
+    """Return "auto" or a Whisper language code for a code or a name; refuse anything else."""
+    if value is None or value == "auto":
+        return value
+    code = language_code(value)
+    if code is None:
+        raise ValueError(
+            f'{value!r} is not a language Whisper knows; use "auto" or a code such as "en" or "fr"'
+        )
+    return code
+
 
 class WatchSettings(Section):
     mode: Literal["auto", "events", "polling"] = "auto"
@@ -129,6 +162,8 @@ class FolderOverride(Section):
     language: str | None = None
     task: Literal["transcribe", "translate"] | None = None
 
+    _known_language = field_validator("language")(_language)
+
 
 class TranscribeSettings(Section):
     backend: BackendName = "local"
@@ -142,6 +177,8 @@ class TranscribeSettings(Section):
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
     )
+
+    _known_language = field_validator("language")(_language)
 
 
 class LocalSettings(Section):
@@ -337,6 +374,9 @@ def _describe(error: Any) -> str:
         return f"{key}: unknown key; remove it or check its spelling in config.example.toml"
     if error["type"] == "missing":
         return f"{key}: required but missing"
+    if error["type"] == "value_error":
+        reason = str(error["ctx"]["error"])
+        return reason if reason.startswith(key + ".") else f"{key}: {reason}"
     return f"{key}: bad value {value!r}: {error['msg']}"
 
 
@@ -364,6 +404,25 @@ def _load_credentials(settings: Settings) -> None:
         candidate = Path(directory) / f"{backend}_{key}"
         if candidate.is_file():
             setattr(section, key, SecretStr(candidate.read_text().strip()))
+
+
+def inbox_problem(paths: PathsSettings) -> str | None:
+    """Return why the daemon must not start with this inbox, or None.
+
+    A missing inbox is created only when its parent exists: creating a mistyped
+    path with all its parents would watch a folder nobody drops files into.
+    """
+    inbox = paths.inbox
+    if inbox.is_dir():
+        return None
+    if inbox.exists():
+        return f"paths.inbox: {inbox} is not a directory; point paths.inbox at a folder"
+    if inbox.parent.is_dir():
+        return None
+    return (
+        f"paths.inbox: {inbox} does not exist and neither does its parent {inbox.parent}; "
+        "correct the path, or create the folder (mkdir -p) if it is the right one"
+    )
 
 
 def check_paths(settings: Settings) -> list[str]:

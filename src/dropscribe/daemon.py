@@ -46,7 +46,9 @@ STATUS_EVERY = 2.0
 
 def prepare_directories(settings: Settings) -> None:
     paths = settings.paths
-    for directory in (paths.inbox, paths.outbox, paths.failed, paths.state.parent):
+    # Never the inbox's parents: a mistyped inbox must fail (config.inbox_problem), not appear.
+    paths.inbox.mkdir(exist_ok=True)
+    for directory in (paths.outbox, paths.failed, paths.state.parent):
         directory.mkdir(parents=True, exist_ok=True)
     if paths.archive is not None and paths.originals == "archive":
         paths.archive.mkdir(parents=True, exist_ok=True)

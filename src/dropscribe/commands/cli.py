@@ -98,6 +98,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from dropscribe.commands.checks import startup_problems
+
+    problems = startup_problems(settings)
+    for problem in problems:
+        print(f"dropscribe: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
     # The engine's workers start first, so the model loads while the daemon imports and scans.
     from dropscribe.backends.base import Backend
     from dropscribe.backends.local import LocalBackend
@@ -208,10 +215,10 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
     return transcribe_files(settings, args.audio, args.out)
 
 
-def _check(settings: Settings, _args: argparse.Namespace) -> int:
+def _check(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.checks import run_checks
 
-    problems = run_checks(settings, print)
+    problems = run_checks(settings, print, args.config_source)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK
