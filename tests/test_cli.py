@@ -91,7 +91,7 @@ def test_status_jobs_and_retry_read_and_change_the_store(workdir: Path) -> None:
     assert status["counts"]["failed"] == 1 and status["counts"]["queued"] == 1
     assert status["last_failures"][0]["error"] == "boom."
     text = dropscribe("status", config=config).stdout
-    assert "failed: #1 a.wav: boom." in text
+    assert "failed: #1 a.wav at " in text and "Z: boom." in text
     listed = json.loads(dropscribe("jobs", "--state", "failed", "--json", config=config).stdout)
     assert [job["path"] for job in listed] == ["a.wav"]
     assert dropscribe("retry", config=config).returncode == 2

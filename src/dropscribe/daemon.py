@@ -18,6 +18,7 @@ from typing import Protocol
 
 import structlog
 
+from dropscribe import __version__
 from dropscribe.backends.base import Backend
 from dropscribe.config import Settings, load_settings
 from dropscribe.errors import ConfigError
@@ -27,6 +28,7 @@ from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.completion import Finisher
 from dropscribe.outbox.writer import Outbox
+from dropscribe.service.daemon_lock import DaemonLock, lock_path
 from dropscribe.service.hooks import Hooks
 from dropscribe.service.notify import Notifier
 
@@ -115,6 +117,8 @@ class Daemon:
     def run(self) -> int:
         settings = self.settings
         prepare_directories(settings)
+        # Held until the end: `dropscribe status` tells from it whether a daemon runs.
+        daemon_lock = DaemonLock.acquire(lock_path(settings.paths), __version__, self.clock())
         store = Store(settings.paths.state, clock=self.clock)
         outbox = self.outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
         removed = outbox.remove_temporaries()
@@ -182,6 +186,7 @@ class Daemon:
         if metrics is not None:
             metrics.stop()
         store.close()
+        daemon_lock.release()
         self.notifier.close()
         log.info("stopped")
         return 0
