@@ -138,7 +138,7 @@ class Daemon:
             settings.watch.poll_seconds,
             self.wake,
         )
-        metrics = self._start_metrics(store, dispatcher)
+        metrics = self._start_metrics(store, dispatcher, finisher)
         self._handle_signals()
         log.info(
             "starting",
@@ -252,12 +252,17 @@ class Daemon:
         logs.configure(self.settings.log.level, self.settings.log.format)
         log.info("reloaded", applied=list(live), needs_restart=needs_restart)
 
-    def _start_metrics(self, store: Store, dispatcher: Dispatcher) -> _Stoppable | None:
+    def _start_metrics(
+        self, store: Store, dispatcher: Dispatcher, finisher: Finisher
+    ) -> _Stoppable | None:
         if not self.settings.service.metrics_port:
             return None
-        from dropscribe.service.metrics import MetricsServer
+        from dropscribe.service.metrics import Metrics, MetricsServer
 
-        server = MetricsServer(self.settings.service, store, dispatcher)
+        metrics = Metrics(store)
+        metrics.watch(dispatcher)
+        finisher.on_finish = metrics.job_finished
+        server = MetricsServer(self.settings.service, metrics)
         server.start()
         return server
 
