@@ -21,6 +21,7 @@ import structlog
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput
 from dropscribe.inbox.filters import InboxFilter
+from dropscribe.inbox.sources import hash_source
 from dropscribe.inbox.stability import StabilityTracker
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Store
@@ -29,19 +30,13 @@ from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.inbox.intake")
 
-HASH_CHUNK = 1024 * 1024
 #: Files recorded per transaction when many are ready at once.
 INTAKE_BATCH = 200
 
 
 def hash_file(path: Path) -> str:
     """Return the SHA-256 of the file's content, never following a symbolic link."""
-    digest = hashlib.sha256()
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(descriptor, "rb") as stream:
-        while chunk := stream.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_source(path)
 
 
 def settings_key(backend: str, language: str, task: str, fingerprint: dict[str, Any]) -> str:
@@ -188,9 +183,11 @@ class Intake:
                 ),
             )
         try:
-            sha256 = hash_file(path)
+            sha256 = hash_source(path, inside=self.inbox)
         except FileNotFoundError:
             return 0
+        except BadInput as exc:
+            return self._reject(relative, "", info, exc)
         except PermissionError:
             return self._reject(
                 relative,
