@@ -88,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from dropscribe.service import signals
+
+    signals.install()  # before the workers start: a SIGTERM from now on exits 0
     # The engine's workers start first, so the model loads while the daemon imports and scans.
     from dropscribe.backends.base import Backend
     from dropscribe.backends.local import LocalBackend
