@@ -26,6 +26,7 @@ from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.writer import Outbox
 from dropscribe.service.hooks import Hooks
 from dropscribe.service.notify import Notifier
@@ -114,7 +115,11 @@ class Daemon:
         settings = self.settings
         prepare_directories(settings)
         store = Store(settings.paths.state, clock=self.clock)
-        outbox = self.outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
+        outbox = self.outbox = Outbox(
+            settings.paths.outbox,
+            settings.transcribe.formats,
+            CueRules.from_settings(settings.transcribe),
+        )
         removed = outbox.remove_temporaries()
         service = settings.service
         hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
