@@ -33,7 +33,10 @@ _CLAUSE_BREAK = 1.5
 _PAUSE_BONUS = 4.0
 #: A sentence ending inside a cue: one sentence a cue is preferred, two short ones may share.
 _INNER_SENTENCE_END = 1.2
-_SHORT_CUE_COST = 3.0  # per second under min_seconds
+_SHORT_CUE_COST = 3.0
+#: Lines break after punctuation unless that leaves them this much more unequal.
+_LINE_BREAK_AT_SENTENCE_END = 16
+_LINE_BREAK_AT_CLAUSE_END = 12  # per second under min_seconds
 _FAST_CUE_COST = 0.2  # per character a second over chars_per_second
 
 
@@ -195,9 +198,18 @@ def _cue_starts(tokens: Sequence[Token], end: int, rules: CueRules) -> list[tupl
         else:
             line = chars = len(token.text)
         label = _label_width(tokens, begin)
-        if begin == end - 1 or lines + (line + label > rules.line_chars) <= rules.lines:
+        if begin == end - 1 or _fits_with_label(token, line, lines, label, rules):
             starts.append((begin, chars + label))
     return starts
+
+
+def _fits_with_label(first: Token, line: int, lines: int, label: int, rules: CueRules) -> bool:
+    """Whether lines filled from the end (``lines`` of them, the first ``line`` wide)
+    still fit when the first one also holds a speaker label ``label`` wide: there, or
+    on a line of its own with the first word."""
+    if line + label <= rules.line_chars:
+        return True
+    return lines < rules.lines and label + len(first.text) <= rules.line_chars
 
 
 def _cue_cost(
@@ -257,18 +269,18 @@ def layout(words: Sequence[Token], rules: CueRules, label: int = 0) -> list[str]
             widths[0] += label
             if max(widths) > rules.line_chars:
                 continue
-            bonus = sum(
-                8
-                if ends_sentence(texts[cut - 1], texts[cut])
-                else 4
-                if ends_clause(texts[cut - 1])
-                else 0
-                for cut in cuts
-            )
+            bonus = sum(_line_break_bonus(texts[cut - 1], texts[cut]) for cut in cuts)
             options.append((max(widths) - min(widths) - bonus, lines))
         if options:
             return min(options, key=lambda option: option[0])[1]
     return [_join(words)]  # one word wider than a line: it is never cut here
+
+
+def _line_break_bonus(before: str, after: str) -> int:
+    """How many characters of imbalance a line break after punctuation is worth."""
+    if ends_sentence(before, after):
+        return _LINE_BREAK_AT_SENTENCE_END
+    return _LINE_BREAK_AT_CLAUSE_END if ends_clause(before) else 0
 
 
 def _join(words: Sequence[Token]) -> str:
