@@ -43,23 +43,36 @@ def tidy_segments(segments: Sequence[Segment]) -> list[Segment]:
     for segment in segments:
         words = segment["words"]
         shown = [text for text, _ in display_words(segment["text"], [w["word"] for w in words])]
-        cuts = [
-            index
-            for index in range(1, len(words))
-            if _must_cut(words[index - 1], words[index], shown[index - 1], shown[index])
-        ]
+        cuts = sorted(
+            {
+                *speaker_changes(words),
+                *(i for i in range(1, len(words)) if _must_cut(words, shown, i)),
+            }
+        )
         for piece in _pieces(len(words), list(cuts)):
             cuts += _cuts_for_length(words, shown, piece)
         tidied += split_segment(segment, sorted(cuts))
     return tidied
 
 
-def _must_cut(before: Word, after: Word, shown_before: str, shown_after: str) -> bool:
-    return (
-        before["speaker"] != after["speaker"]
-        or after["start"] - before["end"] >= LONG_PAUSE_SECONDS
-        or ends_sentence(shown_before, shown_after)
+def _must_cut(words: Sequence[Word], shown: Sequence[str], index: int) -> bool:
+    return words[index]["start"] - words[index - 1]["end"] >= LONG_PAUSE_SECONDS or ends_sentence(
+        shown[index - 1], shown[index]
     )
+
+
+def speaker_changes(words: Sequence[Word]) -> list[int]:
+    """Return the indices of the words where another speaker starts; unlabelled words
+    belong with the speaker before them."""
+    changes = []
+    current: str | None = None
+    for index, word in enumerate(words):
+        label = word["speaker"]
+        if label is not None and label != current:
+            if current is not None:
+                changes.append(index)
+            current = label
+    return changes
 
 
 def _pieces(count: int, cuts: Sequence[int]) -> list[range]:
@@ -171,8 +184,7 @@ def label_speakers(
     for segment in transcription.segments:
         words: list[Word] = [{**word, "speaker": next(labels)} for word in segment["words"]]
         labelled: Segment = {**segment, "words": words, "speaker": majority_speaker(words)}
-        cuts = [i for i in range(1, len(words)) if words[i]["speaker"] != words[i - 1]["speaker"]]
-        segments += split_segment(labelled, cuts)
+        segments += split_segment(labelled, speaker_changes(words))
     return dataclasses.replace(
         transcription,
         segments=segments,
