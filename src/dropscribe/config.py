@@ -177,6 +177,21 @@ class TranscribeSettings(Section):
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
     )
+    cue_line_chars: int = Field(42, ge=10, description="Subtitles: characters a line, at most.")
+    cue_lines: int = Field(2, ge=1, le=3, description="Subtitles: lines a cue, at most.")
+    cue_min_seconds: float = Field(1.0, ge=0, description="Subtitles: shortest time on screen.")
+    cue_max_seconds: float = Field(7.0, gt=0, description="Subtitles: longest time on screen.")
+    cue_chars_per_second: float = Field(
+        20.0, gt=0, description="Subtitles: fastest reading speed, where the timing allows."
+    )
+
+    @model_validator(mode="after")
+    def _cue_times_in_order(self) -> TranscribeSettings:
+        if self.cue_min_seconds > self.cue_max_seconds:
+            raise ValueError(
+                "cue_min_seconds is longer than cue_max_seconds; make it shorter (default 1.0 s)."
+            )
+        return self
 
     _known_language = field_validator("language")(_language)
 

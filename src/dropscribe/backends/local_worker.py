@@ -20,7 +20,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, cast
 
 from dropscribe.backends.local_media import SAMPLE_RATE
 from dropscribe.backends.local_threads import plan_threads
@@ -256,7 +256,8 @@ def _segment_dict(segment: Any) -> dict[str, Any]:
         make_word(word.word, word.start, word.end, word.probability)
         for word in (segment.words or [])
     ]
-    return make_segment(segment.text, segment.start, segment.end, words)
+    # A typed Segment, sent over the pipe as a plain dict.
+    return cast("dict[str, Any]", make_segment(segment.text, segment.start, segment.end, words))
 
 
 def _load_error_sentence(model: str, exc: Exception) -> str:
