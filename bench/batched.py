@@ -19,6 +19,7 @@ Run: .venv/bin/python -m bench.batched [--smoke]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import statistics
 import subprocess
@@ -72,35 +73,41 @@ def joined(gap_seconds: float, repeat: int = 1) -> tuple[Any, str]:
 
 class Engine:
     def __init__(self) -> None:
+        from dropscribe.backends.local_engine import Engine as LocalEngine
         from dropscribe.backends.local_model import resolve_model
-        from dropscribe.backends.local_worker import _Engine
+        from dropscribe.backends.local_protocol import EngineOptions
 
-        self.options = {
-            "model_load": resolve_model("tiny.en").load,
-            "model_name": "tiny.en",
-            "device": "cpu",
-            "compute_type": "default",
-            "cpu_threads": 0,
-            "parallel_decodes": 0,
-            "workers": 1,
-            "beam_size": 5,
-            "vad_filter": False,
-            "word_timestamps": True,
-            "initial_prompt": None,
-            "batched": "auto",
-            "batch_size": 8,
-        }
-        self.engine = _Engine(self.options)
+        self.options = EngineOptions(
+            model_load=resolve_model("tiny.en").load,
+            model_name="tiny.en",
+            device="cpu",
+            compute_type="default",
+            cpu_threads=0,
+            parallel_decodes=0,
+            workers=1,
+            beam_size=5,
+            vad_filter=False,
+            word_timestamps=True,
+            initial_prompt=None,
+            batched="auto",
+            batch_size=8,
+        )
+        self.engine = LocalEngine(self.options)
 
-    def run(self, audio: Any, mode: str) -> tuple[str, float, str]:
-        self.options["batched"] = mode
+    def run(self, audio: Any, mode: str, decodes: int | None = None) -> tuple[str, float, str]:
+        """Transcribe as a worker does for a file alone (all decodes free, unless told)."""
+        from dropscribe.backends.local_protocol import Job
+
+        self.engine.options = dataclasses.replace(self.options, batched=mode)
         started = time.perf_counter()
-        result = self.engine.transcribe(
-            {"job_id": 1, "language": "auto", "task": "transcribe"}, audio, lambda *a: None
+        result, decoding = self.engine.transcribe(
+            Job(1, "bench", "auto", "transcribe", 1e9),
+            audio,
+            decodes or self.engine.parallel,
+            lambda seconds: None,
         )
         elapsed = time.perf_counter() - started
-        text = "".join(segment["text"] for segment in result["segments"])
-        return text, elapsed, str(result["decoding"])
+        return result.text, elapsed, decoding
 
 
 def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int) -> dict[str, str]:

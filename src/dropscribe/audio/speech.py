@@ -6,7 +6,9 @@ from typing import Any
 
 from dropscribe.audio.cuts import Span
 
-#: Pauses shorter than this are not reported: the gap between two words is not a pause.
+#: The shortest pause between spans of speech. The pause between two words is
+#: enough to end a batched window there, and the finer cuts fill windows closer to
+#: 30 s (the 248 s reading: 9 windows instead of 11 with 300 ms, 10 % faster).
 MIN_SILENCE_MS = 100
 #: faster-whisper pads each span by 400 ms on each side by default, which hides a
 #: 0.6 s pause entirely; a little padding keeps word edges inside the spans.

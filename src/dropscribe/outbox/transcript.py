@@ -49,6 +49,8 @@ class Transcription:
     prediction_time_ms: float
     model: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Sentences saying why the transcript is probably wrong (empty: nothing noticed).
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def text(self) -> str:
@@ -95,6 +97,7 @@ def build_document(
         "source": {"path": source_path, "sha256": sha256, "bytes": size},
         "engine": {"backend": backend, "model": result.model},
         "created_at": created,
+        "warnings": list(result.warnings),
     }
 
 
