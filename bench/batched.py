@@ -30,7 +30,7 @@ from typing import Any
 import jiwer
 import numpy as np
 
-from bench.harness import REPO, clip_path, machine, reference_text, report
+from bench.harness import ENGLISH_CLIPS, REPO, clip_path, machine, reference_text, report
 
 WORK = REPO / "bench" / "results" / "batched"
 #: Clips with a known reference text.
@@ -44,6 +44,8 @@ CLIPS = [
     "goforward.wav",
     "speechrecognition_english.wav",
 ]
+#: The English recordings with a reference text (issue 16's corpus: 78 s joined).
+ENGLISH = [name for name in ENGLISH_CLIPS if reference_text(name)]
 SAMPLE_RATE = 16000
 
 
@@ -61,11 +63,11 @@ def load(path: Path) -> Any:
     return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
 
 
-def joined(gap_seconds: float, repeat: int = 1) -> tuple[Any, str]:
+def joined(gap_seconds: float, repeat: int = 1, clips: list[str] = CLIPS) -> tuple[Any, str]:
     """The clips one after another (``repeat`` times over) with silences between them."""
     silence = np.zeros(int(gap_seconds * SAMPLE_RATE), dtype=np.float32)
     parts, texts = [], []
-    for name in CLIPS * repeat:
+    for name in clips * repeat:
         parts += [load(clip_path(name)), silence]
         texts.append(reference_text(name) or "")
     return np.concatenate(parts), " ".join(texts)
@@ -110,9 +112,12 @@ class Engine:
         return result.text, elapsed, decoding
 
 
+MODES = ("off", "on", "parts", "auto")
+
+
 def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int) -> dict[str, str]:
     """Median wall time over ``rounds`` (modes interleaved, so noise hits all alike)."""
-    times: dict[str, list[float]] = {"off": [], "on": [], "auto": []}
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
     texts, chosen = {}, ""
     for _ in range(rounds):
         for mode in times:
@@ -192,13 +197,18 @@ def main() -> None:
             args.rounds,
         )
     )
-    for gap in (1.0, 3.0):
-        audio, reference = joined(gap, repeat=2)
+    for gap, repeat, clips in (
+        (1.0, 2, CLIPS),
+        (3.0, 2, CLIPS),
+        (1.5, 1, ENGLISH),
+        (1.5, 7, ENGLISH),
+    ):
+        audio, reference = joined(gap, repeat, clips)
         seconds = len(audio) / SAMPLE_RATE
         rows.update(
             compare(
                 engine,
-                f"real clips joined twice over, {gap:.0f} s gaps ({seconds:.0f} s)",
+                f"real clips joined {repeat}x, {gap:.1f} s gaps ({seconds:.0f} s)",
                 audio,
                 reference,
                 args.rounds,
