@@ -27,6 +27,8 @@ from dropscribe.backends.base import (
     Pending,
     Request,
 )
+from dropscribe.backends.languages import english_only_refusal
+from dropscribe.backends.local_limits import breached_limit
 from dropscribe.backends.local_model import resolve_model
 from dropscribe.backends.local_process import WorkerProcess
 from dropscribe.backends.local_protocol import (
@@ -45,9 +47,6 @@ from dropscribe.config import LocalSettings, Settings
 from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
 
 log = structlog.get_logger("dropscribe.local")
-
-#: Time allowed to decode one file before the worker counts as hung.
-DECODE_LIMIT_SECONDS = 300.0
 
 _Worker = WorkerProcess["_JobSlot"]
 
@@ -175,39 +174,12 @@ class LocalBackend:
             known = [w.multilingual for w in self._workers if w.multilingual is not None]
         if known:
             english_only = not known[0]
-        if not english_only:
-            return
-        if request.task == "translate":
-            raise Permanent(
-                f"The model {self.model_name} only transcribes English and cannot translate; "
-                'set task = "transcribe" or use a multilingual model such as "small".'
-            )
-        if request.language not in ("auto", "en"):
-            raise Permanent(
-                f"The model {self.model_name} only knows English but language "
-                f'"{request.language}" was asked for; use a multilingual model such as '
-                '"small" for this folder.'
-            )
+        if english_only:
+            refusal = english_only_refusal(self.model_name, request.task, request.language)
+            if refusal is not None:
+                raise Permanent(refusal)
 
     # --- workers --------------------------------------------------------------
-
-    def _options(self) -> EngineOptions:
-        settings = self.settings
-        return EngineOptions(
-            model_load=self.choice.load,
-            model_name=settings.model,
-            device=settings.device,
-            compute_type=settings.compute_type,
-            cpu_threads=settings.cpu_threads,
-            parallel_decodes=settings.parallel_decodes,
-            workers=settings.workers,
-            beam_size=settings.beam_size,
-            vad_filter=settings.vad_filter,
-            word_timestamps=settings.word_timestamps,
-            initial_prompt=settings.initial_prompt,
-            batched=settings.batched,
-            batch_size=settings.batch_size,
-        )
 
     def warm_up(self) -> None:
         """Start the workers now, so the model loads while the daemon scans the inbox."""
@@ -217,7 +189,8 @@ class LocalBackend:
     def _start_missing_workers(self) -> None:
         self._workers = [w for w in self._workers if not w.dead]
         while len(self._workers) < self.settings.workers:
-            self._workers.append(_Worker(self._options(), self._handle, self._worker_died))
+            options = EngineOptions.from_settings(self.settings, self.choice.load)
+            self._workers.append(_Worker(options, self._handle, self._worker_died))
 
     def _pick_worker(self) -> _Worker:
         with self._lock:
@@ -339,35 +312,21 @@ class LocalBackend:
 
     def _enforce_limits(self, slot: _JobSlot) -> None:
         worker = slot.worker
-        now = time.monotonic()
-        limit = self.settings.timeout_seconds
-        if slot.started is not None:
-            allowed = limit or 3 * (slot.duration or 0) + 60
-            if now - slot.started > allowed:
-                log.warning("worker_timeout", job=slot.job_id, seconds=round(allowed))
-                self._fail_jobs_of(
-                    worker,
-                    f"Transcription took longer than {allowed:.0f} s; "
-                    "the worker was stopped (raise backends.local.timeout_seconds "
-                    "for very slow machines).",
-                    culprit=slot.job_id,
-                )
-                worker.kill()
-                return
-        elif not worker.running and now - slot.submitted > DECODE_LIMIT_SECONDS:
-            self._fail_jobs_of(
-                worker,
-                "Decoding the file took longer than "
-                f"{DECODE_LIMIT_SECONDS:.0f} s; the worker was stopped.",
-            )
-            worker.kill()
+        local = self.settings
+        breach = breached_limit(
+            now=time.monotonic(),
+            submitted=slot.submitted,
+            started=slot.started,
+            duration=slot.duration,
+            worker_busy=bool(worker.running),
+            timeout_seconds=local.timeout_seconds,
+            memory_mb=worker.memory_mb() if local.max_memory_mb else 0.0,
+            max_memory_mb=local.max_memory_mb,
+        )
+        if breach is None:
             return
-        limit_mb = self.settings.max_memory_mb
-        if limit_mb and worker.memory_mb() > limit_mb:
-            log.warning("worker_memory_limit", job=slot.job_id, limit_mb=limit_mb)
-            self._fail_jobs_of(
-                worker,
-                f"The worker used more than {limit_mb} MB of memory "
-                "(backends.local.max_memory_mb) and was stopped.",
-            )
-            worker.kill()
+        log.warning(breach.log_event, job=slot.job_id, pid=worker.pid)
+        self._fail_jobs_of(
+            worker, breach.reason, culprit=slot.job_id if breach.culprit_only else None
+        )
+        worker.kill()

@@ -13,8 +13,12 @@ Every message the worker sends is acted on by the parent (DESIGN.md section 3).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from dropscribe.outbox.transcript import Transcription
+
+if TYPE_CHECKING:  # the worker process need not import the settings (pydantic)
+    from dropscribe.config import LocalSettings
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,24 @@ class EngineOptions:
     initial_prompt: str | None
     batched: str
     batch_size: int
+
+    @classmethod
+    def from_settings(cls, settings: LocalSettings, model_load: str) -> EngineOptions:
+        return cls(
+            model_load=model_load,
+            model_name=settings.model,
+            device=settings.device,
+            compute_type=settings.compute_type,
+            cpu_threads=settings.cpu_threads,
+            parallel_decodes=settings.parallel_decodes,
+            workers=settings.workers,
+            beam_size=settings.beam_size,
+            vad_filter=settings.vad_filter,
+            word_timestamps=settings.word_timestamps,
+            initial_prompt=settings.initial_prompt,
+            batched=settings.batched,
+            batch_size=settings.batch_size,
+        )
 
 
 @dataclass(frozen=True)
