@@ -213,7 +213,9 @@ class LocalSettings(Section):
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
     )
     max_memory_mb: int = Field(0, ge=0, description="Worker resident memory limit; 0: none.")
-    batched: Literal["auto", "on", "off"] = "auto"
+    batched: Literal["auto", "on", "off", "parts"] = Field(
+        "auto", description="auto (measured), on (batched), off (sequential), parts (at pauses)."
+    )
     batch_size: int = Field(8, ge=1)
     fallback: BackendName | None = None
 
