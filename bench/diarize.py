@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench import conversations as cv
-from bench.harness import machine, report
+from bench.harness import SHARED_AUDIO, machine, report
 from dropscribe.speakers.clustering import CountLimits
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
@@ -47,7 +47,7 @@ def singles(found: dict[str, list[cv.Floats]], smoke: bool) -> list[Recording]:
         recordings.append((name, np.concatenate(pieces), [cv.Turn(0, 1e9, name)]))
         if name in cv.REAL_VOICES and not smoke:
             for clip in cv.REAL_VOICES[name]:
-                audio = cv.decode(cv.SHARED_AUDIO / clip)
+                audio = cv.decode(SHARED_AUDIO / clip)
                 recordings.append((clip, audio, [cv.Turn(0, 1e9, name)]))
     return recordings
 

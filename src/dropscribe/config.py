@@ -12,7 +12,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dropscribe.errors import ConfigError
@@ -69,6 +77,8 @@ class FolderOverride(Section):
     backend: BackendName | None = None
     language: str | None = None
     task: Literal["transcribe", "translate"] | None = None
+    diarize: bool | None = None
+    speakers: int | None = Field(None, ge=0)
 
 
 class TranscribeSettings(Section):
@@ -83,6 +93,19 @@ class TranscribeSettings(Section):
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
     )
+    diarize: bool = Field(False, description="Speaker labels on words and segments.")
+    speakers: int = Field(0, ge=0, description="0: count the speakers; or their number.")
+    min_speakers: int = Field(1, ge=1, description="When counting: at least this many.")
+    max_speakers: int = Field(8, ge=1, description="When counting: at most this many.")
+
+    @model_validator(mode="after")
+    def _speaker_bounds_in_order(self) -> TranscribeSettings:
+        if self.min_speakers > self.max_speakers:
+            raise ValueError(
+                f"min_speakers ({self.min_speakers}) is above max_speakers "
+                f"({self.max_speakers}); lower one or raise the other"
+            )
+        return self
 
 
 class LocalSettings(Section):
