@@ -161,6 +161,8 @@ class FolderOverride(Section):
     backend: BackendName | None = None
     language: str | None = None
     task: Literal["transcribe", "translate"] | None = None
+    diarize: bool | None = None
+    speakers: int | None = Field(None, ge=0)
 
     _known_language = field_validator("language")(_language)
 
@@ -194,6 +196,20 @@ class TranscribeSettings(Section):
         return self
 
     _known_language = field_validator("language")(_language)
+
+    diarize: bool = Field(False, description="Speaker labels on words and segments.")
+    speakers: int = Field(0, ge=0, description="0: count the speakers; or their number.")
+    min_speakers: int = Field(1, ge=1, description="When counting: at least this many.")
+    max_speakers: int = Field(8, ge=1, description="When counting: at most this many.")
+
+    @model_validator(mode="after")
+    def _speaker_bounds_in_order(self) -> TranscribeSettings:
+        if self.min_speakers > self.max_speakers:
+            raise ValueError(
+                f"min_speakers ({self.min_speakers}) is above max_speakers "
+                f"({self.max_speakers}); lower one or raise the other"
+            )
+        return self
 
 
 class LocalSettings(Section):
