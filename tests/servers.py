@@ -122,7 +122,8 @@ class FakeServer:
     def __init__(self, port: int = 0) -> None:
         self.jobs: dict[str, RemoteJob] = {}
         self.submissions: list[RemoteJob] = []
-        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        #: Scripted per route, one per request in order; None lets that request through.
+        self.faults: dict[str, deque[Fault | None]] = defaultdict(deque)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.token: str | None = None
         self.lock = threading.Lock()

@@ -55,13 +55,16 @@ class Transcription:
         return "".join(segment["text"] for segment in self.segments)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "segments": self.segments,
             "language": self.language,
             "duration": self.duration,
             "prediction_time_ms": self.prediction_time_ms,
             "model": self.model,
         }
+        if "upload" in self.extra:  # what a remote backend was sent (compact, in chunks)
+            data["upload"] = self.extra["upload"]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Transcription:
@@ -71,6 +74,7 @@ class Transcription:
             duration=data.get("duration"),
             prediction_time_ms=float(data.get("prediction_time_ms") or 0.0),
             model=data.get("model"),
+            extra={"upload": data["upload"]} if data.get("upload") else {},
         )
 
 
@@ -93,7 +97,11 @@ def build_document(
         "language": result.language,
         "duration": None if result.duration is None else round(result.duration, 3),
         "source": {"path": source_path, "sha256": sha256, "bytes": size},
-        "engine": {"backend": backend, "model": result.model},
+        "engine": {
+            "backend": backend,
+            "model": result.model,
+            **({"upload": result.extra["upload"]} if "upload" in result.extra else {}),
+        },
         "created_at": created,
     }
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store.chunks import CHUNKS_TABLE
 
 MIGRATIONS: list[str] = [
     """
@@ -46,6 +47,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sha256, settings_key)
     );
     """,
+    # The chunks of recordings uploaded in parts (see chunks.py).
+    CHUNKS_TABLE,
 ]
 
 JOB_COLUMNS = (
