@@ -33,7 +33,7 @@ SAMPLE_RATE = 16000
 #: Codec, container, file suffix and bit rate of each compact format.
 CODECS: dict[str, tuple[str, str, str, int | None]] = {
     "opus": ("libopus", "ogg", ".ogg", 24_000),
-    "mp3": ("libmp3lame", "mp3", ".mp3", 32_000),
+    "mp3": ("libmp3lame", "mp3", ".mp3", 24_000),
     "flac": ("flac", "flac", ".flac", None),
 }
 #: Parts found over the byte limit (a variable bit rate) are planned again this much shorter.
