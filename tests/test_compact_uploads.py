@@ -11,6 +11,7 @@ import pytest
 
 from dropscribe.backends.base import Request
 from dropscribe.backends.uploads import (
+    UploadFormat,
     audio_bytes_within,
     choose_format,
     clock_time,
@@ -45,15 +46,10 @@ def decoded(path: Path) -> tuple[float, int]:
 
 
 @pytest.mark.parametrize(("fmt", "suffix"), [("opus", ".ogg"), ("mp3", ".mp3"), ("flac", ".flac")])
-def test_a_recording_becomes_one_compact_mono_file(tmp_path: Path, fmt: str, suffix: str) -> None:
-    manifest = prepare(
-        LONG,
-        tmp_path,
-        fmt,
-        audio_limit=10**8,
-        section=section(),
-        max_duration=3600,  # type: ignore[arg-type]
-    )
+def test_a_recording_becomes_one_compact_mono_file(
+    tmp_path: Path, fmt: UploadFormat, suffix: str
+) -> None:
+    manifest = prepare(LONG, tmp_path, fmt, audio_limit=10**8, section=section(), max_duration=3600)
     [part] = manifest.parts
     path = tmp_path / part.path
     assert path.suffix == suffix and path.stat().st_size == part.bytes
@@ -61,7 +57,7 @@ def test_a_recording_becomes_one_compact_mono_file(tmp_path: Path, fmt: str, suf
     assert channels == 1
     assert seconds == pytest.approx(30.74, abs=0.1)
     assert manifest.duration == pytest.approx(30.74, abs=0.01)
-    assert (part.start, part.end) == (0.0, pytest.approx(manifest.duration, abs=0.001))
+    assert part.start == 0.0 and part.end == pytest.approx(manifest.duration, abs=0.001)
     if fmt != "flac":
         assert part.bytes / manifest.duration * 3600 <= BYTES_PER_HOUR
 
