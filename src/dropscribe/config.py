@@ -251,6 +251,18 @@ class RemoteSettings(Section):
         default_factory=list, description="Hosts besides the endpoint's own for poll/result URLs."
     )
     verify_tls: bool = True
+    upload_format: Literal["auto", "original", "opus", "flac", "mp3"] = Field(
+        "auto", description="What is uploaded: auto picks the smallest the protocol reads."
+    )
+    max_chunk_seconds: float = Field(
+        600.0, ge=10, description="Longer recordings go as chunks cut at pauses."
+    )
+    prepare_timeout_seconds: float = Field(
+        900.0, gt=0, description="Longest time to decode and compact one recording."
+    )
+    prepare_memory_mb: int = Field(
+        2048, ge=0, description="Address-space limit of the compacting worker; 0: none."
+    )
 
 
 class OctoAISettings(RemoteSettings):

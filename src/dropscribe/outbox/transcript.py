@@ -59,6 +59,8 @@ class Source(TypedDict):
 class EngineInfo(TypedDict):
     backend: str
     model: str | None
+    #: What a remote backend was sent: its format, bytes and chunks (absent for the local engine).
+    upload: NotRequired[dict[str, Any]]
 
 
 class Document(TypedDict):
@@ -133,6 +135,8 @@ class Transcription:
         }
         if self.speakers is not None:
             data["speakers"] = self.speakers
+        if "upload" in self.extra:  # what a remote backend was sent (compact, in chunks)
+            data["upload"] = self.extra["upload"]
         return data
 
     @classmethod
@@ -149,6 +153,7 @@ class Transcription:
             model=data.get("model"),
             warnings=[str(warning) for warning in data.get("warnings") or []],
             speakers=data.get("speakers"),
+            extra={"upload": data["upload"]} if data.get("upload") else {},
         )
 
 
@@ -167,6 +172,9 @@ def build_document(
     created = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     segments = tidy_segments(result.segments)
     words = [word for segment in segments for word in segment["words"]]
+    engine: EngineInfo = {"backend": backend, "model": result.model}
+    if "upload" in result.extra:
+        engine["upload"] = result.extra["upload"]
     document: Document = {
         "transcription": "".join(segment["text"] for segment in segments),
         "prediction_time_ms": round(result.prediction_time_ms, 1),
@@ -174,7 +182,7 @@ def build_document(
         "language": result.language,
         "duration": None if result.duration is None else round(result.duration, 3),
         "source": {"path": source_path, "sha256": sha256, "bytes": size},
-        "engine": {"backend": backend, "model": result.model},
+        "engine": engine,
         "created_at": created,
         "warnings": list(result.warnings),
     }

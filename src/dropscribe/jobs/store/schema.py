@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store.chunks import CHUNKS_TABLE
 
 MIGRATIONS: list[str] = [
     """
@@ -55,6 +56,8 @@ MIGRATIONS: list[str] = [
         alone INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # The chunks of recordings uploaded in parts (see chunks.py).
+    CHUNKS_TABLE,
 ]
 
 
