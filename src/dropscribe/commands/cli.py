@@ -98,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
     from dropscribe.commands.checks import startup_problems
+    from dropscribe.service import signals
+
+    signals.install()  # before the workers start: a SIGTERM from now on exits 0
 
     problems = startup_problems(settings)
     for problem in problems:
