@@ -44,9 +44,10 @@ test: $(STAMP) system-packages
 fixtures: system-packages
 	tests/fixtures/make_fixtures.sh
 
-# The benchmarks of bench/README.md, one after the other (long: tens of minutes).
+# The benchmarks of bench/README.md, one after the other (long: tens of minutes): every
+# module of bench/ that runs as a program (the others are their shared parts).
 # `make bench BENCH=pipeline` runs one; `make bench BENCH_ARGS=--smoke` a quick pass.
-BENCH ?= engine_vs_daemon pipeline scale batched
+BENCH ?= $(sort $(basename $(notdir $(shell grep -l '__name__ == "__main__"' bench/*.py))))
 BENCH_ARGS ?=
 
 bench: $(STAMP)
