@@ -14,6 +14,7 @@ from dropscribe.config import Settings, default_config_path, load_settings
 from dropscribe.errors import ConfigError
 from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Store
+from dropscribe.outbox.naming import display_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -121,7 +122,7 @@ def status_report(store: Store, now: float) -> dict[str, Any]:
     in_flight = [
         {
             "job": job.id,
-            "file": job.path,
+            "file": display_path(job.path),
             "state": str(job.state),
             "backend": job.backend,
             "seconds": round(now - (job.started_at or job.updated_at), 1),
@@ -130,7 +131,7 @@ def status_report(store: Store, now: float) -> dict[str, Any]:
         for job in store.jobs(IN_FLIGHT)
     ]
     failures = [
-        {"job": job.id, "file": job.path, "error": job.error, "at": job.finished_at}
+        {"job": job.id, "file": display_path(job.path), "error": job.error, "at": job.finished_at}
         for job in store.recent_failures(5)
     ]
     return {
@@ -173,7 +174,7 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_OK
     for job in jobs:
         error = f"  {job.error}" if job.error and job.state != JobState.DONE else ""
-        print(f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {job.path}{error}")
+        print(f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {display_path(job.path)}{error}")
     return EXIT_OK
 
 
