@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from dropscribe.errors import ConfigError
+from dropscribe.outbox.originals import archive_folder
 
 BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
 BackendName = Literal["local", "octoai", "runpod", "replicate", "openai"]
@@ -310,8 +311,9 @@ def check_paths(settings: Settings) -> list[str]:
     paths = settings.paths
     problems = []
     others = {"paths.outbox": paths.outbox, "paths.failed": paths.failed}
-    if paths.archive is not None and paths.originals == "archive":
-        others["paths.archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        others["paths.archive"] = archive
     for key, other in others.items():
         if other == paths.inbox or other.is_relative_to(paths.inbox):
             problems.append(

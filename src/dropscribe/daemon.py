@@ -21,7 +21,8 @@ from dropscribe.inbox.intake import Intake
 from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.completion import Finisher, originals_fate
+from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.originals import archive_folder
 from dropscribe.outbox.writer import Outbox
 from dropscribe.service import signals
 from dropscribe.service.hooks import Hooks
@@ -45,9 +46,9 @@ def prepare_directories(settings: Settings) -> None:
     paths = settings.paths
     for directory in (paths.inbox, paths.outbox, paths.failed, paths.state.parent):
         directory.mkdir(parents=True, exist_ok=True)
-    if originals_fate(paths) == "archive":
-        assert paths.archive is not None
-        paths.archive.mkdir(parents=True, exist_ok=True)
+    archive = archive_folder(paths)
+    if archive is not None:
+        archive.mkdir(parents=True, exist_ok=True)
 
 
 def status_line(counts: dict[str, int], in_flight: int) -> str:

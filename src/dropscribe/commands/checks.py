@@ -9,6 +9,7 @@ from pathlib import Path
 from dropscribe.backends import create_backend
 from dropscribe.config import Settings
 from dropscribe.inbox.watcher import choose_mode
+from dropscribe.outbox.originals import archive_folder
 
 
 def _writable_dir(path: Path) -> bool:
@@ -29,8 +30,9 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
         "failed": paths.failed,
         "state": paths.state.parent,
     }
-    if paths.archive is not None and paths.originals == "archive":
-        directories["archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        directories["archive"] = archive
     for key, directory in directories.items():
         if not _writable_dir(directory):
             problems.append(
