@@ -34,6 +34,7 @@ from pydantic_settings import (
 
 from dropscribe.backends.languages import language_code
 from dropscribe.errors import ConfigError
+from dropscribe.outbox.originals import archive_folder
 
 BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
 BackendName = Literal["local", "octoai", "runpod", "replicate", "openai"]
@@ -475,8 +476,9 @@ def check_paths(settings: Settings) -> list[str]:
     paths = settings.paths
     problems = []
     others = {"paths.outbox": paths.outbox, "paths.failed": paths.failed}
-    if paths.archive is not None and paths.originals == "archive":
-        others["paths.archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        others["paths.archive"] = archive
     for key, other in others.items():
         if other == paths.inbox or other.is_relative_to(paths.inbox):
             problems.append(

@@ -16,6 +16,7 @@ from dropscribe.backends import create_backend
 from dropscribe.commands.checks_local import check_local
 from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
 from dropscribe.inbox.watcher import choose_mode
+from dropscribe.outbox.originals import archive_folder
 
 Say = Callable[[str], None]
 
@@ -86,8 +87,9 @@ def _check_directories(settings: Settings, say: Say) -> list[str]:
         "failed": paths.failed,
         "state": paths.state.parent,
     }
-    if paths.archive is not None and paths.originals == "archive":
-        directories["archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        directories["archive"] = archive
     for key, directory in directories.items():
         if key == "inbox" and inbox_problem(paths) is not None:
             continue  # startup_problems says why

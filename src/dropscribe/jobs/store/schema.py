@@ -10,6 +10,7 @@ from typing import Any
 
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store.chunks import CHUNKS_TABLE
+from dropscribe.outbox.naming import display_path
 
 MIGRATIONS: list[str] = [
     """
@@ -126,5 +127,6 @@ class Job:
     def as_dict(self) -> dict[str, Any]:
         """Return the job as plain data, for ``--json`` output."""
         data = dict(self.__dict__)
+        data["path"] = display_path(self.path)  # as in the sidecars' source.path
         data["state"] = str(self.state)
         return data
