@@ -10,15 +10,24 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from dropscribe.backends import registry
 from dropscribe.errors import ConfigError
 
-BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
-BackendName = Literal["local", "octoai", "runpod", "replicate", "openai"]
+#: A backend's name, checked against the registry (the one list of backends).
+BackendName = Annotated[str, AfterValidator(registry.check_name)]
 Format = Literal["json", "txt", "srt", "vtt"]
 DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
 
@@ -79,6 +88,12 @@ class TranscribeSettings(Section):
     max_attempts: int = Field(3, ge=1, description="Attempts before a job fails for good.")
     retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles.")
     retry_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
+    transient_budget_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="How long a file rides out server trouble (5xx, resets, timeouts) before "
+        "its attempts count.",
+    )
     max_file_bytes: int = Field(2 * 1024**3, gt=0, description="Larger files fail at once.")
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
@@ -228,7 +243,7 @@ class Settings(BaseSettings):
         return merged
 
 
-SECRET_KEYS = {"octoai": "token", "runpod": "api_key", "replicate": "token", "openai": "api_key"}
+SECRET_KEYS = registry.secret_keys()
 
 
 def default_config_path() -> Path | None:

@@ -120,7 +120,12 @@ class Daemon:
         hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
         finisher = Finisher(settings, store, outbox, hooks)
         dispatcher = Dispatcher(
-            settings, store, finisher, self.clock, self.wake, backends=self.early_backends
+            lambda: self.settings,
+            store,
+            finisher,
+            self.clock,
+            self.wake,
+            backends=self.early_backends,
         )
         intake = Intake(
             settings, store, finisher, dispatcher.fingerprint, self.clock, self._heartbeat

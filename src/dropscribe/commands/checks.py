@@ -6,7 +6,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from dropscribe.backends import create_backend
+from dropscribe.backends.registry import create_backend
 from dropscribe.config import Settings
 from dropscribe.inbox.watcher import choose_mode
 
