@@ -126,3 +126,31 @@ def test_readers_see_committed_jobs_while_the_daemon_writes(store: Store) -> Non
     assert seen == sorted(seen) and seen[-1] > 0
     with pytest.raises(Exception, match="readonly"):
         reader._db.execute("DELETE FROM jobs")
+
+
+def test_claim_requeue_and_retry_obey_the_transition_table(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every state change goes through the one table: a table that forbids these
+    moves stops the bulk moves too, not only ``move``."""
+    queued, submitting, failed = add(store, "q.wav"), add(store, "s.wav"), add(store, "f.wav")
+    store.move(queued, JobState.QUEUED, next_attempt_at=0.0)
+    store.move(submitting, JobState.QUEUED, next_attempt_at=0.0)
+    store.claim("local", 1, now=1000.0)  # q.wav is claimed, s.wav stays queued
+    store.move(submitting, JobState.FAILED)
+    store.move(failed, JobState.FAILED)
+    import dropscribe.jobs.store as module
+
+    strict = dict(module.PREDECESSORS)
+    strict[JobState.QUEUED] = frozenset()
+    strict[JobState.SUBMITTING] = frozenset()
+    monkeypatch.setattr(module, "PREDECESSORS", strict)
+    assert store.requeue_interrupted() == 0
+    assert store.retry(None) == []
+    assert store.get(queued).state == JobState.SUBMITTING
+    assert store.get(failed).state == JobState.FAILED
+    monkeypatch.undo()
+    assert store.requeue_interrupted() == 1
+    monkeypatch.setattr(module, "PREDECESSORS", strict)
+    assert store.claim("local", 5, now=1000.0) == []
+    assert store.get(queued).state == JobState.QUEUED
