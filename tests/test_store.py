@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.jobs.states import TRANSITIONS, JobState
+from dropscribe.jobs.states import PREDECESSORS, TRANSITIONS, JobState
 from dropscribe.jobs.store import Store, TransitionError
 
 
@@ -141,7 +141,7 @@ def test_claim_requeue_and_retry_obey_the_transition_table(
     store.move(failed, JobState.FAILED)
     import dropscribe.jobs.store as module
 
-    strict = dict(module.PREDECESSORS)
+    strict = dict(PREDECESSORS)
     strict[JobState.QUEUED] = frozenset()
     strict[JobState.SUBMITTING] = frozenset()
     monkeypatch.setattr(module, "PREDECESSORS", strict)
