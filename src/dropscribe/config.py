@@ -37,7 +37,8 @@ def _all_formats() -> list[Format]:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: settings are built and checked once; a reload builds new ones.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PathsSettings(Section):
@@ -194,10 +195,10 @@ class LogSettings(Section):
 
 
 class Settings(BaseSettings):
-    """The whole configuration; ``config_dir`` anchors relative paths."""
+    """The whole configuration, frozen once loaded (see :class:`CurrentSettings`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DROPSCRIBE_", env_nested_delimiter="__", extra="forbid"
+        env_prefix="DROPSCRIBE_", env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
     paths: PathsSettings = Field(default_factory=PathsSettings)
@@ -207,7 +208,6 @@ class Settings(BaseSettings):
     backends: BackendsSettings = Field(default_factory=BackendsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     log: LogSettings = Field(default_factory=LogSettings)
-    config_path: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -243,6 +243,26 @@ class Settings(BaseSettings):
         return merged
 
 
+class CurrentSettings:
+    """The one reference to the settings in force.
+
+    Components read :meth:`get` for each job instead of keeping values they were
+    given at start; a reload builds new settings and swaps them in with one
+    assignment, so a job sees either the old settings or the new, never a mix.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def get(self) -> Settings:
+        return self._settings
+
+    def swap(self, settings: Settings) -> Settings:
+        """Put ``settings`` in force; return the settings they replace."""
+        old, self._settings = self._settings, settings
+        return old
+
+
 SECRET_KEYS = registry.secret_keys()
 
 
@@ -272,12 +292,9 @@ def load_settings(path: Path | None) -> Settings:
             raise ConfigError([f"config: {path} is not valid TOML ({exc})"]) from None
         base = path.resolve().parent
     try:
-        settings = Settings(**data)
+        settings = _load_credentials(_anchor_paths(Settings(**data), base))
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
-    settings.config_path = path.resolve() if path else None
-    _anchor_paths(settings, base)
-    _load_credentials(settings)
     problems = check_paths(settings)
     if problems:
         raise ConfigError(problems)
@@ -294,30 +311,43 @@ def _describe(error: Any) -> str:
     return f"{key}: bad value {value!r}: {error['msg']}"
 
 
-def _anchor_paths(settings: Settings, base: Path) -> None:
+def _anchor_paths(settings: Settings, base: Path) -> Settings:
+    """Return ``settings`` with relative paths made absolute against ``base``."""
     paths = settings.paths
-    paths.inbox = (base / paths.inbox).resolve()
-    paths.outbox = (base / paths.outbox).resolve()
-    paths.failed = (base / paths.failed).resolve()
-    paths.state = (base / paths.state).resolve()
-    if paths.archive is not None:
-        paths.archive = (base / paths.archive).resolve()
-    local = settings.backends.local
+    anchored = {
+        key: (base / getattr(paths, key)).resolve()
+        for key in ("inbox", "outbox", "failed", "state", "archive")
+        if getattr(paths, key) is not None
+    }
+    backends = settings.backends
+    local = backends.local
     if local.model.startswith((".", "/")):
-        local.model = str((base / local.model).resolve())
+        local = local.model_copy(update={"model": str((base / local.model).resolve())})
+    return settings.model_copy(
+        update={
+            "paths": paths.model_copy(update=anchored),
+            "backends": backends.model_copy(update={"local": local}),
+        }
+    )
 
 
-def _load_credentials(settings: Settings) -> None:
+def _load_credentials(settings: Settings) -> Settings:
+    """Return ``settings`` with secrets missing from the file taken from
+    ``$CREDENTIALS_DIRECTORY``, where systemd puts them."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
-        return
+        return settings
+    sections = {}
     for backend, key in SECRET_KEYS.items():
         section = getattr(settings.backends, backend)
-        if getattr(section, key) is not None:
-            continue
         candidate = Path(directory) / f"{backend}_{key}"
-        if candidate.is_file():
-            setattr(section, key, SecretStr(candidate.read_text().strip()))
+        if getattr(section, key) is None and candidate.is_file():
+            secret = SecretStr(candidate.read_text().strip())
+            sections[backend] = section.model_copy(update={key: secret})
+    if not sections:
+        return settings
+    backends = settings.backends.model_copy(update=sections)
+    return settings.model_copy(update={"backends": backends})
 
 
 def check_paths(settings: Settings) -> list[str]:

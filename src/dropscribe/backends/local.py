@@ -137,7 +137,6 @@ class LocalBackend:
 
     def __init__(self, settings: Settings) -> None:
         self.settings: LocalSettings = settings.backends.local
-        self.max_duration = settings.transcribe.max_duration_seconds
         self.choice = resolve_model(self.settings.model)
         self.model_name: str | None = self.settings.model
         self.fallback: str | None = self.settings.fallback
@@ -199,7 +198,7 @@ class LocalBackend:
             "path": str(request.path),
             "language": request.language,
             "task": request.task,
-            "max_duration": self.max_duration,
+            "max_duration": request.max_duration_seconds,
         }
         try:
             worker.send(payload)

@@ -18,11 +18,13 @@ def _writable_dir(path: Path) -> bool:
     return os.access(probe, os.W_OK | os.X_OK)
 
 
-def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
+def run_checks(
+    settings: Settings, say: Callable[[str], None], config_path: Path | None = None
+) -> list[str]:
     """Check directories and backends; report what is fine through ``say``, return problems."""
     problems = []
     paths = settings.paths
-    say(f"config: {settings.config_path or 'defaults (no --config)'} is valid")
+    say(f"config: {config_path.resolve() if config_path else 'defaults (no --config)'} is valid")
     directories = {
         "inbox": paths.inbox,
         "outbox": paths.outbox,

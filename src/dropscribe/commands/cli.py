@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     return handler(settings, args)
 
 
-def _run(settings: Settings, _args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     # The engine's workers start first, so the model loads while the daemon imports and scans.
     from dropscribe.backends.base import Backend
     from dropscribe.backends.local import LocalBackend
@@ -99,7 +99,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         early["local"] = local
     from dropscribe.daemon import run_daemon
 
-    return run_daemon(settings, early)
+    return run_daemon(settings, early, config_path=args.config)
 
 
 def _open_readonly(settings: Settings) -> Store | None:
@@ -198,10 +198,10 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
     return transcribe_files(settings, args.audio, args.out)
 
 
-def _check(settings: Settings, _args: argparse.Namespace) -> int:
+def _check(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.checks import run_checks
 
-    problems = run_checks(settings, print)
+    problems = run_checks(settings, print, args.config)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK

@@ -93,7 +93,15 @@ def _transcribe_one(
     sha256 = hash_file(path)
     size = path.stat().st_size
     transcribe = settings.transcribe
-    request = Request(number, path.resolve(), path.name, size, transcribe.language, transcribe.task)
+    request = Request(
+        number,
+        path.resolve(),
+        path.name,
+        size,
+        transcribe.language,
+        transcribe.task,
+        transcribe.max_duration_seconds,
+    )
     result, backend = run_to_outcome(
         runner, transcribe.backend, request, RetryRules.from_settings(transcribe), sleep
     )

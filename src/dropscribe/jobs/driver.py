@@ -120,7 +120,8 @@ class JobDriver:
             log.info("using_fallback", job=job.id, file=job.path, backend=chosen)
             self._give_back(job, backend=chosen)
             return None
-        request = Request(job.id, source, job.path, job.size, job.language, job.task)
+        limit = self.settings().transcribe.max_duration_seconds
+        request = Request(job.id, source, job.path, job.size, job.language, job.task, limit)
         return self.runner.submit(job.backend, request)
 
     def _hand_back(self, job: Job) -> None:
