@@ -29,8 +29,8 @@ def test_an_unknown_backend_in_the_config_names_the_known_ones(tmp_path: Path) -
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
     (problem,) = caught.value.problems
-    assert problem.startswith("transcribe.backend: bad value 'whisperx'")
-    assert "local, octoai, runpod, replicate, openai" in problem
+    assert problem.startswith("transcribe.backend: ")
+    assert "'whisperx'" in problem and "local, octoai, runpod, replicate, openai" in problem
 
 
 def test_a_backend_is_imported_only_when_it_is_created(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from dropscribe.daemon import Daemon
 from dropscribe.errors import ConfigError, Retryable
 from dropscribe.jobs.retry_policy import RetryRules
 from dropscribe.jobs.states import JobState
+from dropscribe.outbox.cues import CueRules
 from dropscribe.service.reload import LIVE, plan_reload
 from tests.dispatch_rig import ManualClock
 from tests.fake_backend import FakeBackend
@@ -33,6 +34,11 @@ AFTER: dict[str, dict[str, object]] = {
         "transient_budget_seconds": 60.0,
         "max_file_bytes": 5000,
         "max_duration_seconds": 42.0,
+        "cue_line_chars": 30,
+        "cue_lines": 1,
+        "cue_min_seconds": 0.5,
+        "cue_max_seconds": 5.0,
+        "cue_chars_per_second": 12.0,
     },
     "service": {"on_done": ["/bin/true"], "on_failed": ["/bin/false"], "hook_timeout_seconds": 9},
     "log": {"level": "error", "format": "console"},
@@ -86,6 +92,8 @@ def test_every_live_key_reaches_its_component(
     assert old.model_dump() == snapshot  # nothing was changed in place
     # Sidecar formats, hooks, the logger: given to their components at the reload.
     assert running.outbox.formats == ["json", "txt"]
+    assert running.outbox.cue_rules == CueRules.from_settings(new.transcribe)
+    assert running.outbox.cue_rules.line_chars == 30
     hooks = running.hooks
     assert (hooks.on_done, hooks.on_failed, hooks.timeout) == (["/bin/true"], ["/bin/false"], 9)
     capsys.readouterr()

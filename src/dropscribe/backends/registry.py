@@ -47,7 +47,9 @@ def check_name(name: str) -> str:
         ValueError: naming the backends there are (pydantic reports it as a bad value).
     """
     if name not in BACKENDS:
-        raise ValueError(f"unknown backend; choose one of {', '.join(NAMES)}")
+        raise ValueError(
+            f"bad value {name!r}: no backend has that name; choose one of {', '.join(NAMES)}"
+        )
     return name
 
 

@@ -23,9 +23,11 @@ from dropscribe.backends.base import Done, Failed, Gone, Pending, Request
 from dropscribe.backends.registry import create_backend
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Permanent, Retryable
-from dropscribe.inbox.intake import fit_name_path, hash_file, output_stem
+from dropscribe.inbox.intake import hash_file
 from dropscribe.jobs.retry_policy import Fail, JobHistory, Pause, RetryRules, after, decide
 from dropscribe.jobs.runner import BackendFactory, Runner
+from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.naming import sidecar_stem
 from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox
 
@@ -33,18 +35,17 @@ log = structlog.get_logger("dropscribe.commands.oneshot")
 
 
 def output_names(files: list[Path]) -> list[str]:
-    """Return the sidecar name of each file: its stem, as the daemon names a file in the
-    inbox; a later file whose stem is taken keeps its extension (``a.wav``, then
-    ``a.mp3`` -> ``a``, ``a.mp3``), and a name taken even so gets a number."""
+    """Return the sidecar name of each file, by the daemon's rule (:func:`sidecar_stem`):
+    the first file keeps its stem, a later one with the same stem keeps its extension
+    (``a.wav``, ``a.mp3`` -> ``a``, ``a.mp3``). Files of one name from several folders,
+    which an inbox cannot hold, are numbered beyond that."""
     taken: set[str] = set()
     names = []
     for path in files:
-        name = output_stem(path.name)
-        if name in taken:
-            name = fit_name_path(path.name)
+        name = base = sidecar_stem(path.name, taken.__contains__)
         number = 2
         while name in taken:
-            name, number = f"{fit_name_path(path.name)}.{number}", number + 1
+            name, number = f"{base}.{number}", number + 1
         taken.add(name)
         names.append(name)
     return names
@@ -61,7 +62,7 @@ def transcribe_files(
 ) -> int:
     """Transcribe ``files`` into ``out``; return 0 when all succeeded, else 1."""
     runner = Runner(lambda: settings, clock=clock, factory=factory)
-    outbox = Outbox(out, settings.transcribe.formats)
+    outbox = Outbox(out, settings.transcribe.formats, CueRules.from_settings(settings.transcribe))
     failures = 0
     try:
         for number, (path, name) in enumerate(zip(files, output_names(files), strict=True), 1):

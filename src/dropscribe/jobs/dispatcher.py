@@ -4,7 +4,8 @@ A job's thread blocks on network or worker I/O while the main loop stays free.
 The threads come from a standard ``ThreadPoolExecutor``, which keeps idle ones
 for the next jobs (measured against the hand-made pool it replaced in
 bench/README.md, benchmark 2). Driving one job is :class:`JobDriver`'s work;
-the retry policy decides after failures.
+the retry policy decides after failures. Chunks of a remote job borrow idle
+slots here (:meth:`borrow_slot`).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class Dispatcher:
         self.counters = JobCounters()
         self.pauses = BackendPauses()
         self.driver = JobDriver(
-            settings, store, finisher, self.runner, clock, self.pauses, self.counters
+            settings, store, finisher, self.runner, clock, self.pauses, self.counters, self
         )
         self._lock = threading.Lock()
         self.active: Counter[str] = Counter()
@@ -69,6 +70,22 @@ class Dispatcher:
         self._executor = ThreadPoolExecutor(MAX_JOB_THREADS, thread_name_prefix="dropscribe-job")
 
     # --- read by the daemon and the metrics ----------------------------------------
+
+    def borrow_slot(self, backend: str) -> bool:
+        """Lend one of ``backend``'s idle slots to a chunk, unless another file is due."""
+        due = self.store.next_due(backend)
+        concurrency = self.runner.backend(backend).concurrency
+        with self._lock:
+            free = concurrency - self.active[backend]
+            if free <= 0 or (due is not None and due <= self.clock()):
+                return False
+            self.active[backend] += 1
+            return True
+
+    def return_slot(self, backend: str) -> None:
+        with self._lock:
+            self.active[backend] -= 1
+        self.wake.set()
 
     def fingerprint(self, name: str) -> dict[str, Any]:
         return self.runner.backend(name).settings_fingerprint()

@@ -14,9 +14,11 @@ from typing import Any
 
 import structlog
 
-from dropscribe.backends.base import Done, Failed, Future, Gone, Request
+from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Retryable
+from dropscribe.jobs.chunk_run import SlotLender
+from dropscribe.jobs.chunks import ChunkedUploads
 from dropscribe.jobs.counters import BackendPauses, JobCounters
 from dropscribe.jobs.retry_policy import (
     Fail,
@@ -46,6 +48,7 @@ class JobDriver:
         clock: Callable[[], float],
         pauses: BackendPauses,
         counters: JobCounters,
+        lender: SlotLender,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -54,6 +57,7 @@ class JobDriver:
         self.clock = clock
         self.pauses = pauses
         self.counters = counters
+        self.lender = lender
         #: Each job's history of waits that spent no attempt (kept while the daemon runs;
         #: a restart forgets it, which only errs on the side of waiting longer).
         self._histories: dict[int, JobHistory] = {}
@@ -78,10 +82,38 @@ class JobDriver:
             else:
                 self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
             return
+        backend = self.runner.backend(job.backend)
+        # Built per job, so it reads the settings in force for this one.
+        chunked = ChunkedUploads(
+            self.settings(), self.store, self.clock, self.runner.stopping, self.lender
+        )
+        if chunked.applies(backend):
+            outcome = chunked.run(job, backend, self.finisher.source_of(job))
+            job = self.store.get(job.id)
+        else:
+            outcome = self._submit_and_wait(job)
+            if outcome is None and self.store.get(job.id).state == JobState.QUEUED:
+                return  # handed to the fallback
+        if outcome is None:
+            self._hand_back(job)
+        elif isinstance(outcome, Done):
+            self.pauses.clear(job.backend)
+            self._forget(job.id)
+            self.finisher.succeed_together(job, outcome.result)
+            chunked.finished(job)
+        elif isinstance(outcome, Failed):
+            self._handle_error(self.store.get(job.id), outcome.error)
+        elif isinstance(outcome, Gone):
+            log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
+            self._give_back(job)
+
+    def _submit_and_wait(self, job: Job) -> Outcome | None:
+        """Submit a claimed job (or take up its saved future) and wait for its outcome;
+        None when told to stop or when the job went to a fallback backend."""
         if job.state == JobState.SUBMITTING:
             future = self._submit(job)
             if future is None:
-                return
+                return None
             job = self.store.move(
                 job.id, JobState.RUNNING, future=future.to_dict(), count_submission=True
             )
@@ -96,18 +128,7 @@ class JobDriver:
         else:
             assert job.future is not None
             future = Future.from_dict(job.future)
-        outcome = self.runner.wait(job.backend, future)
-        if outcome is None:
-            self._hand_back(job)
-        elif isinstance(outcome, Done):
-            self.pauses.clear(job.backend)
-            self._forget(job.id)
-            self.finisher.succeed_together(job, outcome.result)
-        elif isinstance(outcome, Failed):
-            self._handle_error(self.store.get(job.id), outcome.error)
-        elif isinstance(outcome, Gone):
-            log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
-            self._give_back(job)
+        return self.runner.wait(job.backend, future)
 
     def _submit(self, job: Job) -> Future | None:
         source = self.finisher.source_of(job)

@@ -14,14 +14,34 @@ from pydantic import BaseModel
 
 from dropscribe.config import Settings
 
-#: Keys that apply live, by section (None: the whole section). Who reads each:
-#: transcribe.backend, language, task, max_file_bytes: intake, for each file it takes;
-#: transcribe.max_attempts, retry_*, transient_budget_seconds: the retry policy, per error;
-#: transcribe.max_duration_seconds: the job's request, built for each submission;
-#: transcribe.formats, service.on_*, hook_timeout_seconds, log.*: set on the outbox,
-#: the hooks and the logger at the reload.
+#: Keys that apply live, by section (None: the whole section), each with who reads it.
+#: A key not listed waits for a restart (the diarisation keys, say, until the
+#: daemon reads them per job).
 LIVE: dict[str, frozenset[str] | None] = {
-    "transcribe": None,
+    "transcribe": frozenset(
+        {
+            # intake, for each file it takes:
+            "backend",
+            "language",
+            "task",
+            "max_file_bytes",
+            # the retry policy, at each error:
+            "max_attempts",
+            "retry_base_seconds",
+            "retry_max_seconds",
+            "transient_budget_seconds",
+            # the job's request, built at each submission:
+            "max_duration_seconds",
+            # the outbox, given them at the reload:
+            "formats",
+            "cue_line_chars",
+            "cue_lines",
+            "cue_min_seconds",
+            "cue_max_seconds",
+            "cue_chars_per_second",
+        }
+    ),
+    # the hooks and the logger, given them at the reload:
     "service": frozenset({"on_done", "on_failed", "hook_timeout_seconds"}),
     "log": None,
 }
