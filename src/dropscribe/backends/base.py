@@ -30,6 +30,9 @@ class Request:
     size: int
     language: str  # "auto" or a code
     task: str  # "transcribe" or "translate"
+    #: transcribe.max_duration_seconds in force for this job (read per job, so a
+    #: reload applies to the next file); the default is the setting's.
+    max_duration_seconds: float = 6 * 3600
 
 
 @dataclass

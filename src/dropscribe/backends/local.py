@@ -70,7 +70,6 @@ class LocalBackend:
 
     def __init__(self, settings: Settings) -> None:
         self.settings: LocalSettings = settings.backends.local
-        self.max_duration = settings.transcribe.max_duration_seconds
         self.choice = resolve_model(self.settings.model)
         self.model_name: str | None = self.settings.model
         self.fallback: str | None = self.settings.fallback
@@ -127,7 +126,12 @@ class LocalBackend:
             self._slots[request.job_id] = slot
             worker.jobs[request.job_id] = slot
         job = Job(
-            request.job_id, str(request.path), request.language, request.task, self.max_duration
+            request.job_id,
+            str(request.path),
+            request.language,
+            request.task,
+            # The limit in force for this job, not one copied at start (reload applies it).
+            request.max_duration_seconds,
         )
         try:
             worker.send(job)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from dropscribe.backends import create_backend
+from dropscribe.backends.registry import create_backend
 from dropscribe.commands.checks_local import check_local
 from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
 from dropscribe.inbox.watcher import choose_mode
@@ -137,9 +137,11 @@ def _keyed(name: str, problem: str) -> str:
     return f"backends.{name}: {problem}"
 
 
-def run_checks(settings: Settings, say: Say, source: str = "--config") -> list[str]:
+def run_checks(
+    settings: Settings, say: Say, source: str = "--config", config_path: Path | None = None
+) -> list[str]:
     """Check what ``run`` would need; report what is fine through ``say``, return problems."""
-    say(f"config: {settings.config_path} is valid (from {source})")
+    say(f"config: {config_path} is valid (from {source})")
     problems = startup_problems(settings)
     problems += _check_directories(settings, say)
     mode, why = choose_mode(settings.watch.mode, settings.paths.inbox)
