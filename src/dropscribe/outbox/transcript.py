@@ -56,9 +56,17 @@ class Source(TypedDict):
     bytes: int
 
 
+class UploadInfo(TypedDict):
+    format: str
+    bytes: int
+    chunks: int
+
+
 class EngineInfo(TypedDict):
     backend: str
     model: str | None
+    #: What a remote backend was sent, when not the original file (the remote branch).
+    upload: NotRequired[UploadInfo]
 
 
 class Document(TypedDict):
