@@ -1,5 +1,5 @@
-"""The real engine, batched and sequential, on one recording: the same words, and
-segments and cues that cannot tell the two paths apart."""
+"""Every engine path ends in the same segments and cues: the real engine batched and
+sequential on one recording, and every remote protocol's answer."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ from dropscribe.outbox.formats import cues_of
 from dropscribe.outbox.segments import MAX_SEGMENT_CHARS, MAX_SEGMENT_SECONDS
 from dropscribe.outbox.transcript import Document, build_document, load_schema
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
+from tests.remote_setup import SERVERS, TOKEN, make_backend
+from tests.servers import OpenAIServer
 
 READING = AUDIO / "long_reading.flac"  # 31 s of continuous speech
 
@@ -79,3 +81,37 @@ def test_cues_keep_the_broadcast_limits_on_both_paths(
     assert len(cues) >= 8
     assert all(len(line) <= 42 for cue in cues for line in cue.lines)
     assert all(len(cue.lines) <= 2 and 1.0 <= cue.end - cue.start <= 7.0 for cue in cues)
+
+
+@pytest.mark.parametrize(
+    ("name", "style"),
+    [(name, "openai") for name in SERVERS] + [("openai", "segments"), ("openai", "text")],
+)
+def test_every_remote_protocol_gets_the_same_cues_from_its_answer(
+    tmp_path: Path, name: str, style: str
+) -> None:
+    with SERVERS[name]() as server:
+        server.token = TOKEN
+        if isinstance(server, OpenAIServer):
+            server.style = style
+        backend = make_backend(tmp_path, name, server.url)
+        try:
+            weather = AUDIO / "weather.mp3"
+            future = backend.submit(
+                Request(1, weather, weather.name, weather.stat().st_size, "en", "transcribe")
+            )
+            deadline = time.monotonic() + 30
+            outcome = backend.poll(future, 0.2)
+            while isinstance(outcome, Pending) and time.monotonic() < deadline:
+                outcome = backend.poll(future, 0.2)
+        finally:
+            backend.close()
+    assert isinstance(outcome, Done), outcome
+    document = build_document(
+        outcome.result, source_path="w", sha256="0" * 64, size=1, backend=name
+    )
+    (cue,) = cues_of(document)
+    # Words with or without punctuation, or no words at all: one cue reading the whole text.
+    assert " ".join(cue.lines) == outcome.result.text.strip()
+    assert cue.start == 0.0 and cue.end >= (0.0 if style == "text" else 1.5)
+    assert cue.end - cue.start >= 1.0
