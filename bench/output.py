@@ -1,14 +1,14 @@
 """Benchmark of issue 13: what is written for a long recording, batched and sequential.
 
-Runs the daemon's engine code (the worker's ``_Engine``, as bench.batched
-does) with ``batched = on`` and ``off`` on
+Runs the daemon's engine code (as bench.batched does) with ``batched = on``,
+``off`` and ``parts`` on
 
 - the real clips of ../shared/audio joined four times over with 1 s silences;
 - the long reading fixture (espeak-ng) eight times over, continuous speech;
 
 then builds the sidecar document and its cues as the daemon does, and
 reports segments and cues: how many, the longest, the limits kept, and the
-word error rate of both paths.
+word error rate of each path.
 
 Run: .venv/bin/python -m bench.output [--smoke]
 """
@@ -16,6 +16,7 @@ Run: .venv/bin/python -m bench.output [--smoke]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -24,22 +25,24 @@ from bench.batched import Engine, joined, load, wer
 from bench.harness import REPO, machine, report
 from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.formats import cues_of
-from dropscribe.outbox.transcript import Document, Transcription, build_document
+from dropscribe.outbox.transcript import Document, build_document
 
 FIXTURES = REPO / "tests" / "fixtures" / "audio"
+#: Windows of ~29 s decoded in batches; sequential; parts cut at pauses side by side.
+MODES = ("on", "off", "parts")
 
 
 def document(engine: Engine, audio: Any, mode: str) -> tuple[Document, str, float]:
     """The sidecar document of ``audio``, how it was decoded, and its longest raw segment."""
-    engine.options["batched"] = mode
-    result = engine.engine.transcribe(
-        {"job_id": 1, "language": "auto", "task": "transcribe"}, audio, lambda *a: None
+    from dropscribe.backends.local_protocol import Job
+
+    engine.engine.options = dataclasses.replace(engine.options, batched=mode)
+    result, decoding = engine.engine.transcribe(
+        Job(1, "bench", "auto", "transcribe", 1e9), audio, engine.engine.parallel, lambda _: None
     )
-    longest = max((s["end"] - s["start"] for s in result["segments"]), default=0.0)
-    built = build_document(
-        Transcription.from_dict(result), source_path="a", sha256="0" * 64, size=1, backend="local"
-    )
-    return built, str(result["decoding"]), longest
+    longest = max((s["end"] - s["start"] for s in result.segments), default=0.0)
+    built = build_document(result, source_path="a", sha256="0" * 64, size=1, backend="local")
+    return built, str(decoding), longest
 
 
 def describe(doc: Document, decoding: str, longest_raw: float, reference: str) -> str:
@@ -78,7 +81,7 @@ def main() -> None:
         corpora["long reading 8x (246 s)"] = (np.concatenate([reading] * 8), reading_text * 8)
     for label, (audio, reference) in corpora.items():
         texts = {}
-        for mode in ("on", "off"):
+        for mode in MODES:
             doc, decoding, longest = document(engine, audio, mode)
             texts[mode] = doc["transcription"]
             rows[f"{label}, batched={mode}"] = describe(doc, decoding, longest, reference)

@@ -65,7 +65,7 @@ class UploadInfo(TypedDict):
 class EngineInfo(TypedDict):
     backend: str
     model: str | None
-    #: What a remote backend was sent, when not the original file (the remote branch).
+    #: What a remote backend was sent: its format, bytes and chunks (absent for the local engine).
     upload: NotRequired[UploadInfo]
 
 
@@ -141,6 +141,8 @@ class Transcription:
         }
         if self.speakers is not None:
             data["speakers"] = self.speakers
+        if "upload" in self.extra:  # what a remote backend was sent (compact, in chunks)
+            data["upload"] = self.extra["upload"]
         return data
 
     @classmethod
@@ -157,6 +159,7 @@ class Transcription:
             model=data.get("model"),
             warnings=[str(warning) for warning in data.get("warnings") or []],
             speakers=data.get("speakers"),
+            extra={"upload": data["upload"]} if data.get("upload") else {},
         )
 
 
@@ -175,6 +178,9 @@ def build_document(
     created = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
     segments = tidy_segments(result.segments)
     words = [word for segment in segments for word in segment["words"]]
+    engine: EngineInfo = {"backend": backend, "model": result.model}
+    if "upload" in result.extra:
+        engine["upload"] = result.extra["upload"]
     document: Document = {
         "transcription": "".join(segment["text"] for segment in segments),
         "prediction_time_ms": round(result.prediction_time_ms, 1),
@@ -182,7 +188,7 @@ def build_document(
         "language": result.language,
         "duration": None if result.duration is None else round(result.duration, 3),
         "source": {"path": source_path, "sha256": sha256, "bytes": size},
-        "engine": {"backend": backend, "model": result.model},
+        "engine": engine,
         "created_at": created,
         "warnings": list(result.warnings),
     }
