@@ -21,6 +21,7 @@ REPO = Path(__file__).parent.parent
         ("bench.pipeline", "## Latency"),
         ("bench.scale", "## Memory and scale"),
         ("bench.batched", "## Batched decoding (smoke)"),
+        ("bench.hostile_memory", "## Worker peak memory on crafted headers (smoke)"),
     ],
 )
 def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:

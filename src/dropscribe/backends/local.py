@@ -34,6 +34,7 @@ from dropscribe.backends.base import (
     ProgressCallback,
     Request,
 )
+from dropscribe.backends.local_memory import machine_memory_mb, worker_memory_limit_mb
 from dropscribe.backends.local_model import resolve_model
 from dropscribe.backends.local_threads import plan_threads
 from dropscribe.backends.local_worker import main as worker_main
@@ -138,6 +139,10 @@ class LocalBackend:
     def __init__(self, settings: Settings) -> None:
         self.settings: LocalSettings = settings.backends.local
         self.max_duration = settings.transcribe.max_duration_seconds
+        self.audio_track = settings.transcribe.audio_track
+        self.memory_limit_mb = worker_memory_limit_mb(
+            self.settings.max_memory_mb, self.settings.workers, machine_memory_mb()
+        )
         self.choice = resolve_model(self.settings.model)
         self.model_name: str | None = self.settings.model
         self.fallback: str | None = self.settings.fallback
@@ -200,6 +205,7 @@ class LocalBackend:
             "language": request.language,
             "task": request.task,
             "max_duration": self.max_duration,
+            "audio_track": self.audio_track,
         }
         try:
             worker.send(payload)
@@ -317,6 +323,7 @@ class LocalBackend:
                 model=self.choice.description,
                 parallel_decodes=message[1]["parallel"],
                 threads_per_decode=message[1]["threads"],
+                memory_limit_mb=self.memory_limit_mb,
             )
             return
         if kind == "fatal":
@@ -327,7 +334,12 @@ class LocalBackend:
         slot = worker.jobs.get(message[1])
         if slot is None:
             return
-        if kind == "started":
+        if kind == "audio":
+            track = message[2]
+            # Worth a line when there was a choice to make (several tracks, a fallback).
+            level = log.info if track["tracks"] > 1 or track["fallback"] else log.debug
+            level("audio_track", job=slot.job_id, **track)
+        elif kind == "started":
             worker.running.add(slot.job_id)
             slot.started = time.monotonic()
             slot.duration = float(message[2])
@@ -413,8 +425,8 @@ class LocalBackend:
             )
             worker.kill()
             return
-        limit_mb = self.settings.max_memory_mb
-        if limit_mb and worker.memory_mb() > limit_mb:
+        limit_mb = self.memory_limit_mb
+        if worker.memory_mb() > limit_mb:
             log.warning("worker_memory_limit", job=slot.job_id, limit_mb=limit_mb)
             self._fail_jobs_of(
                 worker,

@@ -4,7 +4,7 @@ Untrusted media is decoded only here. The model is loaded once; a decoding
 thread prepares the next file's audio while one thread per parallel decode
 transcribes the files before it. Messages to the parent are tuples on a multiprocessing pipe:
 
-    ("ready", info) | ("fatal", message) | ("decoding", job_id)
+    ("ready", info) | ("fatal", message) | ("decoding", job_id) | ("audio", job_id, track)
     ("started", job_id, duration) | ("progress", job_id, seconds)
     ("done", job_id, transcription_dict) | ("error", job_id, kind, message)
 
@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
 
-from dropscribe.backends.local_media import SAMPLE_RATE
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.backends.local_threads import plan_threads
 
 
@@ -97,7 +97,7 @@ def _decode_loop(
     decoded: queue.Queue[tuple[dict[str, Any], Any] | None],
     send: Any,
 ) -> None:
-    from dropscribe.backends.local_media import decode
+    from dropscribe.audio.decode import decode_file
     from dropscribe.errors import BadInput
 
     while True:
@@ -110,11 +110,15 @@ def _decode_loop(
             return
         send("decoding", job["job_id"])
         try:
-            audio = decode(job["path"], job["max_duration"])
+            audio = decode_file(job["path"], job["max_duration"], job.get("audio_track", "auto"))
         except BadInput as exc:
             send("error", job["job_id"], "bad_input", str(exc))
             continue
-        decoded.put((job, audio))
+        except Exception as exc:  # this thread must live on for the next file
+            send("error", job["job_id"], "retryable", f"Decoding failed: {exc}")
+            continue
+        send("audio", job["job_id"], audio.choice.log_fields())
+        decoded.put((job, audio.samples))
 
 
 def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
