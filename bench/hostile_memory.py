@@ -6,12 +6,13 @@ resident memory (VmHWM) after the crafted file, against the peak before it.
 Run with the duration limit at 600 s and at the default 6 hours, the
 worker's memory ceiling at 4 GiB.
 
-``--before`` also decodes each file as the worker did before issue 18
-(faster-whisper's ``decode_audio``, the duration checked afterwards) in a
-child process capped at 12 GiB of address space, and reports its peak
-(``wait4``'s ``ru_maxrss``).
+``--decoders`` instead decodes each file alone in a child process capped at
+12 GiB of address space, the limit at 6 hours, as the worker did before
+issue 18 (faster-whisper's ``decode_audio``, the duration checked
+afterwards) and as it does now (audio/decode.py), and reports each child's
+peak (``wait4``'s ``ru_maxrss``).
 
-Run: .venv/bin/python -m bench.hostile_memory [--before] [--smoke]
+Run: .venv/bin/python -m bench.hostile_memory [--decoders] [--smoke]
 """
 
 from __future__ import annotations
@@ -36,12 +37,21 @@ from tests.hostile_media import crafted_files
 #: so a file whose transcription outgrows it is stopped soon.
 CEILING_MB = 4096
 
-OLD_DECODE = """
+DECODERS = {
+    "before (faster-whisper's decode_audio)": (
+        "from faster_whisper.audio import decode_audio\n"
+        "print(len(decode_audio(sys.argv[1], sampling_rate=16000)) / 16000)"
+    ),
+    "after (audio/decode.py)": (
+        "from dropscribe.audio.decode import decode_file\n"
+        "from dropscribe.errors import BadInput\n"
+        "try:\n    print(decode_file(sys.argv[1], 6 * 3600).duration)\n"
+        "except BadInput as exc:\n    print('refused:', str(exc)[:40])"
+    ),
+}
+CHILD = """
 import sys, resource
 resource.setrlimit(resource.RLIMIT_AS, (12 * 2**30, 12 * 2**30))
-from faster_whisper.audio import decode_audio
-audio = decode_audio(sys.argv[1], sampling_rate=16000)
-print(len(audio) / 16000)
 """
 
 
@@ -94,10 +104,11 @@ def worker_peak(path: Path, limit: float, work: Path) -> dict[str, Any]:
     }
 
 
-def old_decode_peak(path: Path) -> str:
+def decoder_peak(code: str, path: Path) -> str:
+    """Return the peak memory, time and result of ``code`` decoding ``path`` in a child."""
     started = time.perf_counter()
     with subprocess.Popen(
-        [sys.executable, "-c", OLD_DECODE, str(path)],
+        [sys.executable, "-c", CHILD + code, str(path)],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     ) as child:
@@ -107,39 +118,47 @@ def old_decode_peak(path: Path) -> str:
         seconds = time.perf_counter() - started
         assert child.stdout is not None
         decoded = child.stdout.read().decode().strip()
-    what = f"{float(decoded):.0f} s decoded" if decoded else f"failed (status {status})"
+    if decoded.startswith("refused"):
+        what = decoded
+    else:
+        what = f"{float(decoded):.0f} s decoded" if decoded else f"failed (status {status})"
     return f"{usage.ru_maxrss / 1024:.0f} MB peak, {seconds:.1f} s, {what}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--before", action="store_true", help="also measure the old decoding")
+    parser.add_argument(
+        "--decoders", action="store_true", help="decoding alone, before and after issue 18"
+    )
     parser.add_argument("--smoke", action="store_true", help="one file, one limit")
     arguments = parser.parse_args()
     limits = [600.0] if arguments.smoke else [600.0, 6 * 3600.0]
     with tempfile.TemporaryDirectory(dir=REPO / "bench") as temporary:
         work = Path(temporary)
         files = crafted_files(work / "crafted")
+        rows: dict[str, Any]
         if arguments.smoke:
             files = dict(list(files.items())[:1])
+        if arguments.decoders:
+            for label, code in DECODERS.items():
+                rows = {"machine": machine()}
+                for what, path in files.items():
+                    rows[what] = decoder_peak(code, path)
+                report(f"Decoding alone, max 6 h: {label}", rows)
+            return
         for limit in limits:
-            rows: dict[str, Any] = {"machine": machine()}
+            rows = {"machine": machine()}
             for what, path in files.items():
                 found = worker_peak(path, limit, work)
                 rows[f"{what} ({path.stat().st_size // 1024} KB)"] = (
                     f"peak {found['before']:.0f} → {found['after']:.0f} MB "
-                    f"(+{found['after'] - found['before']:.0f}), {found['seconds']:.2f} s: "
+                    f"({found['after'] - found['before']:+.0f}), {found['seconds']:.2f} s: "
                     f"{found['outcome']}"
                 )
             title = "Worker peak memory on crafted headers" + (
                 " (smoke)" if arguments.smoke else ""
             )
             report(f"{title}, max_duration_seconds = {limit:.0f}", rows)
-        if arguments.before:
-            rows = {"machine": machine()}
-            for what, path in files.items():
-                rows[what] = old_decode_peak(path)
-            report("Before issue 18: faster-whisper's decode_audio in a child process", rows)
 
 
 if __name__ == "__main__":
