@@ -21,6 +21,8 @@ REPO = Path(__file__).parent.parent
         ("bench.pipeline", "## Latency"),
         ("bench.scale", "## Memory and scale"),
         ("bench.batched", "## Batched decoding (smoke)"),
+        ("bench.long_recordings", "## One long recording: daemon against the bare loop"),
+        ("bench.diarize", "## Speaker labels"),
         ("bench.hostile_memory", "## Worker peak memory on crafted headers (smoke)"),
     ],
 )

@@ -1,4 +1,5 @@
-"""Audio handling shared by the engines: decoding untrusted media, and what follows it."""
+"""Audio shared by the engines: decoding untrusted media, where to cut a recording, how to
+join the parts."""
 
 #: Whisper's sample rate: every decoded recording is 16 kHz mono.
 SAMPLE_RATE = 16000
