@@ -71,8 +71,12 @@ def test_a_symbolic_link_is_never_opened(tmp_path: Path) -> None:
     link.symlink_to(AUDIO / "weather.wav")
     with pytest.raises(BadInput, match="symbolic link"):
         decode_file(link, 3600)
-    with pytest.raises(BadInput, match="not a regular file"):
+    with pytest.raises(BadInput, match="directory"):
         decode_file(tmp_path, 3600)
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(BadInput, match="not a regular file"):
+        decode_file(fifo, 3600)  # and it does not wait for a writer
 
 
 def test_pieces_are_bounded_even_when_a_low_sample_rate_expands_the_audio(

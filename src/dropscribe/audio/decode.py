@@ -15,9 +15,7 @@ encoder); :func:`decode` collects them into one array for the model.
 
 from __future__ import annotations
 
-import errno
 import gc
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +36,7 @@ from dropscribe.audio.tracks import (
     normalise_language,
 )
 from dropscribe.errors import BadInput
+from dropscribe.inbox.sources import open_source
 
 __all__ = ["SAMPLE_RATE", "DecodedAudio", "MediaReader", "decode", "decode_file"]
 
@@ -75,13 +74,13 @@ def decode_file(
 
 
 def open_media(path: Path) -> BinaryIO:
-    """Return the file opened for reading without following a symbolic link.
+    """Return the file opened for reading, never through a symbolic link (inbox.sources).
 
     Raises:
         BadInput: a link, a folder or a special file; gone; permission denied.
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
+        return open_source(path)
     except FileNotFoundError:
         raise BadInput(
             "The file disappeared before it could be transcribed; drop it again."
@@ -92,26 +91,7 @@ def open_media(path: Path) -> BinaryIO:
             "user dropscribe runs as, then run: dropscribe retry --failed."
         ) from None
     except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise BadInput(
-                "The file is a symbolic link, which dropscribe never follows; "
-                "copy the recording itself into the inbox."
-            ) from None
         raise BadInput(f"The file cannot be opened ({exc.strerror}); drop it again.") from None
-    if not _is_regular(descriptor):
-        os.close(descriptor)
-        raise BadInput(
-            "This is not a regular file (a folder, pipe, socket or device); "
-            "copy the recording itself into the inbox."
-        )
-    os.set_blocking(descriptor, True)
-    return os.fdopen(descriptor, "rb")
-
-
-def _is_regular(descriptor: int) -> bool:
-    import stat
-
-    return stat.S_ISREG(os.fstat(descriptor).st_mode)
 
 
 def decode(
