@@ -139,3 +139,16 @@ def test_undecodable_bytes_and_an_empty_file_get_their_own_sentences(tmp_path: P
     empty = wav_at_8_hz(tmp_path / "empty.wav", 0)
     with pytest.raises(BadInput, match="no audio samples"):
         decode_file(empty, 3600)
+
+
+def test_the_sample_buffer_grows_as_needed_but_never_past_the_limit() -> None:
+    import numpy as np
+
+    from dropscribe.audio.pieces import SampleBuffer
+
+    buffer = SampleBuffer(expected=4, limit=10)
+    for value in range(3):
+        buffer.append(np.full(3, value, dtype=np.float32))
+    assert buffer.samples().tolist() == [0, 0, 0, 1, 1, 1, 2, 2, 2]
+    with pytest.raises(ValueError, match="full"):
+        buffer.append(np.zeros(2, dtype=np.float32))
