@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.cuts import Part
 from dropscribe.audio.stitch import PartTranscript, stitch
-from dropscribe.backends.local_media import SAMPLE_RATE
 from dropscribe.backends.local_warnings import SegmentScore
 from dropscribe.outbox.transcript import Segment, make_segment, make_word
 

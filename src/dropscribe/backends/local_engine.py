@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.speech import detect_speech
 from dropscribe.backends.batching import (
     Decoding,
@@ -29,7 +30,6 @@ from dropscribe.backends.local_decoding import (
     decode_parts,
     decode_sequential,
 )
-from dropscribe.backends.local_media import SAMPLE_RATE
 from dropscribe.backends.local_protocol import EngineOptions, Job
 from dropscribe.backends.local_threads import plan_threads
 from dropscribe.backends.local_warnings import SegmentScore, transcript_warnings

@@ -117,5 +117,6 @@ def jobs_table(jobs: list[Job]) -> list[str]:
         error = f"  {job.error}" if job.error and job.state != "done" else ""
         updated = iso_time(job.updated_at) or ""
         name = display_path(job.path)
-        lines.append(f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {name}{error}")
+        row = f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {name}{error}"
+        lines.append(row)
     return lines
