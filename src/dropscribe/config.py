@@ -1,20 +1,38 @@
 """Settings: one TOML file, overridden by ``DROPSCRIBE_<SECTION>__<KEY>`` variables.
 
-Relative paths are relative to the configuration file's directory. Secrets
+A list in a variable is either comma-separated (``txt,srt``) or a JSON array
+(``["txt", "srt"]``); a table is JSON. Relative paths are relative to the
+configuration file's directory. Secrets
 (``token``, ``api_key``) may also come from ``$CREDENTIALS_DIRECTORY``
 (systemd ``LoadCredential=``) as a file named ``<backend>_<key>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from dropscribe.backends.languages import language_code
 from dropscribe.errors import ConfigError
 
 BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
@@ -25,6 +43,56 @@ DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac",
 
 def _all_formats() -> list[Format]:
     return ["json", "txt", "srt", "vtt"]
+
+
+ENV_PREFIX = "DROPSCRIBE_"
+
+
+class _UnreadableVariable(Exception):
+    """A variable's value is neither a list nor JSON; carries the key it was meant for."""
+
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.value = value
+
+
+def parse_list_variable(value: str) -> list[Any]:
+    """Return the list a variable holds: a JSON array, or comma-separated words.
+
+    Raises:
+        ValueError: a value starting with ``[`` that is not a JSON array.
+    """
+    text = value.strip()
+    if text.startswith("["):
+        parsed = json.loads(text)  # json.JSONDecodeError is a ValueError
+        if not isinstance(parsed, list):
+            raise ValueError("not a JSON array")
+        return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """Variables as pydantic-settings reads them, but lists may be comma-separated."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            if field is not None and get_origin(field.annotation) is list:
+                return parse_list_variable(value)
+            return json.loads(value)
+        except ValueError:
+            raise _UnreadableVariable(field_name, value) from None
+
+
+def variable_for(key: str, value: str, environ: dict[str, str]) -> str:
+    """Return the name of the ``DROPSCRIBE_`` variable that holds ``value`` for ``key``."""
+    for name, held in environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or held != value:
+            continue
+        if upper == ENV_PREFIX + key.upper() or upper.endswith("__" + key.upper()):
+            return name
+    return f"{ENV_PREFIX}...__{key.upper()}"
 
 
 class Section(BaseModel):
@@ -48,6 +116,30 @@ class PathsSettings(Section):
     def _empty_archive_keeps(cls, value: Any) -> Any:
         return None if value in ("", None) else value
 
+    @model_validator(mode="after")
+    def _no_archive_means_keep(self) -> PathsSettings:
+        # One place decides what an empty archive means: originals stay where they are.
+        if self.archive is None and self.originals == "archive":
+            if "originals" in self.model_fields_set:
+                raise ValueError(
+                    'paths.archive is "" but paths.originals = "archive": name an archive '
+                    'folder, or set originals = "keep"'
+                )
+            self.originals = "keep"
+        return self
+
+
+def _language(value: str | None) -> str | None:
+    """Return "auto" or a Whisper language code for a code or a name; refuse anything else."""
+    if value is None or value == "auto":
+        return value
+    code = language_code(value)
+    if code is None:
+        raise ValueError(
+            f'{value!r} is not a language Whisper knows; use "auto" or a code such as "en" or "fr"'
+        )
+    return code
+
 
 class WatchSettings(Section):
     mode: Literal["auto", "events", "polling"] = "auto"
@@ -70,6 +162,8 @@ class FolderOverride(Section):
     language: str | None = None
     task: Literal["transcribe", "translate"] | None = None
 
+    _known_language = field_validator("language")(_language)
+
 
 class TranscribeSettings(Section):
     backend: BackendName = "local"
@@ -83,6 +177,8 @@ class TranscribeSettings(Section):
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
     )
+
+    _known_language = field_validator("language")(_language)
 
 
 class LocalSettings(Section):
@@ -194,7 +290,7 @@ class Settings(BaseSettings):
     """The whole configuration; ``config_dir`` anchors relative paths."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DROPSCRIBE_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
     )
 
     paths: PathsSettings = Field(default_factory=PathsSettings)
@@ -216,7 +312,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values come in as init arguments; variables override them.
-        return (env_settings, init_settings)
+        return (_EnvironmentSource(settings_cls), init_settings)
 
     def backend_settings(self, name: str) -> LocalSettings | RemoteSettings:
         """Return the section of the backend called ``name``."""
@@ -243,12 +339,6 @@ class Settings(BaseSettings):
 SECRET_KEYS = {"octoai": "token", "runpod": "api_key", "replicate": "token", "openai": "api_key"}
 
 
-def default_config_path() -> Path | None:
-    """Return the config path named by ``DROPSCRIBE_CONFIG``, if any."""
-    value = os.environ.get("DROPSCRIBE_CONFIG")
-    return Path(value) if value else None
-
-
 def load_settings(path: Path | None) -> Settings:
     """Read and validate the configuration.
 
@@ -272,6 +362,14 @@ def load_settings(path: Path | None) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
+    except _UnreadableVariable as exc:
+        name = variable_for(exc.key, exc.value, dict(os.environ))
+        raise ConfigError(
+            [
+                f"{name}: cannot read {exc.value!r}: give a list as comma-separated words "
+                '(txt,srt) or a JSON array (["txt", "srt"]), a table as a JSON object'
+            ]
+        ) from None
     settings.config_path = path.resolve() if path else None
     _anchor_paths(settings, base)
     _load_credentials(settings)
@@ -288,6 +386,9 @@ def _describe(error: Any) -> str:
         return f"{key}: unknown key; remove it or check its spelling in config.example.toml"
     if error["type"] == "missing":
         return f"{key}: required but missing"
+    if error["type"] == "value_error":
+        reason = str(error["ctx"]["error"])
+        return reason if reason.startswith(key + ".") else f"{key}: {reason}"
     return f"{key}: bad value {value!r}: {error['msg']}"
 
 
@@ -315,6 +416,25 @@ def _load_credentials(settings: Settings) -> None:
         candidate = Path(directory) / f"{backend}_{key}"
         if candidate.is_file():
             setattr(section, key, SecretStr(candidate.read_text().strip()))
+
+
+def inbox_problem(paths: PathsSettings) -> str | None:
+    """Return why the daemon must not start with this inbox, or None.
+
+    A missing inbox is created only when its parent exists: creating a mistyped
+    path with all its parents would watch a folder nobody drops files into.
+    """
+    inbox = paths.inbox
+    if inbox.is_dir():
+        return None
+    if inbox.exists():
+        return f"paths.inbox: {inbox} is not a directory; point paths.inbox at a folder"
+    if inbox.parent.is_dir():
+        return None
+    return (
+        f"paths.inbox: {inbox} does not exist and neither does its parent {inbox.parent}; "
+        "correct the path, or create the folder (mkdir -p) if it is the right one"
+    )
 
 
 def check_paths(settings: Settings) -> list[str]:

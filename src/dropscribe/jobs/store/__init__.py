@@ -19,7 +19,14 @@ from typing import Any
 
 from dropscribe.jobs.states import PREDECESSORS, TERMINAL, JobState
 from dropscribe.jobs.store.chunks import ChunkTable
-from dropscribe.jobs.store.schema import JOB_COLUMNS, MIGRATIONS, Job, TransitionError
+from dropscribe.jobs.store.schema import (
+    JOB_COLUMNS,
+    MIGRATIONS,
+    Job,
+    TransitionError,
+    path_from_value,
+    path_value,
+)
 
 __all__ = ["Job", "Store", "TransitionError"]
 
@@ -112,17 +119,21 @@ class Store:
         language: str,
         task: str,
         settings_key: str,
+        error: str | None = None,
     ) -> Job:
-        """Record a newly found file in state ``discovered`` and return its job."""
+        """Record a newly found file in state ``discovered`` and return its job.
+
+        ``error`` marks a file refused at intake: its failure is written after the
+        commit (or by recovery, if the daemon dies first).
+        """
         now = self._clock()
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, "
-                "task, "
-                "settings_key, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                f"RETURNING {JOB_COLUMNS}",
+                "task, settings_key, state, error, created_at, updated_at) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}",
                 (
-                    path,
+                    path_value(path),
                     sha256,
                     size,
                     mtime,
@@ -132,6 +143,7 @@ class Store:
                     task,
                     settings_key,
                     JobState.DISCOVERED,
+                    error,
                     now,
                     now,
                 ),
@@ -144,14 +156,25 @@ class Store:
         The first source to arrive keeps the plain stem; a later one with the same
         stem and another extension gets ``alternative`` (the stem with its extension).
         """
-        rows = self._read("SELECT output_name FROM jobs WHERE path = ? ORDER BY id LIMIT 1", [path])
-        if rows:
-            existing: str = rows[0]["output_name"]
+        existing = self.output_name_of(path)
+        if existing is not None:
             return existing
-        taken = self._read(
-            "SELECT 1 FROM jobs WHERE output_name = ? AND path != ? LIMIT 1", [preferred, path]
+        return alternative if self.output_name_taken(preferred, path) else preferred
+
+    def output_name_of(self, path: str) -> str | None:
+        """Return the sidecar name ``path`` was first given, if it ever had a job."""
+        rows = self._read(
+            "SELECT output_name FROM jobs WHERE path = ? ORDER BY id LIMIT 1", [path_value(path)]
         )
-        return alternative if taken else preferred
+        return str(rows[0]["output_name"]) if rows else None
+
+    def output_name_taken(self, name: str, path: str) -> bool:
+        """Return whether a source other than ``path`` writes its sidecars under ``name``."""
+        rows = self._read(
+            "SELECT 1 FROM jobs WHERE output_name = ? AND path != ? LIMIT 1",
+            [name, path_value(path)],
+        )
+        return bool(rows)
 
     # --- reading -------------------------------------------------------------
 
@@ -166,7 +189,7 @@ class Store:
         rows = self._read(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? AND sha256 = ? "
             "ORDER BY id DESC LIMIT 1",
-            [path, sha256],
+            [path_value(path), sha256],
         )
         return Job.from_row(rows[0]) if rows else None
 
@@ -189,7 +212,30 @@ class Store:
             "SELECT path, size, mtime FROM jobs "
             "WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY path)"
         )
-        return {row["path"]: (row["size"], row["mtime"]) for row in rows}
+        return {path_from_value(row["path"]): (row["size"], row["mtime"]) for row in rows}
+
+    # --- paths being taken in (the crash-loop guard) -----------------------
+
+    def mark_intake(self, paths: Iterable[str], *, alone: bool = False) -> None:
+        """Note, in one commit, that ``paths`` are being taken in (``alone``: one by one)."""
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO intake_marks (path, alone) VALUES (?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET alone = alone + excluded.alone",
+                [(path_value(path), int(alone)) for path in paths],
+            )
+
+    def unmark_intake(self, paths: Iterable[str]) -> None:
+        """Forget the marks of ``paths`` (inside the transaction that records them)."""
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM intake_marks WHERE path = ?", [(path_value(p),) for p in paths]
+            )
+
+    def intake_marks(self) -> dict[str, int]:
+        """Return every path left marked by a daemon that died, with its deaths alone."""
+        rows = self._read("SELECT path, alone FROM intake_marks ORDER BY path")
+        return {path_from_value(row["path"]): int(row["alone"]) for row in rows}
 
     def queued_backends(self) -> list[str]:
         rows = self._read("SELECT DISTINCT backend FROM jobs WHERE state = 'queued'")
@@ -352,7 +398,7 @@ class Store:
             for job_id in ids:
                 db.execute(
                     "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = ?, "
-                    "finished_at = NULL, updated_at = ? WHERE id = ?",
+                    "started_at = NULL, finished_at = NULL, updated_at = ? WHERE id = ?",
                     (now, now, job_id),
                 )
         return ids
