@@ -161,6 +161,8 @@ class FolderOverride(Section):
     backend: BackendName | None = None
     language: str | None = None
     task: Literal["transcribe", "translate"] | None = None
+    diarize: bool | None = None
+    speakers: int | None = Field(None, ge=0)
 
     _known_language = field_validator("language")(_language)
 
@@ -177,8 +179,37 @@ class TranscribeSettings(Section):
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
     )
+    cue_line_chars: int = Field(42, ge=10, description="Subtitles: characters a line, at most.")
+    cue_lines: int = Field(2, ge=1, le=3, description="Subtitles: lines a cue, at most.")
+    cue_min_seconds: float = Field(1.0, ge=0, description="Subtitles: shortest time on screen.")
+    cue_max_seconds: float = Field(7.0, gt=0, description="Subtitles: longest time on screen.")
+    cue_chars_per_second: float = Field(
+        20.0, gt=0, description="Subtitles: fastest reading speed, where the timing allows."
+    )
+
+    @model_validator(mode="after")
+    def _cue_times_in_order(self) -> TranscribeSettings:
+        if self.cue_min_seconds > self.cue_max_seconds:
+            raise ValueError(
+                "cue_min_seconds is longer than cue_max_seconds; make it shorter (default 1.0 s)."
+            )
+        return self
 
     _known_language = field_validator("language")(_language)
+
+    diarize: bool = Field(False, description="Speaker labels on words and segments.")
+    speakers: int = Field(0, ge=0, description="0: count the speakers; or their number.")
+    min_speakers: int = Field(1, ge=1, description="When counting: at least this many.")
+    max_speakers: int = Field(8, ge=1, description="When counting: at most this many.")
+
+    @model_validator(mode="after")
+    def _speaker_bounds_in_order(self) -> TranscribeSettings:
+        if self.min_speakers > self.max_speakers:
+            raise ValueError(
+                f"min_speakers ({self.min_speakers}) is above max_speakers "
+                f"({self.max_speakers}); lower one or raise the other"
+            )
+        return self
 
 
 class LocalSettings(Section):
@@ -198,7 +229,9 @@ class LocalSettings(Section):
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
     )
     max_memory_mb: int = Field(0, ge=0, description="Worker resident memory limit; 0: none.")
-    batched: Literal["auto", "on", "off"] = "auto"
+    batched: Literal["auto", "on", "off", "parts"] = Field(
+        "auto", description="auto (measured), on (batched), off (sequential), parts (at pauses)."
+    )
     batch_size: int = Field(8, ge=1)
     fallback: BackendName | None = None
 

@@ -23,6 +23,7 @@ from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.completion import Finisher, originals_fate
+from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.writer import Outbox
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
@@ -87,7 +88,11 @@ class Daemon:
         # Held until the end: `dropscribe status` tells from it whether a daemon runs.
         daemon_lock = DaemonLock.acquire(lock_path(settings.paths), __version__, self.clock())
         store = Store(settings.paths.state, clock=self.clock)
-        outbox = self.outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
+        outbox = self.outbox = Outbox(
+            settings.paths.outbox,
+            settings.transcribe.formats,
+            CueRules.from_settings(settings.transcribe),
+        )
         removed = outbox.remove_temporaries()
         service = settings.service
         hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
