@@ -30,6 +30,8 @@ class Request:
     size: int
     language: str  # "auto" or a code
     task: str  # "transcribe" or "translate"
+    #: Told how many more bytes of the file went out, as the upload goes (a progress bar).
+    on_upload: Callable[[int], None] | None = field(default=None, compare=False)
 
 
 @dataclass

@@ -11,9 +11,11 @@ from tqdm import tqdm
 
 from dropscribe.backends import create_backend
 from dropscribe.backends.base import Backend, Done, Failed, Gone, Pending, Request
+from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import Settings
 from dropscribe.errors import DropscribeError, Retryable
 from dropscribe.inbox.intake import hash_file
+from dropscribe.jobs.chunks import sends_chunks
 from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox
@@ -55,7 +57,12 @@ def _transcribe_one(
         settings.transcribe.language,
         settings.transcribe.task,
     )
-    attempts = settings.transcribe.max_attempts
+    if sends_chunks(settings, backend):  # remote: compact chunks, as the daemon sends them
+        bar = UploadBar(path.name) if sys.stderr.isatty() else None
+        result = transcribe_remote(settings, backend, path, sha256, bar)
+        attempts = 0
+    else:
+        attempts = settings.transcribe.max_attempts
     for attempt in range(1, attempts + 1):
         try:
             result = _run(backend, request, path.name)
