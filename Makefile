@@ -16,9 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --no-deps Resemblyzer==0.1.4
 	touch $(STAMP)
 
+# `make run CONFIG=/etc/dropscribe/config.toml` runs with another configuration.
+CONFIG ?= config.example.toml
+
 run: $(STAMP)
-	mkdir -p inbox outbox
-	$(BIN)/dropscribe run --config config.example.toml
+	@echo "dropscribe is installed at $(abspath $(BIN))/dropscribe (not on the PATH);"
+	@echo "other commands: $(BIN)/dropscribe status --config $(CONFIG)"
+	$(BIN)/dropscribe run --config $(CONFIG)
 
 # ffmpeg decodes the MP3 fixtures' reference check, espeak-ng and sox remake them,
 # systemd-analyze checks the units. Installed only when missing (needs root or sudo).
@@ -40,8 +44,16 @@ test: $(STAMP) system-packages
 fixtures: system-packages
 	tests/fixtures/make_fixtures.sh
 
+# The benchmarks of bench/README.md, one after the other (long: tens of minutes).
+# `make bench BENCH=pipeline` runs one; `make bench BENCH_ARGS=--smoke` a quick pass.
+BENCH ?= engine_vs_daemon pipeline scale batched
+BENCH_ARGS ?=
+
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	@for name in $(BENCH); do \
+	  echo "== bench.$$name $(BENCH_ARGS)"; \
+	  $(BIN)/python -m bench.$$name $(BENCH_ARGS) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) inbox outbox archive failed state

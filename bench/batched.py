@@ -19,6 +19,7 @@ Run: .venv/bin/python -m bench.batched [--smoke]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import statistics
 import subprocess
@@ -29,7 +30,7 @@ from typing import Any
 import jiwer
 import numpy as np
 
-from bench.harness import REPO, clip_path, machine, reference_text, report
+from bench.harness import ENGLISH_CLIPS, REPO, clip_path, machine, reference_text, report
 
 WORK = REPO / "bench" / "results" / "batched"
 #: Clips with a known reference text.
@@ -43,6 +44,8 @@ CLIPS = [
     "goforward.wav",
     "speechrecognition_english.wav",
 ]
+#: The English recordings with a reference text (issue 16's corpus: 78 s joined).
+ENGLISH = [name for name in ENGLISH_CLIPS if reference_text(name)]
 SAMPLE_RATE = 16000
 
 
@@ -60,11 +63,11 @@ def load(path: Path) -> Any:
     return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
 
 
-def joined(gap_seconds: float, repeat: int = 1) -> tuple[Any, str]:
+def joined(gap_seconds: float, repeat: int = 1, clips: list[str] = CLIPS) -> tuple[Any, str]:
     """The clips one after another (``repeat`` times over) with silences between them."""
     silence = np.zeros(int(gap_seconds * SAMPLE_RATE), dtype=np.float32)
     parts, texts = [], []
-    for name in CLIPS * repeat:
+    for name in clips * repeat:
         parts += [load(clip_path(name)), silence]
         texts.append(reference_text(name) or "")
     return np.concatenate(parts), " ".join(texts)
@@ -72,40 +75,49 @@ def joined(gap_seconds: float, repeat: int = 1) -> tuple[Any, str]:
 
 class Engine:
     def __init__(self) -> None:
+        from dropscribe.backends.local_engine import Engine as LocalEngine
         from dropscribe.backends.local_model import resolve_model
-        from dropscribe.backends.local_worker import _Engine
+        from dropscribe.backends.local_protocol import EngineOptions
 
-        self.options = {
-            "model_load": resolve_model("tiny.en").load,
-            "model_name": "tiny.en",
-            "device": "cpu",
-            "compute_type": "default",
-            "cpu_threads": 0,
-            "parallel_decodes": 0,
-            "workers": 1,
-            "beam_size": 5,
-            "vad_filter": False,
-            "word_timestamps": True,
-            "initial_prompt": None,
-            "batched": "auto",
-            "batch_size": 8,
-        }
-        self.engine = _Engine(self.options)
+        self.options = EngineOptions(
+            model_load=resolve_model("tiny.en").load,
+            model_name="tiny.en",
+            device="cpu",
+            compute_type="default",
+            cpu_threads=0,
+            parallel_decodes=0,
+            workers=1,
+            beam_size=5,
+            vad_filter=False,
+            word_timestamps=True,
+            initial_prompt=None,
+            batched="auto",
+            batch_size=8,
+        )
+        self.engine = LocalEngine(self.options)
 
-    def run(self, audio: Any, mode: str) -> tuple[str, float, str]:
-        self.options["batched"] = mode
+    def run(self, audio: Any, mode: str, decodes: int | None = None) -> tuple[str, float, str]:
+        """Transcribe as a worker does for a file alone (all decodes free, unless told)."""
+        from dropscribe.backends.local_protocol import Job
+
+        self.engine.options = dataclasses.replace(self.options, batched=mode)
         started = time.perf_counter()
-        result = self.engine.transcribe(
-            {"job_id": 1, "language": "auto", "task": "transcribe"}, audio, lambda *a: None
+        result, decoding = self.engine.transcribe(
+            Job(1, "bench", "auto", "transcribe", 1e9),
+            audio,
+            decodes or self.engine.parallel,
+            lambda seconds: None,
         )
         elapsed = time.perf_counter() - started
-        text = "".join(segment["text"] for segment in result["segments"])
-        return text, elapsed, str(result["decoding"])
+        return result.text, elapsed, decoding
+
+
+MODES = ("off", "on", "parts", "auto")
 
 
 def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int) -> dict[str, str]:
     """Median wall time over ``rounds`` (modes interleaved, so noise hits all alike)."""
-    times: dict[str, list[float]] = {"off": [], "on": [], "auto": []}
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
     texts, chosen = {}, ""
     for _ in range(rounds):
         for mode in times:
@@ -120,6 +132,33 @@ def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int)
         )
     speedup = statistics.median(times["off"]) / statistics.median(times["auto"])
     rows[f"{label}, sequential / auto"] = f"{speedup:.2f}x"
+    return rows
+
+
+def prompted_parts(engine: Engine, label: str, audio: Any, reference: str) -> dict[str, str]:
+    """Parts decoded one after another, each prompted with the last words before its cut,
+    against the same parts without a prompt: does the context at a cut matter?"""
+    from dropscribe.audio.cuts import plan_parts
+    from dropscribe.audio.speech import detect_speech
+    from dropscribe.audio.stitch import PartTranscript, stitch
+    from dropscribe.backends.local_decoding import decode_sequential
+
+    duration = len(audio) / SAMPLE_RATE
+    parts = plan_parts(detect_speech(audio, SAMPLE_RATE), duration, parts=4)
+    rows = {}
+    for prompted in (False, True):
+        transcripts, before = [], ""
+        for part in parts:
+            clip = audio[int(part.start * SAMPLE_RATE) : int(part.end * SAMPLE_RATE)]
+            options = {"language": "en", "beam_size": 5, "word_timestamps": True}
+            if prompted and before:
+                options["initial_prompt"] = " ".join(before.split()[-30:])
+            decoded = decode_sequential(engine.engine.model, clip, options, lambda s: None)
+            transcripts.append(PartTranscript(part, decoded.segments, "en"))
+            before = "".join(segment["text"] for segment in decoded.segments)
+        text = "".join(segment["text"] for segment in stitch(transcripts).segments)
+        name = "prompted with the words before" if prompted else "no prompt"
+        rows[f"{label}, {len(parts)} parts, {name}"] = f"WER {wer(reference, text):.3f}"
     return rows
 
 
@@ -155,6 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only", help="comma-separated: reading, gaps1, gaps3, joined, joined10, short, prompt"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     engine = Engine()
@@ -172,32 +214,36 @@ def main() -> None:
         )
         report("Batched decoding (smoke)", rows)
         return
-    reading = WORK / "long_reading.wav"
-    if not reading.exists():
-        subprocess.run([str(REPO / "bench" / "make_long_reading.sh"), str(WORK)], check=True)
-    audio = load(reading)
-    rows.update(
-        compare(
-            engine,
-            f"synthetic reading {len(audio) / SAMPLE_RATE:.0f} s",
-            audio,
-            (WORK / "long_reading.txt").read_text(),
-            args.rounds,
-        )
-    )
-    for gap in (1.0, 3.0):
-        audio, reference = joined(gap, repeat=2)
-        seconds = len(audio) / SAMPLE_RATE
-        rows.update(
-            compare(
-                engine,
-                f"real clips joined twice over, {gap:.0f} s gaps ({seconds:.0f} s)",
-                audio,
-                reference,
-                args.rounds,
-            )
-        )
-    rows.update(short_clips(engine, args.rounds))
+    only = set((args.only or "reading,gaps1,gaps3,joined,joined10,short").split(","))
+    if "reading" in only:
+        reading = WORK / "long_reading.wav"
+        if not reading.exists():
+            subprocess.run([str(REPO / "bench" / "make_long_reading.sh"), str(WORK)], check=True)
+        audio = load(reading)
+        label = f"synthetic reading {len(audio) / SAMPLE_RATE:.0f} s"
+        reference = (WORK / "long_reading.txt").read_text()
+        rows.update(compare(engine, label, audio, reference, args.rounds))
+        print(rows, flush=True)
+    corpora = {
+        "gaps1": (1.0, 2, CLIPS),
+        "gaps3": (3.0, 2, CLIPS),
+        "joined": (1.5, 1, ENGLISH),
+        "joined10": (1.5, 7, ENGLISH),
+    }
+    for name, (gap, repeat, clips) in corpora.items():
+        if name not in only:
+            continue
+        audio, reference = joined(gap, repeat, clips)
+        label = f"real clips joined {repeat}x, {gap:.1f} s gaps ({len(audio) / SAMPLE_RATE:.0f} s)"
+        rows.update(compare(engine, label, audio, reference, args.rounds))
+        print(rows, flush=True)
+    if "prompt" in only:
+        for repeat in (1, 7):
+            audio, reference = joined(1.5, repeat, ENGLISH)
+            label = f"real clips joined {repeat}x, 1.5 s gaps"
+            rows.update(prompted_parts(engine, label, audio, reference))
+    if "short" in only:
+        rows.update(short_clips(engine, args.rounds))
     report("Batched decoding", rows)
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from dropscribe.inbox.intake import fit_name
+from dropscribe.outbox.naming import fit_name, sidecar_stem
 from dropscribe.outbox.transcript import load_schema
 from tests.helpers import (
     AUDIO,
@@ -119,14 +119,14 @@ def test_bad_input_gets_a_clear_error_sidecar_and_the_daemon_keeps_working(
         weird_names = ["with spaces.wav", "ünïcödé 日本.wav", "new\nline.wav", "x" * 246 + ".wav"]
         for name in weird_names:
             drop(AUDIO / "numbers.wav", inbox, name)
-        stems = [*expected, *(fit_name(n[:-4]) for n in weird_names)]
+        stems = [*expected, *(sidecar_stem(n) for n in weird_names)]
         wait_for(lambda: all(finished(outbox, s) for s in stems), 120, "every outcome")
         for stem, phrase in expected.items():
             report = json.loads((outbox / f"{stem}.error.json").read_text())
             assert phrase in report["error"], (stem, report)
             assert report["error"].endswith(".") and report["attempts"] <= 1
         for name in weird_names:
-            assert len(outcome_files(outbox, fit_name(name[:-4]))) == len(SIDECARS), name
+            assert len(outcome_files(outbox, sidecar_stem(name))) == len(SIDECARS), name
         assert len(fit_name("x" * 246)) < 246  # the longest name was shortened to fit
         # Each original follows its error sidecar into the failed directory.
         wait_for(

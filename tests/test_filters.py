@@ -53,7 +53,10 @@ def test_temporary_hidden_and_foreign_files_are_ignored(path: str) -> None:
 
 
 def test_long_names_are_shortened_so_every_sidecar_name_fits() -> None:
-    from dropscribe.inbox.intake import fit_name, output_stem
+    from dropscribe.outbox.naming import fit_name, sidecar_stem
+
+    def output_stem(relative: str) -> str:
+        return sidecar_stem(relative)
 
     long_stem = "é" * 200  # 400 bytes in UTF-8
     fitted = fit_name(long_stem)

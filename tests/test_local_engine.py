@@ -7,6 +7,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -70,7 +71,8 @@ def test_words_carry_times_and_probabilities_in_the_transcript_format(
     jsonschema.validate(document, load_schema())
     words = document["response"]["word_segments"]
     assert len(words) >= 10
-    assert all(0 <= w["score"] <= 1 and w["start"] <= w["end"] for w in words)
+    assert all(w["score"] is not None and 0 <= w["score"] <= 1 for w in words)
+    assert all(w["start"] <= w["end"] for w in words)
     assert [w["start"] for w in words] == sorted(w["start"] for w in words)
     assert document["engine"] == {"backend": "local", "model": "tiny.en"}
 
@@ -176,10 +178,12 @@ def test_a_worker_past_its_time_limit_is_stopped(tmp_path: Path) -> None:
 
 
 def test_a_recording_over_the_duration_limit_fails_clearly(tmp_path: Path) -> None:
-    config = write_config(tmp_path, {"transcribe": {"max_duration_seconds": 2}})
-    backend = LocalBackend(load_settings(config))
+    # The limit travels with each job's request (the one in force when it was
+    # submitted, so a reload applies to the next file), not the engine's start settings.
+    backend = LocalBackend(load_settings(write_config(tmp_path)))
     try:
-        outcome = settle(backend, request(AUDIO / "weather.wav"))
+        limited = replace(request(AUDIO / "weather.wav"), max_duration_seconds=2)
+        outcome = settle(backend, limited)
         assert isinstance(outcome, Failed) and isinstance(outcome.error, BadInput)
         assert "more than the configured maximum of 2 s" in str(outcome.error)
     finally:

@@ -30,3 +30,10 @@ def test_the_matching_event_is_found_and_removed_wherever_it_waits() -> None:
     assert queue.remove(lambda event: event == ("created", 500)) == ("created", 500)
     assert queue.remove(lambda event: event == ("modified", 8)) == ("modified", 8)
     assert queue.get() == ("created", 1)
+
+
+def test_the_patch_applies_only_to_the_watchdog_it_was_written_for() -> None:
+    assert move_pairing.applies_to("7.1.0")
+    assert not move_pairing.applies_to("6.0.0")
+    assert not move_pairing.applies_to("8.0.0")
+    assert not move_pairing.applies_to(None)

@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.jobs.states import TRANSITIONS, JobState
+from dropscribe.jobs.states import PREDECESSORS, TRANSITIONS, JobState
 from dropscribe.jobs.store import Store, TransitionError
+from dropscribe.jobs.store.schema import MIGRATIONS
 
 
 class Clock:
@@ -39,7 +40,8 @@ def store(tmp_path: Path) -> Store:
 
 def test_a_new_store_uses_wal_and_a_schema_version(store: Store, tmp_path: Path) -> None:
     assert store._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 1
+    version = store._db.execute("PRAGMA user_version").fetchone()[0]
+    assert version == len(MIGRATIONS)
     Store(store.path)  # opening again migrates nothing and fails on nothing
 
 
@@ -109,16 +111,21 @@ def test_a_second_source_with_the_same_stem_keeps_its_extension(store: Store) ->
 def test_readers_see_committed_jobs_while_the_daemon_writes(store: Store) -> None:
     reader = Store(store.path, readonly=True)
     stop = threading.Event()
+    first_commit = threading.Event()
 
     def write() -> None:
         n = 0
         while not stop.is_set():
             add(store, f"w{n}.wav")
+            first_commit.set()
             n += 1
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
+        # On a loaded machine the reads could all finish before the writer's first
+        # commit; waiting for it makes the last read see at least one job.
+        assert first_commit.wait(timeout=30), "the writer never committed"
         seen = [sum(reader.counts().values()) for _ in range(50)]
     finally:
         stop.set()
@@ -126,3 +133,58 @@ def test_readers_see_committed_jobs_while_the_daemon_writes(store: Store) -> Non
     assert seen == sorted(seen) and seen[-1] > 0
     with pytest.raises(Exception, match="readonly"):
         reader._db.execute("DELETE FROM jobs")
+
+
+def test_a_path_that_is_not_utf8_is_stored_losslessly_and_found_again(store: Store) -> None:
+    path = "calls\udcff/bad-\udcff\udcfe-name.wav"  # how os.fsdecode hands such names over
+    job = store.add_job(
+        path=path,
+        sha256="a" * 64,
+        size=1,
+        mtime=2.0,
+        output_name="calls%FF/bad-%FF%FE-name",
+        backend="local",
+        language="auto",
+        task="transcribe",
+        settings_key="k",
+    )
+    assert store.get(job.id).path == path
+    assert store.latest_for(path, "a" * 64) == store.get(job.id)
+    assert store.known_files() == {path: (1, 2.0)}
+    assert store.output_name_of(path) == "calls%FF/bad-%FF%FE-name"
+
+
+def test_intake_marks_count_deaths_alone_and_are_forgotten(store: Store) -> None:
+    store.mark_intake(["a.wav", "b\udcff.wav"])
+    store.mark_intake(["b\udcff.wav"], alone=True)
+    assert store.intake_marks() == {"a.wav": 0, "b\udcff.wav": 1}
+    store.unmark_intake(["a.wav", "b\udcff.wav"])
+    assert store.intake_marks() == {}
+
+
+def test_claim_requeue_and_retry_obey_the_transition_table(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every state change goes through the one table: a table that forbids these
+    moves stops the bulk moves too, not only ``move``."""
+    queued, submitting, failed = add(store, "q.wav"), add(store, "s.wav"), add(store, "f.wav")
+    store.move(queued, JobState.QUEUED, next_attempt_at=0.0)
+    store.move(submitting, JobState.QUEUED, next_attempt_at=0.0)
+    store.claim("local", 1, now=1000.0)  # q.wav is claimed, s.wav stays queued
+    store.move(submitting, JobState.FAILED)
+    store.move(failed, JobState.FAILED)
+    import dropscribe.jobs.store as module
+
+    strict = dict(PREDECESSORS)
+    strict[JobState.QUEUED] = frozenset()
+    strict[JobState.SUBMITTING] = frozenset()
+    monkeypatch.setattr(module, "PREDECESSORS", strict)
+    assert store.requeue_interrupted() == 0
+    assert store.retry(None) == []
+    assert store.get(queued).state == JobState.SUBMITTING
+    assert store.get(failed).state == JobState.FAILED
+    monkeypatch.undo()
+    assert store.requeue_interrupted() == 1
+    monkeypatch.setattr(module, "PREDECESSORS", strict)
+    assert store.claim("local", 5, now=1000.0) == []
+    assert store.get(queued).state == JobState.QUEUED

@@ -1,18 +1,22 @@
 """Settings: one TOML file, overridden by ``DROPSCRIBE_<SECTION>__<KEY>`` variables.
 
-Relative paths are relative to the configuration file's directory. Secrets
+A list in a variable is either comma-separated (``txt,srt``) or a JSON array
+(``["txt", "srt"]``); a table is JSON. Relative paths are relative to the
+configuration file's directory. Secrets
 (``token``, ``api_key``) may also come from ``$CREDENTIALS_DIRECTORY``
 (systemd ``LoadCredential=``) as a file named ``<backend>_<key>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,22 +25,84 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from dropscribe.backends import registry
+from dropscribe.backends.languages import language_code
 from dropscribe.errors import ConfigError
+from dropscribe.outbox.originals import archive_folder
 
-BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
-BackendName = Literal["local", "octoai", "runpod", "replicate", "openai"]
+#: A backend's name, checked against the registry (the one list of backends).
+BackendName = Annotated[str, AfterValidator(registry.check_name)]
 Format = Literal["json", "txt", "srt", "vtt"]
 DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
+#: Video containers: their audio track is transcribed (issue 13).
+DEFAULT_EXTENSIONS += ["mp4", "mkv", "mov", "m4v", "avi"]
 
 
 def _all_formats() -> list[Format]:
     return ["json", "txt", "srt", "vtt"]
 
 
+ENV_PREFIX = "DROPSCRIBE_"
+
+
+class _UnreadableVariable(Exception):
+    """A variable's value is neither a list nor JSON; carries the key it was meant for."""
+
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.value = value
+
+
+def parse_list_variable(value: str) -> list[Any]:
+    """Return the list a variable holds: a JSON array, or comma-separated words.
+
+    Raises:
+        ValueError: a value starting with ``[`` that is not a JSON array.
+    """
+    text = value.strip()
+    if text.startswith("["):
+        parsed = json.loads(text)  # json.JSONDecodeError is a ValueError
+        if not isinstance(parsed, list):
+            raise ValueError("not a JSON array")
+        return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """Variables as pydantic-settings reads them, but lists may be comma-separated."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            if field is not None and get_origin(field.annotation) is list:
+                return parse_list_variable(value)
+            return json.loads(value)
+        except ValueError:
+            raise _UnreadableVariable(field_name, value) from None
+
+
+def variable_for(key: str, value: str, environ: dict[str, str]) -> str:
+    """Return the name of the ``DROPSCRIBE_`` variable that holds ``value`` for ``key``."""
+    for name, held in environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or held != value:
+            continue
+        if upper == ENV_PREFIX + key.upper() or upper.endswith("__" + key.upper()):
+            return name
+    return f"{ENV_PREFIX}...__{key.upper()}"
+
+
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: settings are built and checked once; a reload builds new ones.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PathsSettings(Section):
@@ -55,6 +121,32 @@ class PathsSettings(Section):
     @classmethod
     def _empty_archive_keeps(cls, value: Any) -> Any:
         return None if value in ("", None) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_archive_means_keep(cls, data: Any) -> Any:
+        # One place decides what an empty archive means: originals stay where they are.
+        # (Decided on the input: the settings are frozen once validated.)
+        if not isinstance(data, dict) or data.get("archive", "archive") not in ("", None):
+            return data
+        if data.get("originals") == "archive":
+            raise ValueError(
+                'paths.archive is "" but paths.originals = "archive": name an archive '
+                'folder, or set originals = "keep"'
+            )
+        return {**data, "originals": data.get("originals", "keep")}
+
+
+def _language(value: str | None) -> str | None:
+    """Return "auto" or a Whisper language code for a code or a name; refuse anything else."""
+    if value is None or value == "auto":
+        return value
+    code = language_code(value)
+    if code is None:
+        raise ValueError(
+            f'{value!r} is not a language Whisper knows; use "auto" or a code such as "en" or "fr"'
+        )
+    return code
 
 
 class WatchSettings(Section):
@@ -80,6 +172,8 @@ class FolderOverride(Section):
     diarize: bool | None = None
     speakers: int | None = Field(None, ge=0)
 
+    _known_language = field_validator("language")(_language)
+
 
 class TranscribeSettings(Section):
     backend: BackendName = "local"
@@ -89,10 +183,34 @@ class TranscribeSettings(Section):
     max_attempts: int = Field(3, ge=1, description="Attempts before a job fails for good.")
     retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles.")
     retry_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
+    transient_budget_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="How long a file rides out server trouble (5xx, resets, timeouts) before "
+        "its attempts count.",
+    )
     max_file_bytes: int = Field(2 * 1024**3, gt=0, description="Larger files fail at once.")
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
     )
+    cue_line_chars: int = Field(42, ge=10, description="Subtitles: characters a line, at most.")
+    cue_lines: int = Field(2, ge=1, le=3, description="Subtitles: lines a cue, at most.")
+    cue_min_seconds: float = Field(1.0, ge=0, description="Subtitles: shortest time on screen.")
+    cue_max_seconds: float = Field(7.0, gt=0, description="Subtitles: longest time on screen.")
+    cue_chars_per_second: float = Field(
+        20.0, gt=0, description="Subtitles: fastest reading speed, where the timing allows."
+    )
+
+    @model_validator(mode="after")
+    def _cue_times_in_order(self) -> TranscribeSettings:
+        if self.cue_min_seconds > self.cue_max_seconds:
+            raise ValueError(
+                "cue_min_seconds is longer than cue_max_seconds; make it shorter (default 1.0 s)."
+            )
+        return self
+
+    _known_language = field_validator("language")(_language)
+
     diarize: bool = Field(False, description="Speaker labels on words and segments.")
     speakers: int = Field(0, ge=0, description="0: count the speakers; or their number.")
     min_speakers: int = Field(1, ge=1, description="When counting: at least this many.")
@@ -106,6 +224,19 @@ class TranscribeSettings(Section):
                 f"({self.max_speakers}); lower one or raise the other"
             )
         return self
+
+    audio_track: int | str = Field(
+        "auto",
+        description='Which audio track of a file: "auto" (the default track, else the first), '
+        'a number from 0, or a language tag such as "en" (else "auto").',
+    )
+
+    @field_validator("audio_track", mode="before")
+    @classmethod
+    def _parse_audio_track(cls, value: Any) -> int | str:
+        from dropscribe.audio.tracks import parse_audio_track
+
+        return parse_audio_track(value)
 
 
 class LocalSettings(Section):
@@ -124,8 +255,15 @@ class LocalSettings(Section):
     timeout_seconds: float = Field(
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
     )
-    max_memory_mb: int = Field(0, ge=0, description="Worker resident memory limit; 0: none.")
-    batched: Literal["auto", "on", "off"] = "auto"
+    max_memory_mb: int = Field(
+        0,
+        ge=0,
+        description="Worker resident memory limit; 0: half the machine's memory (or its "
+        "cgroup limit), shared among the workers, at least 1024 MB.",
+    )
+    batched: Literal["auto", "on", "off", "parts"] = Field(
+        "auto", description="auto (measured), on (batched), off (sequential), parts (at pauses)."
+    )
     batch_size: int = Field(8, ge=1)
     fallback: BackendName | None = None
 
@@ -145,6 +283,18 @@ class RemoteSettings(Section):
         default_factory=list, description="Hosts besides the endpoint's own for poll/result URLs."
     )
     verify_tls: bool = True
+    upload_format: Literal["auto", "original", "opus", "flac", "mp3"] = Field(
+        "auto", description="What is uploaded: auto picks the smallest the protocol reads."
+    )
+    max_chunk_seconds: float = Field(
+        600.0, ge=10, description="Longer recordings go as chunks cut at pauses."
+    )
+    prepare_timeout_seconds: float = Field(
+        900.0, gt=0, description="Longest time to decode and compact one recording."
+    )
+    prepare_memory_mb: int = Field(
+        2048, ge=0, description="Address-space limit of the compacting worker; 0: none."
+    )
 
 
 class OctoAISettings(RemoteSettings):
@@ -202,10 +352,10 @@ class LogSettings(Section):
 
 
 class Settings(BaseSettings):
-    """The whole configuration; ``config_dir`` anchors relative paths."""
+    """The whole configuration, frozen once loaded (see :class:`CurrentSettings`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DROPSCRIBE_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
     paths: PathsSettings = Field(default_factory=PathsSettings)
@@ -215,7 +365,6 @@ class Settings(BaseSettings):
     backends: BackendsSettings = Field(default_factory=BackendsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     log: LogSettings = Field(default_factory=LogSettings)
-    config_path: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -227,7 +376,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values come in as init arguments; variables override them.
-        return (env_settings, init_settings)
+        return (_EnvironmentSource(settings_cls), init_settings)
 
     def backend_settings(self, name: str) -> LocalSettings | RemoteSettings:
         """Return the section of the backend called ``name``."""
@@ -251,13 +400,27 @@ class Settings(BaseSettings):
         return merged
 
 
-SECRET_KEYS = {"octoai": "token", "runpod": "api_key", "replicate": "token", "openai": "api_key"}
+class CurrentSettings:
+    """The one reference to the settings in force.
+
+    Components read :meth:`get` for each job instead of keeping values they were
+    given at start; a reload builds new settings and swaps them in with one
+    assignment, so a job sees either the old settings or the new, never a mix.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def get(self) -> Settings:
+        return self._settings
+
+    def swap(self, settings: Settings) -> Settings:
+        """Put ``settings`` in force; return the settings they replace."""
+        old, self._settings = self._settings, settings
+        return old
 
 
-def default_config_path() -> Path | None:
-    """Return the config path named by ``DROPSCRIBE_CONFIG``, if any."""
-    value = os.environ.get("DROPSCRIBE_CONFIG")
-    return Path(value) if value else None
+SECRET_KEYS = registry.secret_keys()
 
 
 def load_settings(path: Path | None) -> Settings:
@@ -280,12 +443,17 @@ def load_settings(path: Path | None) -> Settings:
             raise ConfigError([f"config: {path} is not valid TOML ({exc})"]) from None
         base = path.resolve().parent
     try:
-        settings = Settings(**data)
+        settings = _load_credentials(_anchor_paths(Settings(**data), base))
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
-    settings.config_path = path.resolve() if path else None
-    _anchor_paths(settings, base)
-    _load_credentials(settings)
+    except _UnreadableVariable as exc:
+        name = variable_for(exc.key, exc.value, dict(os.environ))
+        raise ConfigError(
+            [
+                f"{name}: cannot read {exc.value!r}: give a list as comma-separated words "
+                '(txt,srt) or a JSON array (["txt", "srt"]), a table as a JSON object'
+            ]
+        ) from None
     problems = check_paths(settings)
     if problems:
         raise ConfigError(problems)
@@ -299,33 +467,68 @@ def _describe(error: Any) -> str:
         return f"{key}: unknown key; remove it or check its spelling in config.example.toml"
     if error["type"] == "missing":
         return f"{key}: required but missing"
+    if error["type"] == "value_error":
+        reason = str(error["ctx"]["error"])
+        return reason if reason.startswith(key + ".") else f"{key}: {reason}"
     return f"{key}: bad value {value!r}: {error['msg']}"
 
 
-def _anchor_paths(settings: Settings, base: Path) -> None:
+def _anchor_paths(settings: Settings, base: Path) -> Settings:
+    """Return ``settings`` with relative paths made absolute against ``base``."""
     paths = settings.paths
-    paths.inbox = (base / paths.inbox).resolve()
-    paths.outbox = (base / paths.outbox).resolve()
-    paths.failed = (base / paths.failed).resolve()
-    paths.state = (base / paths.state).resolve()
-    if paths.archive is not None:
-        paths.archive = (base / paths.archive).resolve()
-    local = settings.backends.local
+    anchored = {
+        key: (base / getattr(paths, key)).resolve()
+        for key in ("inbox", "outbox", "failed", "state", "archive")
+        if getattr(paths, key) is not None
+    }
+    backends = settings.backends
+    local = backends.local
     if local.model.startswith((".", "/")):
-        local.model = str((base / local.model).resolve())
+        local = local.model_copy(update={"model": str((base / local.model).resolve())})
+    return settings.model_copy(
+        update={
+            "paths": paths.model_copy(update=anchored),
+            "backends": backends.model_copy(update={"local": local}),
+        }
+    )
 
 
-def _load_credentials(settings: Settings) -> None:
+def _load_credentials(settings: Settings) -> Settings:
+    """Return ``settings`` with secrets missing from the file taken from
+    ``$CREDENTIALS_DIRECTORY``, where systemd puts them."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
-        return
+        return settings
+    sections = {}
     for backend, key in SECRET_KEYS.items():
         section = getattr(settings.backends, backend)
-        if getattr(section, key) is not None:
-            continue
         candidate = Path(directory) / f"{backend}_{key}"
-        if candidate.is_file():
-            setattr(section, key, SecretStr(candidate.read_text().strip()))
+        if getattr(section, key) is None and candidate.is_file():
+            secret = SecretStr(candidate.read_text().strip())
+            sections[backend] = section.model_copy(update={key: secret})
+    if not sections:
+        return settings
+    backends = settings.backends.model_copy(update=sections)
+    return settings.model_copy(update={"backends": backends})
+
+
+def inbox_problem(paths: PathsSettings) -> str | None:
+    """Return why the daemon must not start with this inbox, or None.
+
+    A missing inbox is created only when its parent exists: creating a mistyped
+    path with all its parents would watch a folder nobody drops files into.
+    """
+    inbox = paths.inbox
+    if inbox.is_dir():
+        return None
+    if inbox.exists():
+        return f"paths.inbox: {inbox} is not a directory; point paths.inbox at a folder"
+    if inbox.parent.is_dir():
+        return None
+    return (
+        f"paths.inbox: {inbox} does not exist and neither does its parent {inbox.parent}; "
+        "correct the path, or create the folder (mkdir -p) if it is the right one"
+    )
 
 
 def check_paths(settings: Settings) -> list[str]:
@@ -333,8 +536,9 @@ def check_paths(settings: Settings) -> list[str]:
     paths = settings.paths
     problems = []
     others = {"paths.outbox": paths.outbox, "paths.failed": paths.failed}
-    if paths.archive is not None and paths.originals == "archive":
-        others["paths.archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        others["paths.archive"] = archive
     for key, other in others.items():
         if other == paths.inbox or other.is_relative_to(paths.inbox):
             problems.append(

@@ -1,34 +1,37 @@
 """``dropscribe run``: wires the parts together and runs the main loop.
 
-Signal handlers only set flags; the loop does the work. First SIGTERM or
-SIGINT: stop taking work, hand back what is in hand, exit 0. Second: exit at
-once (the store is consistent at every commit, so nothing is lost).
+Signals are events (``service/signals.py``, installed before anything starts);
+the loop does the work. First SIGTERM or SIGINT: stop taking work, hand back
+what is in hand, exit 0. Second: exit at once.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable
-from types import FrameType
+from pathlib import Path
 from typing import Protocol
 
 import structlog
 
+from dropscribe import __version__
 from dropscribe.backends.base import Backend
-from dropscribe.config import Settings, load_settings
+from dropscribe.config import CurrentSettings, Settings, load_settings
 from dropscribe.errors import ConfigError
 from dropscribe.inbox.intake import Intake
 from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.originals import archive_folder
 from dropscribe.outbox.writer import Outbox
+from dropscribe.service import signals
+from dropscribe.service.daemon_lock import DaemonLock, lock_path
 from dropscribe.service.hooks import Hooks
 from dropscribe.service.notify import Notifier
+from dropscribe.service.reload import ReloadPlan, plan_reload
 
 log = structlog.get_logger("dropscribe.daemon")
 
@@ -46,10 +49,13 @@ STATUS_EVERY = 2.0
 
 def prepare_directories(settings: Settings) -> None:
     paths = settings.paths
-    for directory in (paths.inbox, paths.outbox, paths.failed, paths.state.parent):
+    # Never the inbox's parents: a mistyped inbox must fail (config.inbox_problem), not appear.
+    paths.inbox.mkdir(exist_ok=True)
+    for directory in (paths.outbox, paths.failed, paths.state.parent):
         directory.mkdir(parents=True, exist_ok=True)
-    if paths.archive is not None and paths.originals == "archive":
-        paths.archive.mkdir(parents=True, exist_ok=True)
+    archive = archive_folder(paths)
+    if archive is not None:
+        archive.mkdir(parents=True, exist_ok=True)
 
 
 def status_line(counts: dict[str, int], in_flight: int) -> str:
@@ -65,66 +71,69 @@ class Daemon:
         self,
         settings: Settings,
         *,
+        config_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
         backends: dict[str, Backend] | None = None,
     ) -> None:
-        self.settings = settings
+        #: The one reference to the settings in force; components read it per job.
+        self.current = CurrentSettings(settings)
+        #: The file a reload reads again (not a setting: where the settings came from).
+        self.config_path = config_path
         self.early_backends = backends or {}
         self.clock = clock
         self.notifier = notifier or Notifier()
-        self.wake = threading.Event()
-        self.stop_requested = threading.Event()
-        self.reload_requested = threading.Event()
-        self._signals = 0
+        self.signals = signals.install()  # first: a SIGTERM from now on is a clean stop
+        self.wake = self.signals.wake
+        self.stop_requested = self.signals.stop
+        self.reload_requested = self.signals.reload
         self._last_ping = 0.0
 
-    def _handle_signals(self) -> None:
-        """Turn SIGTERM, SIGINT and SIGHUP into events, from a thread of their own.
+    @property
+    def settings(self) -> Settings:
+        return self.current.get()
 
-        A Python signal handler runs in the main thread between two instructions,
-        possibly inside ``wake.clear()`` or ``Event.wait`` with the event's lock held:
-        setting the event there deadlocked the daemon (seen once in CI: SIGTERM, then
-        silence). So the handlers do nothing; the interpreter writes each signal's
-        number to a pipe (``set_wakeup_fd``) and this thread, an ordinary one, acts.
-        """
-        read_end, write_end = os.pipe()
-        os.set_blocking(write_end, False)
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-            signal.signal(number, _noted_by_the_signal_thread)
-        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
-        threading.Thread(
-            target=self._signal_loop, args=(read_end,), daemon=True, name="dropscribe-signals"
-        ).start()
-
-    def _signal_loop(self, read_end: int) -> None:
-        while True:
-            for number in os.read(read_end, 64):
-                if number == signal.SIGHUP:
-                    self.reload_requested.set()
-                elif number in (signal.SIGTERM, signal.SIGINT):
-                    self._signals += 1
-                    if self._signals > 1:
-                        os.write(2, b"second signal: exiting now\n")
-                        os._exit(0)
-                    self.stop_requested.set()
-                self.wake.set()
+    def build(self) -> None:
+        """Create the store, the outbox, the hooks, the finisher, the dispatcher and intake."""
+        settings = self.settings
+        prepare_directories(settings)
+        self.store = Store(settings.paths.state, clock=self.clock)
+        self.outbox = Outbox(
+            settings.paths.outbox,
+            settings.transcribe.formats,
+            CueRules.from_settings(settings.transcribe),
+        )
+        service = settings.service
+        self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
+        self.finisher = Finisher(
+            settings, self.store, self.outbox, self.hooks, config_path=self.config_path
+        )
+        self.dispatcher = Dispatcher(
+            self.current.get,
+            self.store,
+            self.finisher,
+            self.clock,
+            self.wake,
+            backends=self.early_backends,
+        )
+        self.intake = Intake(
+            self.current.get,
+            self.store,
+            self.finisher,
+            self.dispatcher.fingerprint,
+            self.clock,
+            self._heartbeat,
+        )
 
     def run(self) -> int:
         settings = self.settings
         prepare_directories(settings)
-        store = Store(settings.paths.state, clock=self.clock)
-        outbox = self.outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
+        # Held until the end: `dropscribe status` tells from it whether a daemon runs.
+        daemon_lock = DaemonLock.acquire(lock_path(settings.paths), __version__, self.clock())
+        self.build()
+        store, outbox, finisher = self.store, self.outbox, self.finisher
+        dispatcher, intake = self.dispatcher, self.intake
         removed = outbox.remove_temporaries()
-        service = settings.service
-        hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
-        finisher = Finisher(settings, store, outbox, hooks)
-        dispatcher = Dispatcher(
-            settings, store, finisher, self.clock, self.wake, backends=self.early_backends
-        )
-        intake = Intake(
-            settings, store, finisher, dispatcher.fingerprint, self.clock, self._heartbeat
-        )
         watcher = InboxWatcher(
             settings.paths.inbox,
             intake.filter,
@@ -132,8 +141,7 @@ class Daemon:
             settings.watch.poll_seconds,
             self.wake,
         )
-        metrics = self._start_metrics(store, dispatcher)
-        self._handle_signals()
+        metrics = self._start_metrics(store, dispatcher, finisher)
         log.info(
             "starting",
             inbox=str(settings.paths.inbox),
@@ -143,6 +151,7 @@ class Daemon:
         )
         dispatcher.warm_up()
         dispatcher.recover()
+        intake.recover()
         watcher.start()
         # Ready once the store and the watcher are up: files already waiting are
         # scanned afterwards, with heartbeats, however many there are.
@@ -180,6 +189,7 @@ class Daemon:
         if metrics is not None:
             metrics.stop()
         store.close()
+        daemon_lock.release()
         self.notifier.close()
         log.info("stopped")
         return 0
@@ -219,50 +229,58 @@ class Daemon:
         log.info("scanned", files=count, seconds=round(time.monotonic() - started, 3))
 
     def _reload(self) -> None:
-        """SIGHUP: re-read the configuration; apply what can change live, name the rest."""
-        path = self.settings.config_path
         try:
-            fresh = load_settings(path)
+            self.reload()
         except ConfigError as exc:
             log.error("reload_failed", problems=exc.problems)
-            return
-        live = ("transcribe", "service", "log")
-        needs_restart = [
-            section
-            for section in ("paths", "watch", "backends", "folders")
-            if getattr(fresh, section) != getattr(self.settings, section)
-        ]
-        for section in live:
-            current = getattr(self.settings, section)
-            for key, value in getattr(fresh, section):
-                setattr(current, key, value)
-        self.outbox.formats = self.settings.transcribe.formats
-        service = self.settings.service
+
+    def reload(self) -> ReloadPlan:
+        """SIGHUP: read the configuration again; put what can change live in force and
+        name the rest (see :mod:`dropscribe.service.reload`).
+
+        Raises:
+            ConfigError: the new configuration is invalid; the old one stays in force.
+        """
+        plan = plan_reload(self.settings, load_settings(self.config_path))
+        settings = plan.settings
+        self.current.swap(settings)
+        # What the outbox, the hooks and the logger were given at start, given again.
+        self.outbox.formats = settings.transcribe.formats
+        self.outbox.cue_rules = CueRules.from_settings(settings.transcribe)
+        service = settings.service
         self.hooks.on_done, self.hooks.on_failed = service.on_done, service.on_failed
         self.hooks.timeout = service.hook_timeout_seconds
         from dropscribe.service import logs
 
-        logs.configure(self.settings.log.level, self.settings.log.format)
-        log.info("reloaded", applied=list(live), needs_restart=needs_restart)
+        logs.configure(settings.log.level, settings.log.format)
+        log.info("reloaded", applied=plan.applied, needs_restart=plan.needs_restart)
+        return plan
 
-    def _start_metrics(self, store: Store, dispatcher: Dispatcher) -> _Stoppable | None:
+    def _start_metrics(
+        self, store: Store, dispatcher: Dispatcher, finisher: Finisher
+    ) -> _Stoppable | None:
         if not self.settings.service.metrics_port:
             return None
-        from dropscribe.service.metrics import MetricsServer
+        from dropscribe.service.metrics import Metrics, MetricsServer
 
-        server = MetricsServer(self.settings.service, store, dispatcher)
+        metrics = Metrics(store)
+        metrics.watch(dispatcher)
+        finisher.on_finish = metrics.job_finished
+        server = MetricsServer(self.settings.service, metrics)
         server.start()
         return server
 
 
-def _noted_by_the_signal_thread(_number: int, _frame: FrameType | None) -> None:
-    """Nothing to do here: see :meth:`Daemon._handle_signals`."""
-
-
-def run_daemon(settings: Settings, backends: dict[str, Backend] | None = None) -> int:
-    """Run the daemon; ``backends`` are engines already started (the local one warms early)."""
+def run_daemon(
+    settings: Settings,
+    backends: dict[str, Backend] | None = None,
+    *,
+    config_path: Path | None = None,
+) -> int:
+    """Run the daemon; ``backends`` are engines already started (the local one warms early);
+    ``config_path`` is read again on SIGHUP."""
     try:
-        return Daemon(settings, backends=backends).run()
+        return Daemon(settings, config_path=config_path, backends=backends).run()
     except KeyboardInterrupt:
         return 0
     finally:

@@ -11,7 +11,8 @@ IGNORED_FOLDERS = ("@eaDir", "#recycle", "$RECYCLE.BIN", "lost+found")
 
 
 class InboxFilter:
-    """Decides from a path relative to the inbox whether it may hold a recording.
+    """Decides from a path relative to the inbox whether it may hold a recording: the
+    one classification of inbox paths, asked by scans and by file events alike.
 
     Hidden names (``.DS_Store``, ``.~lock*``, ``.stfolder/``, ``.sync/``,
     ``.dropbox*``, rsync's ``.name.XXXX``) are ignored at any depth.
@@ -29,7 +30,8 @@ class InboxFilter:
         return bool(dot) and extension.lower() in self.extensions
 
     def __call__(self, relative_path: str) -> bool:
-        """Return True when ``relative_path`` should be considered."""
+        """Return True when ``relative_path`` should be considered (whatever its type:
+        a folder or link with an audio name is considered, to be refused clearly)."""
         *folders, name = relative_path.split("/")
         if any(self.ignores_folder(folder) for folder in folders):
             return False

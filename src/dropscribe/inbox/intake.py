@@ -1,9 +1,20 @@
 """From paths in the inbox to jobs in the store.
 
-Paths come from watcher events and scans; the stability tracker holds them
-until they are finished; then each is checked, hashed and recorded. Bad input
-that can be judged here (empty, too large, unreadable, a directory or a link
-with an audio name) fails at once with a clear error sidecar.
+Paths come from watcher events and scans, both judged by the one
+:class:`InboxFilter`; the stability tracker holds them until they are
+finished. Then, per batch:
+
+1. the paths are marked in the store (one commit): a path still marked after
+   a restart was in hand when the daemon died (the crash-loop guard);
+2. each file is examined (:mod:`arrivals`): hashed, or refused with a reason;
+3. one transaction records every job: queued, a duplicate whose stored result
+   will be reused, or a refusal with its error, and clears the marks;
+4. only then the file system is touched: the duplicates' sidecars and
+   archiving, the refusals' error sidecars and moves to ``failed/``.
+
+A crash after 3 leaves jobs in ``discovered``; :meth:`Intake.recover`
+finishes them at the next start. Nothing raised for one file reaches the
+main loop: it becomes that file's error, logged with its path.
 """
 
 from __future__ import annotations
@@ -20,28 +31,33 @@ import structlog
 
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput
+from dropscribe.inbox.arrivals import Arrival, examine
 from dropscribe.inbox.filters import InboxFilter
+from dropscribe.inbox.sources import hash_source, stat_source
 from dropscribe.inbox.stability import StabilityTracker
 from dropscribe.jobs.states import TERMINAL, JobState
-from dropscribe.jobs.store import Store
+from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.naming import sidecar_stem
+from dropscribe.outbox.originals import originals_fate
 from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.inbox.intake")
 
-HASH_CHUNK = 1024 * 1024
 #: Files recorded per transaction when many are ready at once.
 INTAKE_BATCH = 200
+#: A file being taken in, alone, when the daemon died this many times is failed, not
+#: tried again: it is what kills the daemon. (Alone, so that a crash blames one file.)
+DEATHS_BEFORE_GIVING_UP = 2
+CRASH_LOOP = (
+    "dropscribe stopped twice while taking in this file, so it was set aside instead of "
+    "stopping the service again; report it, then retry it."
+)
 
 
 def hash_file(path: Path) -> str:
     """Return the SHA-256 of the file's content, never following a symbolic link."""
-    digest = hashlib.sha256()
-    descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-    with os.fdopen(descriptor, "rb") as stream:
-        while chunk := stream.read(HASH_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return hash_source(path)
 
 
 def settings_key(backend: str, language: str, task: str, fingerprint: dict[str, Any]) -> str:
@@ -50,48 +66,20 @@ def settings_key(backend: str, language: str, task: str, fingerprint: dict[str, 
     return hashlib.sha256(payload.encode()).hexdigest()[:32]
 
 
-#: The longest sidecar suffix; a name plus it must fit in the 255 bytes of a file name.
-LONGEST_SUFFIX = ".error.json"
-NAME_MAX = 255
-
-
-def fit_name(name: str) -> str:
-    """Return ``name``, or a shortened one with a hash of the whole, so that every
-    sidecar name made from it fits in a file name (255 bytes)."""
-    room = NAME_MAX - len(LONGEST_SUFFIX)
-    encoded = name.encode("utf-8", "surrogateescape")
-    if len(encoded) <= room:
-        return name
-    digest = hashlib.sha256(encoded).hexdigest()[:8]
-    head = encoded[: room - 9].decode("utf-8", "ignore")  # never cut a character in two
-    return f"{head}~{digest}"
-
-
-def output_stem(relative_path: str) -> str:
-    """Return the relative path without its extension: ``calls/a.wav`` -> ``calls/a``."""
-    folder, _, name = relative_path.rpartition("/")
-    stem = name.rsplit(".", 1)[0] if "." in name.lstrip(".") else name
-    stem = fit_name(stem)
-    return f"{folder}/{stem}" if folder else stem
-
-
-def fit_name_path(relative_path: str) -> str:
-    """Return ``relative_path`` with its last part fitted by :func:`fit_name`."""
-    folder, _, name = relative_path.rpartition("/")
-    return f"{folder}/{fit_name(name)}" if folder else fit_name(name)
-
-
 class Intake:
     def __init__(
         self,
-        settings: Settings,
+        current: Callable[[], Settings],
         store: Store,
         finisher: Finisher,
         fingerprint: Callable[[str], dict[str, Any]],
         clock: Callable[[], float],
         heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
-        self.settings = settings
+        # The settings in force are read for each file (a reload swaps them);
+        # the inbox, filter and settle time need a restart.
+        self.current = current
+        settings = current()
         self.heartbeat = heartbeat
         self.inbox = settings.paths.inbox
         self.store = store
@@ -103,22 +91,38 @@ class Intake:
         # (size, mtime) of files already turned into jobs: rescans skip them unhashed.
         self.known: dict[str, tuple[int, float]] = store.known_files()
 
+    @property
+    def settings(self) -> Settings:
+        return self.current()
+
     def relative(self, path: str) -> str | None:
+        """Return ``path`` relative to the inbox with '/' separators, or None if outside."""
         try:
             relative = Path(path).relative_to(self.inbox).as_posix()
         except ValueError:
             return None
         return relative if relative != "." else None
 
+    # --- watching ------------------------------------------------------------
+
     def look(self, relative: str, now: float) -> None:
-        """Note the current size and mtime of a reported path, or forget it if it is gone."""
-        if not self.filter(relative) and not self._audio_named_special(relative):
+        """Note the current size and mtime of a reported path, or forget it if it is gone.
+
+        A link, folder or other special file with an audio name is refused at once.
+        """
+        try:
+            self._look(relative, now)
+        except Exception:  # one path must never stop the daemon
+            log.exception("intake_error", file=relative)
+            self.tracker.forget(relative)
+
+    def _look(self, relative: str, now: float) -> None:
+        if not self.filter(relative):
             return
         try:
-            info = os.lstat(self.inbox / relative)
+            info = stat_source(self.inbox / relative)
         except (FileNotFoundError, NotADirectoryError):
-            # Removed before it was stable: forgotten silently.
-            self.tracker.forget(relative)
+            self.tracker.forget(relative)  # removed before it was stable: forgotten silently
             return
         except OSError as exc:
             log.warning("cannot_stat", file=relative, error=str(exc))
@@ -128,145 +132,168 @@ class Intake:
         if stat.S_ISREG(info.st_mode):
             self.tracker.observe(relative, info.st_size, info.st_mtime, now)
         else:
-            self._reject_special(relative, info.st_mode, info)
-
-    def _audio_named_special(self, relative: str) -> bool:
-        *folders, name = relative.split("/")
-        if any(self.filter.ignores_folder(folder) for folder in folders) or name.startswith("."):
-            return False
-        return self.filter.has_audio_extension(name)
+            self._take_in([(relative, info)])  # nothing to wait for: refused at once
 
     def process_due(self, now: float) -> int:
         """Turn every file that has been quiet long enough into a job; return how many.
 
-        Files are recorded in batches, one commit each, with a heartbeat between them
-        so that a large inbox never starves the service watchdog.
+        Files are taken in batches, with a heartbeat between them so that a large
+        inbox never starves the service watchdog.
         """
         due = self.tracker.due(now)
         accepted = 0
         for start in range(0, len(due), INTAKE_BATCH):
-            with self.store.batch():
-                accepted += self._process(due[start : start + INTAKE_BATCH], now)
+            ready = []
+            for relative in due[start : start + INTAKE_BATCH]:
+                try:
+                    info = stat_source(self.inbox / relative)
+                except OSError:
+                    self.tracker.forget(relative)
+                    continue
+                if not self.tracker.matches(relative, info.st_size, info.st_mtime):
+                    self.tracker.observe(relative, info.st_size, info.st_mtime, now)
+                    continue
+                self.tracker.forget(relative)
+                ready.append((relative, info))
+            try:
+                accepted += self._take_in(ready)
+            except Exception:  # the store itself failed (a full disk): try at the next rescan
+                log.exception("intake_batch_error", files=len(ready))
             self.heartbeat()
         return accepted
 
-    def _process(self, due: list[str], now: float) -> int:
-        accepted = 0
-        for relative in due:
-            try:
-                info = os.lstat(self.inbox / relative)
-            except OSError:
-                self.tracker.forget(relative)
-                continue
-            if not self.tracker.matches(relative, info.st_size, info.st_mtime):
-                self.tracker.observe(relative, info.st_size, info.st_mtime, now)
-                continue
-            self.tracker.forget(relative)
-            accepted += self._accept(relative, info, now)
-        return accepted
+    # --- taking in: mark, examine, record, then touch the file system --------
 
-    def _accept(self, relative: str, info: os.stat_result, now: float) -> int:
-        path = self.inbox / relative
-        size, mtime = info.st_size, info.st_mtime
+    def _take_in(self, ready: list[tuple[str, os.stat_result]], *, alone: bool = False) -> int:
+        if not ready:
+            return 0
+        ready.sort(key=lambda item: item[0])  # same-stem names resolved in one order
+        paths = [relative for relative, _ in ready]
+        self.store.mark_intake(paths, alone=alone)
         limit = self.settings.transcribe.max_file_bytes
-        if size == 0:
-            return self._reject(
-                relative,
-                hashlib.sha256().hexdigest(),
-                info,
-                BadInput("The file is empty (0 bytes); upload the recording again."),
-            )
-        if size > limit:
-            return self._reject(
-                relative,
-                "",
-                info,
-                BadInput(
-                    f"The file is {size / 2**20:.0f} MB, over the configured maximum of "
-                    f"{limit / 2**20:.0f} MB (transcribe.max_file_bytes); "
-                    "raise the limit or split it."
-                ),
-            )
-        try:
-            sha256 = hash_file(path)
-        except FileNotFoundError:
-            return 0
-        except PermissionError:
-            return self._reject(
-                relative,
-                "",
-                info,
-                BadInput(
-                    "The file cannot be read (permission denied); make it readable by the user "
-                    "dropscribe runs as, then run: dropscribe retry --failed."
-                ),
-            )
-        except OSError as exc:
-            log.warning("cannot_read", file=relative, error=str(exc))
-            return 0
-        latest = self.store.latest_for(relative, sha256)
-        keeps_originals = self.settings.paths.originals == "keep" or (
-            self.settings.paths.originals == "archive" and self.settings.paths.archive is None
-        )
-        if latest is not None and (
-            latest.state not in TERMINAL
-            or (keeps_originals and latest.state in (JobState.DONE, JobState.SKIPPED))
-        ):
-            self.known[relative] = (size, mtime)
-            return 0
-        job = self._new_job(relative, sha256, size, mtime)
-        self.known[relative] = (size, mtime)
-        reused = self.store.result_for(sha256, job.settings_key)
-        if reused is not None:
-            log.info("duplicate_reused", job=job.id, file=relative)
-            self.finisher.succeed(job, Transcription.from_dict(reused), final=JobState.SKIPPED)
-        else:
-            self.store.move(job.id, JobState.QUEUED, next_attempt_at=now)
-            log.info("job_queued", job=job.id, file=relative, backend=job.backend)
-        return 1
+        arrivals = [examine(self.inbox, relative, info, limit) for relative, info in ready]
+        jobs = self._record([a for a in arrivals if a is not None], paths)
+        for job in jobs:
+            self._complete(job)
+        return len(jobs)
 
-    def _new_job(self, relative: str, sha256: str, size: int, mtime: float) -> Any:
+    def _record(self, arrivals: list[Arrival], paths: list[str]) -> list[Job]:
+        """Record every arrival's job and clear the batch's marks, in one transaction."""
+        jobs = []
+        with self.store.batch():
+            for arrival in arrivals:
+                try:
+                    with self.store.batch():  # a savepoint: one file's failure undoes itself
+                        job = self._recorded(arrival)
+                except Exception:
+                    log.exception("intake_error", file=arrival.relative)
+                    continue
+                self.known[arrival.relative] = (arrival.size, arrival.mtime)
+                if job is not None:
+                    jobs.append(job)
+            self.store.unmark_intake(paths)
+        return jobs
+
+    def _recorded(self, arrival: Arrival) -> Job | None:
+        """Return the new job for ``arrival``, or None when an existing job covers it."""
+        latest = self.store.latest_for(arrival.relative, arrival.sha256)
+        if latest is not None and latest.state not in TERMINAL:
+            return None
+        if arrival.refusal is not None:
+            if latest is not None and (latest.size, latest.mtime) == (arrival.size, arrival.mtime):
+                return None  # a folder or link left where it was: refused once
+            return self._new_job(arrival, error=str(arrival.refusal))
+        kept = originals_fate(self.settings.paths) == "keep"
+        if kept and latest is not None and latest.state in (JobState.DONE, JobState.SKIPPED):
+            return None  # a kept original seen again by a rescan or a restart
+        job = self._new_job(arrival)
+        if self.store.result_for(job.sha256, job.settings_key) is None:
+            job = self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
+            log.info("job_queued", job=job.id, file=job.path, backend=job.backend)
+        return job
+
+    def _new_job(self, arrival: Arrival, error: str | None = None) -> Job:
+        relative = arrival.relative
         override = self.settings.folder_override(relative)
         transcribe = self.settings.transcribe
         backend = override.backend or transcribe.backend
         language = override.language or transcribe.language
         task = override.task or transcribe.task
-        stem = output_stem(relative)
+        output_name = self.store.output_name_of(relative) or sidecar_stem(
+            relative, lambda name: self.store.output_name_taken(name, relative)
+        )
         return self.store.add_job(
             path=relative,
-            sha256=sha256,
-            size=size,
-            mtime=mtime,
-            output_name=self.store.output_name_for(relative, stem, fit_name_path(relative)),
+            sha256=arrival.sha256,
+            size=arrival.size,
+            mtime=arrival.mtime,
+            output_name=output_name,
             backend=backend,
             language=language,
             task=task,
             settings_key=settings_key(backend, language, task, self.fingerprint(backend)),
+            error=error,
         )
 
-    def _reject(self, relative: str, sha256: str, info: os.stat_result, error: BadInput) -> int:
-        job = self._new_job(relative, sha256, info.st_size, info.st_mtime)
-        self.known[relative] = (info.st_size, info.st_mtime)
-        self.finisher.fail(job, error)
-        return 1
+    def _complete(self, job: Job) -> None:
+        """Finish a recorded job that intake itself settles: a refusal or a duplicate.
 
-    def _reject_special(self, relative: str, mode: int, info: os.stat_result) -> None:
-        if self.store.latest_for(relative, "") is not None:
-            self.known[relative] = (info.st_size, info.st_mtime)
+        If that fails, the file fails with the reason; if even that fails, the job is
+        left in ``discovered`` and the next start tries again.
+        """
+        if job.state != JobState.DISCOVERED:
             return
-        if stat.S_ISLNK(mode):
-            error = BadInput(
-                "The file is a symbolic link, which dropscribe never follows; "
-                "copy the recording itself into the inbox."
+        try:
+            self._settle(job)
+        except Exception as exc:
+            log.exception("intake_error", file=job.path, job=job.id)
+            if job.error is not None:
+                return
+            problem = BadInput(
+                f"dropscribe could not finish this file ({type(exc).__name__}: {exc}); "
+                "fix the cause or report it, then retry it."
             )
-        elif stat.S_ISDIR(mode):
-            error = BadInput(
-                "This is a directory with an audio file's name, not a recording; "
-                "rename it (the files inside it are transcribed as usual)."
-            )
-        else:
-            error = BadInput(
-                "This is not a regular file (a pipe, socket or device); "
-                "copy the recording itself into the inbox."
-            )
-        self._reject(relative, "", info, error)
+            try:
+                self.finisher.fail(self.store.get(job.id), problem)
+            except Exception:
+                log.exception("intake_error", file=job.path, job=job.id)
+
+    def _settle(self, job: Job) -> None:
+        if job.error is not None:
+            self.finisher.fail(job, BadInput(job.error))
+            return
+        reused = self.store.result_for(job.sha256, job.settings_key)
+        if reused is None:  # the result went missing since: transcribe it after all
+            self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
+            return
+        log.info("duplicate_reused", job=job.id, file=job.path)
+        self.finisher.succeed(job, Transcription.from_dict(reused), final=JobState.SKIPPED)
+
+    # --- after a restart ------------------------------------------------------
+
+    def recover(self) -> None:
+        """Finish what a crash interrupted: recorded jobs whose files were not yet
+        moved or answered, and paths that were in hand when the daemon died (taken in
+        again one by one; one that was in hand alone twice is failed)."""
+        pending = self.store.jobs([JobState.DISCOVERED])
+        marks = self.store.intake_marks()
+        if pending or marks:
+            log.info("recovering_intake", jobs=len(pending), files=len(marks))
+        for job in pending:
+            self._complete(job)
+        for relative, deaths in marks.items():
+            try:
+                info = stat_source(self.inbox / relative)
+            except OSError:
+                self.store.unmark_intake([relative])
+                continue
+            if deaths >= DEATHS_BEFORE_GIVING_UP:
+                self._give_up(relative, info)
+            else:
+                self._take_in([(relative, info)], alone=True)
+
+    def _give_up(self, relative: str, info: os.stat_result) -> None:
+        log.error("crash_loop_guard", file=relative)
+        arrival = Arrival(relative, info.st_size, info.st_mtime, "", BadInput(CRASH_LOOP))
+        for job in self._record([arrival], [relative]):
+            self._complete(job)

@@ -10,16 +10,23 @@ daemon's Python time at 3,000 renamed files (py-spy, bench/README.md).
 
 Cookies are unique to one rename, so the first match and the newest match
 are the same event: searching from the newest end changes nothing but the
-cost. The patch is applied only to the watchdog versions whose queue has the
-method it replaces; others keep their own.
+cost. It was written for watchdog 7 (``pyproject.toml`` pins ``>=7,<8``) and
+is applied by the watcher when it starts, which logs whether it did
+(``watchdog_move_pairing``); other versions, or a queue without the method it
+replaces, keep their own search. Proposed upstream:
+``patches/watchdog-move-pairing.patch``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from watchdog.utils import delayed_queue
+
+#: The watchdog major versions whose ``DelayedQueue._index_and_item`` this replaces.
+WRITTEN_FOR = (7,)
 
 
 def _index_and_item_newest_first(
@@ -34,10 +41,25 @@ def _index_and_item_newest_first(
     return None
 
 
+def watchdog_version() -> str | None:
+    try:
+        return version("watchdog")
+    except PackageNotFoundError:
+        return None
+
+
+def applies_to(watchdog: str | None) -> bool:
+    """Return whether the patch was written for this watchdog version."""
+    major = (watchdog or "").split(".", 1)[0]
+    return major.isdigit() and int(major) in WRITTEN_FOR
+
+
 def apply() -> bool:
-    """Make watchdog search its pending events from the newest; return whether it could."""
+    """Make watchdog search its pending events from the newest; return whether it does."""
     queue_class = getattr(delayed_queue, "DelayedQueue", None)
     if queue_class is None or not hasattr(queue_class, "_index_and_item"):
+        return False
+    if not applies_to(watchdog_version()):
         return False
     queue_class._index_and_item = _index_and_item_newest_first
     return True

@@ -35,8 +35,6 @@ from dropscribe.inbox.filters import InboxFilter
 
 log = structlog.get_logger("dropscribe.inbox.watcher")
 
-move_pairing.apply()
-
 #: File systems where inotify does not see changes made by other machines.
 REMOTE_FILESYSTEMS = frozenset(
     {
@@ -147,6 +145,11 @@ class InboxWatcher:
 
     def start(self) -> None:
         """Start the observer; fall back to polling when native events cannot start."""
+        log.info(
+            "watchdog_move_pairing",
+            applied=move_pairing.apply(),
+            watchdog=move_pairing.watchdog_version(),
+        )
         handler = _Handler(self.paths, self.wake)
         if self.mode == "events":
             try:
@@ -180,20 +183,14 @@ class InboxWatcher:
             except queue.Empty:
                 return found
 
-    def relative(self, path: str) -> str | None:
-        """Return ``path`` relative to the inbox with '/' separators, or None if outside."""
-        try:
-            return Path(path).relative_to(self.inbox).as_posix()
-        except ValueError:
-            return None
-
     def scan(self) -> Iterator[os.DirEntry[str]]:
-        """Yield every candidate entry under the inbox, never following a symbolic link.
+        """Yield every entry under the inbox that the filter takes, never following a link.
 
-        Directories and links with an audio extension are yielded too, so that
-        they get a clear error instead of silence.
+        Directories, links and special files with an audio name are yielded too,
+        so that intake can give them a clear error instead of silence.
         """
-        stack = [str(self.inbox)]
+        root = str(self.inbox)
+        stack = [root]
         while stack:
             directory = stack.pop()
             try:
@@ -202,10 +199,9 @@ class InboxWatcher:
                 log.warning("cannot_list_directory", directory=directory, error=str(exc))
                 continue
             for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_dir(follow_symlinks=False):
-                    if not self.filter.ignores_folder(entry.name):
-                        stack.append(entry.path)
-                    if self.filter.has_audio_extension(entry.name):
-                        yield entry
-                elif self.filter(entry.name):
+                if entry.is_dir(follow_symlinks=False) and not self.filter.ignores_folder(
+                    entry.name
+                ):
+                    stack.append(entry.path)
+                if self.filter(entry.path[len(root) + 1 :]):
                     yield entry

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import os
+import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,14 +15,23 @@ from typing import Any
 import structlog
 
 from dropscribe.config import Settings
-from dropscribe.errors import BackendError, DropscribeError
+from dropscribe.errors import BackendError, BadInput, DropscribeError
+from dropscribe.inbox.sources import VANISHED, open_source
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
+from dropscribe.outbox.naming import display_path
+from dropscribe.outbox.originals import archive_folder, originals_fate
 from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox, move_original
 from dropscribe.service.hooks import Hooks
 
 log = structlog.get_logger("dropscribe.jobs")
+
+
+def retry_hint(config_path: Path | None, job_id: int) -> str:
+    """Return the command that puts this job back in the queue, as a user types it."""
+    config = f" --config {shlex.quote(str(config_path))}" if config_path else ""
+    return f"fix the cause, then run: dropscribe retry{config} {job_id}"
 
 
 def _iso(timestamp: float | None) -> str | None:
@@ -54,8 +64,10 @@ class Finisher:
         outbox: Outbox,
         hooks: Hooks,
         on_finish: Callable[[Job], None] | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.paths = settings.paths
+        self.config_path = config_path
         self.store = store
         self.outbox = outbox
         self.hooks = hooks
@@ -64,14 +76,34 @@ class Finisher:
         self._waiting_lock = threading.Lock()
         self._writing = threading.Lock()
 
-    def source_of(self, job: Job) -> Path:
-        """Return where the original is now: in the inbox, or in the failed directory."""
+    def where_is(self, job: Job) -> tuple[Path, Path]:
+        """Return the folder the original is in now (the inbox, or the failed folder after a
+        failure) and its path there."""
         in_inbox = self.paths.inbox / job.path
         if not os.path.lexists(in_inbox):
             in_failed = self.paths.failed / job.path
             if os.path.lexists(in_failed):
-                return in_failed
-        return in_inbox
+                return self.paths.failed, in_failed
+        return self.paths.inbox, in_inbox
+
+    def source_of(self, job: Job) -> Path:
+        """Return the original to read for ``job``, checked to be a regular file that is
+        no link and lies below no linked folder.
+
+        Raises:
+            BadInput: the original is gone, a link, a directory, or not a regular file.
+        """
+        root, path = self.where_is(job)
+        try:
+            open_source(path, inside=root).close()
+        except FileNotFoundError as exc:
+            raise BadInput(VANISHED) from exc
+        except PermissionError as exc:
+            raise BadInput(
+                f"The file {display_path(str(path))} cannot be read (permission denied); "
+                "make it readable by the user dropscribe runs as."
+            ) from exc
+        return path
 
     def succeed(self, job: Job, result: Transcription, *, final: JobState = JobState.DONE) -> Job:
         """Write the sidecars, put the original away, then mark the job ``final``."""
@@ -112,7 +144,7 @@ class Finisher:
             for ticket in batch:
                 if ticket.error is None:
                     try:
-                        ticket.kept = self._put_away(self.source_of(ticket.job), ticket.job)
+                        ticket.kept = self._put_away(self.where_is(ticket.job)[1], ticket.job)
                     except Exception as exc:
                         ticket.error = exc
             self._mark_final([t for t in batch if t.error is None])
@@ -148,7 +180,7 @@ class Finisher:
             job = ticket.job
             document = build_document(
                 ticket.result,
-                source_path=job.path,
+                source_path=display_path(job.path),
                 sha256=job.sha256,
                 size=job.size,
                 backend=job.backend,
@@ -173,12 +205,15 @@ class Finisher:
 
     def _announce(self, ticket: _Ticket) -> None:
         job = ticket.job
+        # The work, from the latest claim (a retry starts it again) or, for a duplicate,
+        # from discovery.
+        started = job.started_at if job.started_at is not None else job.created_at
         log.info(
             "job_done",
             job=job.id,
             file=job.path,
             state=str(ticket.final),
-            seconds=round((job.finished_at or 0) - job.created_at, 3),
+            seconds=round((job.finished_at or started) - started, 3),
             attempt=job.attempts,
         )
         self.hooks.done(ticket.kept, ticket.sidecars)
@@ -186,42 +221,55 @@ class Finisher:
             self.on_finish(job)
 
     def _put_away(self, source: Path, job: Job) -> Path | None:
-        mode = self.paths.originals
-        if mode == "keep" or (mode == "archive" and self.paths.archive is None):
-            return source
-        if mode == "delete":
+        if originals_fate(self.paths) == "delete":
             with contextlib.suppress(FileNotFoundError):
                 source.unlink()
             return None
-        assert self.paths.archive is not None
-        return move_original(source, self.paths.archive, job.path)
+        archive = archive_folder(self.paths)
+        if archive is None:
+            return source  # kept in place
+        return move_original(source, archive, job.path)
 
     def fail(self, job: Job, error: DropscribeError, *, gave_up: bool = False) -> Job:
-        """Write ``<stem>.error.json``, move the original to the failed directory, mark failed."""
+        """Move the original to the failed folder, write ``<stem>.error.json`` saying where
+        it is now, then mark the job failed (a crash between the steps is repaired by
+        doing them again)."""
         detail = error.detail if isinstance(error, BackendError) else None
         message = str(error)
         if gave_up:
             message = f"Gave up after {job.attempts} attempts: {message}"
+        root, source = self.where_is(job)
+        moved: Path | None = source
+        real_directory = source.is_dir() and not source.is_symlink()
+        if root == self.paths.inbox and os.path.lexists(source) and not real_directory:
+            moved = move_original(source, self.paths.failed, job.path)
         report: dict[str, Any] = {
             "error": message,
             "detail": detail,
-            "source": {"path": job.path, "sha256": job.sha256 or None, "bytes": job.size},
+            "source": {
+                "path": display_path(job.path),
+                # null when the content was never read (a link, a folder, too large)
+                "sha256": job.sha256 or None,
+                "bytes": job.size,
+            },
+            "original": display_path(str(moved)) if moved and os.path.lexists(moved) else None,
             "backend": job.backend,
             "attempts": job.attempts,
             "job": job.id,
             "first_seen": _iso(job.created_at),
             "failed_at": _iso(self.store.now()),
-            "retry": "fix the cause, then run: dropscribe retry --failed",
+            "retry": retry_hint(self.config_path, job.id),
         }
         error_path = self.outbox.write_error(job.output_name, report)
-        source = self.source_of(job)
-        moved: Path | None = source
-        in_inbox = self.paths.inbox / job.path
-        real_directory = in_inbox.is_dir() and not in_inbox.is_symlink()
-        if source == in_inbox and os.path.lexists(in_inbox) and not real_directory:
-            moved = move_original(in_inbox, self.paths.failed, job.path)
         job = self.store.move(job.id, JobState.FAILED, error=message, error_detail=detail)
-        log.warning("job_failed", job=job.id, file=job.path, error=message, attempt=job.attempts)
+        log.warning(
+            "job_failed",
+            job=job.id,
+            file=job.path,
+            original=report["original"],
+            error=message,
+            attempt=job.attempts,
+        )
         self.hooks.failed(moved, error_path)
         if self.on_finish:
             self.on_finish(job)

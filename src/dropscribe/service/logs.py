@@ -9,6 +9,8 @@ from typing import Any, TextIO
 
 import structlog
 
+from dropscribe.outbox.naming import display_path
+
 LEVELS = {
     "debug": logging.DEBUG,
     "info": logging.INFO,
@@ -27,6 +29,17 @@ def redact_secrets(
     return event
 
 
+def printable_paths(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Write file names that are not UTF-8 with ``\\xNN`` escapes: a raw one cannot be
+    printed, and one upload must never stop the daemon by its name."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = display_path(value)
+    return event
+
+
 def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = None) -> None:
     stream = stream or sys.stderr
     use_console = fmt == "console" or (fmt == "auto" and stream.isatty())
@@ -42,6 +55,7 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,
             structlog.processors.format_exc_info,
+            printable_paths,  # after format_exc_info: a traceback can hold a raw name
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(LEVELS[level]),

@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Any
 
 from dropscribe.jobs.states import PREDECESSORS, TERMINAL, JobState
-from dropscribe.jobs.store.schema import JOB_COLUMNS, MIGRATIONS, Job, TransitionError
+from dropscribe.jobs.store.chunks import ChunkTable
+from dropscribe.jobs.store.schema import (
+    JOB_COLUMNS,
+    MIGRATIONS,
+    Job,
+    TransitionError,
+    path_from_value,
+    path_value,
+)
 
 __all__ = ["Job", "Store", "TransitionError"]
 
@@ -30,6 +38,7 @@ class Store:
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
+        self.chunks = ChunkTable(self)
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False)
@@ -110,17 +119,21 @@ class Store:
         language: str,
         task: str,
         settings_key: str,
+        error: str | None = None,
     ) -> Job:
-        """Record a newly found file in state ``discovered`` and return its job."""
+        """Record a newly found file in state ``discovered`` and return its job.
+
+        ``error`` marks a file refused at intake: its failure is written after the
+        commit (or by recovery, if the daemon dies first).
+        """
         now = self._clock()
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, "
-                "task, "
-                "settings_key, state, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?) "
-                f"RETURNING {JOB_COLUMNS}",
+                "task, settings_key, state, error, created_at, updated_at) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}",
                 (
-                    path,
+                    path_value(path),
                     sha256,
                     size,
                     mtime,
@@ -130,6 +143,7 @@ class Store:
                     task,
                     settings_key,
                     JobState.DISCOVERED,
+                    error,
                     now,
                     now,
                 ),
@@ -142,14 +156,25 @@ class Store:
         The first source to arrive keeps the plain stem; a later one with the same
         stem and another extension gets ``alternative`` (the stem with its extension).
         """
-        rows = self._read("SELECT output_name FROM jobs WHERE path = ? ORDER BY id LIMIT 1", [path])
-        if rows:
-            existing: str = rows[0]["output_name"]
+        existing = self.output_name_of(path)
+        if existing is not None:
             return existing
-        taken = self._read(
-            "SELECT 1 FROM jobs WHERE output_name = ? AND path != ? LIMIT 1", [preferred, path]
+        return alternative if self.output_name_taken(preferred, path) else preferred
+
+    def output_name_of(self, path: str) -> str | None:
+        """Return the sidecar name ``path`` was first given, if it ever had a job."""
+        rows = self._read(
+            "SELECT output_name FROM jobs WHERE path = ? ORDER BY id LIMIT 1", [path_value(path)]
         )
-        return alternative if taken else preferred
+        return str(rows[0]["output_name"]) if rows else None
+
+    def output_name_taken(self, name: str, path: str) -> bool:
+        """Return whether a source other than ``path`` writes its sidecars under ``name``."""
+        rows = self._read(
+            "SELECT 1 FROM jobs WHERE output_name = ? AND path != ? LIMIT 1",
+            [name, path_value(path)],
+        )
+        return bool(rows)
 
     # --- reading -------------------------------------------------------------
 
@@ -164,7 +189,7 @@ class Store:
         rows = self._read(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? AND sha256 = ? "
             "ORDER BY id DESC LIMIT 1",
-            [path, sha256],
+            [path_value(path), sha256],
         )
         return Job.from_row(rows[0]) if rows else None
 
@@ -187,7 +212,30 @@ class Store:
             "SELECT path, size, mtime FROM jobs "
             "WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY path)"
         )
-        return {row["path"]: (row["size"], row["mtime"]) for row in rows}
+        return {path_from_value(row["path"]): (row["size"], row["mtime"]) for row in rows}
+
+    # --- paths being taken in (the crash-loop guard) -----------------------
+
+    def mark_intake(self, paths: Iterable[str], *, alone: bool = False) -> None:
+        """Note, in one commit, that ``paths`` are being taken in (``alone``: one by one)."""
+        with self._write() as db:
+            db.executemany(
+                "INSERT INTO intake_marks (path, alone) VALUES (?, ?) "
+                "ON CONFLICT (path) DO UPDATE SET alone = alone + excluded.alone",
+                [(path_value(path), int(alone)) for path in paths],
+            )
+
+    def unmark_intake(self, paths: Iterable[str]) -> None:
+        """Forget the marks of ``paths`` (inside the transaction that records them)."""
+        with self._write() as db:
+            db.executemany(
+                "DELETE FROM intake_marks WHERE path = ?", [(path_value(p),) for p in paths]
+            )
+
+    def intake_marks(self) -> dict[str, int]:
+        """Return every path left marked by a daemon that died, with its deaths alone."""
+        rows = self._read("SELECT path, alone FROM intake_marks ORDER BY path")
+        return {path_from_value(row["path"]): int(row["alone"]) for row in rows}
 
     def queued_backends(self) -> list[str]:
         rows = self._read("SELECT DISTINCT backend FROM jobs WHERE state = 'queued'")
@@ -262,28 +310,47 @@ class Store:
         count_submission: bool,
         fields: dict[str, Any],
     ) -> Job:
-        now = self._clock()
-        if fields.get("future") is not None:
-            fields["future"] = json.dumps(fields["future"])
-        fields["updated_at"] = now
-        if new in TERMINAL:
-            fields.setdefault("finished_at", now)
-        assignments = ", ".join(f"{key} = ?" for key in fields)
-        if count_submission:
-            assignments += ", submissions = submissions + 1"
-        allowed = [str(state) for state in PREDECESSORS[new]]
-        # The transition check is part of the UPDATE, so a move is one statement.
-        row = db.execute(
-            f"UPDATE jobs SET state = ?, {assignments} WHERE id = ? "
-            f"AND state IN ({','.join('?' * len(allowed))}) RETURNING {JOB_COLUMNS}",
-            (str(new), *fields.values(), job_id, *allowed),
-        ).fetchone()
-        if row is None:
+        computed = {"submissions": "submissions + 1"} if count_submission else {}
+        moved = self._transition(db, new, "id = ?", [job_id], fields, computed)
+        if not moved:
             current = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if current is None:
                 raise KeyError(job_id)
             raise TransitionError(f"job {job_id} cannot go from {current['state']} to {new}")
-        return Job.from_row(row)
+        return moved[0]
+
+    def _transition(
+        self,
+        db: sqlite3.Connection,
+        new: JobState,
+        which: str,
+        args: list[Any],
+        fields: dict[str, Any],
+        computed: dict[str, str] | None = None,
+    ) -> list[Job]:
+        """Move the jobs selected by the SQL condition ``which`` to ``new``, setting
+        ``fields`` to values and ``computed`` to SQL expressions; return the moved jobs.
+
+        Every state change of the store is made here: the transition table's check
+        is part of the UPDATE (jobs in a state that may not go to ``new`` are left as
+        they are), so a move is one statement.
+        """
+        now = self._clock()
+        fields = dict(fields)
+        if fields.get("future") is not None:
+            fields["future"] = json.dumps(fields["future"])
+        fields.setdefault("updated_at", now)
+        if new in TERMINAL:
+            fields.setdefault("finished_at", now)
+        assignments = [f"{key} = ?" for key in fields]
+        assignments += [f"{key} = {expression}" for key, expression in (computed or {}).items()]
+        allowed = [str(state) for state in PREDECESSORS[new]]
+        rows = db.execute(
+            f"UPDATE jobs SET state = ?, {', '.join(assignments)} WHERE ({which}) "
+            f"AND state IN ({','.join('?' * len(allowed))}) RETURNING {JOB_COLUMNS}",
+            (str(new), *fields.values(), *args, *allowed),
+        ).fetchall()
+        return [Job.from_row(row) for row in rows]
 
     def claim(self, backend: str, limit: int, now: float) -> list[Job]:
         """Move up to ``limit`` due queued jobs of ``backend`` to ``submitting``, in one write.
@@ -293,15 +360,17 @@ class Store:
         if limit <= 0:
             return []
         with self._write() as db:
-            rows = db.execute(
-                "UPDATE jobs SET state = 'submitting', attempts = attempts + 1, "
-                "updated_at = ?, started_at = COALESCE(started_at, ?) WHERE id IN ("
-                "  SELECT id FROM jobs WHERE state = 'queued' AND backend = ? "
-                "  AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
-                f") RETURNING {JOB_COLUMNS}",
-                (now, now, backend, now, limit),
-            ).fetchall()
-        return sorted((Job.from_row(row) for row in rows), key=lambda job: job.id)
+            jobs = self._transition(
+                db,
+                JobState.SUBMITTING,
+                "id IN (SELECT id FROM jobs WHERE state = 'queued' AND backend = ? "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)",
+                [backend, now, limit],
+                {"updated_at": now},
+                # A float's repr is an SQL literal; the first start is kept.
+                {"attempts": "attempts + 1", "started_at": f"COALESCE(started_at, {float(now)!r})"},
+            )
+        return sorted(jobs, key=lambda job: job.id)
 
     def save_result(self, job_id: int, result: dict[str, Any]) -> Job:
         """Store the result and move the job to ``writing``, in one transaction."""
@@ -324,33 +393,31 @@ class Store:
         Whether their request reached the backend is unknown; they are sent again
         (at-least-once). Jobs in ``running`` keep their future and are polled.
         """
-        now = self._clock()
         with self._write() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET state = 'queued', next_attempt_at = ?, updated_at = ? "
-                "WHERE state = 'submitting'",
-                (now, now),
+            moved = self._transition(
+                db, JobState.QUEUED, "state = 'submitting'", [], {"next_attempt_at": self._clock()}
             )
-            return cursor.rowcount
+        return len(moved)
 
     def retry(self, job_ids: Iterable[int] | None) -> list[int]:
         """Put failed jobs back in the queue with fresh attempts; return their ids."""
-        now = self._clock()
+        # started_at cleared too: a retried job's time is counted from its new start.
+        fields = {
+            "attempts": 0,
+            "next_attempt_at": self._clock(),
+            "started_at": None,
+            "finished_at": None,
+        }
         with self._write() as db:
             if job_ids is None:
-                rows = db.execute("SELECT id FROM jobs WHERE state = 'failed'").fetchall()
+                moved = self._transition(db, JobState.QUEUED, "state = 'failed'", [], fields)
             else:
                 wanted = list(job_ids)
-                rows = db.execute(
-                    f"SELECT id FROM jobs WHERE state = 'failed' "
-                    f"AND id IN ({','.join('?' * len(wanted))})",
+                moved = self._transition(
+                    db,
+                    JobState.QUEUED,
+                    f"state = 'failed' AND id IN ({','.join('?' * len(wanted))})",
                     wanted,
-                ).fetchall()
-            ids = [row["id"] for row in rows]
-            for job_id in ids:
-                db.execute(
-                    "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = ?, "
-                    "finished_at = NULL, updated_at = ? WHERE id = ?",
-                    (now, now, job_id),
+                    fields,
                 )
-        return ids
+        return sorted(job.id for job in moved)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store.chunks import CHUNKS_TABLE
+from dropscribe.outbox.naming import display_path
 
 MIGRATIONS: list[str] = [
     """
@@ -46,7 +49,37 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sha256, settings_key)
     );
     """,
+    # Paths being taken in: a path still here after a restart was in hand when the
+    # daemon died. ``alone`` counts the deaths while it was taken in by itself.
+    """
+    CREATE TABLE intake_marks (
+        path TEXT PRIMARY KEY,
+        alone INTEGER NOT NULL DEFAULT 0
+    );
+    """,
+    # The chunks of recordings uploaded in parts (see chunks.py).
+    CHUNKS_TABLE,
 ]
+
+
+def path_value(path: str) -> str | bytes:
+    """Return how ``path`` is stored: text when it is UTF-8, else its raw bytes (a BLOB).
+
+    Python hands over names that are not UTF-8 with surrogates, which SQLite text
+    refuses; the bytes keep them losslessly. A given path is always stored the
+    same way, so equality in SQL still finds it.
+    """
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+    return path
+
+
+def path_from_value(value: str | bytes) -> str:
+    """Return the path stored as ``value`` (the inverse of :func:`path_value`)."""
+    return os.fsdecode(value) if isinstance(value, bytes) else value
+
 
 JOB_COLUMNS = (
     "id, path, sha256, size, mtime, output_name, backend, language, task, settings_key, state, "
@@ -86,6 +119,7 @@ class Job:
     @classmethod
     def from_row(cls, row: sqlite3.Row) -> Job:
         values = dict(row)
+        values["path"] = path_from_value(values["path"])
         values["state"] = JobState(values["state"])
         values["future"] = json.loads(values["future"]) if values["future"] else None
         return cls(**values)
@@ -93,5 +127,6 @@ class Job:
     def as_dict(self) -> dict[str, Any]:
         """Return the job as plain data, for ``--json`` output."""
         data = dict(self.__dict__)
+        data["path"] = display_path(self.path)  # as in the sidecars' source.path
         data["state"] = str(self.state)
         return data
