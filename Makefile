@@ -11,11 +11,18 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[local,dev]'
+	# Speaker labels: only the voice encoder's weights from this wheel (17 MB); its own
+	# code would pull in PyTorch and librosa, hence --no-deps (pyproject cannot say it).
+	$(BIN)/pip install --quiet --no-deps Resemblyzer==0.1.4
 	touch $(STAMP)
 
+# `make run CONFIG=/etc/dropscribe/config.toml` runs with another configuration.
+CONFIG ?= config.example.toml
+
 run: $(STAMP)
-	mkdir -p inbox outbox
-	$(BIN)/dropscribe run --config config.example.toml
+	@echo "dropscribe is installed at $(abspath $(BIN))/dropscribe (not on the PATH);"
+	@echo "other commands: $(BIN)/dropscribe status --config $(CONFIG)"
+	$(BIN)/dropscribe run --config $(CONFIG)
 
 # ffmpeg decodes the MP3 fixtures' reference check, espeak-ng and sox remake them,
 # systemd-analyze checks the units. Installed only when missing (needs root or sudo).
@@ -37,8 +44,16 @@ test: $(STAMP) system-packages
 fixtures: system-packages
 	tests/fixtures/make_fixtures.sh
 
+# The benchmarks of bench/README.md, one after the other (long: tens of minutes).
+# `make bench BENCH=pipeline` runs one; `make bench BENCH_ARGS=--smoke` a quick pass.
+BENCH ?= engine_vs_daemon pipeline scale batched
+BENCH_ARGS ?=
+
 bench: $(STAMP)
-	$(BIN)/python bench/run_all.py
+	@for name in $(BENCH); do \
+	  echo "== bench.$$name $(BENCH_ARGS)"; \
+	  $(BIN)/python -m bench.$$name $(BENCH_ARGS) || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) inbox outbox archive failed state

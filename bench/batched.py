@@ -19,6 +19,7 @@ Run: .venv/bin/python -m bench.batched [--smoke]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import statistics
 import subprocess
@@ -29,7 +30,7 @@ from typing import Any
 import jiwer
 import numpy as np
 
-from bench.harness import REPO, clip_path, machine, reference_text, report
+from bench.harness import ENGLISH_CLIPS, REPO, clip_path, machine, reference_text, report
 
 WORK = REPO / "bench" / "results" / "batched"
 #: Clips with a known reference text.
@@ -43,6 +44,8 @@ CLIPS = [
     "goforward.wav",
     "speechrecognition_english.wav",
 ]
+#: The English recordings with a reference text (issue 16's corpus: 78 s joined).
+ENGLISH = [name for name in ENGLISH_CLIPS if reference_text(name)]
 SAMPLE_RATE = 16000
 
 
@@ -60,11 +63,11 @@ def load(path: Path) -> Any:
     return decode_audio(str(path), sampling_rate=SAMPLE_RATE)
 
 
-def joined(gap_seconds: float, repeat: int = 1) -> tuple[Any, str]:
+def joined(gap_seconds: float, repeat: int = 1, clips: list[str] = CLIPS) -> tuple[Any, str]:
     """The clips one after another (``repeat`` times over) with silences between them."""
     silence = np.zeros(int(gap_seconds * SAMPLE_RATE), dtype=np.float32)
     parts, texts = [], []
-    for name in CLIPS * repeat:
+    for name in clips * repeat:
         parts += [load(clip_path(name)), silence]
         texts.append(reference_text(name) or "")
     return np.concatenate(parts), " ".join(texts)
@@ -72,40 +75,49 @@ def joined(gap_seconds: float, repeat: int = 1) -> tuple[Any, str]:
 
 class Engine:
     def __init__(self) -> None:
+        from dropscribe.backends.local_engine import Engine as LocalEngine
         from dropscribe.backends.local_model import resolve_model
-        from dropscribe.backends.local_worker import _Engine
+        from dropscribe.backends.local_protocol import EngineOptions
 
-        self.options = {
-            "model_load": resolve_model("tiny.en").load,
-            "model_name": "tiny.en",
-            "device": "cpu",
-            "compute_type": "default",
-            "cpu_threads": 0,
-            "parallel_decodes": 0,
-            "workers": 1,
-            "beam_size": 5,
-            "vad_filter": False,
-            "word_timestamps": True,
-            "initial_prompt": None,
-            "batched": "auto",
-            "batch_size": 8,
-        }
-        self.engine = _Engine(self.options)
+        self.options = EngineOptions(
+            model_load=resolve_model("tiny.en").load,
+            model_name="tiny.en",
+            device="cpu",
+            compute_type="default",
+            cpu_threads=0,
+            parallel_decodes=0,
+            workers=1,
+            beam_size=5,
+            vad_filter=False,
+            word_timestamps=True,
+            initial_prompt=None,
+            batched="auto",
+            batch_size=8,
+        )
+        self.engine = LocalEngine(self.options)
 
-    def run(self, audio: Any, mode: str) -> tuple[str, float, str]:
-        self.options["batched"] = mode
+    def run(self, audio: Any, mode: str, decodes: int | None = None) -> tuple[str, float, str]:
+        """Transcribe as a worker does for a file alone (all decodes free, unless told)."""
+        from dropscribe.backends.local_protocol import Job
+
+        self.engine.options = dataclasses.replace(self.options, batched=mode)
         started = time.perf_counter()
-        result = self.engine.transcribe(
-            {"job_id": 1, "language": "auto", "task": "transcribe"}, audio, lambda *a: None
+        result, decoding = self.engine.transcribe(
+            Job(1, "bench", "auto", "transcribe", 1e9),
+            audio,
+            decodes or self.engine.parallel,
+            lambda seconds: None,
         )
         elapsed = time.perf_counter() - started
-        text = "".join(segment["text"] for segment in result["segments"])
-        return text, elapsed, str(result["decoding"])
+        return result.text, elapsed, decoding
+
+
+MODES = ("off", "on", "parts", "auto")
 
 
 def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int) -> dict[str, str]:
     """Median wall time over ``rounds`` (modes interleaved, so noise hits all alike)."""
-    times: dict[str, list[float]] = {"off": [], "on": [], "auto": []}
+    times: dict[str, list[float]] = {mode: [] for mode in MODES}
     texts, chosen = {}, ""
     for _ in range(rounds):
         for mode in times:
@@ -185,13 +197,18 @@ def main() -> None:
             args.rounds,
         )
     )
-    for gap in (1.0, 3.0):
-        audio, reference = joined(gap, repeat=2)
+    for gap, repeat, clips in (
+        (1.0, 2, CLIPS),
+        (3.0, 2, CLIPS),
+        (1.5, 1, ENGLISH),
+        (1.5, 7, ENGLISH),
+    ):
+        audio, reference = joined(gap, repeat, clips)
         seconds = len(audio) / SAMPLE_RATE
         rows.update(
             compare(
                 engine,
-                f"real clips joined twice over, {gap:.0f} s gaps ({seconds:.0f} s)",
+                f"real clips joined {repeat}x, {gap:.1f} s gaps ({seconds:.0f} s)",
                 audio,
                 reference,
                 args.rounds,

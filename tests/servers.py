@@ -4,6 +4,12 @@ Each server keeps its jobs in memory, decodes what was uploaded (so a test
 can check the upload arrived whole), answers "pending" for a few polls, then
 gives a Whisper-like result whose text names the SHA-256 of the audio it got.
 Faults are scripted per route: ``server.faults["submit"].append(Fault(...))``.
+
+Each server has the real service's limit on request bodies (``max_body_bytes``:
+OctoAI and RunPod 10 MiB, OpenAI 25 MiB) and answers 413 to a larger one, after
+reading it through as the services' front ends do. The words of a result are
+placed in the middle of the audio that arrived (its duration is decoded), so
+a stitched transcript shows where each chunk lay.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ import contextlib
 import email.parser
 import email.policy
 import hashlib
+import io
 import json
 import socket
 import threading
@@ -22,6 +29,10 @@ from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import av
+
+MiB = 1024 * 1024
 
 
 @dataclass
@@ -55,27 +66,48 @@ class RemoteJob:
     polls_left: int
     created: float
     status: str = "pending"
+    audio_seconds: float | None = None
+
+
+def audio_seconds(audio: bytes) -> float | None:
+    """Return the duration of an uploaded file, None when it is not audio PyAV reads."""
+    try:
+        with av.open(io.BytesIO(audio), "r") as container:
+            stream = container.streams.audio[0]
+            samples = 0
+            for frame in container.decode(stream):
+                samples += frame.samples
+            return samples / stream.rate if stream.rate else None
+    except (av.error.FFmpegError, IndexError, ValueError):
+        return None
 
 
 def whisper_output(job: RemoteJob) -> dict[str, Any]:
-    """A faster-whisper style answer whose words say which audio arrived."""
+    """A faster-whisper style answer whose words say which audio arrived, 1.5 s of them
+    in the middle of the audio."""
+    at = max(0.0, (job.audio_seconds or 1.5) / 2 - 0.75)
     words = [
-        {"word": " Audio", "start": 0.0, "end": 0.4, "probability": 0.91},
-        {"word": f" {job.audio_sha256[:8]}", "start": 0.4, "end": 1.0, "probability": 0.8},
-        {"word": " received.", "start": 1.0, "end": 1.5, "probability": 0.95},
+        {"word": " Audio", "start": at, "end": at + 0.4, "probability": 0.91},
+        {
+            "word": f" {job.audio_sha256[:8]}",
+            "start": at + 0.4,
+            "end": at + 1.0,
+            "probability": 0.8,
+        },
+        {"word": " received.", "start": at + 1.0, "end": at + 1.5, "probability": 0.95},
     ]
     return {
         "segments": [
             {
                 "id": 0,
-                "start": 0.0,
-                "end": 1.5,
+                "start": at,
+                "end": at + 1.5,
                 "text": f" Audio {job.audio_sha256[:8]} received.",
                 "words": words,
             }
         ],
         "language": "en",
-        "duration": 1.5,
+        "duration": job.audio_seconds or 1.5,
     }
 
 
@@ -83,17 +115,22 @@ class FakeServer:
     """Base: routing, faults, and a thread that serves until ``stop``."""
 
     pending_polls = 2
+    #: The largest request body the service takes; None: no limit.
+    max_body_bytes: int | None = None
+    too_large = b'{"error": "Request body too large"}'
 
     def __init__(self, port: int = 0) -> None:
         self.jobs: dict[str, RemoteJob] = {}
         self.submissions: list[RemoteJob] = []
-        self.faults: dict[str, deque[Fault]] = defaultdict(deque)
+        #: Scripted per route, one per request in order; None lets that request through.
+        self.faults: dict[str, deque[Fault | None]] = defaultdict(deque)
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.token: str | None = None
         self.lock = threading.Lock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
         self._connections: set[socket.socket] = set()
+        self.refused_bodies = 0
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -156,11 +193,15 @@ class FakeServer:
     # --- plumbing --------------------------------------------------------------------
 
     def _dispatch(self, handler: BaseHTTPRequestHandler, method: str) -> None:
-        body = self._read_body(handler)
+        body = self._read_body(handler, self.max_body_bytes)
         headers = {k.lower(): v for k, v in handler.headers.items()}
         with self.lock:
             self.requests.append((method, handler.path, headers))
-        if self.token and headers.get("authorization") != f"Bearer {self.token}":
+        if body is None:
+            with self.lock:
+                self.refused_bodies += 1
+            reply = Reply(413, self.too_large)
+        elif self.token and headers.get("authorization") != f"Bearer {self.token}":
             reply = Reply.json(401, {"error": {"message": "Invalid API key"}})
         else:
             route = self.route(method, handler.path)
@@ -182,18 +223,38 @@ class FakeServer:
         handler.wfile.write(reply.body)
 
     @staticmethod
-    def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    def _read_body(handler: BaseHTTPRequestHandler, limit: int | None) -> bytes | None:
+        """Return the body, or None (after reading it through) when it is over ``limit``."""
+        parts: list[bytes] = []
+        total = 0
+
+        def take(piece: bytes) -> None:
+            nonlocal total
+            total += len(piece)
+            if limit is None or total <= limit:
+                parts.append(piece)
+            else:
+                parts.clear()  # over the limit: read on, keep nothing
+
         if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            parts: list[bytes] = []
             while True:
                 size = int(handler.rfile.readline().strip(), 16)
                 if size == 0:
                     handler.rfile.readline()
-                    return b"".join(parts)
-                parts.append(handler.rfile.read(size))
+                    break
+                take(handler.rfile.read(size))
                 handler.rfile.readline()
-        length = int(handler.headers.get("Content-Length") or 0)
-        return handler.rfile.read(length) if length else b""
+        else:
+            left = int(handler.headers.get("Content-Length") or 0)
+            while left > 0:
+                piece = handler.rfile.read(min(left, 1 << 20))
+                if not piece:
+                    break
+                left -= len(piece)
+                take(piece)
+        if limit is not None and total > limit:
+            return None
+        return b"".join(parts)
 
     def new_job(self, audio: bytes, fields: dict[str, Any]) -> RemoteJob:
         job = RemoteJob(
@@ -203,6 +264,7 @@ class FakeServer:
             fields,
             self.pending_polls,
             time.time(),
+            audio_seconds=audio_seconds(audio),
         )
         with self.lock:
             self.jobs[job.id] = job
@@ -227,6 +289,8 @@ class FakeServer:
 
 class OctoAIServer(FakeServer):
     """POST /predict (X-OctoAI-Async) -> 201 {response_id, poll_url}; GET poll; GET result."""
+
+    max_body_bytes = 10 * MiB
 
     def route(self, method: str, path: str) -> str:
         if path == "/healthcheck":
@@ -280,6 +344,7 @@ class RunPodServer(FakeServer):
     """POST /v2/{endpoint}/run -> {id, status}; GET /v2/{endpoint}/status/{id}."""
 
     endpoint = "whisper123"
+    max_body_bytes = 10 * MiB
 
     def route(self, method: str, path: str) -> str:
         if path.endswith("/health"):
@@ -393,6 +458,11 @@ class OpenAIServer(FakeServer):
     """
 
     style = "openai"
+    max_body_bytes = 25 * MiB
+    too_large = (
+        b'{"error": {"message": "Maximum content size limit (26214400) exceeded.", '
+        b'"type": "invalid_request_error"}}'
+    )
 
     def route(self, method: str, path: str) -> str:
         return "models" if path.endswith("/models") else "submit"

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from dropscribe.backends.batching import (
-    Choice,
+    DecodingPlan,
     SpeechProfile,
-    choose_batched,
     clips_from_spans,
+    plan_decoding,
     prefers_batched,
     split_windows,
     uncovered_speech,
 )
-from dropscribe.backends.local_threads import ThreadPlan, plan_threads
+from dropscribe.backends.local_threads import ThreadPlan, decodes_for_file, plan_threads
 
 
 def test_long_continuous_speech_is_decoded_in_batches() -> None:
@@ -29,11 +27,30 @@ def test_long_pauses_or_sparse_speech_keep_sequential_decoding() -> None:
     assert not prefers_batched(SpeechProfile(duration=120, speech_seconds=70, longest_gap=1.0))
 
 
-def test_on_and_off_override_the_rule_and_short_audio_skips_the_detector() -> None:
-    silence = np.zeros(16000 * 5, dtype=np.float32)
-    assert choose_batched("on", silence, 16000).batched
-    assert not choose_batched("off", silence, 16000).batched
-    assert choose_batched("auto", silence, 16000) == Choice(False, None)
+def test_on_and_off_override_the_rule_and_short_audio_is_sequential() -> None:
+    speech = [(0.5, 20.0), (20.2, 44.0)]
+    assert plan_decoding("on", speech, 45.0, decodes=2).decoding == "batched"
+    assert plan_decoding("off", speech, 45.0, decodes=2) == DecodingPlan("sequential")
+    assert plan_decoding("auto", speech, 45.0, decodes=2) == DecodingPlan("sequential")
+
+
+def test_a_long_recording_with_pauses_and_free_decodes_is_cut_into_parts() -> None:
+    # Ten minutes of speech with a 2.5 s pause every 30 s.
+    speech = [(i * 30.0, i * 30.0 + 27.5) for i in range(20)]
+    plan = plan_decoding("auto", speech, 600.0, decodes=2)
+    assert plan.decoding == "parts" and len(plan.parts) == 2
+    assert plan.parts[0].keep_end == 298.75  # the middle of the pause nearest the half
+    # With one decode free (other files waiting), the same recording is not split.
+    assert plan_decoding("auto", speech, 600.0, decodes=1).decoding == "sequential"
+
+
+def test_continuous_speech_without_pauses_is_batched_even_with_free_decodes() -> None:
+    speech = [(i * 10.0, i * 10.0 + 9.8) for i in range(25)]  # 0.2 s gaps only
+    assert plan_decoding("auto", speech, 250.0, decodes=2).decoding == "batched"
+
+
+def test_silence_is_never_batched_or_split() -> None:
+    assert plan_decoding("auto", [], 600.0, decodes=4) == DecodingPlan("sequential")
 
 
 def test_speech_left_without_text_after_batching_is_detected() -> None:
@@ -81,3 +98,11 @@ def test_cores_go_to_parallel_decodes_of_few_threads_without_oversubscribing() -
     assert plan_threads(0, 3, workers=1, cores=2) == ThreadPlan(1, 3)
     # On a GPU one decode at a time: copies of the model would only take its memory.
     assert plan_threads(0, 0, workers=1, cores=16, device="cuda").parallel_decodes == 1
+
+
+def test_a_file_alone_takes_the_free_decodes_and_waiting_files_go_side_by_side() -> None:
+    assert decodes_for_file(parallel_decodes=2, decodes_in_use=0, files_waiting=0) == 2
+    assert decodes_for_file(parallel_decodes=4, decodes_in_use=1, files_waiting=0) == 3
+    assert decodes_for_file(parallel_decodes=4, decodes_in_use=0, files_waiting=2) == 1
+    # All decodes busy: the file still gets one (CTranslate2 queues it, never oversubscribes).
+    assert decodes_for_file(parallel_decodes=2, decodes_in_use=2, files_waiting=0) == 1

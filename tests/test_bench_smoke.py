@@ -21,6 +21,8 @@ REPO = Path(__file__).parent.parent
         ("bench.pipeline", "## Latency"),
         ("bench.scale", "## Memory and scale"),
         ("bench.batched", "## Batched decoding (smoke)"),
+        ("bench.long_recordings", "## One long recording: daemon against the bare loop"),
+        ("bench.diarize", "## Speaker labels"),
     ],
 )
 def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:

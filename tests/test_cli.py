@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
+from dropscribe.commands.checks_local import cuda_device_count, gpu_problem
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
+
+SOURCES = Path(__file__).parent.parent / "src"
 
 
 def dropscribe(*args: str, config: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -86,7 +91,7 @@ def test_status_jobs_and_retry_read_and_change_the_store(workdir: Path) -> None:
     assert status["counts"]["failed"] == 1 and status["counts"]["queued"] == 1
     assert status["last_failures"][0]["error"] == "boom."
     text = dropscribe("status", config=config).stdout
-    assert "failed: #1 a.wav: boom." in text
+    assert "failed: #1 a.wav at " in text and "Z: boom." in text
     listed = json.loads(dropscribe("jobs", "--state", "failed", "--json", config=config).stdout)
     assert [job["path"] for job in listed] == ["a.wav"]
     assert dropscribe("retry", config=config).returncode == 2
@@ -142,3 +147,92 @@ def test_transcribe_on_a_terminal_shows_progress_through_the_audio(workdir: Path
     assert len(bars) >= 2
     assert any("/31 s audio" in bar for bar in bars)
     assert (workdir / "out" / "long_reading.json").exists()
+
+
+def in_directory(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """Run the command from ``cwd`` with HOME there too, and no DROPSCRIBE_CONFIG."""
+    environ = {k: v for k, v in os.environ.items() if k != "DROPSCRIBE_CONFIG"}
+    environ.update({"HOME": str(cwd), "PYTHONPATH": str(SOURCES), **env})
+    command = [sys.executable, "-m", "dropscribe", *args]
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=120, check=False, cwd=cwd, env=environ
+    )
+
+
+def test_without_any_config_the_commands_refuse_and_create_nothing(workdir: Path) -> None:
+    result = in_directory(workdir, "run")
+    assert result.returncode == 2
+    assert "no configuration file found" in result.stderr
+    assert "./dropscribe.toml" in result.stderr
+    assert list(workdir.iterdir()) == []
+
+
+def test_a_config_in_the_current_directory_is_used_and_named(workdir: Path) -> None:
+    write_config(workdir).rename(workdir / "config.toml")
+    result = in_directory(workdir, "status")
+    assert f"configuration {workdir / 'config.toml'} (from ./config.toml)" in result.stderr
+    assert "no job store at" in result.stderr
+
+
+def test_check_and_run_refuse_an_inbox_whose_parent_is_missing(workdir: Path) -> None:
+    write_config(workdir, {"paths": {"inbox": "typo/inbox"}})
+    check = in_directory(workdir, "check")
+    assert check.returncode == 1
+    assert "paths.inbox:" in check.stderr and "neither does its parent" in check.stderr
+    run = in_directory(workdir, "run")
+    assert run.returncode == 2 and "neither does its parent" in run.stderr
+    assert not (workdir / "typo").exists()
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def test_check_names_each_thing_that_would_fail_and_exits_1(workdir: Path) -> None:
+    write_config(
+        workdir,
+        {
+            "transcribe": {"backend": "octoai"},
+            "backends.octoai": {
+                "endpoint": f"http://127.0.0.1:{closed_port()}/predict",
+                "fallback": "runpod",
+            },
+            "backends.local": {"model": "large-v3", "device": "cuda"},
+            'folders."calls"': {"backend": "local"},
+        },
+    )
+    hub_cache = workdir / "hub-cache"
+    result = in_directory(workdir, "check", HF_HUB_OFFLINE="1", HF_HOME=str(hub_cache))
+    assert result.returncode == 1
+    problems = [line for line in result.stderr.splitlines() if line.startswith("problem: ")]
+    assert any("backends.octoai:" in p and "does not answer" in p for p in problems)
+    assert any(p.startswith("problem: backends.runpod.endpoint_id: missing") for p in problems)
+    assert any(p.startswith("problem: backends.runpod.api_key: missing") for p in problems)
+    assert any(
+        "backends.local.model: 'large-v3' is not in the Hugging Face cache" in p for p in problems
+    )
+    gpu_missing = any('backends.local.device: "cuda" but no usable GPU' in p for p in problems)
+    assert gpu_missing == (cuda_device_count() == 0)
+
+
+def test_check_says_auto_means_english_with_an_english_model_and_refuses_french(
+    workdir: Path,
+) -> None:
+    write_config(workdir, {'folders."fr"': {"language": "fr"}})
+    result = in_directory(workdir, "check")
+    assert result.returncode == 1
+    assert "transcribe.language: auto means English: the model tiny.en only knows English" in (
+        result.stdout
+    )
+    assert 'problem: folders."fr".language: "fr" but the model tiny.en only knows English' in (
+        result.stderr
+    )
+
+
+def test_a_gpu_is_required_only_when_cuda_is_asked_for() -> None:
+    assert gpu_problem("cuda", 0) is not None
+    assert gpu_problem("cuda", 1) is None
+    assert gpu_problem("auto", 0) is None

@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 
 from dropscribe.commands.cli import main
-from dropscribe.config import load_settings
+from dropscribe.commands.discovery import find_config
+from dropscribe.config import inbox_problem, load_settings
 from dropscribe.errors import ConfigError
 
 
@@ -107,3 +108,97 @@ def test_a_missing_config_file_is_a_usage_error(
 ) -> None:
     assert main(["status", "--config", str(tmp_path / "nope.toml")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("txt", ["txt"]), ("txt, srt", ["txt", "srt"]), ('["json", "vtt"]', ["json", "vtt"])],
+)
+def test_a_list_variable_is_comma_separated_or_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__FORMATS", value)
+    monkeypatch.setenv("DROPSCRIBE_WATCH__IGNORE", "*.part,draft-*")
+    settings = load_settings(None)
+    assert settings.transcribe.formats == expected
+    assert settings.watch.ignore == ["*.part", "draft-*"]
+
+
+def test_an_unreadable_variable_is_one_line_naming_it_and_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text("")
+    monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__FORMATS", '["txt", ')
+    assert main(["check", "--config", str(config)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("dropscribe: DROPSCRIBE_TRANSCRIBE__FORMATS: cannot read")
+
+
+def test_a_bad_item_in_a_list_variable_names_the_key_and_the_item(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__FORMATS", "txt,pdf")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None)
+    assert caught.value.problems[0].startswith("transcribe.formats.1: bad value 'pdf'")
+
+
+def test_the_config_is_searched_in_the_documented_order(tmp_path: Path) -> None:
+    cwd, home = tmp_path / "cwd", tmp_path / "home"
+    user = home / ".config" / "dropscribe" / "config.toml"
+    user.parent.mkdir(parents=True)
+    cwd.mkdir()
+    user.write_text("")
+    found = find_config(None, {}, cwd, home)
+    assert found is not None and (found.path, found.source) == (
+        user,
+        "~/.config/dropscribe/config.toml",
+    )
+    (cwd / "config.toml").write_text("")
+    found = find_config(None, {}, cwd, home)
+    assert found is not None and found.source == "./config.toml"
+    (cwd / "dropscribe.toml").write_text("")
+    found = find_config(None, {}, cwd, home)
+    assert found is not None and found.path == cwd / "dropscribe.toml"
+    named = tmp_path / "elsewhere.toml"
+    found = find_config(None, {"DROPSCRIBE_CONFIG": str(named)}, cwd, home)
+    assert found is not None and (found.path, found.source) == (named, "DROPSCRIBE_CONFIG")
+    found = find_config(named, {"DROPSCRIBE_CONFIG": "x"}, cwd, home)
+    assert found is not None and found.source == "--config"
+
+
+def test_language_codes_are_checked_and_names_become_codes(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[transcribe]\nlanguage = "klingon"\n[folders."x"]\nlanguage = "elvish"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert caught.value.problems[0].startswith(
+        "transcribe.language: 'klingon' is not a language Whisper knows"
+    )
+    assert caught.value.problems[1].startswith("folders.x.language: 'elvish'")
+    config.write_text('[transcribe]\nlanguage = "French"\n')
+    assert load_settings(config).transcribe.language == "fr"
+
+
+def test_an_empty_archive_with_originals_archive_written_out_is_refused(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[paths]\narchive = ""\noriginals = "archive"\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert caught.value.problems == [
+        'paths.archive is "" but paths.originals = "archive": name an archive folder, '
+        'or set originals = "keep"'
+    ]
+    config.write_text('[paths]\narchive = ""\n')
+    assert load_settings(config).paths.originals == "keep"
+
+
+def test_a_missing_inbox_is_refused_unless_its_parent_exists(tmp_path: Path) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[paths]\ninbox = "recordings/inbox"\n')
+    problem = inbox_problem(load_settings(config).paths)
+    assert problem is not None and "neither does its parent" in problem
+    (tmp_path / "recordings").mkdir()
+    assert inbox_problem(load_settings(config).paths) is None

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.helpers import AUDIO, DaemonProcess, wait_for, write_config
 from tests.test_daemon import finished, outcome_files
@@ -27,7 +28,19 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def test_metrics_count_jobs_by_state_durations_and_errors(workdir: Path) -> None:
+def scrape(port: int) -> dict[str, float]:
+    """Return every sample of the endpoint, read with prometheus_client's own parser."""
+    page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/plain")
+    samples = {}
+    for family in text_string_to_metric_families(page.text):
+        for sample in family.samples:
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            samples[f"{sample.name}{{{labels}}}"] = sample.value
+    return samples
+
+
+def test_metrics_count_jobs_by_state_durations_and_errors_and_only_grow(workdir: Path) -> None:
     port = free_port()
     config = write_config(workdir, {"service": {"metrics_port": port}})
     inbox, outbox = workdir / "inbox", workdir / "outbox"
@@ -37,17 +50,27 @@ def test_metrics_count_jobs_by_state_durations_and_errors(workdir: Path) -> None
         (inbox / "good.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
         (inbox / "bad.wav").write_bytes(b"\x00garbage" * 500)
         wait_for(lambda: finished(outbox, "good") and finished(outbox, "bad"), 60, "outcomes")
-        page = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5)
+        first = scrape(port)
+        (inbox / "again.wav").write_bytes((AUDIO / "numbers.wav").read_bytes()[:-2000])
+        wait_for(lambda: finished(outbox, "again"), 60, "the second transcript")
+        second = scrape(port)
         missing = httpx.get(f"http://127.0.0.1:{port}/other", timeout=5)
         assert daemon.stop() == 0
-    assert page.status_code == 200
-    assert page.headers["content-type"].startswith("text/plain; version=0.0.4")
-    lines = page.text.splitlines()
-    assert 'dropscribe_jobs{state="done"} 1' in lines
-    assert 'dropscribe_jobs{state="failed"} 1' in lines
-    assert "dropscribe_job_duration_seconds_count 1" in lines
-    assert 'dropscribe_backend_errors_total{backend="local",kind="bad_input"} 1' in lines
-    assert any(line.startswith("dropscribe_retries_total ") for line in lines)
+    assert first["dropscribe_jobs{state=done}"] == 1
+    assert first["dropscribe_jobs{state=failed}"] == 1
+    assert first["dropscribe_jobs_finished_total{backend=local,state=done}"] == 1
+    assert first["dropscribe_jobs_finished_total{backend=local,state=failed}"] == 1
+    assert first["dropscribe_backend_errors_total{backend=local,kind=bad_input}"] == 1
+    assert "dropscribe_retries_total{}" in first
+    count = "dropscribe_job_duration_seconds_count{backend=local}"
+    total = "dropscribe_job_duration_seconds_sum{backend=local}"
+    assert (first[count], second[count]) == (1, 2)
+    assert second[total] > first[total] > 0
+    assert second["dropscribe_job_duration_seconds_bucket{backend=local,le=+Inf}"] == 2
+    # Every counter and histogram sample only grows from one scrape to the next.
+    for name, value in first.items():
+        if name.split("{")[0].endswith(("_total", "_count", "_sum", "_bucket")):
+            assert second[name] >= value, name
     assert missing.status_code == 404
 
 

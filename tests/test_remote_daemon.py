@@ -104,12 +104,14 @@ def test_folders_choose_their_backend_and_large_files_use_the_fallback(workdir: 
                     **backend_section("octoai", server.url),
                     "max_upload_bytes": 120_000,
                     "fallback": "local",
+                    "upload_format": "original",  # sent as it is, so its size decides
                 },
                 "backends.runpod": {
                     **FAST_POLLS,
                     "base_url": f"{server.url}/v2",
                     "endpoint_id": "x",
                     "max_upload_bytes": 1000,
+                    "upload_format": "original",
                 },
             },
         )

@@ -111,16 +111,21 @@ def test_a_second_source_with_the_same_stem_keeps_its_extension(store: Store) ->
 def test_readers_see_committed_jobs_while_the_daemon_writes(store: Store) -> None:
     reader = Store(store.path, readonly=True)
     stop = threading.Event()
+    first_commit = threading.Event()
 
     def write() -> None:
         n = 0
         while not stop.is_set():
             add(store, f"w{n}.wav")
+            first_commit.set()
             n += 1
 
     writer = threading.Thread(target=write)
     writer.start()
     try:
+        # On a loaded machine the reads could all finish before the writer's first
+        # commit; waiting for it makes the last read see at least one job.
+        assert first_commit.wait(timeout=30), "the writer never committed"
         seen = [sum(reader.counts().values()) for _ in range(50)]
     finally:
         stop.set()

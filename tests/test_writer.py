@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
 
 from dropscribe.outbox.formats import to_srt, to_txt, to_vtt
 from dropscribe.outbox.transcript import (
+    Document,
     Transcription,
     build_document,
     load_schema,
@@ -18,7 +18,7 @@ from dropscribe.outbox.transcript import (
 from dropscribe.outbox.writer import Outbox, atomic_write, move_original
 
 
-def document() -> dict[str, Any]:
+def document() -> Document:
     words = [make_word(" She", 5.553, 5.633, 0.945), make_word(" sells", 5.7, 6.0, 0.9)]
     segments = [
         make_segment(" She sells.", 5.553, 8.66, words),
@@ -46,11 +46,13 @@ def test_the_document_has_the_seed_keys_and_validates_against_the_schema() -> No
 
 def test_srt_and_vtt_have_numbered_timed_cues() -> None:
     srt = to_srt(document())
-    assert srt.startswith("1\n00:00:05,553 --> 00:00:08,660\nShe sells.\n\n2\n01:01:01,500")
+    # The first cue is timed by its words, held on screen for the minimum second.
+    assert srt.startswith("1\n00:00:05,553 --> 00:00:06,553\nShe sells.\n\n2\n01:01:01,500")
     assert "Seashells -> by the sea." in srt
     vtt = to_vtt(document())
-    assert vtt.startswith("WEBVTT\n\n00:00:05.553 --> 00:00:08.660\nShe sells.\n")
-    assert to_txt(document()) == "She sells.\nSeashells --> by the sea.\n"
+    assert vtt.startswith("WEBVTT\n\n00:00:05.553 --> 00:00:06.553\nShe sells.\n")
+    assert "Seashells --&gt; by the sea." in vtt
+    assert to_txt(document()) == "She sells.\n\nSeashells --> by the sea.\n"
 
 
 def test_sidecars_are_written_whole_and_leave_no_temporary_files(tmp_path: Path) -> None:

@@ -1,20 +1,38 @@
 """Settings: one TOML file, overridden by ``DROPSCRIBE_<SECTION>__<KEY>`` variables.
 
-Relative paths are relative to the configuration file's directory. Secrets
+A list in a variable is either comma-separated (``txt,srt``) or a JSON array
+(``["txt", "srt"]``); a table is JSON. Relative paths are relative to the
+configuration file's directory. Secrets
 (``token``, ``api_key``) may also come from ``$CREDENTIALS_DIRECTORY``
 (systemd ``LoadCredential=``) as a file named ``<backend>_<key>``.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
+from dropscribe.backends.languages import language_code
 from dropscribe.errors import ConfigError
 from dropscribe.outbox.originals import archive_folder
 
@@ -26,6 +44,56 @@ DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac",
 
 def _all_formats() -> list[Format]:
     return ["json", "txt", "srt", "vtt"]
+
+
+ENV_PREFIX = "DROPSCRIBE_"
+
+
+class _UnreadableVariable(Exception):
+    """A variable's value is neither a list nor JSON; carries the key it was meant for."""
+
+    def __init__(self, key: str, value: str) -> None:
+        super().__init__(key)
+        self.key = key
+        self.value = value
+
+
+def parse_list_variable(value: str) -> list[Any]:
+    """Return the list a variable holds: a JSON array, or comma-separated words.
+
+    Raises:
+        ValueError: a value starting with ``[`` that is not a JSON array.
+    """
+    text = value.strip()
+    if text.startswith("["):
+        parsed = json.loads(text)  # json.JSONDecodeError is a ValueError
+        if not isinstance(parsed, list):
+            raise ValueError("not a JSON array")
+        return parsed
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class _EnvironmentSource(EnvSettingsSource):
+    """Variables as pydantic-settings reads them, but lists may be comma-separated."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            if field is not None and get_origin(field.annotation) is list:
+                return parse_list_variable(value)
+            return json.loads(value)
+        except ValueError:
+            raise _UnreadableVariable(field_name, value) from None
+
+
+def variable_for(key: str, value: str, environ: dict[str, str]) -> str:
+    """Return the name of the ``DROPSCRIBE_`` variable that holds ``value`` for ``key``."""
+    for name, held in environ.items():
+        upper = name.upper()
+        if not upper.startswith(ENV_PREFIX) or held != value:
+            continue
+        if upper == ENV_PREFIX + key.upper() or upper.endswith("__" + key.upper()):
+            return name
+    return f"{ENV_PREFIX}...__{key.upper()}"
 
 
 class Section(BaseModel):
@@ -49,6 +117,30 @@ class PathsSettings(Section):
     def _empty_archive_keeps(cls, value: Any) -> Any:
         return None if value in ("", None) else value
 
+    @model_validator(mode="after")
+    def _no_archive_means_keep(self) -> PathsSettings:
+        # One place decides what an empty archive means: originals stay where they are.
+        if self.archive is None and self.originals == "archive":
+            if "originals" in self.model_fields_set:
+                raise ValueError(
+                    'paths.archive is "" but paths.originals = "archive": name an archive '
+                    'folder, or set originals = "keep"'
+                )
+            self.originals = "keep"
+        return self
+
+
+def _language(value: str | None) -> str | None:
+    """Return "auto" or a Whisper language code for a code or a name; refuse anything else."""
+    if value is None or value == "auto":
+        return value
+    code = language_code(value)
+    if code is None:
+        raise ValueError(
+            f'{value!r} is not a language Whisper knows; use "auto" or a code such as "en" or "fr"'
+        )
+    return code
+
 
 class WatchSettings(Section):
     mode: Literal["auto", "events", "polling"] = "auto"
@@ -70,6 +162,10 @@ class FolderOverride(Section):
     backend: BackendName | None = None
     language: str | None = None
     task: Literal["transcribe", "translate"] | None = None
+    diarize: bool | None = None
+    speakers: int | None = Field(None, ge=0)
+
+    _known_language = field_validator("language")(_language)
 
 
 class TranscribeSettings(Section):
@@ -84,6 +180,37 @@ class TranscribeSettings(Section):
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
     )
+    cue_line_chars: int = Field(42, ge=10, description="Subtitles: characters a line, at most.")
+    cue_lines: int = Field(2, ge=1, le=3, description="Subtitles: lines a cue, at most.")
+    cue_min_seconds: float = Field(1.0, ge=0, description="Subtitles: shortest time on screen.")
+    cue_max_seconds: float = Field(7.0, gt=0, description="Subtitles: longest time on screen.")
+    cue_chars_per_second: float = Field(
+        20.0, gt=0, description="Subtitles: fastest reading speed, where the timing allows."
+    )
+
+    @model_validator(mode="after")
+    def _cue_times_in_order(self) -> TranscribeSettings:
+        if self.cue_min_seconds > self.cue_max_seconds:
+            raise ValueError(
+                "cue_min_seconds is longer than cue_max_seconds; make it shorter (default 1.0 s)."
+            )
+        return self
+
+    _known_language = field_validator("language")(_language)
+
+    diarize: bool = Field(False, description="Speaker labels on words and segments.")
+    speakers: int = Field(0, ge=0, description="0: count the speakers; or their number.")
+    min_speakers: int = Field(1, ge=1, description="When counting: at least this many.")
+    max_speakers: int = Field(8, ge=1, description="When counting: at most this many.")
+
+    @model_validator(mode="after")
+    def _speaker_bounds_in_order(self) -> TranscribeSettings:
+        if self.min_speakers > self.max_speakers:
+            raise ValueError(
+                f"min_speakers ({self.min_speakers}) is above max_speakers "
+                f"({self.max_speakers}); lower one or raise the other"
+            )
+        return self
 
 
 class LocalSettings(Section):
@@ -103,7 +230,9 @@ class LocalSettings(Section):
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
     )
     max_memory_mb: int = Field(0, ge=0, description="Worker resident memory limit; 0: none.")
-    batched: Literal["auto", "on", "off"] = "auto"
+    batched: Literal["auto", "on", "off", "parts"] = Field(
+        "auto", description="auto (measured), on (batched), off (sequential), parts (at pauses)."
+    )
     batch_size: int = Field(8, ge=1)
     fallback: BackendName | None = None
 
@@ -123,6 +252,18 @@ class RemoteSettings(Section):
         default_factory=list, description="Hosts besides the endpoint's own for poll/result URLs."
     )
     verify_tls: bool = True
+    upload_format: Literal["auto", "original", "opus", "flac", "mp3"] = Field(
+        "auto", description="What is uploaded: auto picks the smallest the protocol reads."
+    )
+    max_chunk_seconds: float = Field(
+        600.0, ge=10, description="Longer recordings go as chunks cut at pauses."
+    )
+    prepare_timeout_seconds: float = Field(
+        900.0, gt=0, description="Longest time to decode and compact one recording."
+    )
+    prepare_memory_mb: int = Field(
+        2048, ge=0, description="Address-space limit of the compacting worker; 0: none."
+    )
 
 
 class OctoAISettings(RemoteSettings):
@@ -183,7 +324,7 @@ class Settings(BaseSettings):
     """The whole configuration; ``config_dir`` anchors relative paths."""
 
     model_config = SettingsConfigDict(
-        env_prefix="DROPSCRIBE_", env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
     )
 
     paths: PathsSettings = Field(default_factory=PathsSettings)
@@ -205,7 +346,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values come in as init arguments; variables override them.
-        return (env_settings, init_settings)
+        return (_EnvironmentSource(settings_cls), init_settings)
 
     def backend_settings(self, name: str) -> LocalSettings | RemoteSettings:
         """Return the section of the backend called ``name``."""
@@ -232,12 +373,6 @@ class Settings(BaseSettings):
 SECRET_KEYS = {"octoai": "token", "runpod": "api_key", "replicate": "token", "openai": "api_key"}
 
 
-def default_config_path() -> Path | None:
-    """Return the config path named by ``DROPSCRIBE_CONFIG``, if any."""
-    value = os.environ.get("DROPSCRIBE_CONFIG")
-    return Path(value) if value else None
-
-
 def load_settings(path: Path | None) -> Settings:
     """Read and validate the configuration.
 
@@ -261,6 +396,14 @@ def load_settings(path: Path | None) -> Settings:
         settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
+    except _UnreadableVariable as exc:
+        name = variable_for(exc.key, exc.value, dict(os.environ))
+        raise ConfigError(
+            [
+                f"{name}: cannot read {exc.value!r}: give a list as comma-separated words "
+                '(txt,srt) or a JSON array (["txt", "srt"]), a table as a JSON object'
+            ]
+        ) from None
     settings.config_path = path.resolve() if path else None
     _anchor_paths(settings, base)
     _load_credentials(settings)
@@ -277,6 +420,9 @@ def _describe(error: Any) -> str:
         return f"{key}: unknown key; remove it or check its spelling in config.example.toml"
     if error["type"] == "missing":
         return f"{key}: required but missing"
+    if error["type"] == "value_error":
+        reason = str(error["ctx"]["error"])
+        return reason if reason.startswith(key + ".") else f"{key}: {reason}"
     return f"{key}: bad value {value!r}: {error['msg']}"
 
 
@@ -304,6 +450,25 @@ def _load_credentials(settings: Settings) -> None:
         candidate = Path(directory) / f"{backend}_{key}"
         if candidate.is_file():
             setattr(section, key, SecretStr(candidate.read_text().strip()))
+
+
+def inbox_problem(paths: PathsSettings) -> str | None:
+    """Return why the daemon must not start with this inbox, or None.
+
+    A missing inbox is created only when its parent exists: creating a mistyped
+    path with all its parents would watch a folder nobody drops files into.
+    """
+    inbox = paths.inbox
+    if inbox.is_dir():
+        return None
+    if inbox.exists():
+        return f"paths.inbox: {inbox} is not a directory; point paths.inbox at a folder"
+    if inbox.parent.is_dir():
+        return None
+    return (
+        f"paths.inbox: {inbox} does not exist and neither does its parent {inbox.parent}; "
+        "correct the path, or create the folder (mkdir -p) if it is the right one"
+    )
 
 
 def check_paths(settings: Settings) -> list[str]:

@@ -14,6 +14,7 @@ from typing import Protocol
 
 import structlog
 
+from dropscribe import __version__
 from dropscribe.backends.base import Backend
 from dropscribe.config import Settings, load_settings
 from dropscribe.errors import ConfigError
@@ -22,9 +23,11 @@ from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.originals import archive_folder
 from dropscribe.outbox.writer import Outbox
 from dropscribe.service import signals
+from dropscribe.service.daemon_lock import DaemonLock, lock_path
 from dropscribe.service.hooks import Hooks
 from dropscribe.service.notify import Notifier
 
@@ -44,7 +47,9 @@ STATUS_EVERY = 2.0
 
 def prepare_directories(settings: Settings) -> None:
     paths = settings.paths
-    for directory in (paths.inbox, paths.outbox, paths.failed, paths.state.parent):
+    # Never the inbox's parents: a mistyped inbox must fail (config.inbox_problem), not appear.
+    paths.inbox.mkdir(exist_ok=True)
+    for directory in (paths.outbox, paths.failed, paths.state.parent):
         directory.mkdir(parents=True, exist_ok=True)
     archive = archive_folder(paths)
     if archive is not None:
@@ -81,8 +86,14 @@ class Daemon:
     def run(self) -> int:
         settings = self.settings
         prepare_directories(settings)
+        # Held until the end: `dropscribe status` tells from it whether a daemon runs.
+        daemon_lock = DaemonLock.acquire(lock_path(settings.paths), __version__, self.clock())
         store = Store(settings.paths.state, clock=self.clock)
-        outbox = self.outbox = Outbox(settings.paths.outbox, settings.transcribe.formats)
+        outbox = self.outbox = Outbox(
+            settings.paths.outbox,
+            settings.transcribe.formats,
+            CueRules.from_settings(settings.transcribe),
+        )
         removed = outbox.remove_temporaries()
         service = settings.service
         hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
@@ -100,7 +111,7 @@ class Daemon:
             settings.watch.poll_seconds,
             self.wake,
         )
-        metrics = self._start_metrics(store, dispatcher)
+        metrics = self._start_metrics(store, dispatcher, finisher)
         log.info(
             "starting",
             inbox=str(settings.paths.inbox),
@@ -148,6 +159,7 @@ class Daemon:
         if metrics is not None:
             metrics.stop()
         store.close()
+        daemon_lock.release()
         self.notifier.close()
         log.info("stopped")
         return 0
@@ -213,12 +225,17 @@ class Daemon:
         logs.configure(self.settings.log.level, self.settings.log.format)
         log.info("reloaded", applied=list(live), needs_restart=needs_restart)
 
-    def _start_metrics(self, store: Store, dispatcher: Dispatcher) -> _Stoppable | None:
+    def _start_metrics(
+        self, store: Store, dispatcher: Dispatcher, finisher: Finisher
+    ) -> _Stoppable | None:
         if not self.settings.service.metrics_port:
             return None
-        from dropscribe.service.metrics import MetricsServer
+        from dropscribe.service.metrics import Metrics, MetricsServer
 
-        server = MetricsServer(self.settings.service, store, dispatcher)
+        metrics = Metrics(store)
+        metrics.watch(dispatcher)
+        finisher.on_finish = metrics.job_finished
+        server = MetricsServer(self.settings.service, metrics)
         server.start()
         return server
 

@@ -1,4 +1,4 @@
-"""When the local engine decodes in batches (``batched = auto``).
+"""How the local engine decodes a recording: sequentially, in batches, or in parts.
 
 Batched decoding splits the audio at voice-activity boundaries and decodes
 the chunks together: about twice as fast on long continuous speech, but it
@@ -6,14 +6,19 @@ gains nothing on short clips, and on some real recordings it drops whole
 chunks (noisy audio after a change of speaker, long pauses). So `auto`
 batches only long, dense speech, and then checks the result against the
 voice-activity detector: if speech was left without text, the file is decoded
-again sequentially. bench/README.md has the measurements behind the numbers.
+again sequentially. Where two or more parallel decodes are free and the
+recording has pauses, it is cut into parts decoded side by side instead
+(issue 16). bench/README.md has the measurements behind the numbers.
 """
 
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dropscribe.audio.cuts import Part, Span, plan_parts
 
 #: Whisper decodes 30 s windows.
 CLIP_SECONDS = 30.0
@@ -28,10 +33,6 @@ MAX_GAP_SECONDS = 1.0
 #: (one stretch, or a share of all speech) sends the file to sequential decoding.
 MAX_UNCOVERED_SECONDS = 4.0
 MAX_UNCOVERED_SHARE = 0.1
-#: The shortest pause between spans of speech: the pause between two words is
-#: enough to end a window there, and the finer cuts fill windows closer to 30 s
-#: (the 248 s reading: 9 windows instead of 11 with 300 ms, 10 % faster).
-MIN_SILENCE_MS = 100
 #: Holes shorter than this are the pauses between words, not dropped speech.
 HOLE_MIN_SECONDS = 0.5
 
@@ -54,21 +55,6 @@ def prefers_batched(profile: SpeechProfile) -> bool:
         and profile.speech_ratio >= MIN_SPEECH_RATIO
         and profile.longest_gap <= MAX_GAP_SECONDS
     )
-
-
-Span = tuple[float, float]
-
-
-@dataclass(frozen=True)
-class Choice:
-    """The decision, with the speech the detector heard when it was asked."""
-
-    batched: bool
-    speech: list[Span] | None = None
-
-    def clips(self) -> list[dict[str, float]] | None:
-        """The windows to decode in batches (see :func:`clips_from_spans`)."""
-        return clips_from_spans(self.speech) if self.speech else None
 
 
 def clips_from_spans(spans: list[Span], longest: float = CLIP_SECONDS) -> list[dict[str, float]]:
@@ -104,22 +90,13 @@ def split_windows(clips: list[dict[str, float]], groups: int) -> list[list[dict[
     return runs
 
 
-def speech_spans(audio: Any, sample_rate: int) -> list[Span]:
-    """Return the speech faster-whisper's voice-activity detector hears, in seconds."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
-
-    options = VadOptions(min_silence_duration_ms=MIN_SILENCE_MS, max_speech_duration_s=CLIP_SECONDS)
-    spans = get_speech_timestamps(audio, options)
-    return [(span["start"] / sample_rate, span["end"] / sample_rate) for span in spans]
-
-
 def speech_profile(spans: list[Span], duration: float) -> SpeechProfile:
     speech = sum(end - start for start, end in spans)
     gaps = [later[0] - earlier[1] for earlier, later in itertools.pairwise(spans)]
     return SpeechProfile(duration, speech, max(gaps, default=0.0))
 
 
-def uncovered_speech(spans: list[Span], segments: list[dict[str, Any]]) -> list[Span]:
+def uncovered_speech(spans: list[Span], segments: Sequence[Mapping[str, Any]]) -> list[Span]:
     """Return the stretches of speech that no segment covers, when they matter: one of
     MAX_UNCOVERED_SECONDS or more, or more than MAX_UNCOVERED_SHARE of all speech.
     An empty list means the transcript covers the speech well enough."""
@@ -144,12 +121,55 @@ def uncovered_speech(spans: list[Span], segments: list[dict[str, Any]]) -> list[
     return []
 
 
-def choose_batched(mode: str, audio: Any, sample_rate: int) -> Choice:
-    """Apply ``batched = auto | on | off`` to this audio."""
-    duration = len(audio) / sample_rate
-    if mode == "off" or (mode == "auto" and duration < MIN_BATCHED_SECONDS):
-        return Choice(False)
-    spans = speech_spans(audio, sample_rate)
+#: The detector's spans as faster-whisper pads them by default (400 ms a side), which
+#: the rule above was measured with; ours are padded 100 ms (audio/speech.py).
+PROFILE_PAD_SECONDS = 0.3
+
+Decoding = Literal["sequential", "batched", "parts"]
+
+
+@dataclass(frozen=True)
+class DecodingPlan:
+    """How one recording is decoded, with the windows or parts that needs."""
+
+    decoding: Decoding
+    clips: list[dict[str, float]] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+
+
+def plan_decoding(mode: str, speech: list[Span], duration: float, decodes: int) -> DecodingPlan:
+    """Apply ``batched = auto | on | off | parts`` to a recording.
+
+    ``speech`` is what the voice-activity detector heard; ``decodes`` the
+    parallel decodes this recording may use now (local_threads.decodes_for_file).
+    ``auto``: under 60 s, sequential. Longer, with two or more decodes free and
+    pauses to cut at, parts side by side; else batched for long dense speech
+    (prefers_batched), sequential for the rest. bench/README.md, issue 16, has
+    the measurements.
+    """
+    if mode == "off" or not speech:
+        return DecodingPlan("sequential")
+    widened = widen(speech, PROFILE_PAD_SECONDS, duration)
     if mode == "on":
-        return Choice(True, spans)
-    return Choice(prefers_batched(speech_profile(spans, duration)), spans)
+        return DecodingPlan("batched", clips=clips_from_spans(widened))
+    if mode == "auto" and duration < MIN_BATCHED_SECONDS:
+        return DecodingPlan("sequential")
+    if decodes > 1:
+        parts = plan_parts(speech, duration, parts=decodes)
+        if len(parts) > 1:
+            return DecodingPlan("parts", parts=parts)
+    if mode == "auto" and prefers_batched(speech_profile(widened, duration)):
+        return DecodingPlan("batched", clips=clips_from_spans(widened))
+    return DecodingPlan("sequential")
+
+
+def widen(spans: list[Span], by: float, duration: float) -> list[Span]:
+    """Return the spans padded by ``by`` seconds a side, overlapping ones merged."""
+    merged: list[list[float]] = []
+    for start, end in sorted(spans):
+        start, end = max(0.0, start - by), min(duration, end + by)
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    return [(start, end) for start, end in merged]

@@ -57,3 +57,22 @@ def language_code(value: str | None) -> str | None:
         return NAME_TO_CODE[lowered]
     base = lowered.split("-")[0]  # "en-us" -> "en"
     return base if base in CODES else None
+
+
+def english_only_refusal(model: str | None, task: str, language: str) -> str | None:
+    """Return why an English-only model cannot do this job (one sentence), or None.
+
+    ``language = "auto"`` means English with such a model.
+    """
+    if task == "translate":
+        return (
+            f"The model {model} only transcribes English and cannot translate; "
+            'set task = "transcribe" or use a multilingual model such as "small".'
+        )
+    if language not in ("auto", "en"):
+        return (
+            f"The model {model} only knows English but language "
+            f'"{language}" was asked for; use a multilingual model such as '
+            '"small" for this folder.'
+        )
+    return None

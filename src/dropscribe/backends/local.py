@@ -10,16 +10,10 @@ back without counting an attempt.
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
-import os
-import signal
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from typing import Any
 
 import structlog
@@ -31,20 +25,30 @@ from dropscribe.backends.base import (
     Gone,
     Outcome,
     Pending,
-    ProgressCallback,
     Request,
 )
+from dropscribe.backends.languages import english_only_refusal
+from dropscribe.backends.local_limits import breached_limit
 from dropscribe.backends.local_model import resolve_model
+from dropscribe.backends.local_process import WorkerProcess
+from dropscribe.backends.local_protocol import (
+    EngineOptions,
+    Fatal,
+    Finished,
+    Job,
+    JobFailed,
+    Progress,
+    Ready,
+    Started,
+    WorkerMessage,
+)
 from dropscribe.backends.local_threads import plan_threads
-from dropscribe.backends.local_worker import main as worker_main
 from dropscribe.config import LocalSettings, Settings
 from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
-from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.local")
 
-#: Time allowed to decode one file before the worker counts as hung.
-DECODE_LIMIT_SECONDS = 300.0
+_Worker = WorkerProcess["_JobSlot"]
 
 
 @dataclass
@@ -57,77 +61,6 @@ class _JobSlot:
     position: float = 0.0
     outcome: Outcome | None = None
     event: threading.Event = field(default_factory=threading.Event)
-
-
-class _Worker:
-    """One worker process and the thread that reads its messages."""
-
-    def __init__(self, backend: LocalBackend, options: dict[str, Any]) -> None:
-        self.backend = backend
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
-        self.connection: Connection = parent
-        self.process: BaseProcess = context.Process(
-            target=worker_main, args=(child, options), daemon=True, name="dropscribe-worker"
-        )
-        self.process.start()
-        child.close()
-        self.ready = threading.Event()
-        self.fatal: str | None = None
-        self.multilingual: bool | None = None
-        self.jobs: dict[int, _JobSlot] = {}
-        #: Jobs being transcribed now (one per parallel decode).
-        self.running: set[int] = set()
-        self.dead = False
-        assert self.process.pid is not None
-        self.pid: int = self.process.pid
-        self.exited = threading.Event()
-        threading.Thread(target=self._read, daemon=True, name="dropscribe-worker-reader").start()
-
-    def _read(self) -> None:
-        while True:
-            try:
-                message = self.connection.recv()
-            except (EOFError, OSError):
-                break
-            self.backend._handle(self, message)
-        # Only this thread reaps the process: two threads joining it race on waitpid.
-        self.process.join(timeout=10)
-        self.exited.set()
-        self.backend._worker_died(self)
-
-    def send(self, payload: dict[str, Any]) -> None:
-        self.connection.send(payload)
-
-    def kill(self) -> None:
-        self.dead = True
-        if not self.exited.is_set():
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
-        self.exited.wait(timeout=10)
-        self.connection.close()
-
-    def stop(self, grace: float = 2.0) -> None:
-        """Ask the worker to exit by itself (cleaning up after itself); kill it if it does not.
-
-        An explicit message, because closing our end while the reader thread is blocked
-        in recv() on it does not deliver end-of-file to the worker.
-        """
-        self.dead = True
-        with contextlib.suppress(OSError, ValueError):
-            self.connection.send(None)
-        if not self.exited.wait(timeout=grace):
-            log.warning("worker_killed", pid=self.pid, reason="did not exit in time")
-        self.kill()
-
-    def memory_mb(self) -> float:
-        """Return the worker's resident memory in MiB (0 when unknown)."""
-        try:
-            with open(f"/proc/{self.process.pid}/statm") as stream:
-                pages = int(stream.read().split()[1])
-        except (OSError, ValueError, IndexError):
-            return 0.0
-        return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
 class LocalBackend:
@@ -155,7 +88,6 @@ class LocalBackend:
         self._workers: list[_Worker] = []
         self._slots: dict[int, _JobSlot] = {}
         self._closed = False
-        self.progress_callback: ProgressCallback | None = None
 
     # --- the contract ---------------------------------------------------------
 
@@ -194,15 +126,11 @@ class LocalBackend:
         with self._lock:
             self._slots[request.job_id] = slot
             worker.jobs[request.job_id] = slot
-        payload = {
-            "job_id": request.job_id,
-            "path": str(request.path),
-            "language": request.language,
-            "task": request.task,
-            "max_duration": self.max_duration,
-        }
+        job = Job(
+            request.job_id, str(request.path), request.language, request.task, self.max_duration
+        )
         try:
-            worker.send(payload)
+            worker.send(job)
         except (OSError, ValueError) as exc:
             self._forget(request.job_id)
             raise Retryable("The transcription worker could not take the file.") from exc
@@ -210,7 +138,7 @@ class LocalBackend:
             backend=self.name,
             remote_id=f"{self.instance}:{request.job_id}",
             submitted_at=time.time(),
-            data={"instance": self.instance, "pid": worker.process.pid},
+            data={"instance": self.instance, "pid": worker.pid},
         )
 
     def poll(self, future: Future, wait: float) -> Outcome:
@@ -246,39 +174,12 @@ class LocalBackend:
             known = [w.multilingual for w in self._workers if w.multilingual is not None]
         if known:
             english_only = not known[0]
-        if not english_only:
-            return
-        if request.task == "translate":
-            raise Permanent(
-                f"The model {self.model_name} only transcribes English and cannot translate; "
-                'set task = "transcribe" or use a multilingual model such as "small".'
-            )
-        if request.language not in ("auto", "en"):
-            raise Permanent(
-                f"The model {self.model_name} only knows English but language "
-                f'"{request.language}" was asked for; use a multilingual model such as '
-                '"small" for this folder.'
-            )
+        if english_only:
+            refusal = english_only_refusal(self.model_name, request.task, request.language)
+            if refusal is not None:
+                raise Permanent(refusal)
 
     # --- workers --------------------------------------------------------------
-
-    def _options(self) -> dict[str, Any]:
-        settings = self.settings
-        return {
-            "model_load": self.choice.load,
-            "model_name": settings.model,
-            "device": settings.device,
-            "compute_type": settings.compute_type,
-            "cpu_threads": settings.cpu_threads,
-            "parallel_decodes": settings.parallel_decodes,
-            "workers": settings.workers,
-            "beam_size": settings.beam_size,
-            "vad_filter": settings.vad_filter,
-            "word_timestamps": settings.word_timestamps,
-            "initial_prompt": settings.initial_prompt,
-            "batched": settings.batched,
-            "batch_size": settings.batch_size,
-        }
 
     def warm_up(self) -> None:
         """Start the workers now, so the model loads while the daemon scans the inbox."""
@@ -288,7 +189,8 @@ class LocalBackend:
     def _start_missing_workers(self) -> None:
         self._workers = [w for w in self._workers if not w.dead]
         while len(self._workers) < self.settings.workers:
-            self._workers.append(_Worker(self, self._options()))
+            options = EngineOptions.from_settings(self.settings, self.choice.load)
+            self._workers.append(_Worker(options, self._handle, self._worker_died))
 
     def _pick_worker(self) -> _Worker:
         with self._lock:
@@ -305,41 +207,61 @@ class LocalBackend:
             raise ServerDown(message)
         return worker
 
-    def _handle(self, worker: _Worker, message: tuple[Any, ...]) -> None:
-        kind = message[0]
-        if kind == "ready":
-            worker.multilingual = bool(message[1]["multilingual"])
-            self.concurrency = self.settings.workers * (int(message[1]["parallel"]) + 1)
-            worker.ready.set()
-            log.info(
-                "worker_ready",
-                pid=message[1]["pid"],
-                model=self.choice.description,
-                parallel_decodes=message[1]["parallel"],
-                threads_per_decode=message[1]["threads"],
-            )
+    def _handle(self, worker: _Worker, message: WorkerMessage) -> None:
+        """Act on one message from a worker (called on the worker's reader thread)."""
+        if isinstance(message, Ready):
+            self._worker_ready(worker, message)
             return
-        if kind == "fatal":
-            worker.fatal = message[1]
+        if isinstance(message, Fatal):
+            worker.fatal = message.message
             worker.ready.set()
-            log.error("worker_failed_to_start", error=message[1])
+            log.error("worker_failed_to_start", error=message.message)
             return
-        slot = worker.jobs.get(message[1])
+        slot = worker.jobs.get(message.job_id)
         if slot is None:
-            return
-        if kind == "started":
+            return  # settled already (the worker was given up on)
+        if isinstance(message, Started):
             worker.running.add(slot.job_id)
             slot.started = time.monotonic()
-            slot.duration = float(message[2])
-        elif kind == "progress":
-            slot.position = float(message[2])
-            if self.progress_callback is not None:
-                self.progress_callback(slot.position, slot.duration)
-        elif kind == "done":
-            self._settle(slot, Done(Transcription.from_dict(message[2])))
-        elif kind == "error":
-            error = BadInput(message[3]) if message[2] == "bad_input" else Retryable(message[3])
+            slot.duration = message.duration
+        elif isinstance(message, Progress):
+            slot.position = message.seconds
+        elif isinstance(message, Finished):
+            self._log_finished(slot, message)
+            self._settle(slot, Done(message.result))
+        elif isinstance(message, JobFailed):
+            error = BadInput(message.message) if message.bad_input else Retryable(message.message)
             self._settle(slot, Failed(error))
+
+    def _worker_ready(self, worker: _Worker, ready: Ready) -> None:
+        worker.multilingual = ready.multilingual
+        self.concurrency = self.settings.workers * (ready.parallel_decodes + 1)
+        worker.ready.set()
+        log.info(
+            "worker_ready",
+            pid=ready.pid,
+            model=self.choice.description,
+            parallel_decodes=ready.parallel_decodes,
+            threads_per_decode=ready.threads_per_decode,
+        )
+        if not ready.multilingual:
+            log.info(
+                "english_only_model",
+                model=self.model_name,
+                note='language = "auto" means English with this model; use a multilingual '
+                'model such as "small" for other languages',
+            )
+
+    def _log_finished(self, slot: _JobSlot, finished: Finished) -> None:
+        result = finished.result
+        log.info(
+            "local_decoded",
+            job=slot.job_id,
+            decoding=finished.decoding,
+            seconds=round(result.prediction_time_ms / 1000, 2),
+        )
+        for warning in result.warnings:
+            log.warning("transcript_warning", job=slot.job_id, warning=warning)
 
     def _settle(self, slot: _JobSlot, outcome: Outcome) -> None:
         worker = slot.worker
@@ -356,7 +278,7 @@ class LocalBackend:
                 slot.worker.jobs.pop(job_id, None)
 
     def _worker_died(self, worker: _Worker) -> None:
-        code = worker.process.exitcode
+        code = worker.exit_code
         already_dead = worker.dead
         worker.dead = True
         if not worker.ready.is_set():
@@ -366,7 +288,7 @@ class LocalBackend:
             )
             worker.ready.set()
         if not already_dead:
-            log.warning("worker_died", pid=worker.process.pid, exit_code=code)
+            log.warning("worker_died", pid=worker.pid, exit_code=code)
         self._fail_jobs_of(
             worker, f"The transcription worker stopped unexpectedly (exit code {code})."
         )
@@ -390,35 +312,21 @@ class LocalBackend:
 
     def _enforce_limits(self, slot: _JobSlot) -> None:
         worker = slot.worker
-        now = time.monotonic()
-        limit = self.settings.timeout_seconds
-        if slot.started is not None:
-            allowed = limit or 3 * (slot.duration or 0) + 60
-            if now - slot.started > allowed:
-                log.warning("worker_timeout", job=slot.job_id, seconds=round(allowed))
-                self._fail_jobs_of(
-                    worker,
-                    f"Transcription took longer than {allowed:.0f} s; "
-                    "the worker was stopped (raise backends.local.timeout_seconds "
-                    "for very slow machines).",
-                    culprit=slot.job_id,
-                )
-                worker.kill()
-                return
-        elif not worker.running and now - slot.submitted > DECODE_LIMIT_SECONDS:
-            self._fail_jobs_of(
-                worker,
-                "Decoding the file took longer than "
-                f"{DECODE_LIMIT_SECONDS:.0f} s; the worker was stopped.",
-            )
-            worker.kill()
+        local = self.settings
+        breach = breached_limit(
+            now=time.monotonic(),
+            submitted=slot.submitted,
+            started=slot.started,
+            duration=slot.duration,
+            worker_busy=bool(worker.running),
+            timeout_seconds=local.timeout_seconds,
+            memory_mb=worker.memory_mb() if local.max_memory_mb else 0.0,
+            max_memory_mb=local.max_memory_mb,
+        )
+        if breach is None:
             return
-        limit_mb = self.settings.max_memory_mb
-        if limit_mb and worker.memory_mb() > limit_mb:
-            log.warning("worker_memory_limit", job=slot.job_id, limit_mb=limit_mb)
-            self._fail_jobs_of(
-                worker,
-                f"The worker used more than {limit_mb} MB of memory "
-                "(backends.local.max_memory_mb) and was stopped.",
-            )
-            worker.kill()
+        log.warning(breach.log_event, job=slot.job_id, pid=worker.pid)
+        self._fail_jobs_of(
+            worker, breach.reason, culprit=slot.job_id if breach.culprit_only else None
+        )
+        worker.kill()

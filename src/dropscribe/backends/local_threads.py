@@ -50,3 +50,18 @@ def plan_threads(
         # take its memory.
         parallel = 1
     return ThreadPlan(threads, parallel)
+
+
+def decodes_for_file(parallel_decodes: int, decodes_in_use: int, files_waiting: int) -> int:
+    """Return how many of a worker's parallel decodes the file it starts now may use.
+
+    Files waiting in the worker get the free decodes soon, so files go side by side
+    one decode each; a file alone takes every free decode (its parts run side by
+    side). Never more than are free, so the decodes never outnumber the model's
+    copies (CTranslate2 would queue the excess, not oversubscribe, but the parts
+    would then wait for each other).
+    """
+    free = parallel_decodes - decodes_in_use
+    if files_waiting > 0:
+        return 1
+    return max(1, free)

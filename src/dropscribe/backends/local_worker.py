@@ -1,14 +1,13 @@
 """The code that runs inside a local engine worker process.
 
-Untrusted media is decoded only here. The model is loaded once; a decoding
-thread prepares the next file's audio while one thread per parallel decode
-transcribes the files before it. Messages to the parent are tuples on a multiprocessing pipe:
-
-    ("ready", info) | ("fatal", message) | ("decoding", job_id)
-    ("started", job_id, duration) | ("progress", job_id, seconds)
-    ("done", job_id, transcription_dict) | ("error", job_id, kind, message)
-
-``kind`` is "bad_input" (permanent) or "retryable".
+Untrusted media is decoded only here. The model is loaded once. Three kinds
+of thread share the work: a receiver takes jobs off the pipe as soon as they
+arrive (so the worker knows how many files wait), a decoder prepares the next
+file's audio, and one transcribing thread per parallel decode transcribes the
+files before it. A file that starts while no other waits takes every free
+decode (its parts run side by side); otherwise files go side by side, one
+decode each (local_threads.decodes_for_file). The messages are those of
+local_protocol.
 """
 
 from __future__ import annotations
@@ -17,22 +16,37 @@ import os
 import queue
 import signal
 import threading
-import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from dropscribe.backends.local_media import SAMPLE_RATE
-from dropscribe.backends.local_threads import plan_threads
+from dropscribe.backends.local_protocol import (
+    EngineOptions,
+    Fatal,
+    Finished,
+    Job,
+    JobFailed,
+    Progress,
+    Ready,
+    Started,
+    Stop,
+    WorkerMessage,
+)
+from dropscribe.backends.local_threads import decodes_for_file
+
+if TYPE_CHECKING:
+    from dropscribe.backends.local_engine import Engine
+
+Send = Callable[[WorkerMessage], None]
 
 
-def main(connection: Connection, options: dict[str, Any]) -> None:
-    """Load the model, then transcribe every job the parent sends until it closes the pipe."""
+def main(connection: Connection, options: EngineOptions) -> None:
+    """Load the model, then transcribe every job the parent sends until it says stop."""
     # Ctrl-C reaches the whole process group; the parent decides when this worker stops.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     send_lock = threading.Lock()
 
-    def send(*message: Any) -> None:
+    def send(message: WorkerMessage) -> None:
         with send_lock:
             try:
                 connection.send(message)
@@ -44,38 +58,100 @@ def main(connection: Connection, options: dict[str, Any]) -> None:
     from tqdm import tqdm
 
     tqdm.set_lock(threading.RLock())
-    try:
-        engine = _Engine(options)
-    except Exception as exc:  # any failure to load is reported as one sentence
-        send("fatal", _load_error_sentence(options["model_load"], exc))
-        return
-    send(
-        "ready",
-        {
-            "multilingual": engine.multilingual,
-            "pid": os.getpid(),
-            "parallel": engine.parallel,
-            "threads": engine.threads,
-        },
-    )
+    from dropscribe.backends.local_engine import Engine
 
-    decoded: queue.Queue[tuple[dict[str, Any], Any] | None] = queue.Queue(maxsize=1)
-    threading.Thread(target=_decode_loop, args=(connection, decoded, send), daemon=True).start()
-    # One transcribing thread per parallel decode: files side by side use the cores
-    # that one decode cannot (bench/README.md, issue 7).
+    try:
+        engine = Engine(options)
+    except Exception as exc:  # any failure to load is reported as one sentence
+        send(Fatal(_load_error_sentence(options.model_load, exc)))
+        return
+    send(Ready(os.getpid(), engine.multilingual, engine.parallel, engine.threads))
+    load = _Load(engine.parallel)
+    received: queue.Queue[Job | None] = queue.Queue()
+    decoded: queue.Queue[tuple[Job, Any] | None] = queue.Queue(maxsize=1)
+    threading.Thread(target=_receive_loop, args=(connection, received, load), daemon=True).start()
+    threading.Thread(target=_decode_loop, args=(received, decoded, send, load), daemon=True).start()
     for _ in range(engine.parallel - 1):
         threading.Thread(
-            target=_transcribe_loop, args=(engine, decoded, send, connection), daemon=True
+            target=_transcribe_loop, args=(engine, decoded, send, load, connection), daemon=True
         ).start()
-    _transcribe_loop(engine, decoded, send, connection)
+    _transcribe_loop(engine, decoded, send, load, connection)
+
+
+class _Load:
+    """What the worker holds: files received and not yet started, decodes in use."""
+
+    def __init__(self, parallel: int) -> None:
+        self.parallel = parallel
+        self.waiting = 0
+        self.in_use = 0
+        self.lock = threading.Lock()
+
+    def arrived(self) -> None:
+        with self.lock:
+            self.waiting += 1
+
+    def dropped(self) -> None:
+        with self.lock:
+            self.waiting -= 1
+
+    def start(self) -> int:
+        with self.lock:
+            self.waiting -= 1
+            decodes = decodes_for_file(self.parallel, self.in_use, self.waiting)
+            self.in_use += decodes
+            return decodes
+
+    def finish(self, decodes: int) -> None:
+        with self.lock:
+            self.in_use -= decodes
+
+
+def _receive_loop(connection: Connection, received: queue.Queue[Job | None], load: _Load) -> None:
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            message = Stop()
+        if isinstance(message, Stop):  # the parent asks us to stop, or is gone
+            received.put(None)
+            return
+        load.arrived()
+        received.put(message)
+
+
+def _decode_loop(
+    received: queue.Queue[Job | None],
+    decoded: queue.Queue[tuple[Job, Any] | None],
+    send: Send,
+    load: _Load,
+) -> None:
+    from dropscribe.backends.local_media import decode
+    from dropscribe.errors import BadInput
+
+    while True:
+        job = received.get()
+        if job is None:
+            decoded.put(None)
+            return
+        try:
+            audio = decode(job.path, job.max_duration)
+        except BadInput as exc:
+            send(JobFailed(job.job_id, str(exc), bad_input=True))
+            load.dropped()
+            continue
+        decoded.put((job, audio))
 
 
 def _transcribe_loop(
-    engine: _Engine,
-    decoded: queue.Queue[tuple[dict[str, Any], Any] | None],
-    send: Any,
+    engine: Engine,
+    decoded: queue.Queue[tuple[Job, Any] | None],
+    send: Send,
+    load: _Load,
     connection: Connection,
 ) -> None:
+    from dropscribe.backends.local_media import SAMPLE_RATE
+
     while True:
         item = decoded.get()
         if item is None:
@@ -84,179 +160,23 @@ def _transcribe_loop(
             connection.close()
             os._exit(0)
         job, audio = item
+        decodes = load.start()
+        send(Started(job.job_id, len(audio) / SAMPLE_RATE))
         try:
-            result = engine.transcribe(job, audio, send)
+            result, decoding = engine.transcribe(job, audio, decodes, _progress_to(send, job))
         except Exception as exc:
-            send("error", job["job_id"], "retryable", f"The engine failed on this file: {exc}")
+            send(JobFailed(job.job_id, f"The engine failed on this file: {exc}", bad_input=False))
         else:
-            send("done", job["job_id"], result)
+            send(Finished(job.job_id, result, decoding))
+        finally:
+            load.finish(decodes)
 
 
-def _decode_loop(
-    connection: Connection,
-    decoded: queue.Queue[tuple[dict[str, Any], Any] | None],
-    send: Any,
-) -> None:
-    from dropscribe.backends.local_media import decode
-    from dropscribe.errors import BadInput
+def _progress_to(send: Send, job: Job) -> Callable[[float], None]:
+    def report(seconds: float) -> None:
+        send(Progress(job.job_id, seconds))
 
-    while True:
-        try:
-            job = connection.recv()
-        except (EOFError, OSError):
-            job = None
-        if job is None:  # the parent asks us to stop, or is gone
-            decoded.put(None)
-            return
-        send("decoding", job["job_id"])
-        try:
-            audio = decode(job["path"], job["max_duration"])
-        except BadInput as exc:
-            send("error", job["job_id"], "bad_input", str(exc))
-            continue
-        decoded.put((job, audio))
-
-
-def resolve_device(device: str, compute_type: str) -> tuple[str, str]:
-    """Return the device and compute type to load with: int8 on a CPU, float16 on a GPU."""
-    if device == "auto":
-        import ctranslate2
-
-        device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-    if compute_type == "default":
-        # int8 is about 1.4x faster than float32 on a CPU, at the same accuracy.
-        compute_type = "int8" if device == "cpu" else "float16"
-    return device, compute_type
-
-
-class _Engine:
-    def __init__(self, options: dict[str, Any]) -> None:
-        from faster_whisper import WhisperModel
-
-        self.options = options
-        device, compute_type = resolve_device(options["device"], options["compute_type"])
-        plan = plan_threads(
-            options["cpu_threads"], options["parallel_decodes"], options["workers"], device=device
-        )
-        self.parallel = plan.parallel_decodes
-        self.threads = plan.threads_per_decode
-        self.model = WhisperModel(
-            options["model_load"],
-            device=device,
-            compute_type=compute_type,
-            cpu_threads=plan.threads_per_decode,
-            num_workers=self.parallel,
-        )
-        self.multilingual = bool(self.model.model.is_multilingual)
-
-    def transcribe(self, job: dict[str, Any], audio: Any, send: Any) -> dict[str, Any]:
-        from dropscribe.backends.batching import choose_batched, uncovered_speech
-
-        started = time.perf_counter()
-        duration = len(audio) / SAMPLE_RATE
-        send("started", job["job_id"], duration)
-        options = self.options
-        kwargs: dict[str, Any] = {
-            "language": None if job["language"] == "auto" else job["language"],
-            "task": job["task"],
-            "beam_size": options["beam_size"],
-            "word_timestamps": options["word_timestamps"],
-            "initial_prompt": options["initial_prompt"],
-        }
-        choice = choose_batched(options["batched"], audio, SAMPLE_RATE)
-        mode = "sequential"
-        collected: list[dict[str, Any]] = []
-        language = None
-        if choice.batched:
-            clips = choice.clips()
-            if clips:
-                collected, language = self._transcribe_batched(audio, clips, kwargs, job, send)
-            mode = "batched"
-            holes = uncovered_speech(choice.speech, collected) if choice.speech else []
-            if holes:
-                # Batched decoding dropped speech the detector heard (it can skip a whole
-                # chunk of noisy audio): decode the file again, sequentially. Decoding only
-                # the holes was measured too: faster, but it lost words at their edges.
-                collected, mode = [], "batched, then sequential"
-        if not collected and mode != "batched":
-            segments, info = self.model.transcribe(
-                audio, vad_filter=options["vad_filter"], **kwargs
-            )
-            collected = self._collect(segments, job, send)
-            language = info.language
-        elapsed_ms = (time.perf_counter() - started) * 1000
-        return {
-            "segments": collected,
-            "language": language,
-            "duration": duration,
-            "prediction_time_ms": elapsed_ms,
-            "model": options["model_name"],
-            "decoding": mode,
-        }
-
-    def _transcribe_batched(
-        self,
-        audio: Any,
-        clips: list[dict[str, float]],
-        kwargs: dict[str, Any],
-        job: dict[str, Any],
-        send: Any,
-    ) -> tuple[list[dict[str, Any]], str]:
-        """Decode the windows in batches, the groups of windows side by side on the
-        model's parallel decodes (one group per decode, in the recording's order)."""
-        from faster_whisper import BatchedInferencePipeline
-
-        from dropscribe.backends.batching import split_windows
-
-        groups = split_windows(clips, self.parallel)
-        if kwargs["language"] is None and len(groups) > 1:
-            # One language for the whole file, detected as sequential decoding does.
-            if self.multilingual:
-                kwargs = {**kwargs, "language": self.model.detect_language(audio)[0]}
-            else:
-                kwargs = {**kwargs, "language": "en"}
-
-        def decode(index: int) -> tuple[list[dict[str, Any]], str]:
-            # A pipeline per group: it keeps the last word's end between batches.
-            pipeline = BatchedInferencePipeline(model=self.model)
-            segments, info = pipeline.transcribe(
-                audio,
-                batch_size=self.options["batch_size"],
-                clip_timestamps=groups[index],
-                **kwargs,
-            )
-            # Progress is told as the first group advances; the others finish about then.
-            report = send if index == 0 else _no_progress
-            return self._collect(segments, job, report), info.language
-
-        with ThreadPoolExecutor(len(groups), thread_name_prefix="batched") as pool:
-            decoded = list(pool.map(decode, range(len(groups))))
-        collected = [segment for group_segments, _ in decoded for segment in group_segments]
-        if collected:
-            send("progress", job["job_id"], float(collected[-1]["end"]))
-        return collected, decoded[0][1]
-
-    @staticmethod
-    def _collect(segments: Any, job: dict[str, Any], send: Any) -> list[dict[str, Any]]:
-        collected = []
-        for segment in segments:
-            collected.append(_segment_dict(segment))
-            send("progress", job["job_id"], float(segment.end))
-        return collected
-
-
-def _no_progress(*message: Any) -> None:
-    pass
-
-
-def _segment_dict(segment: Any) -> dict[str, Any]:
-    from dropscribe.outbox.transcript import make_segment, make_word
-
-    words = [
-        make_word(word.word, word.start, word.end, word.probability)
-        for word in (segment.words or [])
-    ]
-    return make_segment(segment.text, segment.start, segment.end, words)
+    return report
 
 
 def _load_error_sentence(model: str, exc: Exception) -> str:

@@ -17,6 +17,7 @@ from typing import Any
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.backends.http import HttpClient
 from dropscribe.backends.normalise import normalise
+from dropscribe.backends.uploads import UploadFormat
 from dropscribe.config import OpenAISettings, Settings
 from dropscribe.errors import BackendError, BadInput, Retryable
 from dropscribe.outbox.transcript import Transcription
@@ -26,6 +27,9 @@ VANISHED = "The file disappeared before it could be uploaded; drop it again."
 
 class OpenAIBackend:
     name = "openai"
+    #: OpenAI, Groq and speaches read Ogg Opus; whisper.cpp's server wants "original" or flac.
+    upload_formats: tuple[UploadFormat, ...] = ("opus", "mp3", "flac")
+    upload_base64 = False
 
     def __init__(self, settings: Settings) -> None:
         self.section: OpenAISettings = settings.backends.openai

@@ -16,6 +16,7 @@ import structlog
 from dropscribe.backends.base import Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.backends.http import FutureGone, HttpClient
 from dropscribe.backends.normalise import normalise
+from dropscribe.backends.uploads import UploadFormat
 from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings
 from dropscribe.errors import BackendError, Permanent, Retryable, ServerDown
 from dropscribe.outbox.transcript import Transcription
@@ -30,6 +31,10 @@ class AsyncHTTPBackend:
     """Submit, keep the future, poll with backoff, fetch the result."""
 
     name = "remote"
+    #: Compact formats the protocol's servers read, smallest first (``upload_format = "auto"``).
+    upload_formats: tuple[UploadFormat, ...] = ("opus", "mp3", "flac")
+    #: The audio travels base64-encoded inside JSON (a third larger than the file).
+    upload_base64 = True
 
     def __init__(self, settings: Settings) -> None:
         section = settings.backend_settings(self.name)

@@ -1,4 +1,8 @@
-"""``dropscribe check``: what is wrong with this setup and how to fix it."""
+"""``dropscribe check``: what is wrong with this setup and how to fix it.
+
+It loads the configuration as ``run`` does, then tries what ``run`` would
+need: the folders, the GPU, the model, every endpoint a file may be sent to.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +10,65 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+import httpx
+
 from dropscribe.backends import create_backend
-from dropscribe.config import Settings
+from dropscribe.commands.checks_local import check_local
+from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
 from dropscribe.inbox.watcher import choose_mode
 from dropscribe.outbox.originals import archive_folder
+
+Say = Callable[[str], None]
+
+#: Keys a backend cannot work without (secrets may come from the credentials directory).
+REQUIRED_KEYS = {
+    "runpod": ("endpoint_id", "api_key"),
+    "replicate": ("version", "token"),
+}
+#: The key holding each remote backend's address, asked when it has no health URL.
+ADDRESS_KEYS = {"octoai": "endpoint", "replicate": "base_url"}
+PROBE_TIMEOUT = 10.0
+
+
+def backends_in_use(settings: Settings) -> list[str]:
+    """Return every backend a file may reach: the chosen ones and their fallbacks."""
+    names = set(settings.backend_names())
+    pending = list(names)
+    while pending:
+        fallback = settings.backend_settings(pending.pop()).fallback
+        if fallback is not None and fallback not in names:
+            names.add(fallback)
+            pending.append(fallback)
+    return sorted(names)
+
+
+def startup_problems(settings: Settings) -> list[str]:
+    """Return what stops ``run`` before it starts: the inbox, a backend's missing keys."""
+    problems = []
+    if (problem := inbox_problem(settings.paths)) is not None:
+        problems.append(problem)
+    for name in backends_in_use(settings):
+        problems += missing_keys(name, settings)
+    return problems
+
+
+def missing_keys(name: str, settings: Settings) -> list[str]:
+    """Return one line per key the backend ``name`` needs but has no value for."""
+    section = settings.backend_settings(name)
+    problems = []
+    for key in REQUIRED_KEYS.get(name, ()):
+        if getattr(section, key):
+            continue
+        variable = f"DROPSCRIBE_BACKENDS__{name.upper()}__{key.upper()}"
+        where = (
+            f"in {variable} or a systemd credential named {name}_{key}"
+            if SECRET_KEYS.get(name) == key
+            else f"in the config or {variable}"
+        )
+        problems.append(
+            f"backends.{name}.{key}: missing; the {name} backend needs it: set it {where}"
+        )
+    return problems
 
 
 def _writable_dir(path: Path) -> bool:
@@ -19,11 +78,9 @@ def _writable_dir(path: Path) -> bool:
     return os.access(probe, os.W_OK | os.X_OK)
 
 
-def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
-    """Check directories and backends; report what is fine through ``say``, return problems."""
-    problems = []
+def _check_directories(settings: Settings, say: Say) -> list[str]:
     paths = settings.paths
-    say(f"config: {settings.config_path or 'defaults (no --config)'} is valid")
+    problems = []
     directories = {
         "inbox": paths.inbox,
         "outbox": paths.outbox,
@@ -34,35 +91,64 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> list[str]:
     if archive is not None:
         directories["archive"] = archive
     for key, directory in directories.items():
+        if key == "inbox" and inbox_problem(paths) is not None:
+            continue  # startup_problems says why
         if not _writable_dir(directory):
             problems.append(
                 f"paths.{key}: {directory} is not writable by this user; fix its "
-                "owner or permissions (see the README's service section)"
+                "owner or permissions (see the README's troubleshooting section)"
             )
+        elif not directory.exists():
+            say(f"paths.{key}: {directory} does not exist yet; 'dropscribe run' creates it")
         else:
             say(f"paths.{key}: {directory} ok")
-    mode, why = choose_mode(settings.watch.mode, paths.inbox)
-    say(f"watch: {mode} ({why})")
-    for name in settings.backend_names():
-        backend = create_backend(name, settings)
-        try:
-            found = backend.check()
-        finally:
-            backend.close()
-        if name == "local":
-            from dropscribe.backends.local import LocalBackend
-            from dropscribe.backends.local_threads import plan_threads, usable_cores
+    say(f"paths.originals: {paths.originals}")
+    return problems
 
-            assert isinstance(backend, LocalBackend)
-            say(f"backends.local.model: will load {backend.choice.description}")
-            local = settings.backends.local
-            plan = plan_threads(local.cpu_threads, local.parallel_decodes, local.workers)
-            say(
-                f"backends.local: {local.workers} worker(s), each running "
-                f"{plan.parallel_decodes} decode(s) at once of {plan.threads_per_decode} "
-                f"thread(s) on a CPU ({usable_cores()} cores usable)"
-            )
-        problems.extend(f"backends.{name}: {problem}" for problem in found)
+
+def _answers(url: str, verify: bool) -> str | None:
+    """Return why ``url`` does not answer, or None: any HTTP answer, even 404, will do."""
+    try:
+        httpx.get(url, timeout=PROBE_TIMEOUT, verify=verify)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        return f"{url} does not answer ({exc or type(exc).__name__}); is the server up?"
+    return None
+
+
+def _check_remote(name: str, settings: Settings) -> list[str]:
+    backend = create_backend(name, settings)
+    try:
+        found = backend.check()
+    finally:
+        backend.close()
+    section = settings.backend_settings(name)
+    if not found and name in ADDRESS_KEYS and getattr(section, "health_url", None) is None:
+        # Without a health URL the backend's own check asks nothing: see that it answers.
+        address = str(getattr(section, ADDRESS_KEYS[name]))
+        if (reason := _answers(address, getattr(section, "verify_tls", True))) is not None:
+            found.append(reason)
+    return found
+
+
+def _keyed(name: str, problem: str) -> str:
+    """Return ``problem`` starting with the key it is about (the backend's, if it names none)."""
+    if problem.startswith(("backends.", "transcribe.", "folders.")):
+        return problem
+    return f"backends.{name}: {problem}"
+
+
+def run_checks(settings: Settings, say: Say, source: str = "--config") -> list[str]:
+    """Check what ``run`` would need; report what is fine through ``say``, return problems."""
+    say(f"config: {settings.config_path} is valid (from {source})")
+    problems = startup_problems(settings)
+    problems += _check_directories(settings, say)
+    mode, why = choose_mode(settings.watch.mode, settings.paths.inbox)
+    say(f"watch: {mode} ({why})")
+    for name in backends_in_use(settings):
+        if missing_keys(name, settings):
+            continue  # already said; asking a server without them would only add noise
+        found = check_local(settings, say) if name == "local" else _check_remote(name, settings)
+        problems += [_keyed(name, problem) for problem in found]
         if not found:
             say(f"backends.{name}: ok")
     return problems

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from dropscribe import __version__
-from dropscribe.config import Settings, default_config_path, load_settings
+from dropscribe.commands.discovery import find_config, nothing_found
+from dropscribe.config import Settings, load_settings
 from dropscribe.errors import ConfigError
-from dropscribe.jobs.states import IN_FLIGHT, JobState
+from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.naming import display_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dropscribe",
         description="Drop a recording into the inbox; its transcript appears in the outbox.",
-        epilog="--config may also come from DROPSCRIBE_CONFIG. "
+        epilog="Without --config: $DROPSCRIBE_CONFIG, ./dropscribe.toml, ./config.toml, "
+        "~/.config/dropscribe/config.toml, /etc/dropscribe/config.toml, the first found. "
         "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration.",
     )
     parser.add_argument("--version", action="version", version=f"dropscribe {__version__}")
@@ -34,9 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument(
             "--config",
             type=Path,
-            default=default_config_path(),
+            default=None,
             metavar="FILE",
-            help="the TOML configuration file (default: $DROPSCRIBE_CONFIG)",
+            help="the TOML configuration file (default: searched, see below)",
         )
         return sub
 
@@ -68,8 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    found = find_config(args.config, os.environ, Path.cwd(), Path.home())
+    if found is None:
+        print(f"dropscribe: {nothing_found(os.environ, Path.cwd(), Path.home())}", file=sys.stderr)
+        return EXIT_USAGE
+    if found.source != "--config":
+        print(f"dropscribe: configuration {found.path} (from {found.source})", file=sys.stderr)
+    args.config_source = found.source
     try:
-        settings = load_settings(args.config)
+        settings = load_settings(found.path)
     except ConfigError as exc:
         for problem in exc.problems:
             print(f"dropscribe: {problem}", file=sys.stderr)
@@ -89,9 +97,16 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(settings: Settings, _args: argparse.Namespace) -> int:
+    from dropscribe.commands.checks import startup_problems
     from dropscribe.service import signals
 
     signals.install()  # before the workers start: a SIGTERM from now on exits 0
+
+    problems = startup_problems(settings)
+    for problem in problems:
+        print(f"dropscribe: {problem}", file=sys.stderr)
+    if problems:
+        return EXIT_USAGE
     # The engine's workers start first, so the model loads while the daemon imports and scans.
     from dropscribe.backends.base import Backend
     from dropscribe.backends.local import LocalBackend
@@ -102,8 +117,15 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
         local.warm_up()
         early["local"] = local
     from dropscribe.daemon import run_daemon
+    from dropscribe.service.daemon_lock import AlreadyRunning
 
-    return run_daemon(settings, early)
+    try:
+        return run_daemon(settings, early)
+    except AlreadyRunning as exc:
+        for backend in early.values():
+            backend.close()
+        print(f"dropscribe: {exc}", file=sys.stderr)
+        return EXIT_FAILED
 
 
 def _open_readonly(settings: Settings) -> Store | None:
@@ -117,64 +139,45 @@ def _open_readonly(settings: Settings) -> Store | None:
     return Store(settings.paths.state, readonly=True)
 
 
-def status_report(store: Store, now: float) -> dict[str, Any]:
-    """Return counts by state, in-flight jobs with their age, last failures, throughput."""
-    in_flight = [
-        {
-            "job": job.id,
-            "file": display_path(job.path),
-            "state": str(job.state),
-            "backend": job.backend,
-            "seconds": round(now - (job.started_at or job.updated_at), 1),
-            "attempt": job.attempts,
-        }
-        for job in store.jobs(IN_FLIGHT)
-    ]
-    failures = [
-        {"job": job.id, "file": display_path(job.path), "error": job.error, "at": job.finished_at}
-        for job in store.recent_failures(5)
-    ]
-    return {
-        "counts": store.counts(),
-        "in_flight": in_flight,
-        "last_failures": failures,
-        "done_last_hour": store.finished_since(now - 3600),
-    }
-
-
 def _status(settings: Settings, args: argparse.Namespace) -> int:
+    from dropscribe.commands.reports import daemon_line, status_report
+    from dropscribe.service.daemon_lock import lock_path, running_daemon
+
     store = _open_readonly(settings)
     if store is None:
         return EXIT_FAILED
-    report = status_report(store, time.time())
+    daemon = running_daemon(lock_path(settings.paths))
+    report = status_report(store, daemon, time.time())
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
+    print(daemon_line(report["daemon"]))
     counts = report["counts"]
     print("jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     print(f"done in the last hour: {report['done_last_hour']}")
     for item in report["in_flight"]:
         print(
-            f"in flight: #{item['job']} {item['file']} ({item['state']} on {item['backend']}, "
-            f"{item['seconds']:.0f} s, attempt {item['attempt']})"
+            f"in flight: #{item['job']} {item['file']} ({item['state']} on {item['backend']} "
+            f"since {item['started_at']}, {item['seconds']:.0f} s, attempt {item['attempt']})"
         )
     for item in report["last_failures"]:
-        print(f"failed: #{item['job']} {item['file']}: {item['error']}")
+        print(f"failed: #{item['job']} {item['file']} at {item['at']}: {item['error']}")
     return EXIT_OK
 
 
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from dropscribe.commands.reports import job_record, jobs_table
+
     store = _open_readonly(settings)
     if store is None:
         return EXIT_FAILED
     states = [JobState(args.state)] if args.state else None
     jobs = store.jobs(states, limit=args.limit)
     if args.json:
-        print(json.dumps([job.as_dict() for job in jobs], indent=2))
+        print(json.dumps([job_record(job) for job in jobs], indent=2))
         return EXIT_OK
-    for job in jobs:
-        error = f"  {job.error}" if job.error and job.state != JobState.DONE else ""
-        print(f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {display_path(job.path)}{error}")
+    for line in jobs_table(jobs):
+        print(line)
     return EXIT_OK
 
 
@@ -202,10 +205,10 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
     return transcribe_files(settings, args.audio, args.out)
 
 
-def _check(settings: Settings, _args: argparse.Namespace) -> int:
+def _check(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.checks import run_checks
 
-    problems = run_checks(settings, print)
+    problems = run_checks(settings, print, args.config_source)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK

@@ -14,6 +14,7 @@ from dropscribe.backends.base import Backend, Done, Failed, Gone, Pending, Reque
 from dropscribe.config import Settings
 from dropscribe.errors import DropscribeError, Retryable
 from dropscribe.inbox.intake import hash_file
+from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox
 
@@ -21,7 +22,7 @@ from dropscribe.outbox.writer import Outbox
 def transcribe_files(settings: Settings, files: list[Path], out: Path) -> int:
     """Transcribe ``files`` into ``out``; return 0 when all succeeded, else 1."""
     backend = create_backend(settings.transcribe.backend, settings)
-    outbox = Outbox(out, settings.transcribe.formats)
+    outbox = Outbox(out, settings.transcribe.formats, CueRules.from_settings(settings.transcribe))
     failures = 0
     try:
         for number, path in enumerate(files, start=1):

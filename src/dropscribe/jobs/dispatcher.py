@@ -27,6 +27,7 @@ from dropscribe.errors import (
     Retryable,
     ServerDown,
 )
+from dropscribe.jobs.chunks import ChunkedUploads
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.completion import Finisher
@@ -98,12 +99,29 @@ class Dispatcher:
         self.retries = 0
         #: Errors reported by backends, by (backend, kind).
         self.backend_errors: Counter[tuple[str, str]] = Counter()
+        #: Remote jobs go as compact chunks; their chunks borrow idle slots from here.
+        self.chunked = ChunkedUploads(settings, store, clock, self.stopping, self)
 
     def backend(self, name: str) -> Backend:
         with self._lock:
             if name not in self.backends:
                 self.backends[name] = self.backend_factory(name, self.settings)
             return self.backends[name]
+
+    def borrow_slot(self, backend: str) -> bool:
+        """Lend one of ``backend``'s idle slots to a chunk, unless another file is due."""
+        due = self.store.next_due(backend)
+        with self._lock:
+            free = self.backends[backend].concurrency - self.active[backend]
+            if free <= 0 or (due is not None and due <= self.clock()):
+                return False
+            self.active[backend] += 1
+            return True
+
+    def return_slot(self, backend: str) -> None:
+        with self._lock:
+            self.active[backend] -= 1
+        self.wake.set()
 
     def fingerprint(self, name: str) -> dict[str, Any]:
         return self.backend(name).settings_fingerprint()
@@ -232,10 +250,32 @@ class Dispatcher:
                 return
             job = self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
             return
+        if self.chunked.applies(backend):
+            outcome = self.chunked.run(job, backend, self.finisher.source_of(job))
+            job = self.store.get(job.id)
+        else:
+            outcome = self._submit_and_await(job, backend)
+            job = self.store.get(job.id)
+            if job.state == JobState.QUEUED:
+                return  # handed to the fallback
+        if outcome is None:
+            self._hand_back(job)
+        elif isinstance(outcome, Done):
+            self._down[job.backend] = 0
+            self._paused_until.pop(job.backend, None)
+            self.finisher.succeed_together(job, outcome.result)
+            self.chunked.finished(job)
+        elif isinstance(outcome, Failed):
+            self._handle_error(job, outcome.error)
+        elif isinstance(outcome, Gone):
+            log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
+            self._give_back(job)
+
+    def _submit_and_await(self, job: Job, backend: Backend) -> Outcome | None:
         if job.state == JobState.SUBMITTING:
             future = self._submit(job, backend)
             if future is None:
-                return
+                return None
             job = self.store.move(
                 job.id, JobState.RUNNING, future=future.to_dict(), count_submission=True
             )
@@ -250,18 +290,7 @@ class Dispatcher:
         else:
             assert job.future is not None
             future = Future.from_dict(job.future)
-        outcome = self._await(job, backend, future)
-        if outcome is None:
-            self._hand_back(job)
-        elif isinstance(outcome, Done):
-            self._down[job.backend] = 0
-            self._paused_until.pop(job.backend, None)
-            self.finisher.succeed_together(job, outcome.result)
-        elif isinstance(outcome, Failed):
-            self._handle_error(self.store.get(job.id), outcome.error)
-        elif isinstance(outcome, Gone):
-            log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
-            self._give_back(job)
+        return self._await(job, backend, future)
 
     def _submit(self, job: Job, backend: Backend) -> Future | None:
         source = self.finisher.source_of(job)

@@ -1,15 +1,44 @@
-"""Render a transcript document as plain text, SRT or WebVTT."""
+"""Render a transcript document as plain text, SRT or WebVTT.
+
+Text is one segment a line, a blank line where a pause of 2 s or more falls;
+subtitles are cues built from the words (:mod:`.cues`). Where diarization
+labelled the words, the text and the SRT cues name the speaker where it
+changes (``SPEAKER_1: …``) and every WebVTT cue carries its voice tag
+(``<v SPEAKER_1>``), which players use for styling.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+
+from dropscribe.outbox.cues import Cue, CueRules, build_cues, speaker_prefix, tokens_from_segments
+from dropscribe.outbox.segments import LONG_PAUSE_SECONDS
+from dropscribe.outbox.transcript import Document
 
 
-def to_txt(document: dict[str, Any]) -> str:
-    """Return the text, one segment a line."""
-    lines = [segment["text"].strip() for segment in document["response"]["segments"]]
-    return "\n".join(line for line in lines if line) + "\n"
+def to_txt(document: Document, rules: CueRules | None = None) -> str:
+    """Return the text, one segment a line, a blank line at each long pause."""
+    lines: list[str] = []
+    previous_end: float | None = None
+    previous_speaker: str | None = None
+    for segment in document["response"]["segments"]:
+        text = segment["text"].strip()
+        if not text:
+            continue
+        if previous_end is not None and segment["start"] - previous_end >= LONG_PAUSE_SECONDS:
+            lines.append("")
+        speaker = segment["speaker"]
+        if speaker is not None and speaker != previous_speaker:
+            text = speaker_prefix(speaker) + text
+        previous_end, previous_speaker = segment["end"], speaker
+        lines.append(text)
+    return "\n".join(lines) + "\n"
+
+
+def cues_of(document: Document, rules: CueRules | None = None) -> list[Cue]:
+    """Return the subtitle cues of ``document``."""
+    rules = rules or CueRules()
+    return build_cues(tokens_from_segments(document["response"]["segments"], rules), rules)
 
 
 def _timestamp(seconds: float, separator: str) -> str:
@@ -20,30 +49,36 @@ def _timestamp(seconds: float, separator: str) -> str:
     return f"{hours:02d}:{minutes:02d}:{secs:02d}{separator}{millis:03d}"
 
 
-def _cues(document: dict[str, Any], separator: str) -> list[str]:
-    cues = []
-    for segment in document["response"]["segments"]:
-        # "-->" would end a cue's text early in both formats.
-        text = segment["text"].strip().replace("-->", "->")
-        if not text:
-            continue
-        # A cue that ends before it starts is rejected by players.
-        end = max(segment["end"], segment["start"] + 0.001)
-        span = f"{_timestamp(segment['start'], separator)} --> {_timestamp(end, separator)}"
-        cues.append(f"{span}\n{text}\n")
-    return cues
+def _span(cue: Cue, separator: str) -> str:
+    return f"{_timestamp(cue.start, separator)} --> {_timestamp(cue.end, separator)}"
 
 
-def to_srt(document: dict[str, Any]) -> str:
-    cues = _cues(document, ",")
-    return "\n".join(f"{number}\n{cue}" for number, cue in enumerate(cues, start=1))
+def to_srt(document: Document, rules: CueRules | None = None) -> str:
+    blocks = []
+    for number, cue in enumerate(cues_of(document, rules), start=1):
+        # "-->" would end a cue's text early.
+        lines = [line.replace("-->", "->") for line in cue.lines]
+        if cue.new_speaker and cue.speaker is not None:
+            lines[0] = speaker_prefix(cue.speaker) + lines[0]
+        blocks.append(f"{number}\n{_span(cue, ',')}\n" + "\n".join(lines) + "\n")
+    return "\n".join(blocks)
 
 
-def to_vtt(document: dict[str, Any]) -> str:
-    return "WEBVTT\n\n" + "\n".join(_cues(document, "."))
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-RENDERERS: dict[str, Callable[[dict[str, Any]], str]] = {
+def to_vtt(document: Document, rules: CueRules | None = None) -> str:
+    blocks = ["WEBVTT\n"]
+    for cue in cues_of(document, rules):
+        lines = [_escape(line) for line in cue.lines]
+        if cue.speaker is not None:
+            lines[0] = f"<v {_escape(cue.speaker)}>" + lines[0]
+        blocks.append(f"{_span(cue, '.')}\n" + "\n".join(lines) + "\n")
+    return "\n".join(blocks)
+
+
+RENDERERS: dict[str, Callable[[Document, CueRules | None], str]] = {
     "txt": to_txt,
     "srt": to_srt,
     "vtt": to_vtt,

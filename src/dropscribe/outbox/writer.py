@@ -17,7 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.formats import RENDERERS
+from dropscribe.outbox.transcript import Document
 
 TEMP_PREFIX = ".dropscribe-"
 TEMP_SUFFIX = ".tmp"
@@ -111,9 +113,12 @@ def _fsync_directory(directory: Path) -> None:
 class Outbox:
     """The sidecars of one outbox directory."""
 
-    def __init__(self, root: Path, formats: Sequence[str]) -> None:
+    def __init__(
+        self, root: Path, formats: Sequence[str], cue_rules: CueRules | None = None
+    ) -> None:
         self.root = root
         self.formats = formats
+        self.cue_rules = cue_rules or CueRules()
 
     def paths_for(self, output_name: str) -> dict[str, Path]:
         """Return the sidecar path of every selected format, by format."""
@@ -122,21 +127,19 @@ class Outbox:
     def error_path(self, output_name: str) -> Path:
         return self.root / f"{output_name}{ERROR_SUFFIX}"
 
-    def render_transcript(
-        self, output_name: str, document: dict[str, Any]
-    ) -> list[tuple[Path, bytes]]:
+    def render_transcript(self, output_name: str, document: Document) -> list[tuple[Path, bytes]]:
         """Return every selected sidecar of ``document`` with its path."""
         rendered = []
         for fmt, path in self.paths_for(output_name).items():
             if fmt == "json":
                 text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
             else:
-                text = RENDERERS[fmt](document)
+                text = RENDERERS[fmt](document, self.cue_rules)
             rendered.append((path, text.encode("utf-8")))
         return rendered
 
     def write_transcripts(
-        self, transcripts: Sequence[tuple[str, dict[str, Any]]]
+        self, transcripts: Sequence[tuple[str, Document]]
     ) -> list[list[Path] | BaseException]:
         """Write the sidecars of several transcripts together (one journal commit for
         all); drop their stale error sidecars. Returns per transcript its sidecars, or
@@ -166,7 +169,7 @@ class Outbox:
             _fsync_directory(directory)
         return outcomes
 
-    def write_transcript(self, output_name: str, document: dict[str, Any]) -> list[Path]:
+    def write_transcript(self, output_name: str, document: Document) -> list[Path]:
         """Write every selected sidecar of ``document``; drop a stale error sidecar."""
         (outcome,) = self.write_transcripts([(output_name, document)])
         if isinstance(outcome, BaseException):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dropscribe.jobs.states import PREDECESSORS, TERMINAL, JobState
+from dropscribe.jobs.store.chunks import ChunkTable
 from dropscribe.jobs.store.schema import (
     JOB_COLUMNS,
     MIGRATIONS,
@@ -37,6 +38,7 @@ class Store:
         self.path = path
         self._clock = clock
         self._lock = threading.RLock()
+        self.chunks = ChunkTable(self)
         if readonly:
             uri = f"file:{path}?mode=ro"
             self._db = sqlite3.connect(uri, uri=True, timeout=10, check_same_thread=False)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store.chunks import CHUNKS_TABLE
 from dropscribe.outbox.naming import display_path
 
 MIGRATIONS: list[str] = [
@@ -48,6 +49,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sha256, settings_key)
     );
     """,
+    # The chunks of recordings uploaded in parts (see chunks.py).
+    CHUNKS_TABLE,
     # Paths being taken in: a path still here after a restart was in hand when the
     # daemon died. ``alone`` counts the deaths while it was taken in by itself.
     """

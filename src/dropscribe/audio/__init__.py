@@ -1,0 +1,1 @@
+"""Audio arithmetic shared by the engines: where to cut a recording, how to join the parts."""

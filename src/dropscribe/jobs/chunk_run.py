@@ -1,0 +1,227 @@
+"""The chunks of one job in flight: started within the backend's slots, awaited, retried.
+
+See :mod:`dropscribe.jobs.chunks` for the whole story and the fairness rule.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Protocol
+
+import structlog
+
+from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
+from dropscribe.backends.uploads import clock_time
+from dropscribe.config import RemoteSettings, TranscribeSettings
+from dropscribe.errors import BackendError, BadInput, Permanent, Retryable, ServerDown
+from dropscribe.jobs.store import Job, Store
+from dropscribe.jobs.store.chunks import Chunk
+from dropscribe.outbox.transcript import Transcription
+
+log = structlog.get_logger("dropscribe.jobs.chunks")
+
+#: How often the job's thread looks for a slot to borrow while its chunks run.
+LEND_CHECK_SECONDS = 0.5
+
+
+class SlotLender(Protocol):
+    def borrow_slot(self, backend: str) -> bool:
+        """Take one more of ``backend``'s slots if it is idle and no other file is due."""
+
+    def return_slot(self, backend: str) -> None:
+        """Give a borrowed slot back."""
+
+
+def chunk_delay(attempt: int, base: float, cap: float) -> float:
+    """Return the wait before resending a chunk that failed ``attempt`` times."""
+    return float(min(cap, base * 2 ** max(0, attempt - 1)))
+
+
+def _label(chunk: Chunk) -> str:
+    return f"{clock_time(chunk.start)}-{clock_time(chunk.end)}"
+
+
+class ChunkRun:
+    """The chunks of one job in flight: started within the slots, awaited, retried."""
+
+    def __init__(
+        self,
+        store: Store,
+        clock: Callable[[], float],
+        stopping: threading.Event,
+        lender: SlotLender,
+        rules: TranscribeSettings,
+        job: Job,
+        backend: Backend,
+        section: RemoteSettings,
+        workdir: Path,
+        chunks: list[Chunk],
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.stopping = stopping
+        self.lender = lender
+        self.rules = rules
+        self.job = job
+        self.backend = backend
+        self.section = section
+        self.workdir = workdir
+        self.todo: list[tuple[float, Chunk]] = [(0.0, c) for c in chunks if c.state != "done"]
+        self.failure: BackendError | BadInput | None = None
+        self.stopped = False
+
+    def run(self) -> Outcome | None:
+        """Return Done once every chunk's result is saved (the results stay in the store),
+        Failed when one failed for good or the server is down, None when told to stop."""
+        if not self.todo:
+            return Done(Transcription([], None, None, 0.0))
+        borrowed = 0
+        running: dict[Any, Chunk] = {}
+        with ThreadPoolExecutor(self.section.concurrency, thread_name_prefix="chunk") as pool:
+            while True:
+                now = self.clock()
+                while self.todo and self.failure is None and not self.stopping.is_set():
+                    due, chunk = min(self.todo, key=lambda item: (item[0], item[1].idx))
+                    if due > now:
+                        break
+                    if running:
+                        if not self.lender.borrow_slot(self.job.backend):
+                            break
+                        borrowed += 1
+                    self.todo.remove((due, chunk))
+                    running[pool.submit(self._one, chunk)] = chunk
+                if not running:
+                    if not self.todo or self.failure is not None or self.stopping.is_set():
+                        break
+                    earliest = min(due for due, _ in self.todo)
+                    self.stopping.wait(max(0.0, earliest - now))
+                    continue
+                finished, _ = wait(running, timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+                for done in finished:
+                    chunk = running.pop(done)
+                    if borrowed:
+                        borrowed -= 1
+                        self.lender.return_slot(self.job.backend)
+                    self._settle(chunk, done.result())
+        if self.failure is not None:
+            return Failed(self.failure)
+        if self.stopped or self.stopping.is_set():
+            return None
+        return Done(Transcription([], None, None, 0.0))
+
+    def _one(self, chunk: Chunk) -> Outcome | None:
+        """Submit the chunk (unless its future is saved) and poll it to an outcome."""
+        job = self.job
+        if chunk.state == "running" and chunk.future is not None:
+            future = Future.from_dict(chunk.future)
+        else:
+            self.store.chunks.count_attempt(job.id, chunk.idx)
+            path = self.workdir / chunk.path
+            request = Request(
+                job.id, path, f"{job.path} [{_label(chunk)}]", chunk.bytes, job.language, job.task
+            )
+            try:
+                future = self.backend.submit(request)
+            except (BackendError, BadInput) as exc:
+                return Failed(exc)
+            except OSError as exc:
+                return Failed(Retryable(f"The chunk could not be read ({exc})."))
+            self.store.chunks.move(job.id, chunk.idx, "running", future=future.to_dict())
+            log.info(
+                "chunk_submitted",
+                job=job.id,
+                file=job.path,
+                chunk=chunk.idx,
+                span=_label(chunk),
+                remote_id=future.remote_id,
+            )
+            if not any(
+                c.state in ("pending", "submitting") for c in self.store.chunks.for_job(job.id)
+            ):
+                log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
+        outcome = self._await(future)
+        if isinstance(outcome, Done):
+            self.store.chunks.move(
+                job.id, chunk.idx, "done", result=outcome.result.to_dict(), error=None
+            )
+        return outcome
+
+    def _await(self, future: Future) -> Outcome | None:
+        deadline = future.submitted_at + self.section.deadline_seconds
+        polls = 0
+        while not self.stopping.is_set():
+            delay = self.backend.poll_delay(polls)
+            if delay and self.stopping.wait(delay):
+                break
+            outcome = self.backend.poll(future, 0.5)
+            polls += 1
+            if not isinstance(outcome, Pending):
+                return outcome
+            if self.clock() > deadline:
+                return Failed(Retryable(f"No result within {self.section.deadline_seconds:.0f} s."))
+        return None
+
+    def _settle(self, chunk: Chunk, outcome: Outcome | None) -> None:
+        """Note what became of a chunk: done, again later, or the end of the job."""
+        job, chunks = self.job, self.store.chunks
+        if outcome is None:
+            self.stopped = True
+            return
+        if isinstance(outcome, Done):
+            return
+        current = next(c for c in chunks.for_job(job.id) if c.idx == chunk.idx)
+        if isinstance(outcome, Gone):
+            log.info("chunk_gone", job=job.id, chunk=chunk.idx, reason=outcome.reason)
+            # Not the chunk's fault: the attempt it was on is not counted.
+            chunks.move(
+                job.id, chunk.idx, "pending", future=None, attempts=max(0, current.attempts - 1)
+            )
+            self.todo.append((self.clock(), self._fresh(chunk)))
+            return
+        assert isinstance(outcome, Failed)
+        error = outcome.error
+        if isinstance(error, ServerDown):
+            chunks.move(
+                job.id,
+                chunk.idx,
+                "pending",
+                future=None,
+                error=str(error),
+                attempts=max(0, current.attempts - 1),
+            )
+            self.failure = self.failure or error
+            return
+        transcribe = self.rules
+        if isinstance(error, Retryable) and current.attempts < transcribe.max_attempts:
+            delay = max(
+                chunk_delay(
+                    current.attempts, transcribe.retry_base_seconds, transcribe.retry_max_seconds
+                ),
+                error.retry_after or 0.0,
+            )
+            log.warning(
+                "chunk_retry",
+                job=job.id,
+                chunk=chunk.idx,
+                span=_label(chunk),
+                error=str(error),
+                retry_in=round(delay, 2),
+            )
+            chunks.move(job.id, chunk.idx, "pending", future=None, error=str(error))
+            self.todo.append((self.clock() + delay, self._fresh(chunk)))
+            return
+        chunks.move(job.id, chunk.idx, "failed", future=None, error=str(error))
+        gave_up = f" after {current.attempts} attempts" if isinstance(error, Retryable) else ""
+        span = f"{clock_time(chunk.start)} to {clock_time(chunk.end)}"
+        message = f"The part from {span} failed{gave_up}: {error}"
+        detail = getattr(error, "detail", None)
+        failure: BackendError | BadInput = (
+            BadInput(message) if isinstance(error, BadInput) else Permanent(message, detail=detail)
+        )
+        self.failure = self.failure or failure
+
+    def _fresh(self, chunk: Chunk) -> Chunk:
+        return next(c for c in self.store.chunks.for_job(self.job.id) if c.idx == chunk.idx)

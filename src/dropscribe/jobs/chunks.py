@@ -1,0 +1,202 @@
+"""Remote jobs sent as compact chunks: each chunk a future of its own, saved in the store.
+
+A remote job (``upload_format`` other than ``original``) is prepared in a worker
+process (:func:`dropscribe.backends.uploads.prepare`): 16 kHz mono in a compact
+codec, cut at pauses into chunks when it is over the upload limit or longer
+than ``max_chunk_seconds``. The chunks are the job's children in the store
+(:mod:`dropscribe.jobs.store.chunks`): each one's future and result is saved as
+it arrives, so after kill -9 finished chunks are not sent again and chunks in
+flight are polled. A chunk that fails for good fails the file with a sentence
+naming its time range; ``dropscribe retry`` sends only the chunks that failed.
+
+Fairness: a job holds one slot of its backend's ``concurrency`` like any job;
+its further chunks only *borrow* idle slots (:class:`SlotLender`), one chunk at
+a time, and a slot is lent only while no other file of that backend is due in
+the queue. A finished chunk gives its slot back before the next is asked for,
+so a file dropped behind a long recording waits at most one chunk's time.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import structlog
+
+from dropscribe.audio.cuts import Part as CutPart
+from dropscribe.audio.stitch import PartTranscript, stitch
+from dropscribe.backends.base import Backend, Done, Future, Outcome
+from dropscribe.backends.uploads import (
+    Manifest,
+    Part,
+    audio_bytes_within,
+    choose_format,
+    plan_key,
+    prepare,
+)
+from dropscribe.config import RemoteSettings, Settings
+from dropscribe.errors import (
+    BadInput,
+)
+from dropscribe.jobs.chunk_run import ChunkRun, SlotLender
+from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store import Job, Store
+from dropscribe.jobs.store.chunks import Chunk, NewChunk
+from dropscribe.outbox.transcript import Transcription
+
+log = structlog.get_logger("dropscribe.jobs.chunks")
+
+
+class ChunkedUploads:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Callable[[], float],
+        stopping: threading.Event,
+        lender: SlotLender,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.stopping = stopping
+        self.lender = lender
+        self.workroot = settings.paths.state.parent / "uploads"
+
+    def applies(self, backend: Backend) -> bool:
+        """Return whether ``backend``'s jobs go as compact chunks."""
+        section = self.settings.backend_settings(backend.name)
+        return (
+            isinstance(section, RemoteSettings)
+            and section.upload_format != "original"
+            and hasattr(backend, "upload_formats")
+        )
+
+    def workdir(self, job: Job) -> Path:
+        return self.workroot / f"job-{job.id}"
+
+    def finished(self, job: Job) -> None:
+        """Drop the job's chunks and files once its whole result is saved."""
+        self.store.chunks.forget(job.id)
+        shutil.rmtree(self.workdir(job), ignore_errors=True)
+
+    # --- one job ---------------------------------------------------------------
+
+    def run(self, job: Job, backend: Backend, source: Path) -> Outcome | None:
+        """Drive ``job`` (submitting or running) to one outcome; None when told to stop.
+
+        Raises:
+            BadInput: the recording cannot be prepared. Retryable: the worker did not start.
+        """
+        section = self.settings.backend_settings(job.backend)
+        assert isinstance(section, RemoteSettings)
+        chunks = self._chunks(job, backend, section, source)
+        if job.state == JobState.SUBMITTING:
+            future = Future(
+                backend=job.backend,
+                remote_id=f"{len(chunks)} chunks",
+                submitted_at=self.clock(),
+                data={"chunks": len(chunks)},
+            )
+            job = self.store.move(
+                job.id, JobState.RUNNING, future=future.to_dict(), count_submission=True
+            )
+        outcome = ChunkRun(
+            self.store,
+            self.clock,
+            self.stopping,
+            self.lender,
+            self.settings.transcribe,
+            job,
+            backend,
+            section,
+            self.workdir(job),
+            chunks,
+        ).run()
+        if isinstance(outcome, Done):
+            return Done(self._stitched(job, backend, section))
+        return outcome
+
+    def _chunks(
+        self, job: Job, backend: Backend, section: RemoteSettings, source: Path
+    ) -> list[Chunk]:
+        """Return the job's chunks, planned (or their files written again) when needed."""
+        fmt = choose_format(section.upload_format, backend.upload_formats)  # type: ignore[attr-defined]
+        assert fmt is not None
+        limit = audio_bytes_within(section.max_upload_bytes, backend.upload_base64)  # type: ignore[attr-defined]
+        key = plan_key(fmt, limit, section.max_chunk_seconds)
+        chunks = self.store.chunks.for_job(job.id)
+        self.store.chunks.resume(job.id, fresh_attempts=job.state == JobState.SUBMITTING)
+        workdir = self.workdir(job)
+        max_duration = self.settings.transcribe.max_duration_seconds
+        if not chunks or chunks[0].plan != key:
+            if not source.exists():
+                raise BadInput(
+                    "The file disappeared from the inbox before it could be transcribed; "
+                    "drop it again."
+                )
+            shutil.rmtree(workdir, ignore_errors=True)
+            manifest = prepare(
+                source, workdir, fmt, audio_limit=limit, section=section, max_duration=max_duration
+            )
+            log.info(
+                "upload_prepared",
+                job=job.id,
+                file=job.path,
+                format=manifest.format,
+                chunks=len(manifest.parts),
+                bytes=sum(p.bytes for p in manifest.parts),
+                original_bytes=job.size,
+                seconds=round(manifest.duration, 1),
+            )
+            return self.store.chunks.replace_plan(job.id, key, _new_chunks(manifest))
+        missing = [c for c in chunks if c.state != "done" and not (workdir / c.path).exists()]
+        if missing:
+            earlier = [
+                Part(c.idx, c.start, c.end, c.keep_start, c.keep_end, c.path, 0) for c in chunks
+            ]
+            manifest = prepare(
+                source,
+                workdir,
+                fmt,
+                audio_limit=limit,
+                section=section,
+                max_duration=max_duration,
+                parts=earlier,
+            )
+            self.store.chunks.update_files(job.id, _new_chunks(manifest))
+        return self.store.chunks.for_job(job.id)
+
+    def _stitched(self, job: Job, backend: Backend, section: RemoteSettings) -> Transcription:
+        chunks = self.store.chunks.for_job(job.id)
+        results = [Transcription.from_dict(c.result or {"segments": []}) for c in chunks]
+        joined = stitch(
+            [
+                PartTranscript(
+                    CutPart(c.start, c.end, c.keep_start, c.keep_end), r.segments, r.language
+                )
+                for c, r in zip(chunks, results, strict=True)
+            ]
+        )
+        fmt = choose_format(section.upload_format, backend.upload_formats)  # type: ignore[attr-defined]
+        transcription = Transcription(
+            segments=joined.segments,
+            language=joined.language,
+            duration=chunks[-1].end if chunks else None,
+            prediction_time_ms=sum(r.prediction_time_ms for r in results),
+            model=backend.model_name,
+        )
+        transcription.extra["upload"] = {
+            "format": fmt,
+            "bytes": sum(c.bytes for c in chunks),
+            "chunks": len(chunks),
+        }
+        return transcription
+
+
+def _new_chunks(manifest: Manifest) -> list[NewChunk]:
+    return [
+        NewChunk(p.start, p.end, p.keep_start, p.keep_end, p.path, p.bytes) for p in manifest.parts
+    ]

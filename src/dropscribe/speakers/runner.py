@@ -1,0 +1,106 @@
+"""Diarization in a worker process, so that nothing it does can fail a job.
+
+The worker decodes the audio, loads the encoder and labels the words; the
+caller gets the labels, or none and a warning sentence when the worker
+failed, died or ran past its time. It never raises for what happens inside.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from dropscribe.speakers.clustering import CountLimits
+from dropscribe.speakers.labelling import Span
+
+SKIPPED = "speaker labels were skipped"
+
+
+@dataclass(frozen=True)
+class DiarizeRequest:
+    """What the worker needs: the audio, the words' times, the count settings."""
+
+    audio_path: str
+    spans: list[Span]
+    limits: CountLimits
+    weights_path: str | None = None
+
+
+@dataclass(frozen=True)
+class DiarizeOutcome:
+    """Labels, one per word (None everywhere with a warning when diarization failed)."""
+
+    labels: list[str | None]
+    speakers: int
+    warning: str | None
+    seconds: float
+
+
+def diarization_timeout(duration: float | None) -> float:
+    """Return how long diarization of a recording of ``duration`` seconds may take."""
+    return 60.0 + 0.5 * (duration or 0.0)
+
+
+def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
+    """Return the speaker labels of ``request``'s words, computed in a worker process."""
+    started = time.monotonic()
+    context = multiprocessing.get_context("spawn")
+    receiver, sender = context.Pipe(duplex=False)
+    worker = context.Process(target=_work, args=(request, sender), name="dropscribe-diarize")
+    worker.start()
+    sender.close()
+    try:
+        answer: dict[str, Any] | None = receiver.recv() if receiver.poll(timeout) else None
+    except EOFError:
+        answer = None
+    finally:
+        receiver.close()
+        if worker.is_alive():
+            worker.kill()
+        worker.join()
+    elapsed = time.monotonic() - started
+    blank: list[str | None] = [None] * len(request.spans)
+    if answer is None:
+        reason = (
+            f"the speaker model took longer than {timeout:.0f} s"
+            if worker.exitcode in (-9, None) or elapsed >= timeout
+            else f"the speaker worker stopped (exit code {worker.exitcode})"
+        )
+        return DiarizeOutcome(blank, 0, f"{SKIPPED}: {reason}.", elapsed)
+    if "error" in answer:
+        return DiarizeOutcome(blank, 0, f"{SKIPPED}: {answer['error']}", elapsed)
+    return DiarizeOutcome(answer["labels"], answer["speakers"], None, elapsed)
+
+
+def _work(request: DiarizeRequest, sender: Connection) -> None:
+    try:
+        sender.send(diarize_words(request))
+    except Exception as exc:  # the whole point: any failure becomes a warning
+        sender.send({"error": _sentence(exc)})
+    finally:
+        sender.close()
+
+
+def diarize_words(request: DiarizeRequest) -> dict[str, Any]:
+    """Return ``{"labels": [...], "speakers": n}`` for ``request`` (in this process)."""
+    from faster_whisper import decode_audio
+
+    from dropscribe.speakers.diarize import diarize
+    from dropscribe.speakers.encoder import VoiceEncoder
+    from dropscribe.speakers.labelling import speaker_labels, word_speakers
+
+    weights = Path(request.weights_path) if request.weights_path else None
+    encoder = VoiceEncoder.load(weights)
+    audio = decode_audio(request.audio_path, sampling_rate=16000)
+    result = diarize(audio, encoder, request.limits)
+    labels = speaker_labels(word_speakers(request.spans, result))
+    return {"labels": labels, "speakers": len({label for label in labels if label})}
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if text.endswith(".") else text + "."

@@ -1,0 +1,186 @@
+"""Compact uploads: the worker that decodes and compacts, its limits, and the pure rules."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from pathlib import Path
+
+import av
+import pytest
+
+from dropscribe.backends.base import Request
+from dropscribe.backends.uploads import (
+    UploadFormat,
+    audio_bytes_within,
+    choose_format,
+    clock_time,
+    prepare,
+)
+from dropscribe.config import OctoAISettings, load_settings
+from dropscribe.errors import BadInput, Permanent
+from dropscribe.jobs.dispatcher import Dispatcher
+from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store import Store
+from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.writer import Outbox
+from dropscribe.service.hooks import Hooks
+from tests.helpers import AUDIO
+from tests.remote_setup import SERVERS, TOKEN, make_backend, remote_config
+
+LONG = AUDIO / "long_reading.flac"
+#: The budget of the design: at most 12 MB uploaded per hour of speech.
+BYTES_PER_HOUR = 12_000_000
+
+
+def section(**values: object) -> OctoAISettings:
+    return OctoAISettings.model_validate(values)
+
+
+def decoded(path: Path) -> tuple[float, int]:
+    """Return the seconds and the channels of an audio file, read by PyAV."""
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        samples = sum(frame.samples for frame in container.decode(stream))
+        return samples / stream.rate, stream.channels
+
+
+@pytest.mark.parametrize(("fmt", "suffix"), [("opus", ".ogg"), ("mp3", ".mp3"), ("flac", ".flac")])
+def test_a_recording_becomes_one_compact_mono_file(
+    tmp_path: Path, fmt: UploadFormat, suffix: str
+) -> None:
+    manifest = prepare(LONG, tmp_path, fmt, audio_limit=10**8, section=section(), max_duration=3600)
+    [part] = manifest.parts
+    path = tmp_path / part.path
+    assert path.suffix == suffix and path.stat().st_size == part.bytes
+    seconds, channels = decoded(path)
+    assert channels == 1
+    assert seconds == pytest.approx(30.74, abs=0.1)
+    assert manifest.duration == pytest.approx(30.74, abs=0.01)
+    assert part.start == 0.0 and part.end == pytest.approx(manifest.duration, abs=0.001)
+    if fmt != "flac":
+        assert part.bytes / manifest.duration * 3600 <= BYTES_PER_HOUR
+
+
+def test_a_long_recording_is_written_as_parts_that_cover_it_in_order(tmp_path: Path) -> None:
+    manifest = prepare(
+        LONG,
+        tmp_path,
+        "opus",
+        audio_limit=10**8,
+        section=section(max_chunk_seconds=10),
+        max_duration=3600,
+    )
+    parts = manifest.parts
+    assert len(parts) >= 3
+    assert parts[0].keep_start == 0 and parts[-1].keep_end == pytest.approx(
+        manifest.duration, abs=0.001
+    )
+    for earlier, later in itertools.pairwise(parts):
+        assert earlier.keep_end == later.keep_start  # seams meet: every word kept once
+        assert later.start <= later.keep_start and earlier.end >= earlier.keep_end
+    for part in parts:
+        seconds, _ = decoded(tmp_path / part.path)
+        assert part.end - part.start <= 10.001
+        assert seconds == pytest.approx(part.end - part.start, abs=0.05)
+    assert not list(tmp_path.glob("whole*"))  # the whole compact file is not kept
+
+
+def test_parts_fit_a_byte_limit_smaller_than_the_compact_file(tmp_path: Path) -> None:
+    manifest = prepare(
+        LONG, tmp_path, "opus", audio_limit=30_000, section=section(), max_duration=3600
+    )
+    assert len(manifest.parts) >= 3
+    assert all(part.bytes <= 30_000 for part in manifest.parts)
+
+
+def test_a_file_that_is_not_audio_is_one_clear_sentence(tmp_path: Path) -> None:
+    fake = tmp_path / "notes.wav"
+    fake.write_text("these are meeting notes, not a recording\n" * 50)
+    with pytest.raises(BadInput, match=r"^The file could not be opened as audio .*format\.$"):
+        prepare(
+            fake, tmp_path / "work", "opus", audio_limit=10**8, section=section(), max_duration=3600
+        )
+
+
+def test_a_recording_over_the_duration_limit_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(BadInput, match="more than the configured maximum of 10 s"):
+        prepare(LONG, tmp_path, "opus", audio_limit=10**8, section=section(), max_duration=10)
+
+
+def test_the_worker_runs_under_its_memory_limit(tmp_path: Path) -> None:
+    # 40 MB of address space is not even enough to start: the limit is real, and the
+    # daemon reports the stopped worker as one sentence instead of failing itself.
+    tight = section(prepare_memory_mb=40)
+    with pytest.raises(BadInput, match="The worker preparing the upload stopped on this file"):
+        prepare(LONG, tmp_path, "opus", audio_limit=10**8, section=tight, max_duration=3600)
+
+
+def test_format_choice_and_body_arithmetic() -> None:
+    assert choose_format("auto", ("opus", "mp3")) == "opus"
+    assert choose_format("mp3", ("opus", "mp3")) == "mp3"
+    assert choose_format("original", ("opus",)) is None
+    # base64 makes four bytes of three; JSON and multipart need a little room.
+    assert audio_bytes_within(10 * 2**20, base64=True) < 10 * 2**20 * 3 // 4
+    assert audio_bytes_within(25 * 2**20, base64=False) < 25 * 2**20
+    assert clock_time(65.2) == "1:05" and clock_time(3725) == "1:02:05"
+
+
+@pytest.mark.parametrize("name", ["octoai", "runpod", "openai"])
+def test_a_body_over_the_services_limit_is_refused_as_the_service_does(
+    tmp_path: Path, name: str
+) -> None:
+    server = SERVERS[name]()
+    server.token = TOKEN
+    server.max_body_bytes = 50_000
+    with server:
+        backend = make_backend(tmp_path, name, server.url)
+        path = AUDIO / "weather.wav"  # 148 kB
+        request = Request(1, path, path.name, path.stat().st_size, "auto", "transcribe")
+        try:
+            if name == "openai":
+                outcome = backend.poll(backend.submit(request), 0)
+                error = getattr(outcome, "error", None)
+            else:
+                with pytest.raises(Permanent) as raised:
+                    backend.submit(request)
+                error = raised.value
+        finally:
+            backend.close()
+    assert isinstance(error, Permanent) and "(413)" in str(error)
+    assert server.refused_bodies == 1 and server.submissions == []
+
+
+def test_chunks_borrow_only_idle_slots_and_never_while_another_file_waits(
+    tmp_path: Path,
+) -> None:
+    with SERVERS["octoai"]() as server:
+        settings = load_settings(remote_config(tmp_path, "octoai", server.url, concurrency=3))
+        store = Store(tmp_path / "state.sqlite3")
+        finisher = Finisher(settings, store, Outbox(tmp_path / "out", ["json"]), Hooks([], [], 1))
+        now = 1000.0
+        dispatcher = Dispatcher(settings, store, finisher, lambda: now, threading.Event())
+        dispatcher.backend("octoai")
+        dispatcher.active["octoai"] = 1  # one long recording in flight
+        assert dispatcher.borrow_slot("octoai")
+        assert dispatcher.borrow_slot("octoai")
+        assert not dispatcher.borrow_slot("octoai")  # concurrency 3 reached
+        dispatcher.return_slot("octoai")
+        # Another file is due: the freed slot is kept for it, not lent to a chunk.
+        job = store.add_job(
+            path="short.wav",
+            sha256="0" * 64,
+            size=1,
+            mtime=0,
+            output_name="short",
+            backend="octoai",
+            language="auto",
+            task="transcribe",
+            settings_key="k",
+        )
+        store.move(job.id, JobState.QUEUED, next_attempt_at=now)
+        assert not dispatcher.borrow_slot("octoai")
+        assert [j.path for j in store.claim("octoai", 3 - dispatcher.active["octoai"], now)] == [
+            "short.wav"
+        ]
+        store.close()

@@ -1,0 +1,108 @@
+"""Warnings in the transcript when it is probably wrong: plain values, then the real engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from dropscribe.backends.base import Done
+from dropscribe.backends.local import LocalBackend
+from dropscribe.backends.local_warnings import SegmentScore, transcript_warnings
+from dropscribe.config import load_settings
+from dropscribe.outbox.transcript import (
+    Document,
+    Segment,
+    build_document,
+    load_schema,
+    make_segment,
+    make_word,
+)
+from tests.helpers import AUDIO, write_config
+from tests.test_local_engine import request, settle
+
+
+def scored(start: float, end: float, logprob: float = -0.3, ratio: float = 1.2) -> SegmentScore:
+    return SegmentScore(start, end, logprob, ratio, 0.05)
+
+
+def segment(start: float, end: float, probability: float = 0.9) -> Segment:
+    return make_segment(" words", start, end, [make_word("words", start, end, probability)])
+
+
+def test_a_confident_transcript_of_speech_gets_no_warning() -> None:
+    warnings = transcript_warnings(
+        [segment(0, 10)], [scored(0, 10)], [(0.0, 10.0)], 10.0, english_only=True
+    )
+    assert warnings == []
+
+
+def test_low_confidence_a_looping_segment_and_untranscribed_speech_are_each_named() -> None:
+    warnings = transcript_warnings(
+        [segment(0, 10)],
+        [scored(0, 10, logprob=-1.3, ratio=3.1)],
+        [(0.0, 10.0), (12.0, 30.0)],
+        30.0,
+        english_only=False,
+    )
+    assert len(warnings) == 3
+    assert "unsure" in warnings[0] and "-1.30" in warnings[0]
+    assert "repeats itself (at 0.0 s)" in warnings[1]
+    assert "18 s of speech that got no text" in warnings[2]
+
+
+def test_mostly_silence_is_said() -> None:
+    warnings = transcript_warnings([], [], [(1.0, 2.0)], 60.0, english_only=True)
+    assert warnings[0].startswith("The recording is mostly silence")
+
+
+def test_an_english_only_model_unsure_of_every_word_suggests_another_language() -> None:
+    warnings = transcript_warnings(
+        [segment(0, 3, probability=0.4)],
+        [scored(0, 3, logprob=-0.8)],
+        [(0.0, 3.0)],
+        3.0,
+        english_only=True,
+    )
+    assert any("does not sound like English" in warning for warning in warnings)
+    multilingual = transcript_warnings(
+        [segment(0, 3, probability=0.4)],
+        [scored(0, 3, logprob=-0.8)],
+        [(0.0, 3.0)],
+        3.0,
+        english_only=False,
+    )
+    assert multilingual == []
+
+
+@pytest.fixture(scope="module")
+def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
+    backend = LocalBackend(load_settings(write_config(tmp_path_factory.mktemp("warnings"))))
+    yield backend
+    backend.close()
+
+
+def document_for(backend: LocalBackend, path: Path) -> Document:
+    outcome = settle(backend, request(path))
+    assert isinstance(outcome, Done)
+    document = build_document(
+        outcome.result, source_path=path.name, sha256="0" * 64, size=1, backend="local"
+    )
+    jsonschema.validate(document, load_schema())
+    return document
+
+
+def test_french_with_the_default_english_model_gets_a_warning_in_its_json(
+    engine: LocalBackend,
+) -> None:
+    document = document_for(engine, AUDIO / "french.flac")
+    warnings = document["warnings"]
+    assert isinstance(warnings, list)
+    assert any("does not sound like English" in str(warning) for warning in warnings)
+
+
+@pytest.mark.parametrize("name", ["fox.wav", "weather.mp3", "numbers.wav", "long_reading.flac"])
+def test_english_speech_gets_no_warning(engine: LocalBackend, name: str) -> None:
+    assert document_for(engine, AUDIO / name)["warnings"] == []

@@ -1,0 +1,36 @@
+"""The Makefile's targets name things that exist (dry runs: nothing is installed or run)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).parent.parent
+
+pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="needs make")
+
+
+def dry_run(*args: str) -> str:
+    result = subprocess.run(
+        ["make", "-n", *args], cwd=REPO, capture_output=True, text=True, timeout=60, check=True
+    )
+    return result.stdout
+
+
+def test_make_bench_runs_every_benchmark_module_that_exists() -> None:
+    commands = dry_run("bench")
+    named = set(re.findall(r"for name in ([\w ]+); do", commands)[0].split())
+    modules = {p.stem for p in (REPO / "bench").glob("*.py")}
+    assert named == modules - {"__init__", "harness", "instant_server"}
+    assert "-m bench.$name" in commands
+
+
+def test_make_run_uses_the_config_given_and_says_where_dropscribe_is() -> None:
+    commands = dry_run("run", "CONFIG=/etc/dropscribe/config.toml")
+    assert ".venv/bin/dropscribe run --config /etc/dropscribe/config.toml" in commands
+    assert "/.venv/bin/dropscribe (not on the PATH)" in commands
+    assert "--config config.example.toml" in dry_run("run")

