@@ -12,10 +12,11 @@ from pathlib import Path
 
 import httpx
 
-from dropscribe.backends import create_backend
+from dropscribe.backends.registry import create_backend
 from dropscribe.commands.checks_local import check_local
 from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
 from dropscribe.inbox.watcher import choose_mode
+from dropscribe.outbox.originals import archive_folder
 
 Say = Callable[[str], None]
 
@@ -90,8 +91,9 @@ def _check_directories(settings: Settings, say: Say) -> list[str]:
         "failed": paths.failed,
         "state": paths.state.parent,
     }
-    if paths.archive is not None and paths.originals == "archive":
-        directories["archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        directories["archive"] = archive
     for key, directory in directories.items():
         if key == "inbox" and inbox_problem(paths) is not None:
             continue  # startup_problems says why
@@ -139,9 +141,11 @@ def _keyed(name: str, problem: str) -> str:
     return f"backends.{name}: {problem}"
 
 
-def run_checks(settings: Settings, say: Say, source: str = "--config") -> list[str]:
+def run_checks(
+    settings: Settings, say: Say, source: str = "--config", config_path: Path | None = None
+) -> list[str]:
     """Check what ``run`` would need; report what is fine through ``say``, return problems."""
-    say(f"config: {settings.config_path} is valid (from {source})")
+    say(f"config: {config_path} is valid (from {source})")
     problems = startup_problems(settings)
     problems += _check_directories(settings, say)
     mode, why = choose_mode(settings.watch.mode, settings.paths.inbox)
