@@ -72,7 +72,6 @@ class LocalBackend:
 
     def __init__(self, settings: Settings) -> None:
         self.settings: LocalSettings = settings.backends.local
-        self.max_duration = settings.transcribe.max_duration_seconds
         self.audio_track = settings.transcribe.audio_track
         self.memory_limit_mb = worker_memory_limit_mb(
             self.settings.max_memory_mb, self.settings.workers, machine_memory_mb()
@@ -137,7 +136,8 @@ class LocalBackend:
             str(request.path),
             request.language,
             request.task,
-            self.max_duration,
+            # The limit in force for this job, not one copied at start (reload applies it).
+            request.max_duration_seconds,
             self.audio_track,
         )
         try:

@@ -84,7 +84,7 @@ class Engine:
         duration = len(audio) / SAMPLE_RATE
         speech = detect_speech(audio, SAMPLE_RATE)
         plan = plan_decoding(self.options.batched, speech, duration, decodes)
-        decoded, decoding = self._decode(job, audio, plan, speech, report)
+        decoded, decoding = self._decode(job, audio, plan, speech, report, decodes)
         result = Transcription(
             segments=decoded.segments,
             language=decoded.language or self._language(job, audio),
@@ -108,6 +108,7 @@ class Engine:
         plan: DecodingPlan,
         speech: list[tuple[float, float]],
         report: Callable[[float], None],
+        decodes: int,
     ) -> tuple[Decoded, Decoding]:
         if not speech:
             return Decoded(), "sequential"  # nothing to hear: Whisper would invent words
@@ -116,7 +117,8 @@ class Engine:
         if plan.decoding == "parts":
             options = {**options, "language": self._language(job, audio)}
             options["vad_filter"] = self.options.vad_filter
-            return decode_parts(self.model, audio, plan.parts, options, report, keep), "parts"
+            decoded = decode_parts(self.model, audio, plan.parts, options, report, keep, decodes)
+            return decoded, "parts"
         if plan.decoding == "batched":
             groups = split_windows(plan.clips, self.parallel)
             if len(groups) > 1:
