@@ -258,7 +258,7 @@ def test_a_retried_folder_and_a_vanished_file_give_one_clear_sentence(rig: Rig) 
     finisher = rig.intake.finisher
     with pytest.raises(BadInput, match="directory with an audio file's name"):
         finisher.source_of(rig.job("folder.wav"))
-    with pytest.raises(BadInput, match="gone from the inbox"):
+    with pytest.raises(BadInput, match="disappeared from the inbox"):
         finisher.source_of(rig.job("gone.wav"))
 
 

@@ -20,9 +20,8 @@ from dropscribe.backends.normalise import normalise
 from dropscribe.backends.uploads import UploadFormat
 from dropscribe.config import OpenAISettings, Settings
 from dropscribe.errors import BackendError, BadInput, Retryable
+from dropscribe.inbox.sources import VANISHED
 from dropscribe.outbox.transcript import Transcription
-
-VANISHED = "The file disappeared before it could be uploaded; drop it again."
 
 
 class OpenAIBackend:

@@ -27,6 +27,7 @@ from dropscribe.errors import (
     Retryable,
     ServerDown,
 )
+from dropscribe.inbox.sources import VANISHED
 from dropscribe.jobs.chunks import ChunkedUploads
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
@@ -295,9 +296,7 @@ class Dispatcher:
     def _submit(self, job: Job, backend: Backend) -> Future | None:
         source = self.finisher.source_of(job)
         if not source.exists():
-            raise BadInput(
-                "The file disappeared from the inbox before it could be transcribed; drop it again."
-            )
+            raise BadInput(VANISHED)
         limit = backend.max_upload_bytes
         if limit is not None and job.size > limit:
             if backend.fallback:
