@@ -1,7 +1,9 @@
 """HTTP for the remote backends: one client, errors translated at the boundary.
 
     connect refused, DNS, 401/403, health 5xx   -> ServerDown  (jobs wait; attempts kept)
-    timeouts, resets, 429, 5xx, malformed JSON   -> Retryable   (backoff; Retry-After honoured)
+    429                                          -> RateLimited (wait; never spends an attempt)
+    timeouts, resets, 5xx, 408                   -> ServerTrouble (retried within a time budget)
+    malformed JSON                               -> Retryable   (backoff; an attempt spent)
     404 / 410 on a future                        -> FutureGone  (submit again)
     other 4xx                                    -> Permanent   (the server's message kept)
 
@@ -15,16 +17,23 @@ import base64
 import email.utils
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
 
 from dropscribe import __version__
 from dropscribe.config import RemoteSettings
-from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
+from dropscribe.errors import (
+    BadInput,
+    Permanent,
+    RateLimited,
+    Retryable,
+    ServerDown,
+    ServerTrouble,
+)
 from dropscribe.inbox.sources import VANISHED, open_source, stat_source
 
 #: Raw bytes read per step when encoding an upload: a multiple of 3, so base64 joins cleanly.
@@ -71,6 +80,23 @@ class CoalescedStream(httpx.SyncByteStream):
             close()
 
 
+class ReportingReader:
+    """A file whose reads are reported (bytes read = bytes handed to the upload)."""
+
+    def __init__(self, stream: BinaryIO, on_read: Callable[[int], None] | None) -> None:
+        self.stream = stream
+        self.on_read = on_read
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if data and self.on_read is not None:
+            self.on_read(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 class FutureGone(Exception):
     """The server does not know this future any more (404, 410, unknown or expired id)."""
 
@@ -106,7 +132,11 @@ def server_message(body: bytes, reason: str = "") -> str:
 
 
 def base64_json_body(
-    path: Path, before: bytes, after: bytes, prefix: bytes = b""
+    path: Path,
+    before: bytes,
+    after: bytes,
+    prefix: bytes = b"",
+    on_upload: Callable[[int], None] | None = None,
 ) -> tuple[Iterator[bytes], int]:
     """Return a JSON body ``before + base64(file) + after`` as chunks, and its length.
 
@@ -125,6 +155,8 @@ def base64_json_body(
             with open_source(path) as stream:  # never through a link
                 while piece := stream.read(UPLOAD_CHUNK):
                     yield base64.b64encode(piece)
+                    if on_upload is not None:
+                        on_upload(len(piece))
         except FileNotFoundError:
             raise BadInput(VANISHED) from None
         yield after
@@ -206,12 +238,12 @@ class HttpClient:
         except httpx.ConnectError as exc:
             raise ServerDown(f"The {self.name} server cannot be reached ({exc}).") from None
         except httpx.TimeoutException:
-            raise Retryable(
+            raise ServerTrouble(
                 f"The {self.name} server did not answer within "
                 f"{self.settings.timeout_seconds:.0f} s."
             ) from None
         except httpx.TransportError as exc:
-            raise Retryable(
+            raise ServerTrouble(
                 f"The connection to the {self.name} server broke ({type(exc).__name__})."
             ) from None
         if status >= 400:
@@ -249,8 +281,14 @@ class HttpClient:
                 f"backends.{self.name}'s token or api_key (see the README).",
                 detail=message,
             )
-        if status == 429 or status >= 500 or status == 408:
-            raise Retryable(
+        if status == 429:
+            raise RateLimited(
+                f"The {self.name} server asked to slow down (429).",
+                detail=message,
+                retry_after=retry_after_seconds(retry_after),
+            )
+        if status >= 500 or status == 408:
+            raise ServerTrouble(
                 f"The {self.name} server answered {status}.",
                 detail=message,
                 retry_after=retry_after_seconds(retry_after),
