@@ -28,6 +28,7 @@ import av
 import numpy as np
 
 from dropscribe.audio.speech_blocks import SpeechFinder
+from dropscribe.inbox.sources import VANISHED
 
 SAMPLE_RATE = 16000
 #: Codec, container, file suffix and bit rate of each compact format.
@@ -59,9 +60,7 @@ def pcm_frames(source: str) -> Iterator[np.ndarray[Any, np.dtype[np.int16]]]:
     try:
         container = av.open(source)
     except FileNotFoundError:
-        raise MediaError(
-            "The file disappeared before it could be prepared; drop it again."
-        ) from None
+        raise MediaError(VANISHED) from None
     except av.error.FFmpegError as exc:
         raise MediaError(
             f"The file could not be opened as audio ({str(exc)[:160]}); check that it is "

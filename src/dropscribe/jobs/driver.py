@@ -17,6 +17,7 @@ import structlog
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Retryable
+from dropscribe.inbox.sources import VANISHED
 from dropscribe.jobs.chunk_run import SlotLender
 from dropscribe.jobs.chunks import ChunkedUploads
 from dropscribe.jobs.counters import BackendPauses, JobCounters
@@ -133,9 +134,7 @@ class JobDriver:
     def _submit(self, job: Job) -> Future | None:
         source = self.finisher.source_of(job)
         if not source.exists():
-            raise BadInput(
-                "The file disappeared from the inbox before it could be transcribed; drop it again."
-            )
+            raise BadInput(VANISHED)
         chosen = self.runner.route(job.backend, job.size)
         if chosen != job.backend:
             log.info("using_fallback", job=job.id, file=job.path, backend=chosen)
