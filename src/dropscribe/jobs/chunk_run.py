@@ -8,7 +8,9 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
+from random import random
 from typing import Any, Protocol
 
 import structlog
@@ -17,6 +19,7 @@ from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcom
 from dropscribe.backends.uploads import clock_time
 from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.errors import BackendError, BadInput, Permanent, Retryable, ServerDown
+from dropscribe.jobs.retry_policy import Fail, JobHistory, Retry, RetryRules, after, decide
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.outbox.transcript import Transcription
@@ -33,11 +36,6 @@ class SlotLender(Protocol):
 
     def return_slot(self, backend: str) -> None:
         """Give a borrowed slot back."""
-
-
-def chunk_delay(attempt: int, base: float, cap: float) -> float:
-    """Return the wait before resending a chunk that failed ``attempt`` times."""
-    return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 def _label(chunk: Chunk) -> str:
@@ -71,6 +69,8 @@ class ChunkRun:
         self.workdir = workdir
         self.todo: list[tuple[float, Chunk]] = [(0.0, c) for c in chunks if c.state != "done"]
         self.failure: BackendError | BadInput | None = None
+        #: Each chunk's waits that spent no attempt (see the retry policy).
+        self.histories: dict[int, JobHistory] = {}
         self.stopped = False
 
     def run(self) -> Outcome | None:
@@ -194,27 +194,37 @@ class ChunkRun:
             )
             self.failure = self.failure or error
             return
-        transcribe = self.rules
-        if isinstance(error, Retryable) and current.attempts < transcribe.max_attempts:
-            delay = max(
-                chunk_delay(
-                    current.attempts, transcribe.retry_base_seconds, transcribe.retry_max_seconds
-                ),
-                error.retry_after or 0.0,
-            )
+        # The job's retry policy decides for its chunks too: a 429 or server trouble
+        # within the budget spends no attempt of the chunk.
+        now = self.clock()
+        known = self.histories.get(chunk.idx, JobHistory(0))
+        history = replace(known, attempts=current.attempts)
+        decision = decide(history, error, now, RetryRules.from_settings(self.rules), random())
+        if isinstance(decision, Retry):
+            self.histories[chunk.idx] = after(history, error, decision, now)
             log.warning(
                 "chunk_retry",
                 job=job.id,
                 chunk=chunk.idx,
                 span=_label(chunk),
                 error=str(error),
-                retry_in=round(delay, 2),
+                attempt_spent=decision.spends_attempt,
+                retry_in=round(decision.at - now, 2),
             )
-            chunks.move(job.id, chunk.idx, "pending", future=None, error=str(error))
-            self.todo.append((self.clock() + delay, self._fresh(chunk)))
+            attempts = current.attempts if decision.spends_attempt else current.attempts - 1
+            chunks.move(
+                job.id,
+                chunk.idx,
+                "pending",
+                future=None,
+                error=str(error),
+                attempts=max(0, attempts),
+            )
+            self.todo.append((decision.at, self._fresh(chunk)))
             return
         chunks.move(job.id, chunk.idx, "failed", future=None, error=str(error))
-        gave_up = f" after {current.attempts} attempts" if isinstance(error, Retryable) else ""
+        gave_up_now = isinstance(decision, Fail) and decision.gave_up
+        gave_up = f" after {current.attempts} attempts" if gave_up_now else ""
         span = f"{clock_time(chunk.start)} to {clock_time(chunk.end)}"
         message = f"The part from {span} failed{gave_up}: {error}"
         detail = getattr(error, "detail", None)
