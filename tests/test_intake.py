@@ -326,3 +326,18 @@ def test_every_name_the_kernel_accepts_is_stored_logged_and_named_safely(
     assert any("bad-\\\\xff\\\\xfe-name.wav" in line for line in lines)
     for line in lines:
         json.loads(line)  # every log line was written, whole, as JSON
+
+
+def test_same_stem_siblings_never_share_sidecars_and_the_names_do_not_depend_on_event_order(
+    tmp_path: Path,
+) -> None:
+    names = []
+    for order in (["a.wav", "a.mp3"], ["a.mp3", "a.wav"]):
+        (tmp_path / "-".join(order)).mkdir()
+        rig = make_rig(tmp_path / "-".join(order))
+        for name in order:
+            (rig.inbox / name).write_bytes(b"RIFF" + name.encode())
+        rig.take_in(*order)
+        names.append({job.path: job.output_name for job in rig.store.jobs()})
+        rig.store.close()
+    assert names[0] == names[1] == {"a.mp3": "a", "a.wav": "a.wav"}

@@ -36,11 +36,14 @@ from pydantic_settings import (
 from dropscribe.backends import registry
 from dropscribe.backends.languages import language_code
 from dropscribe.errors import ConfigError
+from dropscribe.outbox.originals import archive_folder
 
 #: A backend's name, checked against the registry (the one list of backends).
 BackendName = Annotated[str, AfterValidator(registry.check_name)]
 Format = Literal["json", "txt", "srt", "vtt"]
 DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
+#: Video containers: their audio track is transcribed (issue 13).
+DEFAULT_EXTENSIONS += ["mp4", "mkv", "mov", "m4v", "avi"]
 
 
 def _all_formats() -> list[Format]:
@@ -222,6 +225,19 @@ class TranscribeSettings(Section):
             )
         return self
 
+    audio_track: int | str = Field(
+        "auto",
+        description='Which audio track of a file: "auto" (the default track, else the first), '
+        'a number from 0, or a language tag such as "en" (else "auto").',
+    )
+
+    @field_validator("audio_track", mode="before")
+    @classmethod
+    def _parse_audio_track(cls, value: Any) -> int | str:
+        from dropscribe.audio.tracks import parse_audio_track
+
+        return parse_audio_track(value)
+
 
 class LocalSettings(Section):
     model: str = Field("tiny.en", description="A model name, or a CTranslate2 model directory.")
@@ -239,7 +255,12 @@ class LocalSettings(Section):
     timeout_seconds: float = Field(
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
     )
-    max_memory_mb: int = Field(0, ge=0, description="Worker resident memory limit; 0: none.")
+    max_memory_mb: int = Field(
+        0,
+        ge=0,
+        description="Worker resident memory limit; 0: half the machine's memory (or its "
+        "cgroup limit), shared among the workers, at least 1024 MB.",
+    )
     batched: Literal["auto", "on", "off", "parts"] = Field(
         "auto", description="auto (measured), on (batched), off (sequential), parts (at pauses)."
     )
@@ -515,8 +536,9 @@ def check_paths(settings: Settings) -> list[str]:
     paths = settings.paths
     problems = []
     others = {"paths.outbox": paths.outbox, "paths.failed": paths.failed}
-    if paths.archive is not None and paths.originals == "archive":
-        others["paths.archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        others["paths.archive"] = archive
     for key, other in others.items():
         if other == paths.inbox or other.is_relative_to(paths.inbox):
             problems.append(

@@ -23,8 +23,9 @@ from dropscribe.inbox.intake import Intake
 from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.completion import Finisher, originals_fate
+from dropscribe.outbox.completion import Finisher
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.originals import archive_folder
 from dropscribe.outbox.writer import Outbox
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
@@ -52,9 +53,9 @@ def prepare_directories(settings: Settings) -> None:
     paths.inbox.mkdir(exist_ok=True)
     for directory in (paths.outbox, paths.failed, paths.state.parent):
         directory.mkdir(parents=True, exist_ok=True)
-    if originals_fate(paths) == "archive":
-        assert paths.archive is not None
-        paths.archive.mkdir(parents=True, exist_ok=True)
+    archive = archive_folder(paths)
+    if archive is not None:
+        archive.mkdir(parents=True, exist_ok=True)
 
 
 def status_line(counts: dict[str, int], in_flight: int) -> str:

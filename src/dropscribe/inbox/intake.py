@@ -37,8 +37,9 @@ from dropscribe.inbox.sources import hash_source, stat_source
 from dropscribe.inbox.stability import StabilityTracker
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.completion import Finisher, originals_fate
+from dropscribe.outbox.completion import Finisher
 from dropscribe.outbox.naming import sidecar_stem
+from dropscribe.outbox.originals import originals_fate
 from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.inbox.intake")

@@ -30,6 +30,22 @@ log = structlog.get_logger("dropscribe.jobs.chunks")
 LEND_CHECK_SECONDS = 0.5
 
 
+class ChunkProgress(Protocol):
+    """Told how a job's chunks go (``dropscribe transcribe`` draws it); called from threads."""
+
+    def planned(self, chunks: int, upload_bytes: int) -> None:
+        """The chunks still to send, and their bytes."""
+
+    def uploaded(self, size: int) -> None:
+        """``size`` more bytes went out."""
+
+    def waiting(self) -> None:
+        """A poll found a chunk still in the works."""
+
+    def chunk_done(self) -> None:
+        """One more chunk's result is saved."""
+
+
 class SlotLender(Protocol):
     def borrow_slot(self, backend: str) -> bool:
         """Take one more of ``backend``'s slots if it is idle and no other file is due."""
@@ -57,7 +73,9 @@ class ChunkRun:
         section: RemoteSettings,
         workdir: Path,
         chunks: list[Chunk],
+        progress: ChunkProgress | None = None,
     ) -> None:
+        self.progress = progress
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -121,7 +139,13 @@ class ChunkRun:
             self.store.chunks.count_attempt(job.id, chunk.idx)
             path = self.workdir / chunk.path
             request = Request(
-                job.id, path, f"{job.path} [{_label(chunk)}]", chunk.bytes, job.language, job.task
+                job.id,
+                path,
+                f"{job.path} [{_label(chunk)}]",
+                chunk.bytes,
+                job.language,
+                job.task,
+                on_upload=self.progress.uploaded if self.progress else None,
             )
             try:
                 future = self.backend.submit(request)
@@ -147,6 +171,8 @@ class ChunkRun:
             self.store.chunks.move(
                 job.id, chunk.idx, "done", result=outcome.result.to_dict(), error=None
             )
+            if self.progress is not None:
+                self.progress.chunk_done()
         return outcome
 
     def _await(self, future: Future) -> Outcome | None:
@@ -160,6 +186,8 @@ class ChunkRun:
             polls += 1
             if not isinstance(outcome, Pending):
                 return outcome
+            if self.progress is not None:
+                self.progress.waiting()
             if self.clock() > deadline:
                 return Failed(Retryable(f"No result within {self.section.deadline_seconds:.0f} s."))
         return None
