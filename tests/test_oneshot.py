@@ -17,6 +17,9 @@ from tests.helpers import AUDIO, write_config
 from tests.remote_setup import FAST_POLLS, TOKEN, backend_section
 from tests.servers import Fault, OctoAIServer, OpenAIServer
 
+#: The file as it is (remote backends otherwise send compact chunks, which fit any limit).
+ORIGINAL = {"upload_format": "original"}
+
 
 def sha8(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
@@ -29,7 +32,11 @@ def test_two_files_with_one_stem_keep_apart_as_in_the_daemon(workdir: Path) -> N
             workdir,
             {
                 "transcribe": {"backend": "openai"},
-                "backends.openai": {**FAST_POLLS, **backend_section("openai", server.url)},
+                "backends.openai": {
+                    **ORIGINAL,
+                    **FAST_POLLS,
+                    **backend_section("openai", server.url),
+                },
             },
         )
         wav, mp3 = workdir / "a.wav", workdir / "a.mp3"
@@ -75,7 +82,11 @@ def test_transcribe_waits_as_a_429_asks_and_rides_out_a_500(workdir: Path) -> No
             workdir,
             {
                 "transcribe": {"backend": "openai", "max_attempts": 1},
-                "backends.openai": {**FAST_POLLS, **backend_section("openai", server.url)},
+                "backends.openai": {
+                    **ORIGINAL,
+                    **FAST_POLLS,
+                    **backend_section("openai", server.url),
+                },
             },
         )
         (workdir / "memo.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
@@ -97,12 +108,17 @@ def test_a_file_over_the_upload_limit_goes_to_the_fallback_backend(workdir: Path
             {
                 "transcribe": {"backend": "openai"},
                 "backends.openai": {
+                    **ORIGINAL,
                     **FAST_POLLS,
                     **backend_section("openai", small.url),
                     "max_upload_bytes": 1000,
                     "fallback": "octoai",
                 },
-                "backends.octoai": {**FAST_POLLS, **backend_section("octoai", large.url)},
+                "backends.octoai": {
+                    **ORIGINAL,
+                    **FAST_POLLS,
+                    **backend_section("octoai", large.url),
+                },
             },
         )
         (workdir / "long.wav").write_bytes((AUDIO / "weather.wav").read_bytes())
@@ -120,7 +136,11 @@ def test_a_file_over_the_limit_without_fallback_fails_with_one_sentence(
         workdir,
         {
             "transcribe": {"backend": "openai"},
-            "backends.openai": {"base_url": "http://127.0.0.1:9/v1", "max_upload_bytes": 1000},
+            "backends.openai": {
+                **ORIGINAL,
+                "base_url": "http://127.0.0.1:9/v1",
+                "max_upload_bytes": 1000,
+            },
         },
     )
     (workdir / "long.wav").write_bytes((AUDIO / "weather.wav").read_bytes())
