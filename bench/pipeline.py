@@ -38,6 +38,7 @@ backend = "openai"
 [backends.openai]
 base_url = "{url}/v1"
 concurrency = 16
+upload_format = "original"  # the pipeline's own cost: no compaction of the random bytes
 [log]
 format = "json"
 """,
