@@ -17,9 +17,6 @@ from tests.helpers import AUDIO, write_config
 from tests.remote_setup import FAST_POLLS, TOKEN, backend_section
 from tests.servers import Fault, OctoAIServer, OpenAIServer
 
-#: The file as it is (remote backends otherwise send compact chunks, which fit any limit).
-ORIGINAL = {"upload_format": "original"}
-
 
 def sha8(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:8]
@@ -32,10 +29,11 @@ def test_two_files_with_one_stem_keep_apart_as_in_the_daemon(workdir: Path) -> N
             workdir,
             {
                 "transcribe": {"backend": "openai"},
+                # The original bytes go out, so the fake server's answer names their hash.
                 "backends.openai": {
-                    **ORIGINAL,
                     **FAST_POLLS,
                     **backend_section("openai", server.url),
+                    "upload_format": "original",
                 },
             },
         )
@@ -82,10 +80,11 @@ def test_transcribe_waits_as_a_429_asks_and_rides_out_a_500(workdir: Path) -> No
             workdir,
             {
                 "transcribe": {"backend": "openai", "max_attempts": 1},
+                # The original bytes go out, so the fake server's answer names their hash.
                 "backends.openai": {
-                    **ORIGINAL,
                     **FAST_POLLS,
                     **backend_section("openai", server.url),
+                    "upload_format": "original",
                 },
             },
         )
@@ -108,17 +107,13 @@ def test_a_file_over_the_upload_limit_goes_to_the_fallback_backend(workdir: Path
             {
                 "transcribe": {"backend": "openai"},
                 "backends.openai": {
-                    **ORIGINAL,
                     **FAST_POLLS,
                     **backend_section("openai", small.url),
                     "max_upload_bytes": 1000,
+                    "upload_format": "original",  # compact uploads would go in chunks
                     "fallback": "octoai",
                 },
-                "backends.octoai": {
-                    **ORIGINAL,
-                    **FAST_POLLS,
-                    **backend_section("octoai", large.url),
-                },
+                "backends.octoai": {**FAST_POLLS, **backend_section("octoai", large.url)},
             },
         )
         (workdir / "long.wav").write_bytes((AUDIO / "weather.wav").read_bytes())
@@ -137,9 +132,9 @@ def test_a_file_over_the_limit_without_fallback_fails_with_one_sentence(
         {
             "transcribe": {"backend": "openai"},
             "backends.openai": {
-                **ORIGINAL,
                 "base_url": "http://127.0.0.1:9/v1",
                 "max_upload_bytes": 1000,
+                "upload_format": "original",
             },
         },
     )

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
-from random import random
 from typing import Any, Protocol
 
 import structlog
@@ -18,8 +17,8 @@ import structlog
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.backends.uploads import clock_time
 from dropscribe.config import RemoteSettings, TranscribeSettings
-from dropscribe.errors import BackendError, BadInput, Permanent, Retryable, ServerDown
-from dropscribe.jobs.retry_policy import Fail, JobHistory, Retry, RetryRules, after, decide
+from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
+from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.outbox.transcript import Transcription
@@ -87,9 +86,9 @@ class ChunkRun:
         self.workdir = workdir
         self.todo: list[tuple[float, Chunk]] = [(0.0, c) for c in chunks if c.state != "done"]
         self.failure: BackendError | BadInput | None = None
-        #: Each chunk's waits that spent no attempt (see the retry policy).
-        self.histories: dict[int, JobHistory] = {}
         self.stopped = False
+        #: Each chunk's history of failures, for the retry policy (kept while the job runs).
+        self.histories: dict[int, JobHistory] = {}
 
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
@@ -211,7 +210,16 @@ class ChunkRun:
             return
         assert isinstance(outcome, Failed)
         error = outcome.error
-        if isinstance(error, ServerDown):
+        # The one retry policy of every job (jobs/retry_policy.py), per chunk: a 429 or
+        # server trouble within the transient budget spends no attempt.
+        now = self.clock()
+        known = self.histories.get(chunk.idx, JobHistory(0))
+        history = replace(known, attempts=current.attempts)
+        decision = decide(history, error, now, RetryRules.from_settings(self.rules))
+        self.histories[chunk.idx] = after(history, error, decision, now)
+        if isinstance(decision, Pause):
+            # The server is unreachable: the job waits as a whole (the dispatcher pauses
+            # the backend); the chunk's attempt is given back.
             chunks.move(
                 job.id,
                 chunk.idx,
@@ -222,24 +230,17 @@ class ChunkRun:
             )
             self.failure = self.failure or error
             return
-        # The job's retry policy decides for its chunks too: a 429 or server trouble
-        # within the budget spends no attempt of the chunk.
-        now = self.clock()
-        known = self.histories.get(chunk.idx, JobHistory(0))
-        history = replace(known, attempts=current.attempts)
-        decision = decide(history, error, now, RetryRules.from_settings(self.rules), random())
         if isinstance(decision, Retry):
-            self.histories[chunk.idx] = after(history, error, decision, now)
+            attempts = current.attempts if decision.spends_attempt else current.attempts - 1
             log.warning(
                 "chunk_retry",
                 job=job.id,
                 chunk=chunk.idx,
                 span=_label(chunk),
                 error=str(error),
-                attempt_spent=decision.spends_attempt,
                 retry_in=round(decision.at - now, 2),
+                spends_attempt=decision.spends_attempt,
             )
-            attempts = current.attempts if decision.spends_attempt else current.attempts - 1
             chunks.move(
                 job.id,
                 chunk.idx,
@@ -251,8 +252,7 @@ class ChunkRun:
             self.todo.append((decision.at, self._fresh(chunk)))
             return
         chunks.move(job.id, chunk.idx, "failed", future=None, error=str(error))
-        gave_up_now = isinstance(decision, Fail) and decision.gave_up
-        gave_up = f" after {current.attempts} attempts" if gave_up_now else ""
+        gave_up = f" after {current.attempts} attempts" if isinstance(error, Retryable) else ""
         span = f"{clock_time(chunk.start)} to {clock_time(chunk.end)}"
         message = f"The part from {span} failed{gave_up}: {error}"
         detail = getattr(error, "detail", None)
