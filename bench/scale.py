@@ -31,6 +31,7 @@ SERVER_DOWN = """
 backend = "openai"
 [backends.openai]
 base_url = "http://127.0.0.1:9/v1"
+upload_format = "original"  # the files are not audio: no compaction, the queue waits
 [log]
 format = "json"
 """
@@ -81,6 +82,7 @@ max_file_bytes = {(megabytes + 1) * 2**20}
 endpoint = "{server.url}/predict"
 max_upload_bytes = {(megabytes + 1) * 2**20}
 timeout_seconds = 600
+upload_format = "original"  # the streamed upload of the file itself is measured
 [log]
 format = "json"
 """,
