@@ -110,6 +110,7 @@ def test_folders_choose_their_backend_and_large_files_use_the_fallback(workdir: 
                     **FAST_POLLS,
                     "base_url": f"{server.url}/v2",
                     "endpoint_id": "x",
+                    "api_key": TOKEN,
                     "max_upload_bytes": 1000,
                     "upload_format": "original",
                 },

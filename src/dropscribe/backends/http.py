@@ -17,9 +17,9 @@ import base64
 import email.utils
 import json
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import urlsplit
 
 import httpx
@@ -79,6 +79,23 @@ class CoalescedStream(httpx.SyncByteStream):
             close()
 
 
+class ReportingReader:
+    """A file whose reads are reported (bytes read = bytes handed to the upload)."""
+
+    def __init__(self, stream: BinaryIO, on_read: Callable[[int], None] | None) -> None:
+        self.stream = stream
+        self.on_read = on_read
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        if data and self.on_read is not None:
+            self.on_read(len(data))
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.stream, name)
+
+
 class FutureGone(Exception):
     """The server does not know this future any more (404, 410, unknown or expired id)."""
 
@@ -114,7 +131,11 @@ def server_message(body: bytes, reason: str = "") -> str:
 
 
 def base64_json_body(
-    path: Path, before: bytes, after: bytes, prefix: bytes = b""
+    path: Path,
+    before: bytes,
+    after: bytes,
+    prefix: bytes = b"",
+    on_upload: Callable[[int], None] | None = None,
 ) -> tuple[Iterator[bytes], int]:
     """Return a JSON body ``before + base64(file) + after`` as chunks, and its length.
 
@@ -133,6 +154,8 @@ def base64_json_body(
             with path.open("rb") as stream:
                 while piece := stream.read(UPLOAD_CHUNK):
                     yield base64.b64encode(piece)
+                    if on_upload is not None:
+                        on_upload(len(piece))
         except FileNotFoundError:
             raise BadInput(
                 "The file disappeared while it was being uploaded; drop it again."

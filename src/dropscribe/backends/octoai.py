@@ -36,7 +36,9 @@ class OctoAIBackend(AsyncHTTPBackend):
         if (language := self.language_for(request)) is not None:
             fields["language"] = language
         after = ('", ' + json.dumps(fields)[1:]).encode()
-        body, length = base64_json_body(request.path, b'{"audio": "', after)
+        body, length = base64_json_body(
+            request.path, b'{"audio": "', after, on_upload=request.on_upload
+        )
         headers = {
             "X-OctoAI-Async": "1",
             "Content-Type": "application/json",

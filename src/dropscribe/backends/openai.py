@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
-from dropscribe.backends.http import HttpClient
+from dropscribe.backends.http import HttpClient, ReportingReader
 from dropscribe.backends.normalise import normalise
 from dropscribe.backends.uploads import UploadFormat
 from dropscribe.config import OpenAISettings, Settings
@@ -104,7 +104,8 @@ class OpenAIBackend:
         if request.language != "auto" and not translate:
             data["language"] = request.language
         with request.path.open("rb") as stream:
-            files = {"file": (request.path.name, stream, "application/octet-stream")}
+            upload = ReportingReader(stream, request.on_upload)
+            files = {"file": (request.path.name, upload, "application/octet-stream")}
             answer = self.http.request(
                 "POST", f"{self.base}/audio/{endpoint}", files=files, data=data
             )

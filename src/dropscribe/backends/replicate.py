@@ -51,7 +51,9 @@ class ReplicateBackend(AsyncHTTPBackend):
         after = ('", ' + json.dumps(inputs)[1:] + "}").encode()
         before = b'{"version": ' + json.dumps(self.rep.version).encode() + b', "input": {"audio": "'
         prefix = f"data:{self.media_type(request.path)};base64,".encode()
-        body, length = base64_json_body(request.path, before, after, prefix=prefix)
+        body, length = base64_json_body(
+            request.path, before, after, prefix=prefix, on_upload=request.on_upload
+        )
         headers = {"Content-Type": "application/json", "Content-Length": str(length)}
         return f"{self.base_url()}/predictions", body, headers
 

@@ -45,7 +45,9 @@ class RunPodBackend(AsyncHTTPBackend):
             "enable_vad": self.pod.enable_vad,
         }
         after = ('", ' + json.dumps(fields)[1:] + "}").encode()
-        body, length = base64_json_body(request.path, b'{"input": {"audio_base64": "', after)
+        body, length = base64_json_body(
+            request.path, b'{"input": {"audio_base64": "', after, on_upload=request.on_upload
+        )
         headers = {"Content-Type": "application/json", "Content-Length": str(length)}
         return f"{self.base_url()}/run", body, headers
 

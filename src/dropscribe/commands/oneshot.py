@@ -21,9 +21,11 @@ from tqdm import tqdm
 
 from dropscribe.backends.base import Done, Failed, Gone, Pending, Request
 from dropscribe.backends.registry import create_backend
+from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Permanent, Retryable
 from dropscribe.inbox.intake import hash_file
+from dropscribe.jobs.chunks import sends_chunks
 from dropscribe.jobs.retry_policy import Fail, JobHistory, Pause, RetryRules, after, decide
 from dropscribe.jobs.runner import BackendFactory, Runner
 from dropscribe.outbox.cues import CueRules
@@ -103,9 +105,14 @@ def _transcribe_one(
         transcribe.task,
         transcribe.max_duration_seconds,
     )
-    result, backend = run_to_outcome(
-        runner, transcribe.backend, request, RetryRules.from_settings(transcribe), sleep
-    )
+    chosen = runner.backend(transcribe.backend)
+    if sends_chunks(settings, chosen):  # remote: compact chunks, as the daemon sends them
+        bar = UploadBar(path.name) if sys.stderr.isatty() else None
+        result, backend = transcribe_remote(settings, chosen, path, sha256, bar), chosen.name
+    else:
+        result, backend = run_to_outcome(
+            runner, transcribe.backend, request, RetryRules.from_settings(transcribe), sleep
+        )
     document = build_document(
         result, source_path=str(path), sha256=sha256, size=size, backend=backend
     )

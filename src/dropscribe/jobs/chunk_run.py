@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,7 +17,8 @@ import structlog
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.backends.uploads import clock_time
 from dropscribe.config import RemoteSettings, TranscribeSettings
-from dropscribe.errors import BackendError, BadInput, Permanent, Retryable, ServerDown
+from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
+from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.outbox.transcript import Transcription
@@ -27,17 +29,28 @@ log = structlog.get_logger("dropscribe.jobs.chunks")
 LEND_CHECK_SECONDS = 0.5
 
 
+class ChunkProgress(Protocol):
+    """Told how a job's chunks go (``dropscribe transcribe`` draws it); called from threads."""
+
+    def planned(self, chunks: int, upload_bytes: int) -> None:
+        """The chunks still to send, and their bytes."""
+
+    def uploaded(self, size: int) -> None:
+        """``size`` more bytes went out."""
+
+    def waiting(self) -> None:
+        """A poll found a chunk still in the works."""
+
+    def chunk_done(self) -> None:
+        """One more chunk's result is saved."""
+
+
 class SlotLender(Protocol):
     def borrow_slot(self, backend: str) -> bool:
         """Take one more of ``backend``'s slots if it is idle and no other file is due."""
 
     def return_slot(self, backend: str) -> None:
         """Give a borrowed slot back."""
-
-
-def chunk_delay(attempt: int, base: float, cap: float) -> float:
-    """Return the wait before resending a chunk that failed ``attempt`` times."""
-    return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 def _label(chunk: Chunk) -> str:
@@ -59,7 +72,9 @@ class ChunkRun:
         section: RemoteSettings,
         workdir: Path,
         chunks: list[Chunk],
+        progress: ChunkProgress | None = None,
     ) -> None:
+        self.progress = progress
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -72,6 +87,8 @@ class ChunkRun:
         self.todo: list[tuple[float, Chunk]] = [(0.0, c) for c in chunks if c.state != "done"]
         self.failure: BackendError | BadInput | None = None
         self.stopped = False
+        #: Each chunk's history of failures, for the retry policy (kept while the job runs).
+        self.histories: dict[int, JobHistory] = {}
 
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
@@ -121,7 +138,13 @@ class ChunkRun:
             self.store.chunks.count_attempt(job.id, chunk.idx)
             path = self.workdir / chunk.path
             request = Request(
-                job.id, path, f"{job.path} [{_label(chunk)}]", chunk.bytes, job.language, job.task
+                job.id,
+                path,
+                f"{job.path} [{_label(chunk)}]",
+                chunk.bytes,
+                job.language,
+                job.task,
+                on_upload=self.progress.uploaded if self.progress else None,
             )
             try:
                 future = self.backend.submit(request)
@@ -147,6 +170,8 @@ class ChunkRun:
             self.store.chunks.move(
                 job.id, chunk.idx, "done", result=outcome.result.to_dict(), error=None
             )
+            if self.progress is not None:
+                self.progress.chunk_done()
         return outcome
 
     def _await(self, future: Future) -> Outcome | None:
@@ -160,6 +185,8 @@ class ChunkRun:
             polls += 1
             if not isinstance(outcome, Pending):
                 return outcome
+            if self.progress is not None:
+                self.progress.waiting()
             if self.clock() > deadline:
                 return Failed(Retryable(f"No result within {self.section.deadline_seconds:.0f} s."))
         return None
@@ -183,7 +210,16 @@ class ChunkRun:
             return
         assert isinstance(outcome, Failed)
         error = outcome.error
-        if isinstance(error, ServerDown):
+        # The one retry policy of every job (jobs/retry_policy.py), per chunk: a 429 or
+        # server trouble within the transient budget spends no attempt.
+        now = self.clock()
+        known = self.histories.get(chunk.idx, JobHistory(0))
+        history = replace(known, attempts=current.attempts)
+        decision = decide(history, error, now, RetryRules.from_settings(self.rules))
+        self.histories[chunk.idx] = after(history, error, decision, now)
+        if isinstance(decision, Pause):
+            # The server is unreachable: the job waits as a whole (the dispatcher pauses
+            # the backend); the chunk's attempt is given back.
             chunks.move(
                 job.id,
                 chunk.idx,
@@ -194,24 +230,26 @@ class ChunkRun:
             )
             self.failure = self.failure or error
             return
-        transcribe = self.rules
-        if isinstance(error, Retryable) and current.attempts < transcribe.max_attempts:
-            delay = max(
-                chunk_delay(
-                    current.attempts, transcribe.retry_base_seconds, transcribe.retry_max_seconds
-                ),
-                error.retry_after or 0.0,
-            )
+        if isinstance(decision, Retry):
+            attempts = current.attempts if decision.spends_attempt else current.attempts - 1
             log.warning(
                 "chunk_retry",
                 job=job.id,
                 chunk=chunk.idx,
                 span=_label(chunk),
                 error=str(error),
-                retry_in=round(delay, 2),
+                retry_in=round(decision.at - now, 2),
+                spends_attempt=decision.spends_attempt,
             )
-            chunks.move(job.id, chunk.idx, "pending", future=None, error=str(error))
-            self.todo.append((self.clock() + delay, self._fresh(chunk)))
+            chunks.move(
+                job.id,
+                chunk.idx,
+                "pending",
+                future=None,
+                error=str(error),
+                attempts=max(0, attempts),
+            )
+            self.todo.append((decision.at, self._fresh(chunk)))
             return
         chunks.move(job.id, chunk.idx, "failed", future=None, error=str(error))
         gave_up = f" after {current.attempts} attempts" if isinstance(error, Retryable) else ""

@@ -40,13 +40,23 @@ from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import (
     BadInput,
 )
-from dropscribe.jobs.chunk_run import ChunkRun, SlotLender
+from dropscribe.jobs.chunk_run import ChunkProgress, ChunkRun, SlotLender
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk, NewChunk
 from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
+
+
+def sends_chunks(settings: Settings, backend: Backend) -> bool:
+    """Return whether ``backend`` is sent compact chunks (a remote one, not "original")."""
+    section = settings.backend_settings(backend.name)
+    return (
+        isinstance(section, RemoteSettings)
+        and section.upload_format != "original"
+        and hasattr(backend, "upload_formats")
+    )
 
 
 class ChunkedUploads:
@@ -57,22 +67,18 @@ class ChunkedUploads:
         clock: Callable[[], float],
         stopping: threading.Event,
         lender: SlotLender,
+        workroot: Path | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
         self.stopping = stopping
         self.lender = lender
-        self.workroot = settings.paths.state.parent / "uploads"
+        self.workroot = workroot or settings.paths.state.parent / "uploads"
 
     def applies(self, backend: Backend) -> bool:
         """Return whether ``backend``'s jobs go as compact chunks."""
-        section = self.settings.backend_settings(backend.name)
-        return (
-            isinstance(section, RemoteSettings)
-            and section.upload_format != "original"
-            and hasattr(backend, "upload_formats")
-        )
+        return sends_chunks(self.settings, backend)
 
     def workdir(self, job: Job) -> Path:
         return self.workroot / f"job-{job.id}"
@@ -84,7 +90,9 @@ class ChunkedUploads:
 
     # --- one job ---------------------------------------------------------------
 
-    def run(self, job: Job, backend: Backend, source: Path) -> Outcome | None:
+    def run(
+        self, job: Job, backend: Backend, source: Path, progress: ChunkProgress | None = None
+    ) -> Outcome | None:
         """Drive ``job`` (submitting or running) to one outcome; None when told to stop.
 
         Raises:
@@ -93,6 +101,8 @@ class ChunkedUploads:
         section = self.settings.backend_settings(job.backend)
         assert isinstance(section, RemoteSettings)
         chunks = self._chunks(job, backend, section, source)
+        if progress is not None:
+            progress.planned(len(chunks), sum(c.bytes for c in chunks if c.state != "done"))
         if job.state == JobState.SUBMITTING:
             future = Future(
                 backend=job.backend,
@@ -114,6 +124,7 @@ class ChunkedUploads:
             section,
             self.workdir(job),
             chunks,
+            progress,
         ).run()
         if isinstance(outcome, Done):
             return Done(self._stitched(job, backend, section))
