@@ -23,6 +23,7 @@ REPO = Path(__file__).parent.parent
         ("bench.batched", "## Batched decoding (smoke)"),
         ("bench.long_recordings", "## One long recording: daemon against the bare loop"),
         ("bench.diarize", "## Speaker labels"),
+        ("bench.remote_uploads", "## Compact uploads and chunks (remote engines)"),
     ],
 )
 def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:

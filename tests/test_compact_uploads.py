@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from dropscribe.backends.base import Request
@@ -184,3 +185,18 @@ def test_chunks_borrow_only_idle_slots_and_never_while_another_file_waits(
             "short.wav"
         ]
         store.close()
+
+
+def test_without_silero_an_energy_detector_finds_the_pauses_between_words() -> None:
+    from dropscribe.audio.speech_blocks import SAMPLE_RATE, loud_spans
+
+    rng = np.random.default_rng(7)
+    noise = rng.normal(0, 0.001, SAMPLE_RATE * 6).astype(np.float32)  # a quiet room
+    tone = 0.3 * np.sin(np.linspace(0, 2 * np.pi * 220, SAMPLE_RATE)).astype(np.float32)
+    audio = noise.copy()
+    audio[SAMPLE_RATE : 2 * SAMPLE_RATE] += tone  # "speech" from 1 s to 2 s
+    audio[4 * SAMPLE_RATE : 5 * SAMPLE_RATE] += tone  # and from 4 s to 5 s
+    spans = loud_spans(audio)
+    assert len(spans) == 2
+    assert spans[0] == pytest.approx((1.0, 2.0), abs=0.04)
+    assert spans[1] == pytest.approx((4.0, 5.0), abs=0.04)
