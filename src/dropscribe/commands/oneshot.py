@@ -57,7 +57,7 @@ def _transcribe_one(
         settings.transcribe.language,
         settings.transcribe.task,
     )
-    if sends_chunks(settings, backend):  # remote: compact chunks, as the daemon sends them
+    if sends_chunks(settings, backend, size):  # remote: compact chunks, as the daemon sends them
         bar = UploadBar(path.name) if sys.stderr.isatty() else None
         result = transcribe_remote(settings, backend, path, sha256, bar)
         attempts = 0

@@ -49,12 +49,18 @@ from dropscribe.outbox.transcript import Transcription
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
 
-def sends_chunks(settings: Settings, backend: Backend) -> bool:
-    """Return whether ``backend`` is sent compact chunks (a remote one, not "original")."""
+def sends_chunks(settings: Settings, backend: Backend, size: int) -> bool:
+    """Return whether a file of ``size`` bytes goes to ``backend`` as compact chunks.
+
+    Remote backends only, unless ``upload_format = "original"``; a file under
+    ``compact_above_bytes`` goes as it is: compacting it (a worker process) would
+    cost more than the bytes it saves.
+    """
     section = settings.backend_settings(backend.name)
     return (
         isinstance(section, RemoteSettings)
         and section.upload_format != "original"
+        and size > section.compact_above_bytes
         and hasattr(backend, "upload_formats")
     )
 
@@ -76,9 +82,9 @@ class ChunkedUploads:
         self.lender = lender
         self.workroot = workroot or settings.paths.state.parent / "uploads"
 
-    def applies(self, backend: Backend) -> bool:
-        """Return whether ``backend``'s jobs go as compact chunks."""
-        return sends_chunks(self.settings, backend)
+    def applies(self, job: Job, backend: Backend) -> bool:
+        """Return whether ``job`` goes to ``backend`` as compact chunks."""
+        return sends_chunks(self.settings, backend, job.size)
 
     def workdir(self, job: Job) -> Path:
         return self.workroot / f"job-{job.id}"

@@ -250,7 +250,7 @@ class Dispatcher:
                 return
             job = self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
             return
-        if self.chunked.applies(backend):
+        if self.chunked.applies(job, backend):
             outcome = self.chunked.run(job, backend, self.finisher.source_of(job))
             job = self.store.get(job.id)
         else:
