@@ -135,6 +135,33 @@ def compare(engine: Engine, label: str, audio: Any, reference: str, rounds: int)
     return rows
 
 
+def prompted_parts(engine: Engine, label: str, audio: Any, reference: str) -> dict[str, str]:
+    """Parts decoded one after another, each prompted with the last words before its cut,
+    against the same parts without a prompt: does the context at a cut matter?"""
+    from dropscribe.audio.cuts import plan_parts
+    from dropscribe.audio.speech import detect_speech
+    from dropscribe.audio.stitch import PartTranscript, stitch
+    from dropscribe.backends.local_decoding import decode_sequential
+
+    duration = len(audio) / SAMPLE_RATE
+    parts = plan_parts(detect_speech(audio, SAMPLE_RATE), duration, parts=4)
+    rows = {}
+    for prompted in (False, True):
+        transcripts, before = [], ""
+        for part in parts:
+            clip = audio[int(part.start * SAMPLE_RATE) : int(part.end * SAMPLE_RATE)]
+            options = {"language": "en", "beam_size": 5, "word_timestamps": True}
+            if prompted and before:
+                options["initial_prompt"] = " ".join(before.split()[-30:])
+            decoded = decode_sequential(engine.engine.model, clip, options, lambda s: None)
+            transcripts.append(PartTranscript(part, decoded.segments, "en"))
+            before = "".join(segment["text"] for segment in decoded.segments)
+        text = "".join(segment["text"] for segment in stitch(transcripts).segments)
+        name = "prompted with the words before" if prompted else "no prompt"
+        rows[f"{label}, {len(parts)} parts, {name}"] = f"WER {wer(reference, text):.3f}"
+    return rows
+
+
 def short_clips(engine: Engine, rounds: int) -> dict[str, str]:
     rows = {}
     audios = [load(clip_path(name)) for name in CLIPS]
@@ -167,6 +194,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument(
+        "--only", help="comma-separated: reading, gaps1, gaps3, joined, joined10, short, prompt"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     engine = Engine()
@@ -184,37 +214,36 @@ def main() -> None:
         )
         report("Batched decoding (smoke)", rows)
         return
-    reading = WORK / "long_reading.wav"
-    if not reading.exists():
-        subprocess.run([str(REPO / "bench" / "make_long_reading.sh"), str(WORK)], check=True)
-    audio = load(reading)
-    rows.update(
-        compare(
-            engine,
-            f"synthetic reading {len(audio) / SAMPLE_RATE:.0f} s",
-            audio,
-            (WORK / "long_reading.txt").read_text(),
-            args.rounds,
-        )
-    )
-    for gap, repeat, clips in (
-        (1.0, 2, CLIPS),
-        (3.0, 2, CLIPS),
-        (1.5, 1, ENGLISH),
-        (1.5, 7, ENGLISH),
-    ):
+    only = set((args.only or "reading,gaps1,gaps3,joined,joined10,short").split(","))
+    if "reading" in only:
+        reading = WORK / "long_reading.wav"
+        if not reading.exists():
+            subprocess.run([str(REPO / "bench" / "make_long_reading.sh"), str(WORK)], check=True)
+        audio = load(reading)
+        label = f"synthetic reading {len(audio) / SAMPLE_RATE:.0f} s"
+        reference = (WORK / "long_reading.txt").read_text()
+        rows.update(compare(engine, label, audio, reference, args.rounds))
+        print(rows, flush=True)
+    corpora = {
+        "gaps1": (1.0, 2, CLIPS),
+        "gaps3": (3.0, 2, CLIPS),
+        "joined": (1.5, 1, ENGLISH),
+        "joined10": (1.5, 7, ENGLISH),
+    }
+    for name, (gap, repeat, clips) in corpora.items():
+        if name not in only:
+            continue
         audio, reference = joined(gap, repeat, clips)
-        seconds = len(audio) / SAMPLE_RATE
-        rows.update(
-            compare(
-                engine,
-                f"real clips joined {repeat}x, {gap:.1f} s gaps ({seconds:.0f} s)",
-                audio,
-                reference,
-                args.rounds,
-            )
-        )
-    rows.update(short_clips(engine, args.rounds))
+        label = f"real clips joined {repeat}x, {gap:.1f} s gaps ({len(audio) / SAMPLE_RATE:.0f} s)"
+        rows.update(compare(engine, label, audio, reference, args.rounds))
+        print(rows, flush=True)
+    if "prompt" in only:
+        for repeat in (1, 7):
+            audio, reference = joined(1.5, repeat, ENGLISH)
+            label = f"real clips joined {repeat}x, 1.5 s gaps"
+            rows.update(prompted_parts(engine, label, audio, reference))
+    if "short" in only:
+        rows.update(short_clips(engine, args.rounds))
     report("Batched decoding", rows)
 
 

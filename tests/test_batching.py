@@ -38,8 +38,10 @@ def test_a_long_recording_with_pauses_and_free_decodes_is_cut_into_parts() -> No
     # Ten minutes of speech with a 2.5 s pause every 30 s.
     speech = [(i * 30.0, i * 30.0 + 27.5) for i in range(20)]
     plan = plan_decoding("auto", speech, 600.0, decodes=2)
-    assert plan.decoding == "parts" and len(plan.parts) == 2
-    assert plan.parts[0].keep_end == 298.75  # the middle of the pause nearest the half
+    assert plan.decoding == "parts" and len(plan.parts) >= 20
+    assert all(part.at_pauses for part in plan.parts)
+    # At most one window each; the last may run longer on the silence after the speech.
+    assert all(part.duration <= 30.0 for part in plan.parts[:-1])
     # With one decode free (other files waiting), the same recording is not split.
     assert plan_decoding("auto", speech, 600.0, decodes=1).decoding == "sequential"
 

@@ -170,7 +170,7 @@ def subprocess_retry(config: Path) -> None:
 def test_after_kill_9_finished_chunks_stay_finished_and_chunks_in_flight_are_polled(
     workdir: Path, name: str
 ) -> None:
-    with make_server(name, pending_polls=40) as server:
+    with make_server(name, pending_polls=20) as server:
         config = config_for(
             workdir, name, server, concurrency=2, poll_initial_seconds=0.05, poll_max_seconds=0.1
         )
@@ -214,7 +214,7 @@ def saved_chunks(workdir: Path) -> dict[str, list[str]]:
 
 
 def test_a_chunk_gone_after_its_retention_is_sent_again(workdir: Path) -> None:
-    with make_server("runpod", pending_polls=40) as server:
+    with make_server("runpod", pending_polls=20) as server:
         config = config_for(
             workdir,
             "runpod",

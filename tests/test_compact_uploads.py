@@ -160,8 +160,8 @@ def test_chunks_borrow_only_idle_slots_and_never_while_another_file_waits(
         store = Store(tmp_path / "state.sqlite3")
         finisher = Finisher(settings, store, Outbox(tmp_path / "out", ["json"]), Hooks([], [], 1))
         now = 1000.0
-        dispatcher = Dispatcher(settings, store, finisher, lambda: now, threading.Event())
-        dispatcher.backend("octoai")
+        dispatcher = Dispatcher(lambda: settings, store, finisher, lambda: now, threading.Event())
+        dispatcher.runner.backend("octoai")
         dispatcher.active["octoai"] = 1  # one long recording in flight
         assert dispatcher.borrow_slot("octoai")
         assert dispatcher.borrow_slot("octoai")

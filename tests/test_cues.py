@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import hypothesis.strategies as st
 import pytest
@@ -10,6 +11,8 @@ import srt
 import webvtt
 from hypothesis import HealthCheck, given, settings
 
+from dropscribe.config import load_settings
+from dropscribe.errors import ConfigError
 from dropscribe.outbox.cues import Cue, CueRules, build_cues, speaker_prefix, tokens_from_segments
 from dropscribe.outbox.formats import cues_of, to_srt, to_vtt
 from dropscribe.outbox.transcript import (
@@ -21,6 +24,8 @@ from dropscribe.outbox.transcript import (
     make_segment,
     make_word,
 )
+from dropscribe.outbox.writer import Outbox
+from tests.helpers import write_config
 
 RULES = CueRules()
 EPSILON = 0.0015  # timestamps are written in whole milliseconds
@@ -227,3 +232,20 @@ def test_a_segment_longer_than_any_line_is_cut_into_pieces_that_fit() -> None:
     cues = cues_of(document_of([segment]))
     assert "".join("".join(cue.lines) for cue in cues) == url
     assert_within_the_rules(cues, RULES)
+
+
+def test_the_limits_come_from_the_transcribe_settings(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"transcribe": {"cue_line_chars": 20, "cue_lines": 1}})
+    settings = load_settings(config)
+    outbox = Outbox(tmp_path / "out", ["srt"], CueRules.from_settings(settings.transcribe))
+    segment = timed("The town library opens at nine in the morning and closes at six.")
+    (path,) = outbox.write_transcript("a", document_of([segment]))
+    parsed = list(srt.parse(path.read_text()))
+    assert len(parsed) > 3
+    assert all(len(item.content) <= 20 and "\n" not in item.content for item in parsed)
+
+
+def test_a_minimum_longer_than_the_maximum_is_one_clear_sentence(tmp_path: Path) -> None:
+    config = write_config(tmp_path, {"transcribe": {"cue_min_seconds": 8.0}})
+    with pytest.raises(ConfigError, match="cue_min_seconds is longer than cue_max_seconds"):
+        load_settings(config)

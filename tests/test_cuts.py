@@ -100,3 +100,8 @@ def test_silence_is_one_part() -> None:
 def test_impossible_requests_are_refused(kwargs: dict[str, float]) -> None:
     with pytest.raises(ValueError):
         plan_parts(SPEECH, 60.0, **kwargs)  # type: ignore[arg-type]
+
+
+def test_silence_after_the_last_speech_is_not_cut_off_into_a_part_of_its_own() -> None:
+    parts = plan_parts([(0.0, 10.0), (11.0, 27.0)], 40.0, max_seconds=30.0)
+    assert parts == [Part(0.0, 40.0, 0.0, 40.0)]

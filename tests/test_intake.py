@@ -60,7 +60,7 @@ class Rig:
     def reopen(self) -> Rig:
         """A new daemon on the same SQLite file."""
         self.store.close()
-        return build(self.settings, self.clock)
+        return build(self.settings, self.clock, self.intake.finisher.config_path)
 
     def restart(self) -> Rig:
         """A new daemon on the same SQLite file, after its recovery."""
@@ -80,12 +80,12 @@ class Rig:
         return job
 
 
-def build(settings: Settings, clock: Clock) -> Rig:
+def build(settings: Settings, clock: Clock, config_path: Path | None = None) -> Rig:
     paths = settings.paths
     store = Store(paths.state, clock=clock)
     outbox = Outbox(paths.outbox, settings.transcribe.formats)
-    finisher = Finisher(settings, store, outbox, Hooks([], [], 5), config_path=settings.config_path)
-    intake = Intake(settings, store, finisher, lambda _backend: {}, clock)
+    finisher = Finisher(settings, store, outbox, Hooks([], [], 5), config_path=config_path)
+    intake = Intake(lambda: settings, store, finisher, lambda _backend: {}, clock)
     return Rig(settings, store, intake, clock)
 
 
@@ -94,7 +94,7 @@ def make_rig(tmp_path: Path, **watch: Any) -> Rig:
     settings = load_settings(config)
     for directory in (settings.paths.inbox, settings.paths.outbox, settings.paths.failed):
         directory.mkdir(parents=True, exist_ok=True)
-    return build(settings, Clock())
+    return build(settings, Clock(), config)
 
 
 @pytest.fixture
@@ -241,7 +241,7 @@ def test_a_link_gets_a_valid_sha256_a_retry_hint_with_the_config_and_never_opens
     job = rig.job("sneaky.wav")
     report = json.loads((rig.settings.paths.outbox / "sneaky.error.json").read_text())
     assert len(report["source"]["sha256"]) == 64 and report["source"]["sha256"] != ""
-    assert f"--config {rig.settings.config_path}" in report["retry"]
+    assert f"--config {rig.intake.finisher.config_path}" in report["retry"]
     assert report["original"] == str(rig.settings.paths.failed / "sneaky.wav")
     assert (rig.settings.paths.failed / "sneaky.wav").is_symlink()
     # `retry` puts it back in the queue; reading it for the engine is refused.
@@ -326,3 +326,18 @@ def test_every_name_the_kernel_accepts_is_stored_logged_and_named_safely(
     assert any("bad-\\\\xff\\\\xfe-name.wav" in line for line in lines)
     for line in lines:
         json.loads(line)  # every log line was written, whole, as JSON
+
+
+def test_same_stem_siblings_never_share_sidecars_and_the_names_do_not_depend_on_event_order(
+    tmp_path: Path,
+) -> None:
+    names = []
+    for order in (["a.wav", "a.mp3"], ["a.mp3", "a.wav"]):
+        (tmp_path / "-".join(order)).mkdir()
+        rig = make_rig(tmp_path / "-".join(order))
+        for name in order:
+            (rig.inbox / name).write_bytes(b"RIFF" + name.encode())
+        rig.take_in(*order)
+        names.append({job.path: job.output_name for job in rig.store.jobs()})
+        rig.store.close()
+    assert names[0] == names[1] == {"a.mp3": "a", "a.wav": "a.wav"}

@@ -7,6 +7,7 @@ import shutil
 import signal
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -177,10 +178,12 @@ def test_a_worker_past_its_time_limit_is_stopped(tmp_path: Path) -> None:
 
 
 def test_a_recording_over_the_duration_limit_fails_clearly(tmp_path: Path) -> None:
-    config = write_config(tmp_path, {"transcribe": {"max_duration_seconds": 2}})
-    backend = LocalBackend(load_settings(config))
+    # The limit travels with each job's request (the one in force when it was
+    # submitted, so a reload applies to the next file), not the engine's start settings.
+    backend = LocalBackend(load_settings(write_config(tmp_path)))
     try:
-        outcome = settle(backend, request(AUDIO / "weather.wav"))
+        limited = replace(request(AUDIO / "weather.wav"), max_duration_seconds=2)
+        outcome = settle(backend, limited)
         assert isinstance(outcome, Failed) and isinstance(outcome.error, BadInput)
         assert "more than the configured maximum of 2 s" in str(outcome.error)
     finally:

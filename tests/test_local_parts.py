@@ -15,8 +15,9 @@ import jiwer
 import numpy as np
 import pytest
 
+from dropscribe.audio import SAMPLE_RATE
+from dropscribe.audio.decode import decode_file
 from dropscribe.backends.local_engine import Engine
-from dropscribe.backends.local_media import SAMPLE_RATE, decode
 from dropscribe.backends.local_model import resolve_model
 from dropscribe.backends.local_protocol import EngineOptions, Job
 from dropscribe.outbox.transcript import Transcription
@@ -54,7 +55,7 @@ def engine() -> Iterator[Engine]:
 def joined() -> tuple[Audio, list[list[str]]]:
     pieces, texts = [], []
     for name in CLIPS:
-        audio = decode(str(AUDIO / f"{name}.wav"), 600.0)
+        audio = decode_file(AUDIO / f"{name}.wav", 600.0).samples
         pieces += [audio, PAUSE]
         texts.append(words(reference(name)))
     return np.concatenate(pieces), texts

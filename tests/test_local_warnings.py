@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+import structlog
 
 from dropscribe.backends.base import Done
 from dropscribe.backends.local import LocalBackend
@@ -106,3 +107,14 @@ def test_french_with_the_default_english_model_gets_a_warning_in_its_json(
 @pytest.mark.parametrize("name", ["fox.wav", "weather.mp3", "numbers.wav", "long_reading.flac"])
 def test_english_speech_gets_no_warning(engine: LocalBackend, name: str) -> None:
     assert document_for(engine, AUDIO / name)["warnings"] == []
+
+
+def test_an_english_only_model_says_in_the_log_that_auto_means_english(tmp_path: Path) -> None:
+    backend = LocalBackend(load_settings(write_config(tmp_path)))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            assert isinstance(settle(backend, request(AUDIO / "numbers.wav")), Done)
+    finally:
+        backend.close()
+    notes = [entry for entry in logs if entry["event"] == "english_only_model"]
+    assert notes and 'language = "auto" means English' in notes[0]["note"]

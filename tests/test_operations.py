@@ -124,7 +124,8 @@ def test_sighup_applies_new_settings_and_names_what_needs_a_restart(workdir: Pat
         )
         daemon.signal(signal.SIGHUP)
         reloaded = daemon.wait_event("reloaded", timeout=10)
-        assert reloaded["needs_restart"] == ["watch"]
+        assert reloaded["needs_restart"] == ["watch.poll_seconds"]
+        assert reloaded["applied"] == ["transcribe.formats"]
         (inbox / "after.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
         wait_for(lambda: len(outcome_files(outbox, "after")) == 2, 60, "two sidecars")
         assert daemon.process is not None and daemon.process.poll() is None

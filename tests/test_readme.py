@@ -7,8 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from dropscribe.backends import registry
 from dropscribe.config import (
-    BACKEND_NAMES,
     BackendsSettings,
     FolderOverride,
     RemoteSettings,
@@ -30,7 +30,7 @@ def documented_keys(text: str) -> dict[str, set[str]]:
                 for name in re.findall(r"`\[([^\]]+)\]`", line)
             ]
             named = re.match(r"^### `(\w+)`:", line)
-            if not sections and named and named.group(1) in BACKEND_NAMES:
+            if not sections and named and named.group(1) in registry.NAMES:
                 sections = [f"backends.{named.group(1)}"]
         elif line.startswith("| `") and sections:
             for key in re.findall(r"`([\w.]+)`", line.split("|")[1]):

@@ -6,16 +6,17 @@ from pathlib import Path
 
 import numpy as np
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.cuts import plan_parts
+from dropscribe.audio.decode import decode_file
 from dropscribe.audio.speech import detect_speech
-from dropscribe.backends.local_media import SAMPLE_RATE, decode
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
 
 
 def test_recordings_joined_with_a_pause_are_cut_inside_that_pause() -> None:
-    fox = decode(str(AUDIO / "fox.wav"), 600.0)
-    weather = decode(str(AUDIO / "weather.wav"), 600.0)
+    fox = decode_file(AUDIO / "fox.wav", 600.0).samples
+    weather = decode_file(AUDIO / "weather.wav", 600.0).samples
     pause = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
     joined = np.concatenate([fox, pause, weather])
     seam = len(fox) / SAMPLE_RATE

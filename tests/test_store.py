@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.jobs.states import TRANSITIONS, JobState
+from dropscribe.jobs.states import PREDECESSORS, TRANSITIONS, JobState
 from dropscribe.jobs.store import Store, TransitionError
 from dropscribe.jobs.store.schema import MIGRATIONS
 
@@ -160,3 +160,31 @@ def test_intake_marks_count_deaths_alone_and_are_forgotten(store: Store) -> None
     assert store.intake_marks() == {"a.wav": 0, "b\udcff.wav": 1}
     store.unmark_intake(["a.wav", "b\udcff.wav"])
     assert store.intake_marks() == {}
+
+
+def test_claim_requeue_and_retry_obey_the_transition_table(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every state change goes through the one table: a table that forbids these
+    moves stops the bulk moves too, not only ``move``."""
+    queued, submitting, failed = add(store, "q.wav"), add(store, "s.wav"), add(store, "f.wav")
+    store.move(queued, JobState.QUEUED, next_attempt_at=0.0)
+    store.move(submitting, JobState.QUEUED, next_attempt_at=0.0)
+    store.claim("local", 1, now=1000.0)  # q.wav is claimed, s.wav stays queued
+    store.move(submitting, JobState.FAILED)
+    store.move(failed, JobState.FAILED)
+    import dropscribe.jobs.store as module
+
+    strict = dict(PREDECESSORS)
+    strict[JobState.QUEUED] = frozenset()
+    strict[JobState.SUBMITTING] = frozenset()
+    monkeypatch.setattr(module, "PREDECESSORS", strict)
+    assert store.requeue_interrupted() == 0
+    assert store.retry(None) == []
+    assert store.get(queued).state == JobState.SUBMITTING
+    assert store.get(failed).state == JobState.FAILED
+    monkeypatch.undo()
+    assert store.requeue_interrupted() == 1
+    monkeypatch.setattr(module, "PREDECESSORS", strict)
+    assert store.claim("local", 5, now=1000.0) == []
+    assert store.get(queued).state == JobState.QUEUED

@@ -13,9 +13,10 @@ import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Annotated, Any, Literal, get_origin
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,13 +33,17 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from dropscribe.backends import registry
 from dropscribe.backends.languages import language_code
 from dropscribe.errors import ConfigError
+from dropscribe.outbox.originals import archive_folder
 
-BACKEND_NAMES = ("local", "octoai", "runpod", "replicate", "openai")
-BackendName = Literal["local", "octoai", "runpod", "replicate", "openai"]
+#: A backend's name, checked against the registry (the one list of backends).
+BackendName = Annotated[str, AfterValidator(registry.check_name)]
 Format = Literal["json", "txt", "srt", "vtt"]
 DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
+#: Video containers: their audio track is transcribed (issue 13).
+DEFAULT_EXTENSIONS += ["mp4", "mkv", "mov", "m4v", "avi"]
 
 
 def _all_formats() -> list[Format]:
@@ -96,7 +101,8 @@ def variable_for(key: str, value: str, environ: dict[str, str]) -> str:
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Frozen: settings are built and checked once; a reload builds new ones.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class PathsSettings(Section):
@@ -116,17 +122,19 @@ class PathsSettings(Section):
     def _empty_archive_keeps(cls, value: Any) -> Any:
         return None if value in ("", None) else value
 
-    @model_validator(mode="after")
-    def _no_archive_means_keep(self) -> PathsSettings:
+    @model_validator(mode="before")
+    @classmethod
+    def _no_archive_means_keep(cls, data: Any) -> Any:
         # One place decides what an empty archive means: originals stay where they are.
-        if self.archive is None and self.originals == "archive":
-            if "originals" in self.model_fields_set:
-                raise ValueError(
-                    'paths.archive is "" but paths.originals = "archive": name an archive '
-                    'folder, or set originals = "keep"'
-                )
-            self.originals = "keep"
-        return self
+        # (Decided on the input: the settings are frozen once validated.)
+        if not isinstance(data, dict) or data.get("archive", "archive") not in ("", None):
+            return data
+        if data.get("originals") == "archive":
+            raise ValueError(
+                'paths.archive is "" but paths.originals = "archive": name an archive '
+                'folder, or set originals = "keep"'
+            )
+        return {**data, "originals": data.get("originals", "keep")}
 
 
 def _language(value: str | None) -> str | None:
@@ -175,6 +183,12 @@ class TranscribeSettings(Section):
     max_attempts: int = Field(3, ge=1, description="Attempts before a job fails for good.")
     retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles.")
     retry_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")
+    transient_budget_seconds: float = Field(
+        3600.0,
+        ge=0,
+        description="How long a file rides out server trouble (5xx, resets, timeouts) before "
+        "its attempts count.",
+    )
     max_file_bytes: int = Field(2 * 1024**3, gt=0, description="Larger files fail at once.")
     max_duration_seconds: float = Field(
         6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
@@ -211,6 +225,19 @@ class TranscribeSettings(Section):
             )
         return self
 
+    audio_track: int | str = Field(
+        "auto",
+        description='Which audio track of a file: "auto" (the default track, else the first), '
+        'a number from 0, or a language tag such as "en" (else "auto").',
+    )
+
+    @field_validator("audio_track", mode="before")
+    @classmethod
+    def _parse_audio_track(cls, value: Any) -> int | str:
+        from dropscribe.audio.tracks import parse_audio_track
+
+        return parse_audio_track(value)
+
 
 class LocalSettings(Section):
     model: str = Field("tiny.en", description="A model name, or a CTranslate2 model directory.")
@@ -228,7 +255,12 @@ class LocalSettings(Section):
     timeout_seconds: float = Field(
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
     )
-    max_memory_mb: int = Field(0, ge=0, description="Worker resident memory limit; 0: none.")
+    max_memory_mb: int = Field(
+        0,
+        ge=0,
+        description="Worker resident memory limit; 0: half the machine's memory (or its "
+        "cgroup limit), shared among the workers, at least 1024 MB.",
+    )
     batched: Literal["auto", "on", "off", "parts"] = Field(
         "auto", description="auto (measured), on (batched), off (sequential), parts (at pauses)."
     )
@@ -323,10 +355,10 @@ class LogSettings(Section):
 
 
 class Settings(BaseSettings):
-    """The whole configuration; ``config_dir`` anchors relative paths."""
+    """The whole configuration, frozen once loaded (see :class:`CurrentSettings`)."""
 
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid"
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
     )
 
     paths: PathsSettings = Field(default_factory=PathsSettings)
@@ -336,7 +368,6 @@ class Settings(BaseSettings):
     backends: BackendsSettings = Field(default_factory=BackendsSettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
     log: LogSettings = Field(default_factory=LogSettings)
-    config_path: Path | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -372,7 +403,27 @@ class Settings(BaseSettings):
         return merged
 
 
-SECRET_KEYS = {"octoai": "token", "runpod": "api_key", "replicate": "token", "openai": "api_key"}
+class CurrentSettings:
+    """The one reference to the settings in force.
+
+    Components read :meth:`get` for each job instead of keeping values they were
+    given at start; a reload builds new settings and swaps them in with one
+    assignment, so a job sees either the old settings or the new, never a mix.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+
+    def get(self) -> Settings:
+        return self._settings
+
+    def swap(self, settings: Settings) -> Settings:
+        """Put ``settings`` in force; return the settings they replace."""
+        old, self._settings = self._settings, settings
+        return old
+
+
+SECRET_KEYS = registry.secret_keys()
 
 
 def load_settings(path: Path | None) -> Settings:
@@ -395,7 +446,7 @@ def load_settings(path: Path | None) -> Settings:
             raise ConfigError([f"config: {path} is not valid TOML ({exc})"]) from None
         base = path.resolve().parent
     try:
-        settings = Settings(**data)
+        settings = _load_credentials(_anchor_paths(Settings(**data), base))
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
     except _UnreadableVariable as exc:
@@ -406,9 +457,6 @@ def load_settings(path: Path | None) -> Settings:
                 '(txt,srt) or a JSON array (["txt", "srt"]), a table as a JSON object'
             ]
         ) from None
-    settings.config_path = path.resolve() if path else None
-    _anchor_paths(settings, base)
-    _load_credentials(settings)
     problems = check_paths(settings)
     if problems:
         raise ConfigError(problems)
@@ -428,30 +476,43 @@ def _describe(error: Any) -> str:
     return f"{key}: bad value {value!r}: {error['msg']}"
 
 
-def _anchor_paths(settings: Settings, base: Path) -> None:
+def _anchor_paths(settings: Settings, base: Path) -> Settings:
+    """Return ``settings`` with relative paths made absolute against ``base``."""
     paths = settings.paths
-    paths.inbox = (base / paths.inbox).resolve()
-    paths.outbox = (base / paths.outbox).resolve()
-    paths.failed = (base / paths.failed).resolve()
-    paths.state = (base / paths.state).resolve()
-    if paths.archive is not None:
-        paths.archive = (base / paths.archive).resolve()
-    local = settings.backends.local
+    anchored = {
+        key: (base / getattr(paths, key)).resolve()
+        for key in ("inbox", "outbox", "failed", "state", "archive")
+        if getattr(paths, key) is not None
+    }
+    backends = settings.backends
+    local = backends.local
     if local.model.startswith((".", "/")):
-        local.model = str((base / local.model).resolve())
+        local = local.model_copy(update={"model": str((base / local.model).resolve())})
+    return settings.model_copy(
+        update={
+            "paths": paths.model_copy(update=anchored),
+            "backends": backends.model_copy(update={"local": local}),
+        }
+    )
 
 
-def _load_credentials(settings: Settings) -> None:
+def _load_credentials(settings: Settings) -> Settings:
+    """Return ``settings`` with secrets missing from the file taken from
+    ``$CREDENTIALS_DIRECTORY``, where systemd puts them."""
     directory = os.environ.get("CREDENTIALS_DIRECTORY")
     if not directory:
-        return
+        return settings
+    sections = {}
     for backend, key in SECRET_KEYS.items():
         section = getattr(settings.backends, backend)
-        if getattr(section, key) is not None:
-            continue
         candidate = Path(directory) / f"{backend}_{key}"
-        if candidate.is_file():
-            setattr(section, key, SecretStr(candidate.read_text().strip()))
+        if getattr(section, key) is None and candidate.is_file():
+            secret = SecretStr(candidate.read_text().strip())
+            sections[backend] = section.model_copy(update={key: secret})
+    if not sections:
+        return settings
+    backends = settings.backends.model_copy(update=sections)
+    return settings.model_copy(update={"backends": backends})
 
 
 def inbox_problem(paths: PathsSettings) -> str | None:
@@ -478,8 +539,9 @@ def check_paths(settings: Settings) -> list[str]:
     paths = settings.paths
     problems = []
     others = {"paths.outbox": paths.outbox, "paths.failed": paths.failed}
-    if paths.archive is not None and paths.originals == "archive":
-        others["paths.archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        others["paths.archive"] = archive
     for key, other in others.items():
         if other == paths.inbox or other.is_relative_to(paths.inbox):
             problems.append(

@@ -10,25 +10,28 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import structlog
 
 from dropscribe import __version__
 from dropscribe.backends.base import Backend
-from dropscribe.config import Settings, load_settings
+from dropscribe.config import CurrentSettings, Settings, load_settings
 from dropscribe.errors import ConfigError
 from dropscribe.inbox.intake import Intake
 from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.completion import Finisher, originals_fate
+from dropscribe.outbox.completion import Finisher
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.originals import archive_folder
 from dropscribe.outbox.writer import Outbox
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
 from dropscribe.service.hooks import Hooks
 from dropscribe.service.notify import Notifier
+from dropscribe.service.reload import ReloadPlan, plan_reload
 
 log = structlog.get_logger("dropscribe.daemon")
 
@@ -50,9 +53,9 @@ def prepare_directories(settings: Settings) -> None:
     paths.inbox.mkdir(exist_ok=True)
     for directory in (paths.outbox, paths.failed, paths.state.parent):
         directory.mkdir(parents=True, exist_ok=True)
-    if originals_fate(paths) == "archive":
-        assert paths.archive is not None
-        paths.archive.mkdir(parents=True, exist_ok=True)
+    archive = archive_folder(paths)
+    if archive is not None:
+        archive.mkdir(parents=True, exist_ok=True)
 
 
 def status_line(counts: dict[str, int], in_flight: int) -> str:
@@ -68,11 +71,15 @@ class Daemon:
         self,
         settings: Settings,
         *,
+        config_path: Path | None = None,
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
         backends: dict[str, Backend] | None = None,
     ) -> None:
-        self.settings = settings
+        #: The one reference to the settings in force; components read it per job.
+        self.current = CurrentSettings(settings)
+        #: The file a reload reads again (not a setting: where the settings came from).
+        self.config_path = config_path
         self.early_backends = backends or {}
         self.clock = clock
         self.notifier = notifier or Notifier()
@@ -82,27 +89,51 @@ class Daemon:
         self.reload_requested = self.signals.reload
         self._last_ping = 0.0
 
+    @property
+    def settings(self) -> Settings:
+        return self.current.get()
+
+    def build(self) -> None:
+        """Create the store, the outbox, the hooks, the finisher, the dispatcher and intake."""
+        settings = self.settings
+        prepare_directories(settings)
+        self.store = Store(settings.paths.state, clock=self.clock)
+        self.outbox = Outbox(
+            settings.paths.outbox,
+            settings.transcribe.formats,
+            CueRules.from_settings(settings.transcribe),
+        )
+        service = settings.service
+        self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
+        self.finisher = Finisher(
+            settings, self.store, self.outbox, self.hooks, config_path=self.config_path
+        )
+        self.dispatcher = Dispatcher(
+            self.current.get,
+            self.store,
+            self.finisher,
+            self.clock,
+            self.wake,
+            backends=self.early_backends,
+        )
+        self.intake = Intake(
+            self.current.get,
+            self.store,
+            self.finisher,
+            self.dispatcher.fingerprint,
+            self.clock,
+            self._heartbeat,
+        )
+
     def run(self) -> int:
         settings = self.settings
         prepare_directories(settings)
         # Held until the end: `dropscribe status` tells from it whether a daemon runs.
         daemon_lock = DaemonLock.acquire(lock_path(settings.paths), __version__, self.clock())
-        store = Store(settings.paths.state, clock=self.clock)
-        outbox = self.outbox = Outbox(
-            settings.paths.outbox,
-            settings.transcribe.formats,
-            CueRules.from_settings(settings.transcribe),
-        )
+        self.build()
+        store, outbox, finisher = self.store, self.outbox, self.finisher
+        dispatcher, intake = self.dispatcher, self.intake
         removed = outbox.remove_temporaries()
-        service = settings.service
-        hooks = self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
-        finisher = Finisher(settings, store, outbox, hooks, config_path=settings.config_path)
-        dispatcher = Dispatcher(
-            settings, store, finisher, self.clock, self.wake, backends=self.early_backends
-        )
-        intake = Intake(
-            settings, store, finisher, dispatcher.fingerprint, self.clock, self._heartbeat
-        )
         watcher = InboxWatcher(
             settings.paths.inbox,
             intake.filter,
@@ -198,31 +229,32 @@ class Daemon:
         log.info("scanned", files=count, seconds=round(time.monotonic() - started, 3))
 
     def _reload(self) -> None:
-        """SIGHUP: re-read the configuration; apply what can change live, name the rest."""
-        path = self.settings.config_path
         try:
-            fresh = load_settings(path)
+            self.reload()
         except ConfigError as exc:
             log.error("reload_failed", problems=exc.problems)
-            return
-        live = ("transcribe", "service", "log")
-        needs_restart = [
-            section
-            for section in ("paths", "watch", "backends", "folders")
-            if getattr(fresh, section) != getattr(self.settings, section)
-        ]
-        for section in live:
-            current = getattr(self.settings, section)
-            for key, value in getattr(fresh, section):
-                setattr(current, key, value)
-        self.outbox.formats = self.settings.transcribe.formats
-        service = self.settings.service
+
+    def reload(self) -> ReloadPlan:
+        """SIGHUP: read the configuration again; put what can change live in force and
+        name the rest (see :mod:`dropscribe.service.reload`).
+
+        Raises:
+            ConfigError: the new configuration is invalid; the old one stays in force.
+        """
+        plan = plan_reload(self.settings, load_settings(self.config_path))
+        settings = plan.settings
+        self.current.swap(settings)
+        # What the outbox, the hooks and the logger were given at start, given again.
+        self.outbox.formats = settings.transcribe.formats
+        self.outbox.cue_rules = CueRules.from_settings(settings.transcribe)
+        service = settings.service
         self.hooks.on_done, self.hooks.on_failed = service.on_done, service.on_failed
         self.hooks.timeout = service.hook_timeout_seconds
         from dropscribe.service import logs
 
-        logs.configure(self.settings.log.level, self.settings.log.format)
-        log.info("reloaded", applied=list(live), needs_restart=needs_restart)
+        logs.configure(settings.log.level, settings.log.format)
+        log.info("reloaded", applied=plan.applied, needs_restart=plan.needs_restart)
+        return plan
 
     def _start_metrics(
         self, store: Store, dispatcher: Dispatcher, finisher: Finisher
@@ -239,10 +271,16 @@ class Daemon:
         return server
 
 
-def run_daemon(settings: Settings, backends: dict[str, Backend] | None = None) -> int:
-    """Run the daemon; ``backends`` are engines already started (the local one warms early)."""
+def run_daemon(
+    settings: Settings,
+    backends: dict[str, Backend] | None = None,
+    *,
+    config_path: Path | None = None,
+) -> int:
+    """Run the daemon; ``backends`` are engines already started (the local one warms early);
+    ``config_path`` is read again on SIGHUP."""
     try:
-        return Daemon(settings, backends=backends).run()
+        return Daemon(settings, config_path=config_path, backends=backends).run()
     except KeyboardInterrupt:
         return 0
     finally:

@@ -4,8 +4,10 @@
     ├── ConfigError          bad configuration: exit code 2
     ├── BadInput             the file itself is unusable: permanent, no retry
     └── BackendError         the engine or the server failed
-        ├── Retryable        try again later (network, 5xx, 429, worker crash)
-        │   └── ServerDown   the server is unreachable or cold: wait, do not count an attempt
+        ├── Retryable        try again later; counts an attempt (malformed answer, worker crash)
+        │   ├── ServerDown     unreachable or cold: the backend pauses, no attempt counted
+        │   ├── RateLimited    429: wait as asked (Retry-After), no attempt counted
+        │   └── ServerTrouble  5xx, reset, timeout: no attempt counted within a time budget
         └── Permanent        the server refused this input (4xx), or a limit was hit
 
 Third-party exceptions are translated into these at the boundary, with
@@ -52,6 +54,15 @@ class Retryable(BackendError):
 
 class ServerDown(Retryable):
     """The server cannot be reached or is still starting: wait without using up attempts."""
+
+
+class RateLimited(Retryable):
+    """The server asked us to wait (429): waiting is the whole answer, no attempt is spent."""
+
+
+class ServerTrouble(Retryable):
+    """The server failed on its side (5xx, a reset, a timeout), not because of the file:
+    retried without spending attempts until ``transcribe.transient_budget_seconds`` pass."""
 
 
 class Permanent(BackendError):

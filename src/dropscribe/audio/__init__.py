@@ -1,1 +1,5 @@
-"""Audio arithmetic shared by the engines: where to cut a recording, how to join the parts."""
+"""Audio shared by the engines: decoding untrusted media, where to cut a recording, how to
+join the parts."""
+
+#: Whisper's sample rate: every decoded recording is 16 kHz mono.
+SAMPLE_RATE = 16000

@@ -150,7 +150,8 @@ def _cap_lengths(
     min_pause: float,
     overlap: float,
 ) -> list[_Cut]:
-    """Add cuts until no part is longer than ``max_seconds`` (its overlap included)."""
+    """Add cuts until no part is longer than ``max_seconds`` (its overlap included),
+    except by silence at the recording's ends (a cut there would make a part of silence)."""
     candidates = [(start + end) / 2 for start, end in pauses(speech, min_pause)]
     result: list[_Cut] = []
     start = 0.0
@@ -158,6 +159,8 @@ def _cap_lengths(
         while _part_end(boundary, duration) - start > max_seconds:
             # Room for half an overlap past a forced cut; a pause needs none.
             reach = start + max_seconds
+            if not any(end > reach - overlap / 2 and begin < boundary.at for begin, end in speech):
+                break  # only silence lies past the cap: nothing to cut apart
             fitting = [at for at in candidates if start < at <= reach and at < boundary.at]
             if fitting:
                 cut = _Cut(fitting[-1], 0.0)

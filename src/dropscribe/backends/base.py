@@ -30,6 +30,9 @@ class Request:
     size: int
     language: str  # "auto" or a code
     task: str  # "transcribe" or "translate"
+    #: transcribe.max_duration_seconds in force for this job (read per job, so a
+    #: reload applies to the next file); the default is the setting's.
+    max_duration_seconds: float = 6 * 3600
     #: Told how many more bytes of the file went out, as the upload goes (a progress bar).
     on_upload: Callable[[int], None] | None = field(default=None, compare=False)
 

@@ -125,6 +125,13 @@ def uncovered_speech(spans: list[Span], segments: Sequence[Mapping[str, Any]]) -
 #: the rule above was measured with; ours are padded 100 ms (audio/speech.py).
 PROFILE_PAD_SECONDS = 0.3
 
+#: Parts of at most one decoding window, cut at pauses, handed to the free decodes in
+#: order. Measured on the real recordings joined with 1.5 s pauses (bench/README.md,
+#: issue 16): two halves took 21.9 s where 30 s parts took 8.8 s, because a half
+#: that starts without context fell back to sampling at higher temperatures over
+#: a whole window; short parts also finish evenly on the decodes.
+PART_SECONDS = 30.0
+
 Decoding = Literal["sequential", "batched", "parts"]
 
 
@@ -154,11 +161,13 @@ def plan_decoding(mode: str, speech: list[Span], duration: float, decodes: int) 
         return DecodingPlan("batched", clips=clips_from_spans(widened))
     if mode == "auto" and duration < MIN_BATCHED_SECONDS:
         return DecodingPlan("sequential")
+    dense = prefers_batched(speech_profile(widened, duration))
     if decodes > 1:
-        parts = plan_parts(speech, duration, parts=decodes)
-        if len(parts) > 1:
+        parts = plan_parts(speech, duration, parts=decodes, max_seconds=PART_SECONDS)
+        # Continuous speech would need cuts inside it: batched decoding is faster there.
+        if len(parts) > 1 and (mode == "parts" or not dense or all(p.at_pauses for p in parts)):
             return DecodingPlan("parts", parts=parts)
-    if mode == "auto" and prefers_batched(speech_profile(widened, duration)):
+    if mode == "auto" and dense:
         return DecodingPlan("batched", clips=clips_from_spans(widened))
     return DecodingPlan("sequential")
 

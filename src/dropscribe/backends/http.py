@@ -1,7 +1,9 @@
 """HTTP for the remote backends: one client, errors translated at the boundary.
 
     connect refused, DNS, 401/403, health 5xx   -> ServerDown  (jobs wait; attempts kept)
-    timeouts, resets, 429, 5xx, malformed JSON   -> Retryable   (backoff; Retry-After honoured)
+    429                                          -> RateLimited (wait; never spends an attempt)
+    timeouts, resets, 5xx, 408                   -> ServerTrouble (retried within a time budget)
+    malformed JSON                               -> Retryable   (backoff; an attempt spent)
     404 / 410 on a future                        -> FutureGone  (submit again)
     other 4xx                                    -> Permanent   (the server's message kept)
 
@@ -24,7 +26,14 @@ import httpx
 
 from dropscribe import __version__
 from dropscribe.config import RemoteSettings
-from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
+from dropscribe.errors import (
+    BadInput,
+    Permanent,
+    RateLimited,
+    Retryable,
+    ServerDown,
+    ServerTrouble,
+)
 
 #: Raw bytes read per step when encoding an upload: a multiple of 3, so base64 joins cleanly.
 UPLOAD_CHUNK = 3 * 256 * 1024
@@ -230,12 +239,12 @@ class HttpClient:
         except httpx.ConnectError as exc:
             raise ServerDown(f"The {self.name} server cannot be reached ({exc}).") from None
         except httpx.TimeoutException:
-            raise Retryable(
+            raise ServerTrouble(
                 f"The {self.name} server did not answer within "
                 f"{self.settings.timeout_seconds:.0f} s."
             ) from None
         except httpx.TransportError as exc:
-            raise Retryable(
+            raise ServerTrouble(
                 f"The connection to the {self.name} server broke ({type(exc).__name__})."
             ) from None
         if status >= 400:
@@ -273,8 +282,14 @@ class HttpClient:
                 f"backends.{self.name}'s token or api_key (see the README).",
                 detail=message,
             )
-        if status == 429 or status >= 500 or status == 408:
-            raise Retryable(
+        if status == 429:
+            raise RateLimited(
+                f"The {self.name} server asked to slow down (429).",
+                detail=message,
+                retry_after=retry_after_seconds(retry_after),
+            )
+        if status >= 500 or status == 408:
+            raise ServerTrouble(
                 f"The {self.name} server answered {status}.",
                 detail=message,
                 retry_after=retry_after_seconds(retry_after),

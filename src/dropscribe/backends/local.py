@@ -29,6 +29,7 @@ from dropscribe.backends.base import (
 )
 from dropscribe.backends.languages import english_only_refusal
 from dropscribe.backends.local_limits import breached_limit
+from dropscribe.backends.local_memory import machine_memory_mb, worker_memory_limit_mb
 from dropscribe.backends.local_model import resolve_model
 from dropscribe.backends.local_process import WorkerProcess
 from dropscribe.backends.local_protocol import (
@@ -40,6 +41,7 @@ from dropscribe.backends.local_protocol import (
     Progress,
     Ready,
     Started,
+    TrackChosen,
     WorkerMessage,
 )
 from dropscribe.backends.local_threads import plan_threads
@@ -70,7 +72,10 @@ class LocalBackend:
 
     def __init__(self, settings: Settings) -> None:
         self.settings: LocalSettings = settings.backends.local
-        self.max_duration = settings.transcribe.max_duration_seconds
+        self.audio_track = settings.transcribe.audio_track
+        self.memory_limit_mb = worker_memory_limit_mb(
+            self.settings.max_memory_mb, self.settings.workers, machine_memory_mb()
+        )
         self.choice = resolve_model(self.settings.model)
         self.model_name: str | None = self.settings.model
         self.fallback: str | None = self.settings.fallback
@@ -127,7 +132,13 @@ class LocalBackend:
             self._slots[request.job_id] = slot
             worker.jobs[request.job_id] = slot
         job = Job(
-            request.job_id, str(request.path), request.language, request.task, self.max_duration
+            request.job_id,
+            str(request.path),
+            request.language,
+            request.task,
+            # The limit in force for this job, not one copied at start (reload applies it).
+            request.max_duration_seconds,
+            self.audio_track,
         )
         try:
             worker.send(job)
@@ -220,7 +231,12 @@ class LocalBackend:
         slot = worker.jobs.get(message.job_id)
         if slot is None:
             return  # settled already (the worker was given up on)
-        if isinstance(message, Started):
+        if isinstance(message, TrackChosen):
+            # Worth a line when there was a choice to make (several tracks, a fallback).
+            fields = message.fields
+            level = log.info if fields["tracks"] != 1 or fields["fallback"] else log.debug
+            level("audio_track", job=slot.job_id, **fields)
+        elif isinstance(message, Started):
             worker.running.add(slot.job_id)
             slot.started = time.monotonic()
             slot.duration = message.duration
@@ -243,6 +259,7 @@ class LocalBackend:
             model=self.choice.description,
             parallel_decodes=ready.parallel_decodes,
             threads_per_decode=ready.threads_per_decode,
+            memory_limit_mb=self.memory_limit_mb,
         )
         if not ready.multilingual:
             log.info(
@@ -320,8 +337,8 @@ class LocalBackend:
             duration=slot.duration,
             worker_busy=bool(worker.running),
             timeout_seconds=local.timeout_seconds,
-            memory_mb=worker.memory_mb() if local.max_memory_mb else 0.0,
-            max_memory_mb=local.max_memory_mb,
+            memory_mb=worker.memory_mb(),
+            max_memory_mb=self.memory_limit_mb,
         )
         if breach is None:
             return

@@ -18,9 +18,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.cuts import Part
 from dropscribe.audio.stitch import PartTranscript, stitch
-from dropscribe.backends.local_media import SAMPLE_RATE
 from dropscribe.backends.local_warnings import SegmentScore
 from dropscribe.outbox.transcript import Segment, make_segment, make_word
 
@@ -112,10 +112,12 @@ def decode_parts(
     options: dict[str, Any],
     report: ReportSeconds,
     keep: Keep = keep_all,
+    decodes: int = 2,
 ) -> Decoded:
-    """Decode each part on its own, side by side, and stitch them (times, seams, language).
+    """Decode each part on its own, ``decodes`` at a time in the recording's order, and
+    stitch them (times, seams, language).
 
-    The parts run at once, so none can be prompted with the words before its cut;
+    Parts run side by side, so none is prompted with the words before its cut;
     bench/README.md (issue 16) measured what that costs.
     """
     lanes = Lanes(report, len(parts))
@@ -128,7 +130,7 @@ def decode_parts(
         relative = [_segment_dict(segment, 0.0) for segment in decoded.raw]
         return PartTranscript(part, relative, info.language), decoded.scores
 
-    with ThreadPoolExecutor(len(parts), thread_name_prefix="parts") as pool:
+    with ThreadPoolExecutor(max(1, min(decodes, len(parts))), thread_name_prefix="parts") as pool:
         results = list(pool.map(run, range(len(parts))))
     stitched = stitch([transcript for transcript, _ in results])
     scores = [score for _, part_scores in results for score in part_scores]

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.speech import detect_speech
 from dropscribe.backends.batching import (
     Decoding,
@@ -29,7 +30,6 @@ from dropscribe.backends.local_decoding import (
     decode_parts,
     decode_sequential,
 )
-from dropscribe.backends.local_media import SAMPLE_RATE
 from dropscribe.backends.local_protocol import EngineOptions, Job
 from dropscribe.backends.local_threads import plan_threads
 from dropscribe.backends.local_warnings import SegmentScore, transcript_warnings
@@ -84,7 +84,7 @@ class Engine:
         duration = len(audio) / SAMPLE_RATE
         speech = detect_speech(audio, SAMPLE_RATE)
         plan = plan_decoding(self.options.batched, speech, duration, decodes)
-        decoded, decoding = self._decode(job, audio, plan, speech, report)
+        decoded, decoding = self._decode(job, audio, plan, speech, report, decodes)
         result = Transcription(
             segments=decoded.segments,
             language=decoded.language or self._language(job, audio),
@@ -108,6 +108,7 @@ class Engine:
         plan: DecodingPlan,
         speech: list[tuple[float, float]],
         report: Callable[[float], None],
+        decodes: int,
     ) -> tuple[Decoded, Decoding]:
         if not speech:
             return Decoded(), "sequential"  # nothing to hear: Whisper would invent words
@@ -116,7 +117,8 @@ class Engine:
         if plan.decoding == "parts":
             options = {**options, "language": self._language(job, audio)}
             options["vad_filter"] = self.options.vad_filter
-            return decode_parts(self.model, audio, plan.parts, options, report, keep), "parts"
+            decoded = decode_parts(self.model, audio, plan.parts, options, report, keep, decodes)
+            return decoded, "parts"
         if plan.decoding == "batched":
             groups = split_windows(plan.clips, self.parallel)
             if len(groups) > 1:

@@ -5,7 +5,7 @@ Frozen dataclasses, pickled over a multiprocessing pipe. The parent sends a
 with one :data:`WorkerMessage` at a time::
 
     Ready | Fatal                       once, after loading the model
-    Started -> Progress* -> Finished | JobFailed     per job
+    TrackChosen -> Started -> Progress* -> Finished | JobFailed     per job
 
 Every message the worker sends is acted on by the parent (DESIGN.md section 3).
 """
@@ -65,6 +65,8 @@ class Job:
     language: str
     task: str
     max_duration: float
+    #: ``transcribe.audio_track``: "auto", an index, or a language (audio/tracks.py).
+    audio_track: int | str = "auto"
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,14 @@ class Fatal:
     """The model could not be loaded; ``message`` is one sentence for the user."""
 
     message: str
+
+
+@dataclass(frozen=True)
+class TrackChosen:
+    """The audio track of the file that is transcribed, and why (fields for the log)."""
+
+    job_id: int
+    fields: dict[str, object]
 
 
 @dataclass(frozen=True)
@@ -119,5 +129,5 @@ class JobFailed:
     bad_input: bool
 
 
-WorkerMessage = Ready | Fatal | Started | Progress | Finished | JobFailed
+WorkerMessage = Ready | Fatal | TrackChosen | Started | Progress | Finished | JobFailed
 ParentMessage = Job | Stop

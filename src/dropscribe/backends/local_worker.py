@@ -30,6 +30,7 @@ from dropscribe.backends.local_protocol import (
     Ready,
     Started,
     Stop,
+    TrackChosen,
     WorkerMessage,
 )
 from dropscribe.backends.local_threads import decodes_for_file
@@ -126,7 +127,7 @@ def _decode_loop(
     send: Send,
     load: _Load,
 ) -> None:
-    from dropscribe.backends.local_media import decode
+    from dropscribe.audio.decode import decode_file
     from dropscribe.errors import BadInput
 
     while True:
@@ -135,12 +136,17 @@ def _decode_loop(
             decoded.put(None)
             return
         try:
-            audio = decode(job.path, job.max_duration)
+            audio = decode_file(job.path, job.max_duration, job.audio_track)
         except BadInput as exc:
             send(JobFailed(job.job_id, str(exc), bad_input=True))
             load.dropped()
             continue
-        decoded.put((job, audio))
+        except Exception as exc:  # this thread must live on for the next file
+            send(JobFailed(job.job_id, f"Decoding failed: {exc}", bad_input=False))
+            load.dropped()
+            continue
+        send(TrackChosen(job.job_id, audio.choice.log_fields()))
+        decoded.put((job, audio.samples))
 
 
 def _transcribe_loop(
@@ -150,7 +156,7 @@ def _transcribe_loop(
     load: _Load,
     connection: Connection,
 ) -> None:
-    from dropscribe.backends.local_media import SAMPLE_RATE
+    from dropscribe.audio import SAMPLE_RATE
 
     while True:
         item = decoded.get()

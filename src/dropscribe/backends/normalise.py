@@ -12,7 +12,7 @@ from typing import Any
 
 from dropscribe.backends.languages import language_code
 from dropscribe.errors import Retryable
-from dropscribe.outbox.transcript import Transcription, Word, make_segment, make_word
+from dropscribe.outbox.transcript import Segment, Transcription, Word, make_segment, make_word
 
 
 def _number(value: Any, default: float = 0.0) -> float:
@@ -41,6 +41,33 @@ def _words(raws: Any) -> list[Word]:
     return [w for w in (_word(raw) for raw in raws if isinstance(raw, dict)) if w is not None]
 
 
+def _top_words(data: dict[str, Any], response: dict[str, Any], keys: tuple[str, ...]) -> list[Word]:
+    """Return the words a server gives beside its segments, under the first key it uses."""
+    for key in keys:
+        words = _words(data.get(key) or response.get(key))
+        if words:
+            return words
+    return []
+
+
+def _segments(raw_segments: Any, top_words: list[Word]) -> list[Segment]:
+    if not isinstance(raw_segments, list):
+        return []
+    segments = []
+    for raw in raw_segments:
+        if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
+            continue
+        start, end = _number(raw.get("start")), _number(raw.get("end"))
+        words = _words(raw.get("words"))
+        if not words and top_words:
+            # Words given at top level: each goes to the segment its start falls in.
+            words = [
+                w for w in top_words if start <= w["start"] < end or (w["start"] == end == start)
+            ]
+        segments.append(make_segment(raw["text"], start, end, words))
+    return segments
+
+
 def normalise(
     data: Any,
     *,
@@ -58,27 +85,8 @@ def normalise(
     if not isinstance(data, dict):
         raise Retryable("The server's answer is not a JSON object.", detail=str(data)[:500])
     response: dict[str, Any] = data["response"] if isinstance(data.get("response"), dict) else {}
-    raw_segments = data.get("segments") or response.get("segments") or []
-    top_words: list[Word] = []
-    for key in top_words_keys:
-        top_words = _words(data.get(key) or response.get(key))
-        if top_words:
-            break
-    segments = []
-    if isinstance(raw_segments, list):
-        for raw in raw_segments:
-            if not isinstance(raw, dict) or not isinstance(raw.get("text"), str):
-                continue
-            start, end = _number(raw.get("start")), _number(raw.get("end"))
-            words = _words(raw.get("words"))
-            if not words and top_words:
-                # Words given at top level: each goes to the segment its start falls in.
-                words = [
-                    w
-                    for w in top_words
-                    if start <= w["start"] < end or (w["start"] == end == start)
-                ]
-            segments.append(make_segment(raw["text"], start, end, words))
+    top_words = _top_words(data, response, top_words_keys)
+    segments = _segments(data.get("segments") or response.get("segments") or [], top_words)
     text = next((data[k] for k in text_keys if isinstance(data.get(k), str)), None)
     duration = data.get("duration")
     if not segments:

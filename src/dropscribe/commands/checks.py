@@ -12,18 +12,18 @@ from pathlib import Path
 
 import httpx
 
-from dropscribe.backends import create_backend
+from dropscribe.backends.registry import create_backend
 from dropscribe.commands.checks_local import check_local
 from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
 from dropscribe.inbox.watcher import choose_mode
+from dropscribe.outbox.originals import archive_folder
 
 Say = Callable[[str], None]
 
 #: Keys a backend cannot work without (secrets may come from the credentials directory).
-REQUIRED_KEYS = {
-    "runpod": ("endpoint_id", "api_key"),
-    "replicate": ("version", "token"),
-}
+REQUIRED_KEYS = {"runpod": ("endpoint_id",), "replicate": ("version",)}
+#: Secrets the hosted services want; a compatible server elsewhere may do without.
+HOSTED_SECRETS = {"runpod": "api_key", "replicate": "token"}
 #: The key holding each remote backend's address, asked when it has no health URL.
 ADDRESS_KEYS = {"octoai": "endpoint", "replicate": "base_url"}
 PROBE_TIMEOUT = 10.0
@@ -54,8 +54,13 @@ def startup_problems(settings: Settings) -> list[str]:
 def missing_keys(name: str, settings: Settings) -> list[str]:
     """Return one line per key the backend ``name`` needs but has no value for."""
     section = settings.backend_settings(name)
+    required = list(REQUIRED_KEYS.get(name, ()))
+    if name in HOSTED_SECRETS:
+        hosted = type(section).model_fields["base_url"].default
+        if getattr(section, "base_url", None) == hosted:
+            required.append(HOSTED_SECRETS[name])
     problems = []
-    for key in REQUIRED_KEYS.get(name, ()):
+    for key in required:
         if getattr(section, key):
             continue
         variable = f"DROPSCRIBE_BACKENDS__{name.upper()}__{key.upper()}"
@@ -86,8 +91,9 @@ def _check_directories(settings: Settings, say: Say) -> list[str]:
         "failed": paths.failed,
         "state": paths.state.parent,
     }
-    if paths.archive is not None and paths.originals == "archive":
-        directories["archive"] = paths.archive
+    archive = archive_folder(paths)
+    if archive is not None:
+        directories["archive"] = archive
     for key, directory in directories.items():
         if key == "inbox" and inbox_problem(paths) is not None:
             continue  # startup_problems says why
@@ -135,9 +141,11 @@ def _keyed(name: str, problem: str) -> str:
     return f"backends.{name}: {problem}"
 
 
-def run_checks(settings: Settings, say: Say, source: str = "--config") -> list[str]:
+def run_checks(
+    settings: Settings, say: Say, source: str = "--config", config_path: Path | None = None
+) -> list[str]:
     """Check what ``run`` would need; report what is fine through ``say``, return problems."""
-    say(f"config: {settings.config_path} is valid (from {source})")
+    say(f"config: {config_path} is valid (from {source})")
     problems = startup_problems(settings)
     problems += _check_directories(settings, say)
     mode, why = choose_mode(settings.watch.mode, settings.paths.inbox)

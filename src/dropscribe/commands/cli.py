@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     if found.source != "--config":
         print(f"dropscribe: configuration {found.path} (from {found.source})", file=sys.stderr)
     args.config_source = found.source
+    args.config_path = found.path.resolve()  # read again on SIGHUP; not a setting
     try:
         settings = load_settings(found.path)
     except ConfigError as exc:
@@ -96,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     return handler(settings, args)
 
 
-def _run(settings: Settings, _args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.checks import startup_problems
     from dropscribe.service import signals
 
@@ -120,7 +121,7 @@ def _run(settings: Settings, _args: argparse.Namespace) -> int:
     from dropscribe.service.daemon_lock import AlreadyRunning
 
     try:
-        return run_daemon(settings, early)
+        return run_daemon(settings, early, config_path=args.config_path)
     except AlreadyRunning as exc:
         for backend in early.values():
             backend.close()
@@ -208,7 +209,7 @@ def _transcribe(settings: Settings, args: argparse.Namespace) -> int:
 def _check(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.checks import run_checks
 
-    problems = run_checks(settings, print, args.config_source)
+    problems = run_checks(settings, print, args.config_source, args.config_path)
     for problem in problems:
         print(f"problem: {problem}", file=sys.stderr)
     return EXIT_FAILED if problems else EXIT_OK

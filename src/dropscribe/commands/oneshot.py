@@ -1,114 +1,198 @@
-"""``dropscribe transcribe``: the configured engine on named files, now, with a progress bar."""
+"""``dropscribe transcribe``: the configured engine on named files, now, with a progress bar.
+
+Each file takes the daemon's path: the runner's upload limits, fallback, submit
+and poll, and the retry policy's decisions (Retry-After honoured, server trouble
+ridden out); only the waits happen here, in this process, instead of in the
+job store. Sidecars are named as the daemon names them.
+"""
 
 from __future__ import annotations
 
+import random
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Never
 
+import structlog
 from tqdm import tqdm
 
-from dropscribe.backends import create_backend
-from dropscribe.backends.base import Backend, Done, Failed, Gone, Pending, Request
+from dropscribe.backends.base import Done, Failed, Gone, Pending, Request
+from dropscribe.backends.registry import create_backend
 from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import Settings
-from dropscribe.errors import DropscribeError, Retryable
+from dropscribe.errors import BadInput, DropscribeError, Permanent, Retryable
 from dropscribe.inbox.intake import hash_file
 from dropscribe.jobs.chunks import sends_chunks
+from dropscribe.jobs.retry_policy import Fail, JobHistory, Pause, RetryRules, after, decide
+from dropscribe.jobs.runner import BackendFactory, Runner
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.naming import sidecar_stem
 from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox
 
+log = structlog.get_logger("dropscribe.commands.oneshot")
 
-def transcribe_files(settings: Settings, files: list[Path], out: Path) -> int:
+
+def output_names(files: list[Path]) -> list[str]:
+    """Return the sidecar name of each file, by the daemon's rule (:func:`sidecar_stem`):
+    the first file keeps its stem, a later one with the same stem keeps its extension
+    (``a.wav``, ``a.mp3`` -> ``a``, ``a.mp3``). Files of one name from several folders,
+    which an inbox cannot hold, are numbered beyond that."""
+    taken: set[str] = set()
+    names = []
+    for path in files:
+        name = base = sidecar_stem(path.name, taken.__contains__)
+        number = 2
+        while name in taken:
+            name, number = f"{base}.{number}", number + 1
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def transcribe_files(
+    settings: Settings,
+    files: list[Path],
+    out: Path,
+    *,
+    factory: BackendFactory = create_backend,
+    clock: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
     """Transcribe ``files`` into ``out``; return 0 when all succeeded, else 1."""
-    backend = create_backend(settings.transcribe.backend, settings)
+    runner = Runner(lambda: settings, clock=clock, factory=factory)
     outbox = Outbox(out, settings.transcribe.formats, CueRules.from_settings(settings.transcribe))
     failures = 0
     try:
-        for number, path in enumerate(files, start=1):
+        for number, (path, name) in enumerate(zip(files, output_names(files), strict=True), 1):
             try:
-                written = _transcribe_one(settings, backend, outbox, number, path)
+                written = _transcribe_one(settings, runner, outbox, number, path, name, sleep)
             except DropscribeError as exc:
                 print(f"dropscribe: {path}: {exc}", file=sys.stderr)
                 failures += 1
             else:
                 print(f"{path} -> {', '.join(str(p) for p in written)}")
     finally:
-        backend.close()
+        runner.close()
     return 1 if failures else 0
 
 
 def _transcribe_one(
-    settings: Settings, backend: Backend, outbox: Outbox, number: int, path: Path
+    settings: Settings,
+    runner: Runner,
+    outbox: Outbox,
+    number: int,
+    path: Path,
+    name: str,
+    sleep: Callable[[float], None],
 ) -> list[Path]:
-    from dropscribe.errors import BadInput
-
+    if path.is_symlink():
+        raise BadInput("is a symbolic link, which dropscribe never follows; give the file itself.")
     if not path.is_file():
         raise BadInput("is not a file; give the path of a recording.")
     sha256 = hash_file(path)
     size = path.stat().st_size
+    transcribe = settings.transcribe
     request = Request(
         number,
         path.resolve(),
         path.name,
         size,
-        settings.transcribe.language,
-        settings.transcribe.task,
+        transcribe.language,
+        transcribe.task,
+        transcribe.max_duration_seconds,
     )
-    if sends_chunks(settings, backend, size):  # remote: compact chunks, as the daemon sends them
+    chosen = runner.backend(transcribe.backend)
+    if sends_chunks(settings, chosen, size):  # remote: compact chunks, as the daemon sends them
         bar = UploadBar(path.name) if sys.stderr.isatty() else None
-        result = transcribe_remote(settings, backend, path, sha256, bar)
-        attempts = 0
+        result, backend = transcribe_remote(settings, chosen, path, sha256, bar), chosen.name
     else:
-        attempts = settings.transcribe.max_attempts
-    for attempt in range(1, attempts + 1):
-        try:
-            result = _run(backend, request, path.name)
-            break
-        except Retryable:
-            if attempt == attempts:
-                raise
-            time.sleep(min(30.0, settings.transcribe.retry_base_seconds * 2 ** (attempt - 1)))
+        result, backend = run_to_outcome(
+            runner, transcribe.backend, request, RetryRules.from_settings(transcribe), sleep
+        )
     document = build_document(
-        result, source_path=str(path), sha256=sha256, size=size, backend=backend.name
+        result, source_path=str(path), sha256=sha256, size=size, backend=backend
     )
-    return outbox.write_transcript(path.stem, document)
+    return outbox.write_transcript(name, document)
 
 
-def _run(backend: Backend, request: Request, label: str) -> Transcription:
-    future = backend.submit(request)
-    polls = 0
-    bar: tqdm[Never] | None = None  # drawn once the audio's duration is known
-    duration = 0.0
-    try:
-        while True:
-            delay = backend.poll_delay(polls)
-            if delay:
-                time.sleep(delay)
-            outcome = backend.poll(future, 0.2)
-            polls += 1
-            if isinstance(outcome, Pending):
-                if outcome.duration and bar is None and sys.stderr.isatty():
-                    duration = outcome.duration
-                    bar = tqdm(
-                        total=duration,
-                        desc=label,
-                        unit="s",
-                        leave=False,
-                        bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio",
-                    )
-                if bar is not None and outcome.position is not None:
-                    bar.n = min(outcome.position, duration)
-                    bar.refresh()
-                continue
+def run_to_outcome(
+    runner: Runner,
+    backend: str,
+    request: Request,
+    rules: RetryRules,
+    sleep: Callable[[float], None],
+    rng: random.Random | None = None,
+) -> tuple[Transcription, str]:
+    """Try until a result, waiting as the retry policy says; return it and its backend.
+
+    Raises:
+        DropscribeError: what failed the file, once the policy says so.
+    """
+    rng = rng or random.Random()
+    history = JobHistory(attempts=0)
+    while True:
+        history = replace(history, attempts=history.attempts + 1)
+        try:
+            name = runner.route(backend, request.size)
+            future = runner.submit(name, request)
+            with _ProgressBar(request.relative_path) as bar:
+                outcome = runner.wait(name, future, bar.update)
             if isinstance(outcome, Done):
-                return outcome.result
+                return outcome.result, name
             if isinstance(outcome, Failed):
                 raise outcome.error
             if isinstance(outcome, Gone):
-                future = backend.submit(request)
-    finally:
-        if bar is not None:
-            bar.close()
+                history = replace(history, attempts=history.attempts - 1)  # not the file's fault
+                continue
+            raise Retryable("The transcription was stopped before it had a result.")
+        except DropscribeError as error:
+            now = runner.clock()
+            decision = decide(history, error, now, rules, rng.random())
+            if isinstance(decision, Fail):
+                if decision.gave_up:
+                    message = f"Gave up after {history.attempts} attempts: {error}"
+                    raise Permanent(message, getattr(error, "detail", None)) from error
+                raise
+            history = after(history, error, decision, now)
+            until = decision.until if isinstance(decision, Pause) else decision.at
+            log.info(
+                "waiting_to_retry",
+                file=request.relative_path,
+                error=str(error),
+                seconds=round(until - now, 1),
+            )
+            sleep(max(0.0, until - now))
+
+
+class _ProgressBar:
+    """A bar on a terminal, drawn once the audio's duration is known."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.bar: tqdm[Never] | None = None
+        self.duration = 0.0
+
+    def __enter__(self) -> _ProgressBar:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+    def update(self, pending: Pending) -> None:
+        if pending.duration and self.bar is None and sys.stderr.isatty():
+            self.duration = pending.duration
+            self.bar = tqdm(
+                total=self.duration,
+                desc=self.label,
+                unit="s",
+                leave=False,
+                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio",
+            )
+        if self.bar is not None and pending.position is not None:
+            self.bar.n = min(pending.position, self.duration)
+            self.bar.refresh()

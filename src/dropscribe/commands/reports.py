@@ -8,6 +8,7 @@ from typing import Any
 from dropscribe.jobs.states import IN_FLIGHT
 from dropscribe.jobs.store import Store
 from dropscribe.jobs.store.schema import Job
+from dropscribe.outbox.naming import display_path
 from dropscribe.service.daemon_lock import DaemonInfo
 
 #: Fields of a job (and of its future) that hold a time as seconds since the epoch.
@@ -82,7 +83,7 @@ def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[s
     in_flight = [
         {
             "job": job.id,
-            "file": job.path,
+            "file": display_path(job.path),
             "state": str(job.state),
             "backend": job.backend,
             "started_at": iso_time(job.started_at or job.updated_at),
@@ -92,7 +93,12 @@ def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[s
         for job in store.jobs(IN_FLIGHT)
     ]
     failures = [
-        {"job": job.id, "file": job.path, "error": job.error, "at": iso_time(job.finished_at)}
+        {
+            "job": job.id,
+            "file": display_path(job.path),
+            "error": job.error,
+            "at": iso_time(job.finished_at),
+        }
         for job in store.recent_failures(5)
     ]
     return {
@@ -110,7 +116,8 @@ def jobs_table(jobs: list[Job]) -> list[str]:
     for job in jobs:
         error = f"  {job.error}" if job.error and job.state != "done" else ""
         updated = iso_time(job.updated_at) or ""
+        path = display_path(job.path)
         lines.append(
-            f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {job.path}{error}"
+            f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {path}{error}"
         )
     return lines

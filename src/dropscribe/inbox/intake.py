@@ -37,8 +37,9 @@ from dropscribe.inbox.sources import hash_source, stat_source
 from dropscribe.inbox.stability import StabilityTracker
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.completion import Finisher, originals_fate
+from dropscribe.outbox.completion import Finisher
 from dropscribe.outbox.naming import sidecar_stem
+from dropscribe.outbox.originals import originals_fate
 from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.inbox.intake")
@@ -68,14 +69,17 @@ def settings_key(backend: str, language: str, task: str, fingerprint: dict[str, 
 class Intake:
     def __init__(
         self,
-        settings: Settings,
+        current: Callable[[], Settings],
         store: Store,
         finisher: Finisher,
         fingerprint: Callable[[str], dict[str, Any]],
         clock: Callable[[], float],
         heartbeat: Callable[[], None] = lambda: None,
     ) -> None:
-        self.settings = settings
+        # The settings in force are read for each file (a reload swaps them);
+        # the inbox, filter and settle time need a restart.
+        self.current = current
+        settings = current()
         self.heartbeat = heartbeat
         self.inbox = settings.paths.inbox
         self.store = store
@@ -86,6 +90,10 @@ class Intake:
         self.tracker = StabilityTracker(settings.watch.settle_seconds)
         # (size, mtime) of files already turned into jobs: rescans skip them unhashed.
         self.known: dict[str, tuple[int, float]] = store.known_files()
+
+    @property
+    def settings(self) -> Settings:
+        return self.current()
 
     def relative(self, path: str) -> str | None:
         """Return ``path`` relative to the inbox with '/' separators, or None if outside."""

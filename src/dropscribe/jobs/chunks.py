@@ -141,6 +141,7 @@ class ChunkedUploads:
     ) -> list[Chunk]:
         """Return the job's chunks, planned (or their files written again) when needed."""
         fmt = choose_format(section.upload_format, backend.upload_formats)  # type: ignore[attr-defined]
+        assert fmt is not None  # only compacted uploads are cut into chunks
         assert fmt is not None
         limit = audio_bytes_within(section.max_upload_bytes, backend.upload_base64)  # type: ignore[attr-defined]
         key = plan_key(fmt, limit, section.max_chunk_seconds)
@@ -198,18 +199,15 @@ class ChunkedUploads:
             ]
         )
         fmt = choose_format(section.upload_format, backend.upload_formats)  # type: ignore[attr-defined]
+        assert fmt is not None  # only compacted uploads are cut into chunks
         transcription = Transcription(
             segments=joined.segments,
             language=joined.language,
             duration=chunks[-1].end if chunks else None,
             prediction_time_ms=sum(r.prediction_time_ms for r in results),
             model=backend.model_name,
+            upload={"format": fmt, "bytes": sum(c.bytes for c in chunks), "chunks": len(chunks)},
         )
-        transcription.extra["upload"] = {
-            "format": fmt,
-            "bytes": sum(c.bytes for c in chunks),
-            "chunks": len(chunks),
-        }
         return transcription
 
 

@@ -10,34 +10,22 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import structlog
 
-from dropscribe.config import PathsSettings, Settings
+from dropscribe.config import Settings
 from dropscribe.errors import BackendError, BadInput, DropscribeError
 from dropscribe.inbox.sources import VANISHED, open_source
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.naming import display_path
+from dropscribe.outbox.originals import archive_folder, originals_fate
 from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox, move_original
 from dropscribe.service.hooks import Hooks
 
 log = structlog.get_logger("dropscribe.jobs")
-
-Fate = Literal["archive", "keep", "delete"]
-
-
-def originals_fate(paths: PathsSettings) -> Fate:
-    """Return what happens to an original once its transcript is written: the one
-    place that reads ``paths.originals`` together with ``paths.archive``.
-
-    ``originals = "archive"`` with ``archive = ""`` keeps the original in place.
-    """
-    if paths.originals == "archive" and paths.archive is None:
-        return "keep"
-    return paths.originals
 
 
 def retry_hint(config_path: Path | None, job_id: int) -> str:
@@ -233,15 +221,14 @@ class Finisher:
             self.on_finish(job)
 
     def _put_away(self, source: Path, job: Job) -> Path | None:
-        mode = originals_fate(self.paths)
-        if mode == "keep":
-            return source
-        if mode == "delete":
+        if originals_fate(self.paths) == "delete":
             with contextlib.suppress(FileNotFoundError):
                 source.unlink()
             return None
-        assert self.paths.archive is not None
-        return move_original(source, self.paths.archive, job.path)
+        archive = archive_folder(self.paths)
+        if archive is None:
+            return source  # kept in place
+        return move_original(source, archive, job.path)
 
     def fail(self, job: Job, error: DropscribeError, *, gave_up: bool = False) -> Job:
         """Move the original to the failed folder, write ``<stem>.error.json`` saying where

@@ -115,9 +115,7 @@ def tokens_from_segments(segments: Sequence[Segment], rules: CueRules) -> list[T
         width = rules.line_chars
         pieces = [token.text[i : i + width] for i in range(0, len(token.text), width)]
         for number, piece in enumerate(pieces):
-            # A segment's first word glues to the last one before only in CJK and Thai.
-            glue = number > 0 or bool(tokens and glued(tokens[-1].text, piece))
-            glue = glue or (number == 0 and token.glue and bool(tokens))
+            glue = number > 0 or (bool(tokens) and (token.glue or glued(tokens[-1].text, piece)))
             tokens.append(Token(piece, start, end, token.speaker, glue))
     return tokens
 

@@ -56,11 +56,17 @@ class Source(TypedDict):
     bytes: int
 
 
+class UploadInfo(TypedDict):
+    format: str
+    bytes: int
+    chunks: int
+
+
 class EngineInfo(TypedDict):
     backend: str
     model: str | None
     #: What a remote backend was sent: its format, bytes and chunks (absent for the local engine).
-    upload: NotRequired[dict[str, Any]]
+    upload: NotRequired[UploadInfo]
 
 
 class Document(TypedDict):
@@ -116,7 +122,8 @@ class Transcription:
     duration: float | None
     prediction_time_ms: float
     model: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: What a remote backend was sent, when not the original file.
+    upload: UploadInfo | None = None
     warnings: list[str] = field(default_factory=list)
     speakers: list[SpeakerTime] | None = None
 
@@ -135,8 +142,8 @@ class Transcription:
         }
         if self.speakers is not None:
             data["speakers"] = self.speakers
-        if "upload" in self.extra:  # what a remote backend was sent (compact, in chunks)
-            data["upload"] = self.extra["upload"]
+        if self.upload is not None:
+            data["upload"] = self.upload
         return data
 
     @classmethod
@@ -153,7 +160,7 @@ class Transcription:
             model=data.get("model"),
             warnings=[str(warning) for warning in data.get("warnings") or []],
             speakers=data.get("speakers"),
-            extra={"upload": data["upload"]} if data.get("upload") else {},
+            upload=data.get("upload") or None,
         )
 
 
@@ -173,8 +180,8 @@ def build_document(
     segments = tidy_segments(result.segments)
     words = [word for segment in segments for word in segment["words"]]
     engine: EngineInfo = {"backend": backend, "model": result.model}
-    if "upload" in result.extra:
-        engine["upload"] = result.extra["upload"]
+    if result.upload is not None:
+        engine["upload"] = result.upload
     document: Document = {
         "transcription": "".join(segment["text"] for segment in segments),
         "prediction_time_ms": round(result.prediction_time_ms, 1),

@@ -8,9 +8,11 @@ whole merge tree; the number of speakers is where the tree is cut:
   ``MERGE_SIMILARITY`` (calibrated on real voices, see bench/README.md);
   clusters holding less than ``MIN_SHARE`` of the speech are then folded into
   the nearest large one, since a real speaker has more to say than a cough;
-  and clusters whose centre vectors are still closer than
-  ``CENTROID_SIMILARITY`` are merged, which is what keeps a single reader
-  in one piece when their voice drifts through a recording.
+  a cluster whose centre is closer than ``BLEND_SIMILARITY`` to the blend of
+  two larger clusters' centres is folded too: it holds the windows where those
+  two speak at once or hand over; and clusters whose centre vectors are still
+  closer than ``CENTROID_SIMILARITY`` are merged, which is what keeps a single
+  reader in one piece when their voice drifts through a recording.
 
 A few rounds of nearest-centre assignment (k-means on the unit sphere) then
 tidy the windows up. Long recordings cluster a stride-sampled subset of at
@@ -19,15 +21,17 @@ most ``MAX_TREE_WINDOWS`` windows and assign the rest to the nearest centre.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-MERGE_SIMILARITY = 0.62
+MERGE_SIMILARITY = 0.63
 CENTROID_SIMILARITY = 0.8
-MIN_SHARE = 0.08
+BLEND_SIMILARITY = 0.8
+MIN_SHARE = 0.05
 MAX_TREE_WINDOWS = 800
 REFINE_ROUNDS = 3
 
@@ -108,6 +112,7 @@ class Tuning:
     merge_similarity: float = MERGE_SIMILARITY
     centroid_similarity: float = CENTROID_SIMILARITY
     min_share: float = MIN_SHARE
+    blend_similarity: float = BLEND_SIMILARITY
 
 
 def assign_speakers(
@@ -137,6 +142,7 @@ def assign_speakers(
     labels = cut_tree(len(sample), merges, clusters)
     centres = _centres(sample, labels, clusters)
     centres = _fold_small(centres, vectors, weights, tuning.min_share, limits.minimum)
+    centres = _fold_blends(centres, vectors, weights, tuning.blend_similarity, limits.minimum)
     centres = _merge_close(centres, tuning.centroid_similarity, limits.minimum)
     return _refine(vectors, centres)
 
@@ -175,6 +181,29 @@ def _fold_small(
         if held[smallest] >= share:
             break
         centres = np.delete(centres, smallest, axis=0)
+    return centres
+
+
+def _fold_blends(
+    centres: Floats, vectors: Floats, weights: npt.NDArray[np.float64], threshold: float, keep: int
+) -> Floats:
+    """Drop a centre that lies near the blend of two centres holding more speech than it."""
+    while len(centres) > max(keep, 2):
+        owners = _nearest(vectors, centres)
+        held = np.bincount(owners, weights=weights, minlength=len(centres))
+        blended = None
+        for candidate in np.argsort(held).tolist():
+            larger = [other for other in range(len(centres)) if held[other] > held[candidate]]
+            for first, second in itertools.combinations(larger, 2):
+                blend = _unit((centres[first] + centres[second])[None, :])[0]
+                if float(centres[candidate] @ blend) >= threshold:
+                    blended = candidate
+                    break
+            if blended is not None:
+                break
+        if blended is None:
+            break
+        centres = np.delete(centres, blended, axis=0)
     return centres
 
 

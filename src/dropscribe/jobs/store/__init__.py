@@ -310,28 +310,47 @@ class Store:
         count_submission: bool,
         fields: dict[str, Any],
     ) -> Job:
-        now = self._clock()
-        if fields.get("future") is not None:
-            fields["future"] = json.dumps(fields["future"])
-        fields["updated_at"] = now
-        if new in TERMINAL:
-            fields.setdefault("finished_at", now)
-        assignments = ", ".join(f"{key} = ?" for key in fields)
-        if count_submission:
-            assignments += ", submissions = submissions + 1"
-        allowed = [str(state) for state in PREDECESSORS[new]]
-        # The transition check is part of the UPDATE, so a move is one statement.
-        row = db.execute(
-            f"UPDATE jobs SET state = ?, {assignments} WHERE id = ? "
-            f"AND state IN ({','.join('?' * len(allowed))}) RETURNING {JOB_COLUMNS}",
-            (str(new), *fields.values(), job_id, *allowed),
-        ).fetchone()
-        if row is None:
+        computed = {"submissions": "submissions + 1"} if count_submission else {}
+        moved = self._transition(db, new, "id = ?", [job_id], fields, computed)
+        if not moved:
             current = db.execute("SELECT state FROM jobs WHERE id = ?", (job_id,)).fetchone()
             if current is None:
                 raise KeyError(job_id)
             raise TransitionError(f"job {job_id} cannot go from {current['state']} to {new}")
-        return Job.from_row(row)
+        return moved[0]
+
+    def _transition(
+        self,
+        db: sqlite3.Connection,
+        new: JobState,
+        which: str,
+        args: list[Any],
+        fields: dict[str, Any],
+        computed: dict[str, str] | None = None,
+    ) -> list[Job]:
+        """Move the jobs selected by the SQL condition ``which`` to ``new``, setting
+        ``fields`` to values and ``computed`` to SQL expressions; return the moved jobs.
+
+        Every state change of the store is made here: the transition table's check
+        is part of the UPDATE (jobs in a state that may not go to ``new`` are left as
+        they are), so a move is one statement.
+        """
+        now = self._clock()
+        fields = dict(fields)
+        if fields.get("future") is not None:
+            fields["future"] = json.dumps(fields["future"])
+        fields.setdefault("updated_at", now)
+        if new in TERMINAL:
+            fields.setdefault("finished_at", now)
+        assignments = [f"{key} = ?" for key in fields]
+        assignments += [f"{key} = {expression}" for key, expression in (computed or {}).items()]
+        allowed = [str(state) for state in PREDECESSORS[new]]
+        rows = db.execute(
+            f"UPDATE jobs SET state = ?, {', '.join(assignments)} WHERE ({which}) "
+            f"AND state IN ({','.join('?' * len(allowed))}) RETURNING {JOB_COLUMNS}",
+            (str(new), *fields.values(), *args, *allowed),
+        ).fetchall()
+        return [Job.from_row(row) for row in rows]
 
     def claim(self, backend: str, limit: int, now: float) -> list[Job]:
         """Move up to ``limit`` due queued jobs of ``backend`` to ``submitting``, in one write.
@@ -341,15 +360,17 @@ class Store:
         if limit <= 0:
             return []
         with self._write() as db:
-            rows = db.execute(
-                "UPDATE jobs SET state = 'submitting', attempts = attempts + 1, "
-                "updated_at = ?, started_at = COALESCE(started_at, ?) WHERE id IN ("
-                "  SELECT id FROM jobs WHERE state = 'queued' AND backend = ? "
-                "  AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
-                f") RETURNING {JOB_COLUMNS}",
-                (now, now, backend, now, limit),
-            ).fetchall()
-        return sorted((Job.from_row(row) for row in rows), key=lambda job: job.id)
+            jobs = self._transition(
+                db,
+                JobState.SUBMITTING,
+                "id IN (SELECT id FROM jobs WHERE state = 'queued' AND backend = ? "
+                "AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?)",
+                [backend, now, limit],
+                {"updated_at": now},
+                # A float's repr is an SQL literal; the first start is kept.
+                {"attempts": "attempts + 1", "started_at": f"COALESCE(started_at, {float(now)!r})"},
+            )
+        return sorted(jobs, key=lambda job: job.id)
 
     def save_result(self, job_id: int, result: dict[str, Any]) -> Job:
         """Store the result and move the job to ``writing``, in one transaction."""
@@ -372,33 +393,31 @@ class Store:
         Whether their request reached the backend is unknown; they are sent again
         (at-least-once). Jobs in ``running`` keep their future and are polled.
         """
-        now = self._clock()
         with self._write() as db:
-            cursor = db.execute(
-                "UPDATE jobs SET state = 'queued', next_attempt_at = ?, updated_at = ? "
-                "WHERE state = 'submitting'",
-                (now, now),
+            moved = self._transition(
+                db, JobState.QUEUED, "state = 'submitting'", [], {"next_attempt_at": self._clock()}
             )
-            return cursor.rowcount
+        return len(moved)
 
     def retry(self, job_ids: Iterable[int] | None) -> list[int]:
         """Put failed jobs back in the queue with fresh attempts; return their ids."""
-        now = self._clock()
+        # started_at cleared too: a retried job's time is counted from its new start.
+        fields = {
+            "attempts": 0,
+            "next_attempt_at": self._clock(),
+            "started_at": None,
+            "finished_at": None,
+        }
         with self._write() as db:
             if job_ids is None:
-                rows = db.execute("SELECT id FROM jobs WHERE state = 'failed'").fetchall()
+                moved = self._transition(db, JobState.QUEUED, "state = 'failed'", [], fields)
             else:
                 wanted = list(job_ids)
-                rows = db.execute(
-                    f"SELECT id FROM jobs WHERE state = 'failed' "
-                    f"AND id IN ({','.join('?' * len(wanted))})",
+                moved = self._transition(
+                    db,
+                    JobState.QUEUED,
+                    f"state = 'failed' AND id IN ({','.join('?' * len(wanted))})",
                     wanted,
-                ).fetchall()
-            ids = [row["id"] for row in rows]
-            for job_id in ids:
-                db.execute(
-                    "UPDATE jobs SET state = 'queued', attempts = 0, next_attempt_at = ?, "
-                    "started_at = NULL, finished_at = NULL, updated_at = ? WHERE id = ?",
-                    (now, now, job_id),
+                    fields,
                 )
-        return ids
+        return sorted(job.id for job in moved)

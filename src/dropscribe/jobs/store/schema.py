@@ -10,6 +10,7 @@ from typing import Any
 
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store.chunks import CHUNKS_TABLE
+from dropscribe.outbox.naming import display_path
 
 MIGRATIONS: list[str] = [
     """
@@ -48,6 +49,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sha256, settings_key)
     );
     """,
+    # The chunks of recordings uploaded in parts (see chunks.py).
+    CHUNKS_TABLE,
     # Paths being taken in: a path still here after a restart was in hand when the
     # daemon died. ``alone`` counts the deaths while it was taken in by itself.
     """
@@ -56,8 +59,6 @@ MIGRATIONS: list[str] = [
         alone INTEGER NOT NULL DEFAULT 0
     );
     """,
-    # The chunks of recordings uploaded in parts (see chunks.py).
-    CHUNKS_TABLE,
 ]
 
 
@@ -126,5 +127,6 @@ class Job:
     def as_dict(self) -> dict[str, Any]:
         """Return the job as plain data, for ``--json`` output."""
         data = dict(self.__dict__)
+        data["path"] = display_path(self.path)  # as in the sidecars' source.path
         data["state"] = str(self.state)
         return data

@@ -1,0 +1,99 @@
+"""What a file's headers say about its length, read before anything is decoded.
+
+Two uses, two levels of trust. A claim of the *file's* length (any header,
+the container's duration) is enough to refuse a recording over the duration
+limit without decoding it. A claim of the *audio track's* length is needed to
+call a file truncated when less decodes. Lengths that ffmpeg only estimates
+(a plain MP3's size over its first frame's bit rate) are no claim at all: a
+variable bit rate can make them wrong by a factor.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+#: Where a first MP3 frame's Xing, Info or VBRI tag can be (after any ID3v2 tag).
+_MP3_TAG_WINDOW = 256
+
+
+@dataclass(frozen=True)
+class Claim:
+    """The length a file's headers promise, in seconds."""
+
+    #: The file's length (refuse before decoding when it is over the limit).
+    file_seconds: float | None
+    #: The chosen audio track's own length (decoding much less means truncated).
+    track_seconds: float | None
+
+
+def read_claim(source: BinaryIO, container: Any, stream: Any) -> Claim:
+    """Return what the headers of an opened file claim about its length.
+
+    ``source`` is the file PyAV reads from; its position is restored.
+    """
+    position = source.tell()
+    try:
+        source.seek(0)
+        head = source.read(64 * 1024)
+        source.seek(0)
+        wav = wav_claimed_seconds(source)
+    finally:
+        source.seek(position)
+    whole = float(container.duration) / 1e6 if container.duration else None
+    if wav is not None:
+        # The data chunk's size when the header gives it; else ffmpeg's length from the
+        # file's size, exact for PCM at a constant byte rate, but no claim of the track.
+        return Claim(wav or whole, wav or None)
+    if container.format.name == "mp3" and not has_mp3_length_tag(head):
+        return Claim(None, None)
+    track = _seconds(stream.duration, stream.time_base)
+    if track is None and len(container.streams) == 1:
+        track = whole  # the only stream: the container's length is the track's
+    return Claim(whole if whole is not None else track, track)
+
+
+def _seconds(duration: int | None, time_base: Any) -> float | None:
+    if not duration or duration < 0 or time_base is None:
+        return None
+    return float(duration * time_base)
+
+
+def has_mp3_length_tag(head: bytes) -> bool:
+    """Return True when an MP3's first frame carries a Xing, Info or VBRI length tag."""
+    start = 0
+    if head[:3] == b"ID3" and len(head) >= 10:
+        size = head[6:10]  # a "syncsafe" integer: 7 bits a byte
+        start = 10 + ((size[0] << 21) | (size[1] << 14) | (size[2] << 7) | size[3])
+    window = head[start : start + _MP3_TAG_WINDOW]
+    return any(tag in window for tag in (b"Xing", b"Info", b"VBRI"))
+
+
+def wav_claimed_seconds(stream: BinaryIO) -> float | None:
+    """Read a RIFF/WAVE header: the data chunk's size over the byte rate.
+
+    Returns None when the file is not a WAV, 0.0 when its length is unknown.
+    """
+    try:
+        header = stream.read(12)
+        if len(header) < 12 or header[:4] != b"RIFF" or header[8:12] != b"WAVE":
+            return None
+        byte_rate = 0
+        while chunk := stream.read(8):
+            if len(chunk) < 8:
+                return 0.0
+            name, size = chunk[:4], struct.unpack("<I", chunk[4:])[0]
+            if name == b"fmt ":
+                fmt = stream.read(size + (size & 1))
+                byte_rate = struct.unpack("<I", fmt[8:12])[0] if len(fmt) >= 12 else 0
+            elif name == b"data":
+                # Streaming writers leave 0 or 0xFFFFFFFF: the length is unknown.
+                if not byte_rate or size in (0, 0xFFFFFFFF):
+                    return 0.0
+                return float(size / byte_rate)
+            else:
+                stream.seek(size + (size & 1), 1)
+    except OSError:
+        return 0.0
+    return 0.0

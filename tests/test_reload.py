@@ -1,0 +1,159 @@
+"""SIGHUP in process: new settings are built and swapped in; every key said to apply
+live reaches the component that uses it, and the rest waits for a restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import structlog
+
+from dropscribe.backends.base import Backend, Failed, Future, Outcome
+from dropscribe.config import Settings, load_settings
+from dropscribe.daemon import Daemon
+from dropscribe.errors import ConfigError, Retryable
+from dropscribe.jobs.retry_policy import RetryRules
+from dropscribe.jobs.states import JobState
+from dropscribe.outbox.cues import CueRules
+from dropscribe.service.reload import LIVE, plan_reload
+from tests.dispatch_rig import ManualClock
+from tests.fake_backend import FakeBackend
+from tests.helpers import write_config
+
+BEFORE: dict[str, dict[str, object]] = {"transcribe": {"backend": "local"}}
+AFTER: dict[str, dict[str, object]] = {
+    "transcribe": {
+        "backend": "openai",
+        "language": "fr",
+        "task": "translate",
+        "formats": ["json", "txt"],
+        "max_attempts": 7,
+        "retry_base_seconds": 1000.0,
+        "retry_max_seconds": 4000.0,
+        "transient_budget_seconds": 60.0,
+        "max_file_bytes": 5000,
+        "max_duration_seconds": 42.0,
+        "cue_line_chars": 30,
+        "cue_lines": 1,
+        "cue_min_seconds": 0.5,
+        "cue_max_seconds": 5.0,
+        "cue_chars_per_second": 12.0,
+    },
+    "service": {"on_done": ["/bin/true"], "on_failed": ["/bin/false"], "hook_timeout_seconds": 9},
+    "log": {"level": "error", "format": "console"},
+}
+
+
+def live_keys() -> list[str]:
+    keys = []
+    for section, names in LIVE.items():
+        model = getattr(Settings.model_fields[section].annotation, "model_fields", {})
+        keys += [f"{section}.{key}" for key in (names or model)]
+    return keys
+
+
+def failing(_future: Future) -> Outcome:
+    return Failed(Retryable("worker crashed"))
+
+
+@pytest.fixture
+def daemon(tmp_path: Path) -> Iterator[tuple[Daemon, Path, FakeBackend]]:
+    config = write_config(tmp_path, BEFORE)
+    remote = FakeBackend("openai", on_poll=failing)
+    backends: dict[str, Backend] = {"local": FakeBackend("local"), "openai": remote}
+    clock = ManualClock()
+    remote.clock = clock
+    made = Daemon(load_settings(config), config_path=config, clock=clock, backends=backends)
+    made.build()
+    yield made, config, remote
+    made.dispatcher.stop(1.0)
+    made.store.close()
+    structlog.reset_defaults()
+
+
+def test_the_test_changes_every_key_said_to_apply_live() -> None:
+    changed = [f"{section}.{key}" for section, values in AFTER.items() for key in values]
+    assert sorted(changed) == sorted(live_keys())
+
+
+def test_every_live_key_reaches_its_component(
+    daemon: tuple[Daemon, Path, FakeBackend], capsys: pytest.CaptureFixture[str]
+) -> None:
+    running, config, remote = daemon
+    old = running.settings
+    snapshot = old.model_dump()
+    write_config(config.parent, {**AFTER, "watch": {"poll_seconds": 7}})
+    plan = running.reload()
+    assert sorted(plan.applied) == sorted(live_keys())
+    assert plan.needs_restart == ["watch.poll_seconds"]
+    new = running.settings
+    assert new is not old and new.watch == old.watch  # the restart-only key stays as it was
+    assert old.model_dump() == snapshot  # nothing was changed in place
+    # Sidecar formats, hooks, the logger: given to their components at the reload.
+    assert running.outbox.formats == ["json", "txt"]
+    assert running.outbox.cue_rules == CueRules.from_settings(new.transcribe)
+    assert running.outbox.cue_rules.line_chars == 30
+    hooks = running.hooks
+    assert (hooks.on_done, hooks.on_failed, hooks.timeout) == (["/bin/true"], ["/bin/false"], 9)
+    capsys.readouterr()
+    structlog.get_logger("test").warning("hidden")
+    structlog.get_logger("test").error("shown")
+    err = capsys.readouterr().err
+    assert "shown" in err and "hidden" not in err  # log.level = "error"
+    assert not err.startswith("{")  # log.format = "console"
+    # Intake reads backend, language, task and max_file_bytes for each file it takes.
+    inbox, clock = new.paths.inbox, running.clock
+    assert isinstance(clock, ManualClock)
+    (inbox / "small.wav").write_bytes(b"x" * 100)
+    (inbox / "big.wav").write_bytes(b"x" * 6000)
+    for name in ("small.wav", "big.wav"):
+        running.intake.look(name, clock())
+    clock.advance(5)
+    running.intake.process_due(clock())
+    small, big = sorted(running.store.jobs(), key=lambda job: job.path, reverse=True)
+    assert (small.backend, small.language, small.task) == ("openai", "fr", "translate")
+    assert big.state == JobState.FAILED and "transcribe.max_file_bytes" in (big.error or "")
+    # The request carries the duration limit in force; the retry policy reads its rules.
+    running.dispatcher.pump(clock())
+    while running.dispatcher.in_flight():
+        running.wake.wait(0.05)
+        running.wake.clear()
+    assert [request.max_duration_seconds for request in remote.requests] == [42.0]
+    retried = running.store.get(small.id)
+    assert retried.state == JobState.QUEUED
+    assert 500 <= retried.next_attempt_at - clock() <= 1000  # retry_base_seconds = 1000
+    rules = RetryRules.from_settings(running.dispatcher.settings().transcribe)
+    assert (rules.max_attempts, rules.max_seconds, rules.transient_budget_seconds) == (7, 4000, 60)
+
+
+def test_a_bad_configuration_leaves_the_settings_in_force(
+    daemon: tuple[Daemon, Path, FakeBackend],
+) -> None:
+    running, config, _remote = daemon
+    before = running.settings
+    config.write_text("[watch]\nmode = 'sometimes'\n")
+    with pytest.raises(ConfigError):
+        running.reload()
+    assert running.settings is before
+
+
+def test_plan_reload_takes_live_keys_and_names_the_rest(tmp_path: Path) -> None:
+    old = load_settings(write_config(tmp_path))
+    new = load_settings(
+        write_config(
+            tmp_path,
+            {
+                "transcribe": {"max_attempts": 9},
+                "service": {"metrics_port": 9999, "on_done": ["x"]},
+                "backends.local": {"model": "base.en"},
+                "folders.calls": {"language": "de"},
+            },
+        )
+    )
+    plan = plan_reload(old, new)
+    assert plan.applied == ["transcribe.max_attempts", "service.on_done"]
+    assert plan.needs_restart == ["folders", "backends.local", "service.metrics_port"]
+    assert plan.settings.transcribe.max_attempts == 9
+    assert plan.settings.service.metrics_port == old.service.metrics_port
+    assert plan.settings.backends == old.backends and plan.settings.folders == old.folders
