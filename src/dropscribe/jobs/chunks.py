@@ -149,6 +149,7 @@ class ChunkedUploads:
         self.store.chunks.resume(job.id, fresh_attempts=job.state == JobState.SUBMITTING)
         workdir = self.workdir(job)
         max_duration = self.settings.transcribe.max_duration_seconds
+        track = self.settings.transcribe.audio_track
         if not chunks or chunks[0].plan != key:
             if not source.exists():
                 raise BadInput(
@@ -157,7 +158,13 @@ class ChunkedUploads:
                 )
             shutil.rmtree(workdir, ignore_errors=True)
             manifest = prepare(
-                source, workdir, fmt, audio_limit=limit, section=section, max_duration=max_duration
+                source,
+                workdir,
+                fmt,
+                audio_limit=limit,
+                section=section,
+                max_duration=max_duration,
+                audio_track=track,
             )
             log.info(
                 "upload_prepared",
@@ -168,6 +175,7 @@ class ChunkedUploads:
                 bytes=sum(p.bytes for p in manifest.parts),
                 original_bytes=job.size,
                 seconds=round(manifest.duration, 1),
+                **(manifest.track or {}),
             )
             return self.store.chunks.replace_plan(job.id, key, _new_chunks(manifest))
         missing = [c for c in chunks if c.state != "done" and not (workdir / c.path).exists()]
@@ -182,6 +190,7 @@ class ChunkedUploads:
                 audio_limit=limit,
                 section=section,
                 max_duration=max_duration,
+                audio_track=track,
                 parts=earlier,
             )
             self.store.chunks.update_files(job.id, _new_chunks(manifest))
