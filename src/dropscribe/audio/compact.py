@@ -5,7 +5,8 @@ stdin (:mod:`dropscribe.backends.uploads` builds it) and reads a JSON manifest
 from stdout. The worker limits its own memory first, then:
 
 1. decodes the recording once, resampled to 16 kHz mono, streamed frame by
-   frame; encodes it in the compact codec and finds the speech in it;
+   frame; encodes it in the compact codec (until it proves longer than a
+   chunk: then it goes in parts anyway) and finds the speech in it;
 2. when the compact file is over the byte limit or longer than the chunk
    limit, decodes the original again and writes each part, cut at pauses by
    :func:`dropscribe.audio.cuts.plan_parts`, to a file of its own.
@@ -136,27 +137,35 @@ def compact(request: dict[str, Any]) -> dict[str, Any]:
         again = write_parts(source, workdir, fmt, request["parts"], max_duration, track)
         return {"parts": [asdict(p) for p in again]}
     finder = SpeechFinder(hold_seconds=min(max_seconds, 600.0))
-    whole = Encoder(workdir / f"whole{CODECS[fmt][2]}", fmt)
+    whole: Encoder | None = Encoder(workdir / f"whole{CODECS[fmt][2]}", fmt)
+    rate = 0.0  # bytes per second of the compact audio
     samples = 0
     chosen = TrackLog()
     for block in pcm_pieces(source, max_duration, track, chosen):
         samples += len(block)
-        whole.write(block)
-        finder.feed(block, needed=samples / SAMPLE_RATE > max_seconds)
+        long_enough = samples / SAMPLE_RATE > max_seconds
+        if whole is not None:
+            whole.write(block)
+            if long_enough:
+                # It goes in parts anyway: stop encoding it whole (pass 2 encodes the parts);
+                # what was written gives the bit rate the parts are planned with.
+                rate = whole.close() / (samples / SAMPLE_RATE)
+                whole.path.unlink(missing_ok=True)
+                whole = None
+        finder.feed(block, needed=long_enough)
     duration = samples / SAMPLE_RATE
-    size = whole.close()
-    manifest: dict[str, Any] = {
-        "duration": duration,
-        "format": fmt,
-        "whole_bytes": size,
-        "track": chosen.fields,
-    }
-    if size <= max_bytes and duration <= max_seconds:
-        manifest["parts"] = [asdict(PartFile(0.0, duration, 0.0, duration, whole.path.name, size))]
-        return manifest
+    manifest: dict[str, Any] = {"duration": duration, "format": fmt, "track": chosen.fields}
+    if whole is not None:
+        size = whole.close()
+        rate = size / duration
+        if size <= max_bytes:
+            part = PartFile(0.0, duration, 0.0, duration, whole.path.name, size)
+            manifest["parts"] = [asdict(part)]
+            return manifest
+        whole.path.unlink(missing_ok=True)
     speech = finder.finish()
     # Seconds that fit under the byte limit at the bit rate just measured.
-    limit = min(max_seconds, max_bytes / (size / duration) * 0.95)
+    limit = min(max_seconds, max_bytes / rate * 0.95)
     for _ in range(4):
         parts = plan(speech, duration, limit)
         written = write_parts(source, workdir, fmt, parts, max_duration, track)
@@ -169,7 +178,6 @@ def compact(request: dict[str, Any]) -> dict[str, Any]:
             f"The recording could not be cut into parts under {max_bytes} bytes; "
             "raise the backend's max_upload_bytes or choose a smaller upload_format."
         )
-    whole.path.unlink(missing_ok=True)
     manifest["parts"] = [asdict(part) for part in written]
     return manifest
 
