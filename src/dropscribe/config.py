@@ -242,6 +242,9 @@ class RemoteSettings(Section):
     max_chunk_seconds: float = Field(
         600.0, ge=10, description="Longer recordings go as chunks cut at pauses."
     )
+    compact_above_bytes: int = Field(
+        1024**2, ge=0, description="Smaller files are uploaded as they are, not compacted."
+    )
     prepare_timeout_seconds: float = Field(
         900.0, gt=0, description="Longest time to decode and compact one recording."
     )

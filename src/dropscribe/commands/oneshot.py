@@ -106,7 +106,7 @@ def _transcribe_one(
         transcribe.max_duration_seconds,
     )
     chosen = runner.backend(transcribe.backend)
-    if sends_chunks(settings, chosen):  # remote: compact chunks, as the daemon sends them
+    if sends_chunks(settings, chosen, size):  # remote: compact chunks, as the daemon sends them
         bar = UploadBar(path.name) if sys.stderr.isatty() else None
         result, backend = transcribe_remote(settings, chosen, path, sha256, bar), chosen.name
     else:

@@ -88,7 +88,7 @@ class JobDriver:
         chunked = ChunkedUploads(
             self.settings(), self.store, self.clock, self.runner.stopping, self.lender
         )
-        if chunked.applies(backend):
+        if chunked.applies(job, backend):
             outcome = chunked.run(job, backend, self.finisher.source_of(job))
             job = self.store.get(job.id)
         else:
