@@ -104,7 +104,6 @@ def _by_first_appearance(labels: Ints) -> Ints:
     return np.array([order[label] for label in labels.tolist()], dtype=np.int64)
 
 
-
 @dataclass(frozen=True)
 class Tuning:
     """The counting thresholds; the defaults are the calibrated ones."""

@@ -2,11 +2,13 @@
 
 The worker decodes the audio, loads the encoder and labels the words; the
 caller gets the labels, or none and a warning sentence when the worker
-failed, died or ran past its time. It never raises for what happens inside.
+failed, died or ran past its time. :func:`add_speakers` is the one call the
+pipeline makes: it never raises for what happens inside.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
 import time
 from dataclasses import dataclass
@@ -14,10 +16,15 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from dropscribe.speakers.clustering import CountLimits
-from dropscribe.speakers.labelling import Span
+import structlog
 
-SKIPPED = "speaker labels were skipped"
+from dropscribe.outbox.segments import label_speakers
+from dropscribe.outbox.transcript import Transcription
+from dropscribe.speakers.clustering import CountLimits
+from dropscribe.speakers.labelling import Span, word_times
+
+log = structlog.get_logger(__name__)
+SKIPPED = "Speaker labels were skipped"
 
 
 @dataclass(frozen=True)
@@ -28,6 +35,7 @@ class DiarizeRequest:
     spans: list[Span]
     limits: CountLimits
     weights_path: str | None = None
+    max_duration: float = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -41,8 +49,35 @@ class DiarizeOutcome:
 
 
 def diarization_timeout(duration: float | None) -> float:
-    """Return how long diarization of a recording of ``duration`` seconds may take."""
+    """Return how long diarization of a recording of ``duration`` seconds may take:
+    a minute to start, plus ten times the measured real-time factor's worst case."""
     return 60.0 + 0.5 * (duration or 0.0)
+
+
+def add_speakers(
+    result: Transcription, audio_path: Path, limits: CountLimits, *, max_duration: float
+) -> Transcription:
+    """Return ``result`` with speaker labels, or unchanged but for a warning sentence."""
+    spans = word_times(result.segments)
+    if not spans:
+        return result
+    request = DiarizeRequest(str(audio_path), spans, limits, max_duration=max_duration)
+    outcome = run_diarization(request, diarization_timeout(result.duration))
+    log.info(
+        "diarized",
+        file=str(audio_path),
+        speakers=outcome.speakers,
+        seconds=round(outcome.seconds, 2),
+        warning=outcome.warning,
+    )
+    return with_outcome(result, outcome)
+
+
+def with_outcome(result: Transcription, outcome: DiarizeOutcome) -> Transcription:
+    """Return ``result`` labelled by ``outcome``, or with its warning added."""
+    if outcome.warning is not None:
+        return dataclasses.replace(result, warnings=[*result.warnings, outcome.warning])
+    return label_speakers(result, outcome.labels)
 
 
 def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
@@ -55,7 +90,7 @@ def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
     sender.close()
     try:
         answer: dict[str, Any] | None = receiver.recv() if receiver.poll(timeout) else None
-    except EOFError:
+    except EOFError:  # the worker died without a word
         answer = None
     finally:
         receiver.close()
@@ -67,7 +102,7 @@ def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
     if answer is None:
         reason = (
             f"the speaker model took longer than {timeout:.0f} s"
-            if worker.exitcode in (-9, None) or elapsed >= timeout
+            if elapsed >= timeout
             else f"the speaker worker stopped (exit code {worker.exitcode})"
         )
         return DiarizeOutcome(blank, 0, f"{SKIPPED}: {reason}.", elapsed)
@@ -87,15 +122,14 @@ def _work(request: DiarizeRequest, sender: Connection) -> None:
 
 def diarize_words(request: DiarizeRequest) -> dict[str, Any]:
     """Return ``{"labels": [...], "speakers": n}`` for ``request`` (in this process)."""
-    from faster_whisper import decode_audio
-
+    from dropscribe.audio.decode import decode_file
     from dropscribe.speakers.diarize import diarize
     from dropscribe.speakers.encoder import VoiceEncoder
     from dropscribe.speakers.labelling import speaker_labels, word_speakers
 
     weights = Path(request.weights_path) if request.weights_path else None
     encoder = VoiceEncoder.load(weights)
-    audio = decode_audio(request.audio_path, sampling_rate=16000)
+    audio = decode_file(request.audio_path, request.max_duration).samples
     result = diarize(audio, encoder, request.limits)
     labels = speaker_labels(word_speakers(request.spans, result))
     return {"labels": labels, "speakers": len({label for label in labels if label})}
