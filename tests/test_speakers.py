@@ -225,3 +225,38 @@ def test_settings_accept_speaker_keys_and_refuse_inverted_bounds() -> None:
     assert settings.folder_override("calls/a.wav").speakers == 2
     with pytest.raises(ValueError, match="min_speakers"):
         Settings(transcribe={"min_speakers": 4, "max_speakers": 2})
+
+
+def test_the_daemon_labels_speakers_in_a_folder_that_asks_for_them(
+    workdir: Path, conversation: tuple[Path, list[tuple[float, str]]]
+) -> None:
+    import json
+
+    import jsonschema
+
+    from dropscribe.outbox.transcript import load_schema
+    from tests.helpers import DaemonProcess, wait_for, write_config
+    from tests.test_daemon import drop
+
+    config = write_config(workdir, {'folders."calls"': {"diarize": True}})
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    with DaemonProcess(config) as daemon:
+        daemon.wait_event("ready", timeout=30)
+        drop(conversation[0], inbox / "calls")
+        drop(AUDIO / "numbers.wav", inbox)
+        wait_for(
+            lambda: (outbox / "calls" / "conversation.txt").exists()
+            and (outbox / "numbers.txt").exists(),
+            120,
+            "both transcripts",
+        )
+        assert daemon.stop() == 0
+    labelled = json.loads((outbox / "calls" / "conversation.json").read_text())
+    jsonschema.validate(labelled, load_schema())
+    assert [entry["label"] for entry in labelled["speakers"]] == ["SPEAKER_1", "SPEAKER_2"]
+    assert labelled["warnings"] == []
+    assert (outbox / "calls" / "conversation.txt").read_text().startswith("SPEAKER_1: ")
+    plain = json.loads((outbox / "numbers.json").read_text())
+    assert "speakers" not in plain
+    assert {w["speaker"] for w in plain["response"]["word_segments"]} == {None}

@@ -18,6 +18,7 @@ from typing import Any
 
 import structlog
 
+from dropscribe.config import Settings
 from dropscribe.outbox.segments import label_speakers
 from dropscribe.outbox.transcript import Transcription
 from dropscribe.speakers.clustering import CountLimits
@@ -48,6 +49,18 @@ class DiarizeOutcome:
     seconds: float
 
 
+def limits_for(settings: Settings, relative_path: str) -> CountLimits | None:
+    """Return how to count the speakers of the inbox file at ``relative_path``; None
+    when its folder (or ``[transcribe]``) leaves speaker labels off."""
+    transcribe = settings.transcribe
+    override = settings.folder_override(relative_path)
+    wanted = override.diarize if override.diarize is not None else transcribe.diarize
+    if not wanted:
+        return None
+    speakers = override.speakers if override.speakers is not None else transcribe.speakers
+    return CountLimits(speakers, transcribe.min_speakers, transcribe.max_speakers)
+
+
 def diarization_timeout(duration: float | None) -> float:
     """Return how long diarization of a recording of ``duration`` seconds may take:
     a minute to start, plus ten times the measured real-time factor's worst case."""
@@ -57,9 +70,14 @@ def diarization_timeout(duration: float | None) -> float:
 def add_speakers(
     result: Transcription, audio_path: Path, limits: CountLimits, *, max_duration: float
 ) -> Transcription:
-    """Return ``result`` with speaker labels, or unchanged but for a warning sentence."""
+    """Return ``result`` with speaker labels, or unchanged but for a warning sentence.
+
+    A result that already has labels, or a warning from an earlier try, is returned as
+    it is (a job resumed after a restart is not diarized twice).
+    """
     spans = word_times(result.segments)
-    if not spans:
+    done_before = any(warning.startswith(SKIPPED) for warning in result.warnings)
+    if not spans or result.speakers is not None or done_before:
         return result
     request = DiarizeRequest(str(audio_path), spans, limits, max_duration=max_duration)
     outcome = run_diarization(request, diarization_timeout(result.duration))
@@ -78,6 +96,12 @@ def with_outcome(result: Transcription, outcome: DiarizeOutcome) -> Transcriptio
     if outcome.warning is not None:
         return dataclasses.replace(result, warnings=[*result.warnings, outcome.warning])
     return label_speakers(result, outcome.labels)
+
+
+def skipped(result: Transcription, reason: object) -> Transcription:
+    """Return ``result`` with a warning that its speakers were not labelled, and why."""
+    warning = f"{SKIPPED}: {_sentence(reason)}"
+    return dataclasses.replace(result, warnings=[*result.warnings, warning])
 
 
 def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
@@ -135,6 +159,6 @@ def diarize_words(request: DiarizeRequest) -> dict[str, Any]:
     return {"labels": labels, "speakers": len({label for label in labels if label})}
 
 
-def _sentence(exc: Exception) -> str:
+def _sentence(exc: object) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if text.endswith(".") else text + "."
