@@ -41,7 +41,7 @@ def reference(out: str) -> None:
     from resemblyzer import VoiceEncoder, audio
 
     encoder = VoiceEncoder(device="cpu", verbose=False)
-    saved = {}
+    saved: dict[str, Any] = {}
     for number, path in enumerate(CLIPS):
         wav, _ = librosa.load(str(path), sr=16000)
         mel = audio.wav_to_mel_spectrogram(wav)
