@@ -260,3 +260,15 @@ def test_the_daemon_labels_speakers_in_a_folder_that_asks_for_them(
     plain = json.loads((outbox / "numbers.json").read_text())
     assert "speakers" not in plain
     assert {w["speaker"] for w in plain["response"]["word_segments"]} == {None}
+
+
+def test_a_long_recording_clusters_a_sample_and_assigns_every_window() -> None:
+    # More windows than the merge tree takes (about 20 minutes of speech): the tree is
+    # built on a stride sample and every window still gets its nearest speaker.
+    rng = np.random.default_rng(1)
+    centres = np.eye(2, 256, dtype=np.float32)
+    truth = (np.arange(1700) // 170) % 2  # ten turns of 170 windows
+    vectors = centres[truth] + 0.02 * rng.standard_normal((1700, 256))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    labels = assign_speakers(vectors, np.ones(1700), CountLimits())
+    assert labels.tolist() == truth.tolist()

