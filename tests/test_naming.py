@@ -40,17 +40,18 @@ def test_escaped_and_long_names_still_fit_in_255_bytes_with_any_suffix() -> None
     ("originals", "archive", "fate", "folder"),
     [
         ("archive", "archive", "archive", True),
-        ("archive", "", "keep", False),
+        (None, "", "keep", False),  # the default, with no archive folder
         ("keep", "archive", "keep", False),
         ("delete", "archive", "delete", False),
         ("delete", "", "delete", False),
     ],
 )
 def test_what_happens_to_originals_is_read_from_both_keys_in_one_place(
-    tmp_path: Path, originals: str, archive: str, fate: str, folder: bool
+    tmp_path: Path, originals: str | None, archive: str, fate: str, folder: bool
 ) -> None:
-    paths = PathsSettings.model_validate(
-        {"originals": originals, "archive": str(tmp_path / archive) if archive else ""}
-    )
+    values = {"archive": str(tmp_path / archive) if archive else ""}
+    if originals is not None:
+        values["originals"] = originals
+    paths = PathsSettings.model_validate(values)
     assert originals_fate(paths) == fate
     assert (archive_folder(paths) is not None) == folder

@@ -21,10 +21,9 @@ from dropscribe.outbox.originals import archive_folder
 Say = Callable[[str], None]
 
 #: Keys a backend cannot work without (secrets may come from the credentials directory).
-REQUIRED_KEYS = {
-    "runpod": ("endpoint_id", "api_key"),
-    "replicate": ("version", "token"),
-}
+REQUIRED_KEYS = {"runpod": ("endpoint_id",), "replicate": ("version",)}
+#: Secrets the hosted services want; a compatible server elsewhere may do without.
+HOSTED_SECRETS = {"runpod": "api_key", "replicate": "token"}
 #: The key holding each remote backend's address, asked when it has no health URL.
 ADDRESS_KEYS = {"octoai": "endpoint", "replicate": "base_url"}
 PROBE_TIMEOUT = 10.0
@@ -55,8 +54,13 @@ def startup_problems(settings: Settings) -> list[str]:
 def missing_keys(name: str, settings: Settings) -> list[str]:
     """Return one line per key the backend ``name`` needs but has no value for."""
     section = settings.backend_settings(name)
+    required = list(REQUIRED_KEYS.get(name, ()))
+    if name in HOSTED_SECRETS:
+        hosted = type(section).model_fields["base_url"].default
+        if getattr(section, "base_url", None) == hosted:
+            required.append(HOSTED_SECRETS[name])
     problems = []
-    for key in REQUIRED_KEYS.get(name, ()):
+    for key in required:
         if getattr(section, key):
             continue
         variable = f"DROPSCRIBE_BACKENDS__{name.upper()}__{key.upper()}"

@@ -116,7 +116,8 @@ def jobs_table(jobs: list[Job]) -> list[str]:
     for job in jobs:
         error = f"  {job.error}" if job.error and job.state != "done" else ""
         updated = iso_time(job.updated_at) or ""
-        name = display_path(job.path)
-        row = f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {name}{error}"
-        lines.append(row)
+        path = display_path(job.path)
+        lines.append(
+            f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {path}{error}"
+        )
     return lines

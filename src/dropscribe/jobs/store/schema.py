@@ -49,6 +49,8 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (sha256, settings_key)
     );
     """,
+    # The chunks of recordings uploaded in parts (see chunks.py).
+    CHUNKS_TABLE,
     # Paths being taken in: a path still here after a restart was in hand when the
     # daemon died. ``alone`` counts the deaths while it was taken in by itself.
     """
@@ -57,8 +59,6 @@ MIGRATIONS: list[str] = [
         alone INTEGER NOT NULL DEFAULT 0
     );
     """,
-    # The chunks of recordings uploaded in parts (see chunks.py).
-    CHUNKS_TABLE,
 ]
 
 
