@@ -9,10 +9,17 @@ a conversation by bench/conversations.py; the count is not given. Words come
 from transcribing each recording with the bundled tiny.en; a word's truth is
 the voice speaking at its midpoint (words in overlaps are not scored); labels
 are mapped to voices at best. Diarization runs in this process (no worker) so
-that its own time is what is measured.
+that its own time is what is measured, with the worker's thread limits.
 """
 
 from __future__ import annotations
+
+import os
+
+from dropscribe.speakers.runner import THREAD_LIMITS
+
+# As in the diarization worker: one BLAS thread, set before numpy loads.
+os.environ.update(THREAD_LIMITS)
 
 import argparse
 import itertools
@@ -25,10 +32,10 @@ import numpy as np
 
 from bench import conversations as cv
 from bench.harness import SHARED_AUDIO, machine, report
-from dropscribe.speakers.clustering import CountLimits
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import word_speakers
+from dropscribe.speakers.request import CountLimits
 
 Recording = tuple[str, cv.Floats, list[cv.Turn]]
 

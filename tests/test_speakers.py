@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pickle
 import subprocess
+import sys
 import wave
 from pathlib import Path
 from typing import Any
@@ -13,10 +14,11 @@ import pytest
 
 from dropscribe.config import Settings
 from dropscribe.outbox.transcript import Transcription, make_segment, make_word
-from dropscribe.speakers.clustering import CountLimits, assign_speakers, cut_tree, merge_tree
+from dropscribe.speakers.clustering import assign_speakers, cut_tree, merge_tree
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels
+from dropscribe.speakers.request import CountLimits
 from dropscribe.speakers.runner import SKIPPED, DiarizeRequest, add_speakers, run_diarization
 from dropscribe.speakers.weights import INSTALL_HINT, WeightsError, load_weights
 
@@ -246,8 +248,10 @@ def test_the_daemon_labels_speakers_in_a_folder_that_asks_for_them(
         drop(conversation[0], inbox / "calls")
         drop(AUDIO / "numbers.wav", inbox)
         wait_for(
-            lambda: (outbox / "calls" / "conversation.txt").exists()
-            and (outbox / "numbers.txt").exists(),
+            lambda: (
+                (outbox / "calls" / "conversation.txt").exists()
+                and (outbox / "numbers.txt").exists()
+            ),
             120,
             "both transcripts",
         )
@@ -272,3 +276,11 @@ def test_a_long_recording_clusters_a_sample_and_assigns_every_window() -> None:
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     labels = assign_speakers(vectors, np.ones(1700), CountLimits())
     assert labels.tolist() == truth.tolist()
+
+
+def test_the_worker_can_limit_numpy_threads_before_numpy_loads() -> None:
+    # The worker sets OPENBLAS_NUM_THREADS on start; that works only while importing
+    # the runner (what a spawned worker imports first) does not load numpy.
+    code = "import sys, dropscribe.speakers.runner; print('numpy' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"

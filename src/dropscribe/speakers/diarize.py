@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dropscribe.speakers.clustering import CountLimits, assign_speakers
+from dropscribe.speakers.clustering import assign_speakers
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.features import mel_frames
+from dropscribe.speakers.request import CountLimits
 from dropscribe.speakers.windows import Window, batches_by_length, plan_windows, speech_regions
 
 Floats = npt.NDArray[np.float32]

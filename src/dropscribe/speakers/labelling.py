@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from dropscribe.outbox.transcript import Segment
 from dropscribe.speakers.diarize import SpeakerWindows
+from dropscribe.speakers.request import Span
 
-Span = tuple[float, float]
 MAX_WINDOW_SECONDS = 1.6
 
 
@@ -46,8 +45,3 @@ def speaker_labels(numbers: list[int | None]) -> list[str | None]:
         if number is not None:
             order.setdefault(number, len(order) + 1)
     return [None if number is None else f"SPEAKER_{order[number]}" for number in numbers]
-
-
-def word_times(segments: list[Segment]) -> list[Span]:
-    """Return the (start, end) of every word of ``segments``, in order."""
-    return [(float(w["start"]), float(w["end"])) for s in segments for w in s["words"]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -21,8 +22,7 @@ import structlog
 from dropscribe.config import Settings
 from dropscribe.outbox.segments import label_speakers
 from dropscribe.outbox.transcript import Transcription
-from dropscribe.speakers.clustering import CountLimits
-from dropscribe.speakers.labelling import Span, word_times
+from dropscribe.speakers.request import CountLimits, Span, word_times
 
 log = structlog.get_logger(__name__)
 SKIPPED = "Speaker labels were skipped"
@@ -135,7 +135,16 @@ def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
     return DiarizeOutcome(answer["labels"], answer["speakers"], None, elapsed)
 
 
+#: One BLAS thread: the encoder's matrix products are small (a batch of windows
+#: times 256x1024), and OpenBLAS's threads spend more CPU waiting on each other than
+#: they save: 0.5 s of CPU instead of 3.6 s for 141 s of speech (bench/README.md).
+#: It also leaves the other cores to the transcriptions running meanwhile.
+THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _work(request: DiarizeRequest, sender: Connection) -> None:
+    # Before numpy loads in this fresh process (this module does not import it).
+    os.environ.update(THREAD_LIMITS)
     try:
         sender.send(diarize_words(request))
     except Exception as exc:  # the whole point: any failure becomes a warning
