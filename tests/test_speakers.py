@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+import threading
 import wave
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,13 @@ from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels
 from dropscribe.speakers.request import CountLimits
-from dropscribe.speakers.runner import SKIPPED, DiarizeRequest, add_speakers, run_diarization
+from dropscribe.speakers.runner import (
+    SKIPPED,
+    DiarizationInterrupted,
+    DiarizeRequest,
+    add_speakers,
+    run_diarization,
+)
 from dropscribe.speakers.weights import INSTALL_HINT, WeightsError, load_weights
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
@@ -284,3 +291,11 @@ def test_the_worker_can_limit_numpy_threads_before_numpy_loads() -> None:
     code = "import sys, dropscribe.speakers.runner; print('numpy' in sys.modules)"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"
+
+
+def test_a_stopping_daemon_ends_the_worker_and_leaves_the_transcript_as_saved() -> None:
+    stopping = threading.Event()
+    stopping.set()
+    request = DiarizeRequest(str(AUDIO / "fox.wav"), [(0.0, 1.0)], CountLimits())
+    with pytest.raises(DiarizationInterrupted):
+        run_diarization(request, timeout=120, stopping=stopping)

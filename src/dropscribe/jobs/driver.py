@@ -34,7 +34,12 @@ from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.completion import Finisher
 from dropscribe.outbox.transcript import Transcription
-from dropscribe.speakers.runner import add_speakers, limits_for, skipped
+from dropscribe.speakers.runner import (
+    DiarizationInterrupted,
+    add_speakers,
+    limits_for,
+    skipped,
+)
 
 log = structlog.get_logger("dropscribe.jobs.dispatcher")
 
@@ -79,7 +84,10 @@ class JobDriver:
         if job.state == JobState.WRITING:
             stored = self.store.result_for(job.sha256, job.settings_key)
             if stored is not None:
-                result = self._with_speakers(job, Transcription.from_dict(stored))
+                try:
+                    result = self._with_speakers(job, Transcription.from_dict(stored))
+                except DiarizationInterrupted:
+                    return  # stopping: still writing, labelled after the restart
                 self.finisher.succeed(job, result)
             else:
                 self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
@@ -106,7 +114,10 @@ class JobDriver:
                 self.finisher.succeed_together(job, outcome.result)
             else:  # the transcript is saved (state writing) before diarization starts
                 job = self.store.save_result(job.id, outcome.result.to_dict())
-                self.finisher.succeed(job, self._with_speakers(job, outcome.result))
+                try:
+                    self.finisher.succeed(job, self._with_speakers(job, outcome.result))
+                except DiarizationInterrupted:
+                    return  # stopping: still writing, labelled after the restart
             chunked.finished(job)
         elif isinstance(outcome, Failed):
             self._handle_error(self.store.get(job.id), outcome.error)
@@ -125,7 +136,9 @@ class JobDriver:
         except DropscribeError as exc:
             return skipped(result, exc)
         limit = self.settings().transcribe.max_duration_seconds
-        return add_speakers(result, source, limits, max_duration=limit)
+        return add_speakers(
+            result, source, limits, max_duration=limit, stopping=self.runner.stopping
+        )
 
     def _submit_and_wait(self, job: Job) -> Outcome | None:
         """Submit a claimed job (or take up its saved future) and wait for its outcome;

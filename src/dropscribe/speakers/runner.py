@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import multiprocessing
 import os
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -26,6 +27,13 @@ from dropscribe.speakers.request import CountLimits, Span, word_times
 
 log = structlog.get_logger(__name__)
 SKIPPED = "Speaker labels were skipped"
+#: How often a waiting caller looks at its stop event.
+STOP_CHECK_SECONDS = 0.5
+
+
+class DiarizationInterrupted(Exception):
+    """The daemon is stopping: the worker was ended and the transcript left as saved,
+    to be labelled after the restart."""
 
 
 @dataclass(frozen=True)
@@ -68,19 +76,29 @@ def diarization_timeout(duration: float | None) -> float:
 
 
 def add_speakers(
-    result: Transcription, audio_path: Path, limits: CountLimits, *, max_duration: float
+    result: Transcription,
+    audio_path: Path,
+    limits: CountLimits,
+    *,
+    max_duration: float,
+    stopping: threading.Event | None = None,
 ) -> Transcription:
     """Return ``result`` with speaker labels, or unchanged but for a warning sentence.
 
     A result that already has labels, or a warning from an earlier try, is returned as
     it is (a job resumed after a restart is not diarized twice).
+
+    Raises:
+        DiarizationInterrupted: ``stopping`` was set while the worker ran.
     """
     spans = word_times(result.segments)
     done_before = any(warning.startswith(SKIPPED) for warning in result.warnings)
     if not spans or result.speakers is not None or done_before:
         return result
     request = DiarizeRequest(str(audio_path), spans, limits, max_duration=max_duration)
-    outcome = run_diarization(request, diarization_timeout(result.duration))
+    # A remote engine may not say how long the audio is: the last word tells nearly.
+    duration = result.duration or max(end for _, end in spans)
+    outcome = run_diarization(request, diarization_timeout(duration), stopping)
     log.info(
         "diarized",
         file=str(audio_path),
@@ -104,18 +122,26 @@ def skipped(result: Transcription, reason: object) -> Transcription:
     return dataclasses.replace(result, warnings=[*result.warnings, warning])
 
 
-def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
-    """Return the speaker labels of ``request``'s words, computed in a worker process."""
+def run_diarization(
+    request: DiarizeRequest, timeout: float, stopping: threading.Event | None = None
+) -> DiarizeOutcome:
+    """Return the speaker labels of ``request``'s words, computed in a worker process.
+
+    Raises:
+        DiarizationInterrupted: ``stopping`` was set while the worker ran.
+    """
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_work, args=(request, sender), name="dropscribe-diarize")
+    # Daemonic: a daemon stopping mid-diarization does not wait for it (the job
+    # stays in writing with its transcript saved, and is labelled after a restart).
+    worker = context.Process(
+        target=_work, args=(request, sender), name="dropscribe-diarize", daemon=True
+    )
     worker.start()
     sender.close()
     try:
-        answer: dict[str, Any] | None = receiver.recv() if receiver.poll(timeout) else None
-    except EOFError:  # the worker died without a word
-        answer = None
+        answer = _wait(receiver, started + timeout, stopping or threading.Event())
     finally:
         receiver.close()
         if worker.is_alive():
@@ -140,6 +166,23 @@ def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
 #: they save: 0.5 s of CPU instead of 3.6 s for 141 s of speech (bench/README.md).
 #: It also leaves the other cores to the transcriptions running meanwhile.
 THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _wait(
+    receiver: Connection, deadline: float, stopping: threading.Event
+) -> dict[str, Any] | None:
+    """Return the worker's answer; None when it died or the deadline passed."""
+    while not stopping.is_set():
+        left = deadline - time.monotonic()
+        try:
+            if receiver.poll(max(0.0, min(left, STOP_CHECK_SECONDS))):
+                answer: dict[str, Any] = receiver.recv()
+                return answer
+        except EOFError:  # the worker died without a word
+            return None
+        if left <= STOP_CHECK_SECONDS:
+            return None
+    raise DiarizationInterrupted
 
 
 def _work(request: DiarizeRequest, sender: Connection) -> None:
