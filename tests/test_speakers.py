@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
 import sys
@@ -299,3 +300,28 @@ def test_a_stopping_daemon_ends_the_worker_and_leaves_the_transcript_as_saved() 
     request = DiarizeRequest(str(AUDIO / "fox.wav"), [(0.0, 1.0)], CountLimits())
     with pytest.raises(DiarizationInterrupted):
         run_diarization(request, timeout=120, stopping=stopping)
+
+
+def test_check_finds_nothing_wrong_with_speaker_labels_when_the_weights_are_installed() -> None:
+    from dropscribe.speakers.runner import setup_problem
+
+    assert setup_problem(Settings()) is None  # not asked for: not even loaded
+    assert setup_problem(Settings(folders={"calls": {"diarize": True}})) is None
+
+
+def test_check_names_the_install_command_when_the_weights_are_missing(tmp_path: Path) -> None:
+    # A Resemblyzer package without its weights file, found first on the path.
+    (tmp_path / "resemblyzer").mkdir()
+    (tmp_path / "resemblyzer" / "__init__.py").write_text("")
+    code = (
+        "from dropscribe.config import Settings\n"
+        "from dropscribe.speakers.runner import setup_problem\n"
+        "print(setup_problem(Settings(transcribe={'diarize': True})))\n"
+    )
+    source = Path(__file__).parent.parent / "src"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{source}"}
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert found.stdout.startswith("transcribe.diarize: speaker labels need")
+    assert INSTALL_HINT in found.stdout

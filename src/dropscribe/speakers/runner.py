@@ -69,6 +69,21 @@ def limits_for(settings: Settings, relative_path: str) -> CountLimits | None:
     return CountLimits(speakers, transcribe.min_speakers, transcribe.max_speakers)
 
 
+def setup_problem(settings: Settings) -> str | None:
+    """Return why speaker labels, asked for somewhere in ``settings``, cannot work; None
+    when they are not asked for or the weights load (for ``dropscribe check``)."""
+    asked = settings.transcribe.diarize or any(o.diarize for o in settings.folders.values())
+    if not asked:
+        return None
+    from dropscribe.speakers.weights import WeightsError, load_weights
+
+    try:
+        load_weights()
+    except WeightsError as exc:
+        return f"transcribe.diarize: {exc}"
+    return None
+
+
 def diarization_timeout(duration: float | None) -> float:
     """Return how long diarization of a recording of ``duration`` seconds may take:
     a minute to start, plus ten times the measured real-time factor's worst case."""
