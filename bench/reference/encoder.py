@@ -5,8 +5,8 @@ Two halves, because the project must not depend on PyTorch or librosa:
     python3.11 -m venv /tmp/refvenv
     /tmp/refvenv/bin/pip install torch==2.13.0 librosa
     /tmp/refvenv/bin/pip install --no-deps Resemblyzer==0.1.4
-    PYTHONPATH=. /tmp/refvenv/bin/python -m bench.encoder_reference reference /tmp/ref.npz
-    .venv/bin/python -m bench.encoder_reference compare /tmp/ref.npz
+    PYTHONPATH=. /tmp/refvenv/bin/python -m bench.reference.encoder reference /tmp/ref.npz
+    .venv/bin/python -m bench.reference.encoder compare /tmp/ref.npz
 
 The first half writes the reference's mel frames and voice vectors for
 windows of 160 frames every 75 on real clips; the second computes both with
