@@ -11,8 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[local,dev]'
-	# Speaker labels: only the voice encoder's weights from this wheel (17 MB); its own
-	# code would pull in PyTorch and librosa, hence --no-deps (pyproject cannot say it).
+# Speaker labels: only the voice encoder's weights from this wheel (17 MB); its own
+# code would pull in PyTorch and librosa, hence --no-deps (pyproject cannot say it).
 	$(BIN)/pip install --quiet --no-deps Resemblyzer==0.1.4
 	touch $(STAMP)
 
