@@ -46,7 +46,7 @@ fixtures: system-packages
 
 # The benchmarks of bench/README.md, one after the other (long: tens of minutes).
 # `make bench BENCH=pipeline` runs one; `make bench BENCH_ARGS=--smoke` a quick pass.
-BENCH ?= engine_vs_daemon pipeline scale batched long_recordings vad_filter output hostile_memory diarize
+BENCH ?= engine_vs_daemon pipeline scale batched long_recordings vad_filter output hostile_memory diarize job_threads
 BENCH_ARGS ?=
 
 bench: $(STAMP)
