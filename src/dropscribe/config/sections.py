@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from dropscribe.backends import registry
 from dropscribe.backends.languages import language_code
+from dropscribe.outbox.originals import originals_contradiction
 
 #: A backend's name, checked against the registry (the one list of backends).
 BackendName = Annotated[str, AfterValidator(registry.check_name)]
@@ -47,19 +48,13 @@ class PathsSettings(Section):
     def _empty_archive_keeps(cls, value: Any) -> Any:
         return None if value in ("", None) else value
 
-    @model_validator(mode="before")
-    @classmethod
-    def _no_archive_means_keep(cls, data: Any) -> Any:
-        # One place decides what an empty archive means: originals stay where they are.
-        # (Decided on the input: the settings are frozen once validated.)
-        if not isinstance(data, dict) or data.get("archive", "archive") not in ("", None):
-            return data
-        if data.get("originals") == "archive":
-            raise ValueError(
-                'paths.archive is "" but paths.originals = "archive": name an archive '
-                'folder, or set originals = "keep"'
-            )
-        return {**data, "originals": data.get("originals", "keep")}
+    @model_validator(mode="after")
+    def _no_contradiction(self) -> PathsSettings:
+        # What the two keys mean together is decided in outbox/originals.py, nowhere else.
+        problem = originals_contradiction(self)
+        if problem is not None:
+            raise ValueError(problem)
+        return self
 
 
 def _language(value: str | None) -> str | None:
