@@ -275,6 +275,9 @@ class Intake:
         """Finish what a crash interrupted: recorded jobs whose files were not yet
         moved or answered, and paths that were in hand when the daemon died (taken in
         again one by one; one that was in hand alone twice is failed)."""
+        # First the failed jobs whose originals a crash left in the inbox: before any
+        # scan, which would otherwise take such an original in again.
+        self.finisher.recover()
         pending = self.store.jobs([JobState.DISCOVERED])
         marks = self.store.intake_marks()
         if pending or marks:
