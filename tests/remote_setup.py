@@ -19,6 +19,8 @@ SERVERS: dict[str, type[FakeServer]] = {
 }
 TOKEN = "tok-abc-123-secret"
 FAST_POLLS = {"poll_initial_seconds": 0.01, "poll_max_seconds": 0.05, "timeout_seconds": 5}
+#: The test recordings are small: compact them too, as larger ones are.
+COMPACT_ALL = {"compact_above_bytes": 0}
 
 
 def backend_section(name: str, url: str, token: str = TOKEN) -> dict[str, Any]:

@@ -23,9 +23,11 @@ REPO = Path(__file__).parent.parent
         ("bench.batched", "## Batched decoding (smoke)"),
         ("bench.long_recordings", "## One long recording: daemon against the bare loop"),
         ("bench.diarize", "## Speaker labels"),
+        ("bench.remote_uploads", "## Compact uploads and chunks (remote engines)"),
         ("bench.output", "## Output (smoke)"),
         ("bench.hostile_memory", "## Worker peak memory on crafted headers (smoke)"),
         ("bench.vad_filter", "## vad_filter on and off"),
+        ("bench.job_threads", "## Job threads (smoke)"),
     ],
 )
 def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:

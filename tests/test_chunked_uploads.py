@@ -18,7 +18,7 @@ import pytest
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.transcript import load_schema
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for
-from tests.remote_setup import SERVERS, TOKEN, remote_config
+from tests.remote_setup import COMPACT_ALL, SERVERS, TOKEN, remote_config
 from tests.servers import FakeServer, Fault
 from tests.test_daemon import finished
 
@@ -37,7 +37,7 @@ def make_server(name: str, **attributes: Any) -> FakeServer:
 
 
 def config_for(workdir: Path, name: str, server: FakeServer, **extra: Any) -> Path:
-    settings = {"max_chunk_seconds": CHUNK_SECONDS, **extra}
+    settings = {"max_chunk_seconds": CHUNK_SECONDS, **COMPACT_ALL, **extra}
     return remote_config(workdir, name, server.url, **settings)
 
 
@@ -170,7 +170,7 @@ def subprocess_retry(config: Path) -> None:
 def test_after_kill_9_finished_chunks_stay_finished_and_chunks_in_flight_are_polled(
     workdir: Path, name: str
 ) -> None:
-    with make_server(name, pending_polls=40) as server:
+    with make_server(name, pending_polls=20) as server:
         config = config_for(
             workdir, name, server, concurrency=2, poll_initial_seconds=0.05, poll_max_seconds=0.1
         )
@@ -214,7 +214,7 @@ def saved_chunks(workdir: Path) -> dict[str, list[str]]:
 
 
 def test_a_chunk_gone_after_its_retention_is_sent_again(workdir: Path) -> None:
-    with make_server("runpod", pending_polls=40) as server:
+    with make_server("runpod", pending_polls=20) as server:
         config = config_for(
             workdir,
             "runpod",
@@ -261,3 +261,22 @@ def test_a_recording_over_the_upload_limit_is_cut_into_chunks_that_fit(
     assert len(server.submissions) >= 2
     assert all(job.audio_bytes < limit for job in server.submissions)
     assert (outbox / "meeting.json").exists()
+
+
+def test_a_small_file_goes_as_it_is_without_a_worker(workdir: Path) -> None:
+    with make_server("octoai") as server:
+        # The default compact_above_bytes (1 MiB): compacting 111 kB would cost more than it saves.
+        config = remote_config(workdir, "octoai", server.url)
+        inbox, outbox = workdir / "inbox", workdir / "outbox"
+        inbox.mkdir()
+        original = (AUDIO / "numbers.wav").read_bytes()
+        (inbox / "numbers.wav").write_bytes(original)
+        with DaemonProcess(config) as daemon:
+            wait_for(lambda: finished(outbox, "numbers"), 60, "the transcript")
+            prepared = daemon.event("upload_prepared")
+            assert daemon.stop() == 0
+    assert prepared is None
+    assert [job.audio_sha256 for job in server.submissions] == [
+        hashlib.sha256(original).hexdigest()
+    ]
+    assert "upload" not in json.loads((outbox / "numbers.json").read_text())["engine"]

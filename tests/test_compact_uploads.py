@@ -7,6 +7,7 @@ import threading
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 
 from dropscribe.backends.base import Request
@@ -97,7 +98,7 @@ def test_parts_fit_a_byte_limit_smaller_than_the_compact_file(tmp_path: Path) ->
 def test_a_file_that_is_not_audio_is_one_clear_sentence(tmp_path: Path) -> None:
     fake = tmp_path / "notes.wav"
     fake.write_text("these are meeting notes, not a recording\n" * 50)
-    with pytest.raises(BadInput, match=r"^The file could not be opened as audio .*format\.$"):
+    with pytest.raises(BadInput, match=r"^The file could not be decoded as audio .*format\.$"):
         prepare(
             fake, tmp_path / "work", "opus", audio_limit=10**8, section=section(), max_duration=3600
         )
@@ -184,3 +185,42 @@ def test_chunks_borrow_only_idle_slots_and_never_while_another_file_waits(
             "short.wav"
         ]
         store.close()
+
+
+def test_without_silero_an_energy_detector_finds_the_pauses_between_words() -> None:
+    from dropscribe.audio.speech_blocks import SAMPLE_RATE, loud_spans
+
+    rng = np.random.default_rng(7)
+    noise = rng.normal(0, 0.001, SAMPLE_RATE * 6).astype(np.float32)  # a quiet room
+    tone = 0.3 * np.sin(np.linspace(0, 2 * np.pi * 220, SAMPLE_RATE)).astype(np.float32)
+    audio = noise.copy()
+    audio[SAMPLE_RATE : 2 * SAMPLE_RATE] += tone  # "speech" from 1 s to 2 s
+    audio[4 * SAMPLE_RATE : 5 * SAMPLE_RATE] += tone  # and from 4 s to 5 s
+    spans = loud_spans(audio)
+    assert len(spans) == 2
+    assert spans[0] == pytest.approx((1.0, 2.0), abs=0.04)
+    assert spans[1] == pytest.approx((4.0, 5.0), abs=0.04)
+
+
+def test_the_audio_track_is_chosen_by_rule_and_a_video_without_sound_is_one_sentence(
+    tmp_path: Path,
+) -> None:
+    two = prepare(
+        AUDIO / "two_tracks.mkv",
+        tmp_path / "a",
+        "opus",
+        audio_limit=10**8,
+        section=section(),
+        max_duration=3600,
+        audio_track=1,
+    )
+    assert two.track is not None and two.track["track"] == 1 and two.track["tracks"] == 2
+    with pytest.raises(BadInput, match=r"^The file holds no audio track"):
+        prepare(
+            AUDIO / "silent_video.mp4",
+            tmp_path / "b",
+            "opus",
+            audio_limit=10**8,
+            section=section(),
+            max_duration=3600,
+        )

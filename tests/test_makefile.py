@@ -21,17 +21,18 @@ def dry_run(*args: str) -> str:
     return result.stdout
 
 
-def test_make_bench_runs_every_benchmark_module_that_exists() -> None:
+def test_make_bench_runs_every_benchmark_program_and_each_has_a_smoke_test() -> None:
     commands = dry_run("bench")
     named = set(re.findall(r"for name in ([\w ]+); do", commands)[0].split())
-    # A benchmark is a module that runs as a program; the others are its parts.
-    modules = {
-        p.stem
-        for p in (REPO / "bench").glob("*.py")
-        if '__name__ == "__main__"' in p.read_text()
+    programs = {
+        path.stem
+        for path in (REPO / "bench").glob("*.py")
+        if '__name__ == "__main__"' in path.read_text()
     }
-    assert named == modules
+    assert named == programs and len(named) >= 4
     assert "-m bench.$name" in commands
+    smoke = (REPO / "tests" / "test_bench_smoke.py").read_text()
+    assert {name for name in named if f'"bench.{name}"' not in smoke} == set()
 
 
 def test_make_run_uses_the_config_given_and_says_where_dropscribe_is() -> None:

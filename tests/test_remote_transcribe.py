@@ -13,7 +13,7 @@ from pathlib import Path
 from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import load_settings
 from tests.helpers import AUDIO
-from tests.remote_setup import SERVERS, TOKEN, make_backend, remote_config
+from tests.remote_setup import COMPACT_ALL, SERVERS, TOKEN, make_backend, remote_config
 
 LONG = AUDIO / "long_reading.flac"
 DROPSCRIBE = [sys.executable, "-m", "dropscribe"]
@@ -24,7 +24,7 @@ def test_transcribe_sends_a_long_recording_as_chunks_and_writes_one_transcript(
 ) -> None:
     with SERVERS["openai"]() as server:
         server.token = TOKEN
-        config = remote_config(workdir, "openai", server.url, max_chunk_seconds=10)
+        config = remote_config(workdir, "openai", server.url, max_chunk_seconds=10, **COMPACT_ALL)
         out = workdir / "out"
         result = subprocess.run(
             [*DROPSCRIBE, "transcribe", str(LONG), "--out", str(out), "--config", str(config)],
@@ -48,7 +48,7 @@ def test_the_bar_counts_every_byte_uploaded_then_the_wait_and_the_chunks(
     with SERVERS["runpod"]() as server:
         server.token = TOKEN
         server.pending_polls = 3
-        config = remote_config(workdir, "runpod", server.url, max_chunk_seconds=10)
+        config = remote_config(workdir, "runpod", server.url, max_chunk_seconds=10, **COMPACT_ALL)
         backend = make_backend(workdir, "runpod", server.url, max_chunk_seconds=10)
         bar = UploadBar("long_reading.flac", stream, clock=lambda: now[0])
         try:
@@ -89,7 +89,7 @@ def test_transcribe_on_a_terminal_draws_the_upload_then_the_wait(workdir: Path) 
     with SERVERS["octoai"]() as server:
         server.token = TOKEN
         server.pending_polls = 5
-        config = remote_config(workdir, "octoai", server.url, max_chunk_seconds=10)
+        config = remote_config(workdir, "octoai", server.url, max_chunk_seconds=10, **COMPACT_ALL)
         out = str(workdir / "out")
         controller, terminal = os.openpty()
         fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 120, 0, 0))

@@ -5,7 +5,8 @@ stdin (:mod:`dropscribe.backends.uploads` builds it) and reads a JSON manifest
 from stdout. The worker limits its own memory first, then:
 
 1. decodes the recording once, resampled to 16 kHz mono, streamed frame by
-   frame; encodes it in the compact codec and finds the speech in it;
+   frame; encodes it in the compact codec (until it proves longer than a
+   chunk: then it goes in parts anyway) and finds the speech in it;
 2. when the compact file is over the byte limit or longer than the chunk
    limit, decodes the original again and writes each part, cut at pauses by
    :func:`dropscribe.audio.cuts.plan_parts`, to a file of its own.
@@ -27,7 +28,9 @@ from typing import Any
 import av
 import numpy as np
 
+from dropscribe.audio.decode import MediaReader, check_complete, open_media
 from dropscribe.audio.speech_blocks import SpeechFinder
+from dropscribe.errors import BadInput
 
 SAMPLE_RATE = 16000
 #: Codec, container, file suffix and bit rate of each compact format.
@@ -40,10 +43,6 @@ CODECS: dict[str, tuple[str, str, str, int | None]] = {
 REPLAN_FACTOR = 0.8
 
 
-class MediaError(Exception):
-    """The recording cannot be read; the message is one sentence for the user."""
-
-
 @dataclass(frozen=True)
 class PartFile:
     start: float
@@ -54,35 +53,34 @@ class PartFile:
     bytes: int
 
 
-def pcm_frames(source: str) -> Iterator[np.ndarray[Any, np.dtype[np.int16]]]:
-    """Yield the first audio stream of ``source`` as 16 kHz mono int16 blocks."""
-    try:
-        container = av.open(source)
-    except FileNotFoundError:
-        raise MediaError(
-            "The file disappeared before it could be prepared; drop it again."
-        ) from None
-    except av.error.FFmpegError as exc:
-        raise MediaError(
-            f"The file could not be opened as audio ({str(exc)[:160]}); check that it is "
-            "a complete recording in a supported format."
-        ) from None
-    with container:
-        if not container.streams.audio:
-            raise MediaError("The file holds no audio stream; drop a recording with sound.")
-        stream = container.streams.audio[0]
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=SAMPLE_RATE)
-        try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    yield np.asarray(out.to_ndarray(), dtype=np.int16).reshape(-1)
-            for out in resampler.resample(None):
-                yield np.asarray(out.to_ndarray(), dtype=np.int16).reshape(-1)
-        except av.error.FFmpegError as exc:
-            raise MediaError(
-                f"The file could not be decoded ({str(exc)[:160]}); check that it is a "
-                "complete recording in a supported format."
-            ) from None
+class TrackLog:
+    """Where the chosen track is noted, for the manifest."""
+
+    fields: dict[str, object] | None = None
+
+
+def pcm_pieces(
+    source: str, max_duration: float, audio_track: Any, track: TrackLog | None = None
+) -> Iterator[np.ndarray[Any, np.dtype[np.int16]]]:
+    """Yield the chosen audio track of ``source`` as 16 kHz mono int16 pieces.
+
+    The media helper's :class:`MediaReader` reads it (links refused, the track chosen
+    by rule, headers checked, the duration limit enforced as it decodes).
+
+    Raises:
+        BadInput: not audio, no audio track, empty, truncated or too long.
+    """
+    decoded = 0
+    with (
+        open_media(Path(source)) as stream,
+        MediaReader(stream, max_duration, audio_track) as reader,
+    ):
+        if track is not None:
+            track.fields = reader.choice.log_fields()
+        for piece in reader.pieces():
+            decoded += len(piece)
+            yield (np.clip(piece, -1.0, 1.0) * 32767).astype(np.int16)
+        check_complete(decoded / SAMPLE_RATE, reader.claim)
 
 
 class Encoder:
@@ -133,45 +131,53 @@ def compact(request: dict[str, Any]) -> dict[str, Any]:
     max_bytes: int = request["max_bytes"]
     max_seconds: float = request["max_seconds"]
     max_duration: float = request["max_duration"]
+    track = request.get("audio_track", "auto")
     workdir.mkdir(parents=True, exist_ok=True)
     if request.get("parts"):  # parts planned before (a restart): write the same ones again
-        return {"parts": [asdict(p) for p in write_parts(source, workdir, fmt, request["parts"])]}
+        again = write_parts(source, workdir, fmt, request["parts"], max_duration, track)
+        return {"parts": [asdict(p) for p in again]}
     finder = SpeechFinder(hold_seconds=min(max_seconds, 600.0))
-    whole = Encoder(workdir / f"whole{CODECS[fmt][2]}", fmt)
+    whole: Encoder | None = Encoder(workdir / f"whole{CODECS[fmt][2]}", fmt)
+    rate = 0.0  # bytes per second of the compact audio
     samples = 0
-    for block in pcm_frames(source):
+    chosen = TrackLog()
+    for block in pcm_pieces(source, max_duration, track, chosen):
         samples += len(block)
-        if samples / SAMPLE_RATE > max_duration:
-            raise MediaError(
-                f"The recording lasts more than the configured maximum of {max_duration:.0f} s "
-                "(transcribe.max_duration_seconds); raise the limit or split the file."
-            )
-        whole.write(block)
-        finder.feed(block, needed=samples / SAMPLE_RATE > max_seconds)
+        long_enough = samples / SAMPLE_RATE > max_seconds
+        if whole is not None:
+            whole.write(block)
+            if long_enough:
+                # It goes in parts anyway: stop encoding it whole (pass 2 encodes the parts);
+                # what was written gives the bit rate the parts are planned with.
+                rate = whole.close() / (samples / SAMPLE_RATE)
+                whole.path.unlink(missing_ok=True)
+                whole = None
+        finder.feed(block, needed=long_enough)
     duration = samples / SAMPLE_RATE
-    if duration < 0.01:
-        raise MediaError("The file holds no audio samples; check that the recording is not empty.")
-    size = whole.close()
-    manifest: dict[str, Any] = {"duration": duration, "format": fmt, "whole_bytes": size}
-    if size <= max_bytes and duration <= max_seconds:
-        manifest["parts"] = [asdict(PartFile(0.0, duration, 0.0, duration, whole.path.name, size))]
-        return manifest
+    manifest: dict[str, Any] = {"duration": duration, "format": fmt, "track": chosen.fields}
+    if whole is not None:
+        size = whole.close()
+        rate = size / duration
+        if size <= max_bytes:
+            part = PartFile(0.0, duration, 0.0, duration, whole.path.name, size)
+            manifest["parts"] = [asdict(part)]
+            return manifest
+        whole.path.unlink(missing_ok=True)
     speech = finder.finish()
     # Seconds that fit under the byte limit at the bit rate just measured.
-    limit = min(max_seconds, max_bytes / (size / duration) * 0.95)
+    limit = min(max_seconds, max_bytes / rate * 0.95)
     for _ in range(4):
         parts = plan(speech, duration, limit)
-        written = write_parts(source, workdir, fmt, parts)
+        written = write_parts(source, workdir, fmt, parts, max_duration, track)
         largest = max(part.bytes for part in written)
         if largest <= max_bytes:
             break
         limit *= REPLAN_FACTOR * max_bytes / largest
     else:
-        raise MediaError(
+        raise BadInput(
             f"The recording could not be cut into parts under {max_bytes} bytes; "
             "raise the backend's max_upload_bytes or choose a smaller upload_format."
         )
-    whole.path.unlink(missing_ok=True)
     manifest["parts"] = [asdict(part) for part in written]
     return manifest
 
@@ -189,14 +195,19 @@ def plan(
 
 
 def write_parts(
-    source: str, workdir: Path, fmt: str, parts: list[dict[str, float]]
+    source: str,
+    workdir: Path,
+    fmt: str,
+    parts: list[dict[str, float]],
+    max_duration: float,
+    track: Any,
 ) -> list[PartFile]:
     """Decode ``source`` again and write each part (they may overlap a little) to its file."""
     suffix = CODECS[fmt][2]
     open_parts: dict[int, Encoder] = {}
     sizes: dict[int, int] = {}
     position = 0  # samples decoded so far
-    for block in pcm_frames(source):
+    for block in pcm_pieces(source, max_duration, track):
         block_start, block_end = position, position + len(block)
         position = block_end
         for index, part in enumerate(parts):
@@ -230,7 +241,7 @@ def main() -> int:
     limit_memory(int(request.get("memory_mb", 0)))
     try:
         manifest = compact(request)
-    except MediaError as exc:
+    except BadInput as exc:
         print(json.dumps({"error": str(exc)}))
         return 3
     except MemoryError:

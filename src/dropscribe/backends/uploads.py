@@ -45,6 +45,8 @@ class Manifest:
     duration: float
     format: str
     parts: list[Part]
+    #: The audio track the worker chose, as log fields.
+    track: dict[str, Any] | None = None
 
 
 def clock_time(seconds: float) -> str:
@@ -87,6 +89,7 @@ def prepare(
     audio_limit: int,
     section: RemoteSettings,
     max_duration: float,
+    audio_track: int | str = "auto",
     parts: list[Part] | None = None,
 ) -> Manifest:
     """Decode ``source`` in a worker and write its compact upload (in parts if needed).
@@ -104,6 +107,7 @@ def prepare(
         "max_bytes": audio_limit,
         "max_seconds": section.max_chunk_seconds,
         "max_duration": max_duration,
+        "audio_track": audio_track,
         "memory_mb": section.prepare_memory_mb,
         "parts": [
             {"start": p.start, "end": p.end, "keep_start": p.keep_start, "keep_end": p.keep_end}
@@ -161,4 +165,4 @@ def read_manifest(
     ]
     if earlier:
         return Manifest(earlier[-1].end, "", parts)
-    return Manifest(float(answer["duration"]), str(answer["format"]), parts)
+    return Manifest(float(answer["duration"]), str(answer["format"]), parts, answer.get("track"))

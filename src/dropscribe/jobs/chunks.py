@@ -40,6 +40,7 @@ from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import (
     BadInput,
 )
+from dropscribe.inbox.sources import VANISHED
 from dropscribe.jobs.chunk_run import ChunkProgress, ChunkRun, SlotLender
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
@@ -49,12 +50,18 @@ from dropscribe.outbox.transcript import Transcription
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
 
-def sends_chunks(settings: Settings, backend: Backend) -> bool:
-    """Return whether ``backend`` is sent compact chunks (a remote one, not "original")."""
+def sends_chunks(settings: Settings, backend: Backend, size: int) -> bool:
+    """Return whether a file of ``size`` bytes goes to ``backend`` as compact chunks.
+
+    Remote backends only, unless ``upload_format = "original"``; a file under
+    ``compact_above_bytes`` goes as it is: compacting it (a worker process) would
+    cost more than the bytes it saves.
+    """
     section = settings.backend_settings(backend.name)
     return (
         isinstance(section, RemoteSettings)
         and section.upload_format != "original"
+        and size > section.compact_above_bytes
         and hasattr(backend, "upload_formats")
     )
 
@@ -76,9 +83,9 @@ class ChunkedUploads:
         self.lender = lender
         self.workroot = workroot or settings.paths.state.parent / "uploads"
 
-    def applies(self, backend: Backend) -> bool:
-        """Return whether ``backend``'s jobs go as compact chunks."""
-        return sends_chunks(self.settings, backend)
+    def applies(self, job: Job, backend: Backend) -> bool:
+        """Return whether ``job`` goes to ``backend`` as compact chunks."""
+        return sends_chunks(self.settings, backend, job.size)
 
     def workdir(self, job: Job) -> Path:
         return self.workroot / f"job-{job.id}"
@@ -143,15 +150,19 @@ class ChunkedUploads:
         self.store.chunks.resume(job.id, fresh_attempts=job.state == JobState.SUBMITTING)
         workdir = self.workdir(job)
         max_duration = self.settings.transcribe.max_duration_seconds
+        track = self.settings.transcribe.audio_track
         if not chunks or chunks[0].plan != key:
             if not source.exists():
-                raise BadInput(
-                    "The file disappeared from the inbox before it could be transcribed; "
-                    "drop it again."
-                )
+                raise BadInput(VANISHED)
             shutil.rmtree(workdir, ignore_errors=True)
             manifest = prepare(
-                source, workdir, fmt, audio_limit=limit, section=section, max_duration=max_duration
+                source,
+                workdir,
+                fmt,
+                audio_limit=limit,
+                section=section,
+                max_duration=max_duration,
+                audio_track=track,
             )
             log.info(
                 "upload_prepared",
@@ -162,6 +173,7 @@ class ChunkedUploads:
                 bytes=sum(p.bytes for p in manifest.parts),
                 original_bytes=job.size,
                 seconds=round(manifest.duration, 1),
+                **(manifest.track or {}),
             )
             return self.store.chunks.replace_plan(job.id, key, _new_chunks(manifest))
         missing = [c for c in chunks if c.state != "done" and not (workdir / c.path).exists()]
@@ -176,6 +188,7 @@ class ChunkedUploads:
                 audio_limit=limit,
                 section=section,
                 max_duration=max_duration,
+                audio_track=track,
                 parts=earlier,
             )
             self.store.chunks.update_files(job.id, _new_chunks(manifest))
