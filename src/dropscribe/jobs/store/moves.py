@@ -126,7 +126,7 @@ class JobMoves:
 
     def fail_unsettled(self, job_id: int, *, error: str, error_detail: str | None) -> Job:
         """Move a job to ``failed`` with its error and mark its files as still to be put
-        in place, in one transaction; :meth:`settled` clears the mark.
+        in place, in one transaction; ``settled`` (marks.py) clears the mark.
 
         Raises:
             TransitionError: if the lifecycle does not allow the move.
@@ -137,24 +137,6 @@ class JobMoves:
             )
             db.execute("INSERT OR IGNORE INTO unsettled_failures (job_id) VALUES (?)", (job_id,))
         return job
-
-    def settled(self, job_id: int) -> None:
-        """Clear the mark :meth:`fail_unsettled` set: the job's files are in place."""
-        with self._write() as db:
-            db.execute("DELETE FROM unsettled_failures WHERE job_id = ?", (job_id,))
-
-    def unsettled_failures(self) -> list[Job]:
-        """Return the failed jobs still marked; drop the marks of jobs retried since."""
-        with self._write() as db:
-            db.execute(
-                "DELETE FROM unsettled_failures "
-                "WHERE job_id NOT IN (SELECT id FROM jobs WHERE state = 'failed')"
-            )
-            rows = db.execute(
-                f"SELECT {JOB_COLUMNS} FROM jobs "
-                "WHERE id IN (SELECT job_id FROM unsettled_failures) ORDER BY id"
-            ).fetchall()
-        return [Job.from_row(row) for row in rows]
 
     def requeue_interrupted(self) -> int:
         """After a restart: jobs caught in ``submitting`` go back to the queue.
