@@ -11,8 +11,8 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[local,dev]'
-	# Speaker labels: only the voice encoder's weights from this wheel (17 MB); its own
-	# code would pull in PyTorch and librosa, hence --no-deps (pyproject cannot say it).
+# Speaker labels: only the voice encoder's weights from this wheel (17 MB); its own
+# code would pull in PyTorch and librosa, hence --no-deps (pyproject cannot say it).
 	$(BIN)/pip install --quiet --no-deps Resemblyzer==0.1.4
 	touch $(STAMP)
 
@@ -44,9 +44,10 @@ test: $(STAMP) system-packages
 fixtures: system-packages
 	tests/fixtures/make_fixtures.sh
 
-# The benchmarks of bench/README.md, one after the other (long: tens of minutes).
+# The benchmarks of bench/README.md, one after the other (long: tens of minutes): every
+# module of bench/ that runs as a program (the others are their shared parts).
 # `make bench BENCH=pipeline` runs one; `make bench BENCH_ARGS=--smoke` a quick pass.
-BENCH ?= engine_vs_daemon pipeline scale batched
+BENCH ?= $(sort $(basename $(notdir $(shell grep -l '__name__ == "__main__"' bench/*.py))))
 BENCH_ARGS ?=
 
 bench: $(STAMP)

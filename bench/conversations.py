@@ -88,8 +88,9 @@ def espeak_voice(voice: list[str], sentences: list[str] = SENTENCES) -> list[Flo
         for number, sentence in enumerate(sentences):
             raw, wav = Path(folder, f"{number}.raw.wav"), Path(folder, f"{number}.wav")
             subprocess.run(["espeak-ng", *voice, "-w", str(raw), sentence], check=True)
-            subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)],
-                           check=True)
+            subprocess.run(
+                ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)], check=True
+            )
             pieces.append(decode(wav))
     return pieces
 

@@ -9,10 +9,17 @@ a conversation by bench/conversations.py; the count is not given. Words come
 from transcribing each recording with the bundled tiny.en; a word's truth is
 the voice speaking at its midpoint (words in overlaps are not scored); labels
 are mapped to voices at best. Diarization runs in this process (no worker) so
-that its own time is what is measured.
+that its own time is what is measured, with the worker's thread limits.
 """
 
 from __future__ import annotations
+
+import os
+
+from dropscribe.speakers.runner import THREAD_LIMITS
+
+# As in the diarization worker: one BLAS thread, set before numpy loads.
+os.environ.update(THREAD_LIMITS)
 
 import argparse
 import itertools
@@ -25,10 +32,10 @@ import numpy as np
 
 from bench import conversations as cv
 from bench.harness import SHARED_AUDIO, machine, report
-from dropscribe.speakers.clustering import CountLimits
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import word_speakers
+from dropscribe.speakers.request import CountLimits
 
 Recording = tuple[str, cv.Floats, list[cv.Turn]]
 
@@ -60,9 +67,21 @@ def pairs(found: dict[str, list[cv.Floats]]) -> list[Recording]:
     return recordings
 
 
+def long_conversation(found: dict[str, list[cv.Floats]], rounds: int) -> Recording:
+    """Return ``rounds`` conversations of the first two voices, one after another."""
+    first, second = list(found)[:2]
+    parts, turns, offset = [], [], 0.0
+    for seed in range(rounds):
+        audio, part_turns = cv.converse(found[first], found[second], (first, second), 100 + seed)
+        parts.append(audio)
+        turns += [cv.Turn(t.start + offset, t.end + offset, t.voice) for t in part_turns]
+        offset += len(audio) / cv.RATE
+    return f"{first} + {second}, {rounds} conversations in a row", np.concatenate(parts), turns
+
+
 def transcribe(model: object, audio: cv.Floats) -> tuple[list[tuple[float, float]], float]:
-    """Return the word spans of ``audio`` and the seconds transcription took."""
-    started = time.perf_counter()
+    """Return the word spans of ``audio`` and the CPU seconds transcription took."""
+    started = time.process_time()
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder, "a.wav")
         with wave.open(str(path), "wb") as out:
@@ -72,7 +91,7 @@ def transcribe(model: object, audio: cv.Floats) -> tuple[list[tuple[float, float
             out.writeframes((audio * 32767).astype("<i2").tobytes())
         segments, _ = model.transcribe(str(path), beam_size=5, word_timestamps=True)  # type: ignore[attr-defined]
         spans = [(w.start, w.end) for s in segments for w in s.words]
-    return spans, time.perf_counter() - started
+    return spans, time.process_time() - started
 
 
 def best_mapping_share(truth: list[str | None], found: list[int | None]) -> tuple[int, int]:
@@ -99,18 +118,20 @@ def main() -> None:
     )
     encoder = VoiceEncoder.load()
     found = voices(args.smoke)
-    audio_seconds = diarize_seconds = transcribe_seconds = 0.0
+    audio_seconds = diarize_seconds = diarize_cpu = transcribe_cpu = 0.0
     print("\n| recording | seconds | speakers found | words right |\n|---|---|---|---|")
     ones = twos = right_total = scored_total = 0
     single_recordings = singles(found, args.smoke)
     pair_recordings = pairs(found)
-    for name, audio, turns in single_recordings + pair_recordings:
+    long_name, long_audio, long_turns = long_conversation(found, 2 if args.smoke else 10)
+    for name, audio, turns in [*single_recordings, *pair_recordings]:
         spans, spent = transcribe(model, audio)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = diarize(audio, encoder, CountLimits())
         numbers = word_speakers(spans, result)
         diarize_seconds += time.perf_counter() - started
-        transcribe_seconds += spent
+        diarize_cpu += time.process_time() - cpu
+        transcribe_cpu += spent
         audio_seconds += len(audio) / cv.RATE
         truth = [cv.truth_at(turns, (start + end) / 2) for start, end in spans]
         right, scored = best_mapping_share(truth, numbers)
@@ -121,6 +142,14 @@ def main() -> None:
             right_total, scored_total = right_total + right, scored_total + scored
         share = f"{right}/{scored}" if voices_true == 2 else "-"
         print(f"| {name} | {len(audio) / cv.RATE:.1f} | {result.count} | {share} |")
+    spans, _ = transcribe(model, long_audio)
+    started, cpu = time.perf_counter(), time.process_time()
+    result = diarize(long_audio, encoder, CountLimits())
+    numbers = word_speakers(spans, result)
+    long_wall, long_cpu = time.perf_counter() - started, time.process_time() - cpu
+    truth = [cv.truth_at(long_turns, (start + end) / 2) for start, end in spans]
+    long_right, long_scored = best_mapping_share(truth, numbers)
+    long_seconds = len(long_audio) / cv.RATE
     report(
         "Speaker labels",
         {
@@ -130,9 +159,16 @@ def main() -> None:
             "words with the right speaker (two speakers, count unknown)": (
                 f"{right_total}/{scored_total} = {right_total / max(scored_total, 1):.1%}"
             ),
-            "diarization real-time factor": f"{diarize_seconds / audio_seconds:.4f}",
-            "diarization time / transcription time": (
-                f"{diarize_seconds / max(transcribe_seconds, 1e-9):.2f}"
+            "diarization real-time factor, short recordings (wall / CPU)": (
+                f"{diarize_seconds / audio_seconds:.4f} / {diarize_cpu / audio_seconds:.4f}"
+            ),
+            "diarization CPU time / transcription CPU time (tiny.en)": (
+                f"{diarize_cpu / max(transcribe_cpu, 1e-9):.2f}"
+            ),
+            f"long recording ({long_name}, {long_seconds:.0f} s)": (
+                f"{result.count} speakers, words right {long_right}/{long_scored}, "
+                f"real-time factor wall {long_wall / long_seconds:.4f}, "
+                f"CPU {long_cpu / long_seconds:.4f}"
             ),
         },
     )

@@ -66,10 +66,12 @@ def peak_mb(pid: int) -> float:
     return 0.0
 
 
-def settle(backend: LocalBackend, path: Path, job_id: int) -> tuple[Outcome, float, float]:
+def settle(
+    backend: LocalBackend, path: Path, job_id: int, limit: float
+) -> tuple[Outcome, float, float]:
     """Return the outcome, the wall time and the worker's peak memory while it lived."""
     started = time.perf_counter()
-    request = Request(job_id, path, path.name, path.stat().st_size, "auto", "transcribe")
+    request = Request(job_id, path, path.name, path.stat().st_size, "auto", "transcribe", limit)
     future = backend.submit(request)
     pid, peak = int(future.data["pid"]), 0.0
     while True:
@@ -91,8 +93,8 @@ def worker_peak(path: Path, limit: float, work: Path) -> dict[str, Any]:
     )
     backend = LocalBackend(load_settings(config))
     try:
-        _, _, before = settle(backend, AUDIO / "weather.wav", 1)
-        outcome, seconds, after = settle(backend, path, 2)
+        _, _, before = settle(backend, AUDIO / "weather.wav", 1, limit)
+        outcome, seconds, after = settle(backend, path, 2, limit)
     finally:
         backend.close()
     error = getattr(outcome, "error", None)

@@ -38,6 +38,8 @@ backend = "openai"
 [backends.openai]
 base_url = "{url}/v1"
 concurrency = 16
+# The daemon's own overhead is measured: the bytes go out as they are, not re-encoded.
+upload_format = "original"
 [log]
 format = "json"
 """,

@@ -25,12 +25,14 @@ from bench.harness import REPO, Daemon, fresh_dir, machine, report, rss_mb, writ
 from bench.instant_server import InstantServer
 
 WORK = REPO / "bench" / "results" / "scale"
-#: An OpenAI-compatible backend on a closed port: every job waits in the queue.
+#: An OpenAI-compatible backend on a closed port: every job waits in the queue. The
+#: files are not audio: they go out as they are (no compact re-encoding to fail them).
 SERVER_DOWN = """
 [transcribe]
 backend = "openai"
 [backends.openai]
 base_url = "http://127.0.0.1:9/v1"
+upload_format = "original"
 [log]
 format = "json"
 """
@@ -81,6 +83,7 @@ max_file_bytes = {(megabytes + 1) * 2**20}
 endpoint = "{server.url}/predict"
 max_upload_bytes = {(megabytes + 1) * 2**20}
 timeout_seconds = 600
+upload_format = "original"  # the streaming of the original bytes is what is measured
 [log]
 format = "json"
 """,

@@ -10,6 +10,7 @@ from dropscribe.backends.batching import (
     prefers_batched,
     split_windows,
     uncovered_speech,
+    widen,
 )
 from dropscribe.backends.local_threads import ThreadPlan, decodes_for_file, plan_threads
 
@@ -108,3 +109,11 @@ def test_a_file_alone_takes_the_free_decodes_and_waiting_files_go_side_by_side()
     assert decodes_for_file(parallel_decodes=4, decodes_in_use=0, files_waiting=2) == 1
     # All decodes busy: the file still gets one (CTranslate2 queues it, never oversubscribes).
     assert decodes_for_file(parallel_decodes=2, decodes_in_use=2, files_waiting=0) == 1
+
+
+def test_padding_keeps_close_spans_apart_so_windows_end_between_them() -> None:
+    assert widen([(1.0, 5.0), (5.2, 9.0), (12.0, 20.0)], 0.3, 20.1) == [
+        (0.7, 5.1),
+        (5.1, 9.3),
+        (11.7, 20.1),
+    ]

@@ -6,8 +6,10 @@ import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import jsonschema
@@ -83,6 +85,16 @@ def test_dropped_speech_gets_every_sidecar_and_the_original_is_archived(workdir:
     assert list(inbox.rglob("*.mp3")) == []
 
 
+def failed_again(daemon: DaemonProcess, job_ids: list[int], times: int) -> Callable[[], bool]:
+    """Return a check that the daemon has logged ``job_failed`` ``times`` times for each job."""
+
+    def check() -> bool:
+        events = [e.get("job") for e in daemon.events() if e["event"] == "job_failed"]
+        return all(events.count(job_id) >= times for job_id in job_ids)
+
+    return check
+
+
 def make_bad_inputs(inbox: Path) -> dict[str, str]:
     """Create every kind of bad input; return stem -> a phrase its error must contain."""
     (inbox / "empty.wav").write_bytes(b"")
@@ -139,6 +151,21 @@ def test_bad_input_gets_a_clear_error_sidecar_and_the_daemon_keeps_working(
         )
         assert (inbox / "folder.wav").is_dir()
         assert (workdir / "outside.wav").exists()
+        # Retried by id, then with --failed: the link is never read, the folder says so.
+        ids = {job["path"]: job["id"] for job in cli_json("jobs", config)}
+        retried = [ids["link.wav"], ids["folder.wav"]]
+        for how, times in (([str(i) for i in retried], 2), (["--failed"], 3)):
+            subprocess.run(
+                [sys.executable, "-m", "dropscribe", "retry", "--config", str(config), *how],
+                check=True,
+                capture_output=True,
+            )
+            wait_for(failed_again(daemon, retried, times), 60, f"{retried} failed again")
+        assert outcome_files(outbox, "link") == ["link.error.json"]
+        assert "symbolic link" in json.loads((outbox / "link.error.json").read_text())["error"]
+        folder_error = json.loads((outbox / "folder.error.json").read_text())["error"]
+        assert "directory with an audio file's name" in folder_error
+        assert (workdir / "failed" / "link.wav").is_symlink()
         assert daemon.process is not None and daemon.process.poll() is None
         assert daemon.stop() == 0
 

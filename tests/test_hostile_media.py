@@ -26,9 +26,9 @@ def peak_resident_mb(pid: int) -> float:
 
 
 def transcribe(backend: LocalBackend, path: Path, job_id: int) -> tuple[int, Outcome]:
-    """Return the worker's pid and the outcome of one file."""
+    """Return the worker's pid and the outcome of one file, with a 600 s duration limit."""
     future = backend.submit(
-        Request(job_id, path, path.name, path.stat().st_size, "auto", "transcribe")
+        Request(job_id, path, path.name, path.stat().st_size, "auto", "transcribe", 600)
     )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -40,8 +40,7 @@ def transcribe(backend: LocalBackend, path: Path, job_id: int) -> tuple[int, Out
 
 def test_crafted_headers_are_refused_with_the_worker_peak_memory_bounded(tmp_path: Path) -> None:
     files = crafted_files(tmp_path / "crafted")
-    config = write_config(tmp_path, {"transcribe": {"max_duration_seconds": 600}})
-    backend = LocalBackend(load_settings(config))
+    backend = LocalBackend(load_settings(write_config(tmp_path)))
     try:
         # A real file first: the model is loaded and has run once, so the peak that
         # follows is what the crafted files add.

@@ -258,7 +258,7 @@ def test_a_retried_folder_and_a_vanished_file_give_one_clear_sentence(rig: Rig) 
     finisher = rig.intake.finisher
     with pytest.raises(BadInput, match="directory with an audio file's name"):
         finisher.source_of(rig.job("folder.wav"))
-    with pytest.raises(BadInput, match="gone from the inbox"):
+    with pytest.raises(BadInput, match="disappeared from the inbox"):
         finisher.source_of(rig.job("gone.wav"))
 
 
@@ -341,3 +341,25 @@ def test_same_stem_siblings_never_share_sidecars_and_the_names_do_not_depend_on_
         names.append({job.path: job.output_name for job in rig.store.jobs()})
         rig.store.close()
     assert names[0] == names[1] == {"a.mp3": "a", "a.wav": "a.wav"}
+
+
+def test_job_done_seconds_after_a_retry_is_the_time_of_the_new_attempt(rig: Rig) -> None:
+    from structlog.testing import capture_logs
+
+    (rig.inbox / "talk.wav").write_bytes(b"RIFF-talk")
+    rig.take_in("talk.wav")
+    job = rig.job("talk.wav")
+    rig.store.claim(job.backend, 1, rig.clock())
+    rig.clock.now += 100
+    rig.intake.finisher.fail(rig.store.get(job.id), BadInput("Not today."))
+    rig.clock.now += 1000  # the user fixes the cause, then retries
+    assert rig.store.retry(None) == [job.id]
+    rig.clock.now += 1
+    (claimed,) = rig.store.claim(job.backend, 1, rig.clock())
+    running = rig.store.move(claimed.id, JobState.RUNNING, future={"remote_id": "2"})
+    rig.store.save_result(running.id, transcription().to_dict())
+    rig.clock.now += 5
+    with capture_logs() as logs:
+        rig.intake.finisher.succeed(rig.store.get(job.id), transcription())
+    (done,) = [entry for entry in logs if entry["event"] == "job_done"]
+    assert done["seconds"] == 5

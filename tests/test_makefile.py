@@ -21,12 +21,18 @@ def dry_run(*args: str) -> str:
     return result.stdout
 
 
-def test_make_bench_runs_every_benchmark_module_that_exists() -> None:
+def test_make_bench_runs_every_benchmark_program_and_each_has_a_smoke_test() -> None:
     commands = dry_run("bench")
     named = set(re.findall(r"for name in ([\w ]+); do", commands)[0].split())
-    modules = {p.stem for p in (REPO / "bench").glob("*.py")}
-    assert named == modules - {"__init__", "harness", "instant_server"}
+    programs = {
+        path.stem
+        for path in (REPO / "bench").glob("*.py")
+        if '__name__ == "__main__"' in path.read_text()
+    }
+    assert named == programs and len(named) >= 4
     assert "-m bench.$name" in commands
+    smoke = (REPO / "tests" / "test_bench_smoke.py").read_text()
+    assert {name for name in named if f'"bench.{name}"' not in smoke} == set()
 
 
 def test_make_run_uses_the_config_given_and_says_where_dropscribe_is() -> None:

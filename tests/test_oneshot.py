@@ -29,7 +29,12 @@ def test_two_files_with_one_stem_keep_apart_as_in_the_daemon(workdir: Path) -> N
             workdir,
             {
                 "transcribe": {"backend": "openai"},
-                "backends.openai": {**FAST_POLLS, **backend_section("openai", server.url)},
+                # The original bytes go out, so the fake server's answer names their hash.
+                "backends.openai": {
+                    **FAST_POLLS,
+                    **backend_section("openai", server.url),
+                    "upload_format": "original",
+                },
             },
         )
         wav, mp3 = workdir / "a.wav", workdir / "a.mp3"
@@ -75,7 +80,12 @@ def test_transcribe_waits_as_a_429_asks_and_rides_out_a_500(workdir: Path) -> No
             workdir,
             {
                 "transcribe": {"backend": "openai", "max_attempts": 1},
-                "backends.openai": {**FAST_POLLS, **backend_section("openai", server.url)},
+                # The original bytes go out, so the fake server's answer names their hash.
+                "backends.openai": {
+                    **FAST_POLLS,
+                    **backend_section("openai", server.url),
+                    "upload_format": "original",
+                },
             },
         )
         (workdir / "memo.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
@@ -100,6 +110,7 @@ def test_a_file_over_the_upload_limit_goes_to_the_fallback_backend(workdir: Path
                     **FAST_POLLS,
                     **backend_section("openai", small.url),
                     "max_upload_bytes": 1000,
+                    "upload_format": "original",  # compact uploads would go in chunks
                     "fallback": "octoai",
                 },
                 "backends.octoai": {**FAST_POLLS, **backend_section("octoai", large.url)},
@@ -120,7 +131,11 @@ def test_a_file_over_the_limit_without_fallback_fails_with_one_sentence(
         workdir,
         {
             "transcribe": {"backend": "openai"},
-            "backends.openai": {"base_url": "http://127.0.0.1:9/v1", "max_upload_bytes": 1000},
+            "backends.openai": {
+                "base_url": "http://127.0.0.1:9/v1",
+                "max_upload_bytes": 1000,
+                "upload_format": "original",
+            },
         },
     )
     (workdir / "long.wav").write_bytes((AUDIO / "weather.wav").read_bytes())

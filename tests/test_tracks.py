@@ -73,3 +73,10 @@ def test_audio_track_in_the_config_file_and_in_the_environment(
     with pytest.raises(ConfigError) as caught:
         load_settings(config)
     assert "transcribe.audio_track" in str(caught.value)
+
+
+def test_a_setting_that_misses_on_a_single_track_file_is_not_a_fallback_worth_telling() -> None:
+    choice = choose_track([track(0)], "fr")
+    assert choice.track.position == 0 and not choice.fallback
+    assert choice.reason == 'no track is in language "fr" (audio_track); the only audio track'
+    assert choose_track([track(0, "en"), track(1, "de")], "fr").fallback

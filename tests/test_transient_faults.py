@@ -58,8 +58,14 @@ def flaky(server: FakeServer, rate: float, seed: int) -> RandomFaults:
     return faults
 
 
-@pytest.mark.parametrize("name", ["octoai", "openai"])
-def test_ten_percent_server_faults_fail_no_file(workdir: Path, name: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "upload_format"),
+    # Compact chunks (the default) and the file as it is take different paths.
+    [("octoai", "auto"), ("openai", "auto"), ("openai", "original")],
+)
+def test_ten_percent_server_faults_fail_no_file(
+    workdir: Path, name: str, upload_format: str
+) -> None:
     server = SERVERS[name]()
     server.token = TOKEN
     faults = flaky(server, rate=0.1, seed=7)
@@ -69,7 +75,11 @@ def test_ten_percent_server_faults_fail_no_file(workdir: Path, name: str) -> Non
             workdir,
             {
                 "transcribe": {"backend": name, "max_attempts": 1, "retry_base_seconds": 0.05},
-                f"backends.{name}": {**FAST_POLLS, **backend_section(name, server.url)},
+                f"backends.{name}": {
+                    **FAST_POLLS,
+                    **backend_section(name, server.url),
+                    "upload_format": upload_format,
+                },
             },
         )
         inbox, outbox = workdir / "inbox", workdir / "outbox"

@@ -9,11 +9,10 @@ configuration file's directory. Secrets
 
 from __future__ import annotations
 
-import json
 import os
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_origin
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -25,16 +24,20 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
-    EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
 from dropscribe.backends import registry
 from dropscribe.backends.languages import language_code
+from dropscribe.config_env import (
+    ENV_PREFIX,
+    EnvironmentSource,
+    UnreadableVariable,
+    variable_for,
+)
 from dropscribe.errors import ConfigError
 from dropscribe.outbox.originals import archive_folder
 
@@ -48,56 +51,6 @@ DEFAULT_EXTENSIONS += ["mp4", "mkv", "mov", "m4v", "avi"]
 
 def _all_formats() -> list[Format]:
     return ["json", "txt", "srt", "vtt"]
-
-
-ENV_PREFIX = "DROPSCRIBE_"
-
-
-class _UnreadableVariable(Exception):
-    """A variable's value is neither a list nor JSON; carries the key it was meant for."""
-
-    def __init__(self, key: str, value: str) -> None:
-        super().__init__(key)
-        self.key = key
-        self.value = value
-
-
-def parse_list_variable(value: str) -> list[Any]:
-    """Return the list a variable holds: a JSON array, or comma-separated words.
-
-    Raises:
-        ValueError: a value starting with ``[`` that is not a JSON array.
-    """
-    text = value.strip()
-    if text.startswith("["):
-        parsed = json.loads(text)  # json.JSONDecodeError is a ValueError
-        if not isinstance(parsed, list):
-            raise ValueError("not a JSON array")
-        return parsed
-    return [item.strip() for item in text.split(",") if item.strip()]
-
-
-class _EnvironmentSource(EnvSettingsSource):
-    """Variables as pydantic-settings reads them, but lists may be comma-separated."""
-
-    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
-        try:
-            if field is not None and get_origin(field.annotation) is list:
-                return parse_list_variable(value)
-            return json.loads(value)
-        except ValueError:
-            raise _UnreadableVariable(field_name, value) from None
-
-
-def variable_for(key: str, value: str, environ: dict[str, str]) -> str:
-    """Return the name of the ``DROPSCRIBE_`` variable that holds ``value`` for ``key``."""
-    for name, held in environ.items():
-        upper = name.upper()
-        if not upper.startswith(ENV_PREFIX) or held != value:
-            continue
-        if upper == ENV_PREFIX + key.upper() or upper.endswith("__" + key.upper()):
-            return name
-    return f"{ENV_PREFIX}...__{key.upper()}"
 
 
 class Section(BaseModel):
@@ -379,7 +332,7 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # The file's values come in as init arguments; variables override them.
-        return (_EnvironmentSource(settings_cls), init_settings)
+        return (EnvironmentSource(settings_cls), init_settings)
 
     def backend_settings(self, name: str) -> LocalSettings | RemoteSettings:
         """Return the section of the backend called ``name``."""
@@ -449,7 +402,7 @@ def load_settings(path: Path | None) -> Settings:
         settings = _load_credentials(_anchor_paths(Settings(**data), base))
     except ValidationError as exc:
         raise ConfigError([_describe(error) for error in exc.errors()]) from None
-    except _UnreadableVariable as exc:
+    except UnreadableVariable as exc:
         name = variable_for(exc.key, exc.value, dict(os.environ))
         raise ConfigError(
             [

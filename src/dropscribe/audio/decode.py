@@ -34,7 +34,7 @@ from dropscribe.audio.tracks import (
     normalise_language,
 )
 from dropscribe.errors import BadInput
-from dropscribe.inbox.sources import open_source
+from dropscribe.inbox.sources import VANISHED, open_source
 
 __all__ = [
     "PIECE_SECONDS",
@@ -84,9 +84,7 @@ def open_media(path: Path) -> BinaryIO:
     try:
         return open_source(path)
     except FileNotFoundError:
-        raise BadInput(
-            "The file disappeared before it could be transcribed; drop it again."
-        ) from None
+        raise BadInput(VANISHED) from None
     except PermissionError:
         raise BadInput(
             "The file cannot be read (permission denied); make it readable by the "

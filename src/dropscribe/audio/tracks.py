@@ -17,6 +17,7 @@ from dropscribe.errors import BadInput
 AUTO = "auto"
 #: The setting's type: ``"auto"``, an index among the audio tracks, or a language.
 AudioTrackSetting = int | str
+EXPECTED = 'expected "auto", an audio track number from 0, or a language tag such as "en" or "fra"'
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class TrackChoice:
     count: int
     #: Why this one, in words ("the track marked default", "audio_track = 1").
     reason: str
-    #: The setting named a track this file does not have, so the rule chose.
+    #: The setting named a track this file (of several) does not have, so the rule chose.
     fallback: bool = False
 
     def log_fields(self) -> dict[str, object]:
@@ -88,24 +89,21 @@ def parse_audio_track(value: object) -> AudioTrackSetting:
     import langcodes
 
     if isinstance(value, bool):
-        raise ValueError('expected "auto", an audio track number from 0, or a language tag')
+        raise ValueError(EXPECTED)
     if isinstance(value, int):
         if value < 0:
             raise ValueError("audio tracks are numbered from 0")
         return value
     if not isinstance(value, str):
-        raise ValueError('expected "auto", an audio track number from 0, or a language tag')
+        raise ValueError(EXPECTED)
     text = value.strip()
     if text.lower() == AUTO:
         return AUTO
     if text.isdigit():
         return int(text)
-    if not langcodes.tag_is_valid(text) or normalise_language(text) is None:
-        raise ValueError(
-            'expected "auto", an audio track number from 0, or a language tag such as "en" or "fra"'
-        )
-    language = normalise_language(text)
-    assert language is not None
+    language = normalise_language(text) if langcodes.tag_is_valid(text) else None
+    if language is None:
+        raise ValueError(EXPECTED)
     return language
 
 
@@ -131,7 +129,8 @@ def choose_track(tracks: Sequence[TrackInfo], wanted: AudioTrackSetting) -> Trac
             if track.language == wanted:
                 return TrackChoice(track, count, f'audio_track = "{wanted}"')
         missed = f'no track is in language "{wanted}" (audio_track); '
-    fallback = bool(missed)
+    # With one track there was nothing to choose: not worth telling.
+    fallback = bool(missed) and count > 1
     if count == 1:
         return TrackChoice(tracks[0], 1, missed + "the only audio track", fallback)
     for track in tracks:

@@ -173,12 +173,15 @@ def plan_decoding(mode: str, speech: list[Span], duration: float, decodes: int) 
 
 
 def widen(spans: list[Span], by: float, duration: float) -> list[Span]:
-    """Return the spans padded by ``by`` seconds a side, overlapping ones merged."""
-    merged: list[list[float]] = []
-    for start, end in sorted(spans):
-        start, end = max(0.0, start - by), min(duration, end + by)
-        if merged and start <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], end)
-        else:
-            merged.append([start, end])
-    return [(start, end) for start, end in merged]
+    """Return the spans padded by ``by`` seconds a side, as the detector pads them: where
+    two spans are closer than twice that, each takes half the silence between them, so
+    they touch but stay apart (their boundary is where a batched window may end)."""
+    ordered = sorted(spans)
+    widened: list[Span] = []
+    for index, (start, end) in enumerate(ordered):
+        before = ordered[index - 1][1] if index else None
+        after = ordered[index + 1][0] if index + 1 < len(ordered) else None
+        low = max(0.0, start - by) if before is None else max(start - by, (before + start) / 2)
+        high = min(duration, end + by) if after is None else min(end + by, (end + after) / 2)
+        widened.append((low, high))
+    return widened

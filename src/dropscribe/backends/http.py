@@ -34,6 +34,7 @@ from dropscribe.errors import (
     ServerDown,
     ServerTrouble,
 )
+from dropscribe.inbox.sources import VANISHED, open_source, stat_source
 
 #: Raw bytes read per step when encoding an upload: a multiple of 3, so base64 joins cleanly.
 UPLOAD_CHUNK = 3 * 256 * 1024
@@ -143,23 +144,21 @@ def base64_json_body(
     with its size. ``prefix`` goes inside the string before the base64 (a data URI).
     """
     try:
-        size = path.stat().st_size
+        size = stat_source(path).st_size
     except FileNotFoundError:
-        raise BadInput("The file disappeared before it could be uploaded; drop it again.") from None
+        raise BadInput(VANISHED) from None
     length = len(before) + len(prefix) + 4 * ((size + 2) // 3) + len(after)
 
     def chunks() -> Iterator[bytes]:
         yield before + prefix
         try:
-            with path.open("rb") as stream:
+            with open_source(path) as stream:  # never through a link
                 while piece := stream.read(UPLOAD_CHUNK):
                     yield base64.b64encode(piece)
                     if on_upload is not None:
                         on_upload(len(piece))
         except FileNotFoundError:
-            raise BadInput(
-                "The file disappeared while it was being uploaded; drop it again."
-            ) from None
+            raise BadInput(VANISHED) from None
         yield after
 
     return chunks(), length

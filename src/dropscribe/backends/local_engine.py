@@ -17,6 +17,7 @@ from typing import Any
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.speech import detect_speech
 from dropscribe.backends.batching import (
+    CLIP_SECONDS,
     Decoding,
     DecodingPlan,
     plan_decoding,
@@ -82,7 +83,9 @@ class Engine:
         """
         started = time.perf_counter()
         duration = len(audio) / SAMPLE_RATE
-        speech = detect_speech(audio, SAMPLE_RATE)
+        # Spans of at most a window, split at their longest inner silence, as batched
+        # decoding was measured with.
+        speech = detect_speech(audio, SAMPLE_RATE, max_speech_seconds=CLIP_SECONDS)
         plan = plan_decoding(self.options.batched, speech, duration, decodes)
         decoded, decoding = self._decode(job, audio, plan, speech, report, decodes)
         result = Transcription(

@@ -20,9 +20,8 @@ from dropscribe.backends.normalise import normalise
 from dropscribe.backends.uploads import UploadFormat
 from dropscribe.config import OpenAISettings, Settings
 from dropscribe.errors import BackendError, BadInput, Retryable
+from dropscribe.inbox.sources import VANISHED
 from dropscribe.outbox.transcript import Transcription
-
-VANISHED = "The file disappeared before it could be uploaded; drop it again."
 
 
 class OpenAIBackend:
@@ -83,9 +82,7 @@ class OpenAIBackend:
         except (BackendError, BadInput) as exc:
             return Failed(exc)
         except FileNotFoundError:
-            return Failed(
-                BadInput("The file disappeared before it could be uploaded; drop it again.")
-            )
+            return Failed(BadInput(VANISHED))
         except Exception as exc:  # an unexpected reply must not kill the job's thread
             return Failed(Retryable(f"The openai request failed: {exc!r}"))
         if not result.prediction_time_ms:

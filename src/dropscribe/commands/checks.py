@@ -17,6 +17,7 @@ from dropscribe.commands.checks_local import check_local
 from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
 from dropscribe.inbox.watcher import choose_mode
 from dropscribe.outbox.originals import archive_folder
+from dropscribe.speakers.runner import setup_problem as speakers_setup_problem
 
 Say = Callable[[str], None]
 
@@ -157,4 +158,6 @@ def run_checks(
         problems += [_keyed(name, problem) for problem in found]
         if not found:
             say(f"backends.{name}: ok")
+    if (speakers := speakers_setup_problem(settings)) is not None:
+        problems.append(speakers)
     return problems

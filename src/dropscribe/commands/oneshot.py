@@ -32,6 +32,7 @@ from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.naming import sidecar_stem
 from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox
+from dropscribe.speakers.runner import add_speakers, limits_for
 
 log = structlog.get_logger("dropscribe.commands.oneshot")
 
@@ -113,6 +114,10 @@ def _transcribe_one(
         result, backend = run_to_outcome(
             runner, transcribe.backend, request, RetryRules.from_settings(transcribe), sleep
         )
+    limits = limits_for(settings, path.name)  # no inbox folder here: [transcribe] decides
+    if limits is not None:
+        limit = transcribe.max_duration_seconds
+        result = add_speakers(result, path.resolve(), limits, max_duration=limit)
     document = build_document(
         result, source_path=str(path), sha256=sha256, size=size, backend=backend
     )

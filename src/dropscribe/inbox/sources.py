@@ -39,7 +39,7 @@ SPECIAL = (
     "copy the recording itself into the inbox."
 )
 #: The one message for a file that disappeared before dropscribe could read it.
-VANISHED = "The file is gone from the inbox; drop it again to transcribe it."
+VANISHED = "The file disappeared from the inbox before it could be transcribed; drop it again."
 
 
 def not_a_file(mode: int) -> BadInput:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -16,7 +17,8 @@ import structlog
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.backends.uploads import clock_time
 from dropscribe.config import RemoteSettings, TranscribeSettings
-from dropscribe.errors import BackendError, BadInput, Permanent, Retryable, ServerDown
+from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
+from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.outbox.transcript import Transcription
@@ -49,11 +51,6 @@ class SlotLender(Protocol):
 
     def return_slot(self, backend: str) -> None:
         """Give a borrowed slot back."""
-
-
-def chunk_delay(attempt: int, base: float, cap: float) -> float:
-    """Return the wait before resending a chunk that failed ``attempt`` times."""
-    return float(min(cap, base * 2 ** max(0, attempt - 1)))
 
 
 def _label(chunk: Chunk) -> str:
@@ -90,6 +87,8 @@ class ChunkRun:
         self.todo: list[tuple[float, Chunk]] = [(0.0, c) for c in chunks if c.state != "done"]
         self.failure: BackendError | BadInput | None = None
         self.stopped = False
+        #: Each chunk's history of failures, for the retry policy (kept while the job runs).
+        self.histories: dict[int, JobHistory] = {}
 
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
@@ -211,7 +210,16 @@ class ChunkRun:
             return
         assert isinstance(outcome, Failed)
         error = outcome.error
-        if isinstance(error, ServerDown):
+        # The one retry policy of every job (jobs/retry_policy.py), per chunk: a 429 or
+        # server trouble within the transient budget spends no attempt.
+        now = self.clock()
+        known = self.histories.get(chunk.idx, JobHistory(0))
+        history = replace(known, attempts=current.attempts)
+        decision = decide(history, error, now, RetryRules.from_settings(self.rules))
+        self.histories[chunk.idx] = after(history, error, decision, now)
+        if isinstance(decision, Pause):
+            # The server is unreachable: the job waits as a whole (the dispatcher pauses
+            # the backend); the chunk's attempt is given back.
             chunks.move(
                 job.id,
                 chunk.idx,
@@ -222,24 +230,26 @@ class ChunkRun:
             )
             self.failure = self.failure or error
             return
-        transcribe = self.rules
-        if isinstance(error, Retryable) and current.attempts < transcribe.max_attempts:
-            delay = max(
-                chunk_delay(
-                    current.attempts, transcribe.retry_base_seconds, transcribe.retry_max_seconds
-                ),
-                error.retry_after or 0.0,
-            )
+        if isinstance(decision, Retry):
+            attempts = current.attempts if decision.spends_attempt else current.attempts - 1
             log.warning(
                 "chunk_retry",
                 job=job.id,
                 chunk=chunk.idx,
                 span=_label(chunk),
                 error=str(error),
-                retry_in=round(delay, 2),
+                retry_in=round(decision.at - now, 2),
+                spends_attempt=decision.spends_attempt,
             )
-            chunks.move(job.id, chunk.idx, "pending", future=None, error=str(error))
-            self.todo.append((self.clock() + delay, self._fresh(chunk)))
+            chunks.move(
+                job.id,
+                chunk.idx,
+                "pending",
+                future=None,
+                error=str(error),
+                attempts=max(0, attempts),
+            )
+            self.todo.append((decision.at, self._fresh(chunk)))
             return
         chunks.move(job.id, chunk.idx, "failed", future=None, error=str(error))
         gave_up = f" after {current.attempts} attempts" if isinstance(error, Retryable) else ""

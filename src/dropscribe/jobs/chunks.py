@@ -40,6 +40,7 @@ from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import (
     BadInput,
 )
+from dropscribe.inbox.sources import VANISHED
 from dropscribe.jobs.chunk_run import ChunkProgress, ChunkRun, SlotLender
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
@@ -152,10 +153,7 @@ class ChunkedUploads:
         track = self.settings.transcribe.audio_track
         if not chunks or chunks[0].plan != key:
             if not source.exists():
-                raise BadInput(
-                    "The file disappeared from the inbox before it could be transcribed; "
-                    "drop it again."
-                )
+                raise BadInput(VANISHED)
             shutil.rmtree(workdir, ignore_errors=True)
             manifest = prepare(
                 source,

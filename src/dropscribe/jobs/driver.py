@@ -17,6 +17,7 @@ import structlog
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Retryable
+from dropscribe.inbox.sources import VANISHED
 from dropscribe.jobs.chunk_run import SlotLender
 from dropscribe.jobs.chunks import ChunkedUploads
 from dropscribe.jobs.counters import BackendPauses, JobCounters
@@ -34,6 +35,12 @@ from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.completion import Finisher
 from dropscribe.outbox.transcript import Transcription
+from dropscribe.speakers.runner import (
+    DiarizationInterrupted,
+    add_speakers,
+    limits_for,
+    skipped,
+)
 
 log = structlog.get_logger("dropscribe.jobs.dispatcher")
 
@@ -78,7 +85,11 @@ class JobDriver:
         if job.state == JobState.WRITING:
             stored = self.store.result_for(job.sha256, job.settings_key)
             if stored is not None:
-                self.finisher.succeed(job, Transcription.from_dict(stored))
+                try:
+                    result = self._with_speakers(job, Transcription.from_dict(stored))
+                except DiarizationInterrupted:
+                    return  # stopping: still writing, labelled after the restart
+                self.finisher.succeed(job, result)
             else:
                 self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
             return
@@ -99,13 +110,36 @@ class JobDriver:
         elif isinstance(outcome, Done):
             self.pauses.clear(job.backend)
             self._forget(job.id)
-            self.finisher.succeed_together(job, outcome.result)
+            limits = limits_for(self.settings(), job.path)
+            if limits is None:
+                self.finisher.succeed_together(job, outcome.result)
+            else:  # the transcript is saved (state writing) before diarization starts
+                job = self.store.save_result(job.id, outcome.result.to_dict())
+                try:
+                    self.finisher.succeed(job, self._with_speakers(job, outcome.result))
+                except DiarizationInterrupted:
+                    return  # stopping: still writing, labelled after the restart
             chunked.finished(job)
         elif isinstance(outcome, Failed):
             self._handle_error(self.store.get(job.id), outcome.error)
         elif isinstance(outcome, Gone):
             log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
             self._give_back(job)
+
+    def _with_speakers(self, job: Job, result: Transcription) -> Transcription:
+        """Return ``result`` with speaker labels when the job's folder wants them; a
+        failure leaves a warning in it, never a failed job."""
+        limits = limits_for(self.settings(), job.path)
+        if limits is None:
+            return result
+        try:
+            source = self.finisher.source_of(job)
+        except DropscribeError as exc:
+            return skipped(result, exc)
+        limit = self.settings().transcribe.max_duration_seconds
+        return add_speakers(
+            result, source, limits, max_duration=limit, stopping=self.runner.stopping
+        )
 
     def _submit_and_wait(self, job: Job) -> Outcome | None:
         """Submit a claimed job (or take up its saved future) and wait for its outcome;
@@ -133,9 +167,7 @@ class JobDriver:
     def _submit(self, job: Job) -> Future | None:
         source = self.finisher.source_of(job)
         if not source.exists():
-            raise BadInput(
-                "The file disappeared from the inbox before it could be transcribed; drop it again."
-            )
+            raise BadInput(VANISHED)
         chosen = self.runner.route(job.backend, job.size)
         if chosen != job.backend:
             log.info("using_fallback", job=job.id, file=job.path, backend=chosen)

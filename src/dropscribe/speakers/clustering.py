@@ -28,6 +28,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from dropscribe.speakers.request import CountLimits
+
 MERGE_SIMILARITY = 0.63
 CENTROID_SIMILARITY = 0.8
 BLEND_SIMILARITY = 0.8
@@ -37,15 +39,6 @@ REFINE_ROUNDS = 3
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
-
-
-@dataclass(frozen=True)
-class CountLimits:
-    """``speakers`` forces a count when above 0; otherwise it lies in [minimum, maximum]."""
-
-    speakers: int = 0
-    minimum: int = 1
-    maximum: int = 8
 
 
 @dataclass(frozen=True)
@@ -102,7 +95,6 @@ def _by_first_appearance(labels: Ints) -> Ints:
     for label in labels.tolist():
         order.setdefault(label, len(order))
     return np.array([order[label] for label in labels.tolist()], dtype=np.int64)
-
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,10 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dropscribe.speakers.clustering import CountLimits, assign_speakers
+from dropscribe.speakers.clustering import assign_speakers
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.features import mel_frames
+from dropscribe.speakers.request import CountLimits
 from dropscribe.speakers.windows import Window, batches_by_length, plan_windows, speech_regions
 
 Floats = npt.NDArray[np.float32]
@@ -39,7 +40,7 @@ def embed_windows(audio: Floats, encoder: VoiceEncoder) -> tuple[list[Window], F
     windows = plan_windows(speech_regions(audio), len(mel))
     vectors = np.zeros((len(windows), 256), np.float32)
     for indices in batches_by_length(windows).values():
-        for batch in _chunks(indices, 256):  # bounds the encoder's memory on long recordings
+        for batch in _chunks(indices, 128):  # bounds the encoder's memory (~90 MB a batch)
             stack = np.stack([mel[windows[i].first : windows[i].last] for i in batch])
             vectors[batch] = encoder.embed(stack)
     return windows, vectors

@@ -19,18 +19,25 @@ from dropscribe.speakers.weights import Weights, load_weights
 
 Floats = npt.NDArray[np.float32]
 LAYERS = 3
+HALF = np.float32(0.5)
 
 
 @dataclass(frozen=True)
 class _Layer:
+    """One LSTM layer, its sigmoid gates' rows pre-scaled by 1/2 (see ``_scaled``)."""
+
     input_weights_t: Floats  # (inputs, 4 * hidden)
     hidden_weights_t: Floats  # (hidden, 4 * hidden)
     bias: Floats  # (4 * hidden,)
 
 
-def _sigmoid(values: Floats) -> Floats:
-    # tanh form: no overflow warnings for large negative inputs.
-    result: Floats = 0.5 * (np.tanh(0.5 * values) + 1.0)
+def _scaled(rows: Floats) -> Floats:
+    """Halve the rows of the i, f and o gates: sigmoid(x) = (tanh(x / 2) + 1) / 2, so
+    one tanh over all four gates serves the three sigmoids and the candidate."""
+    size = rows.shape[0] // 4
+    scale = np.full(rows.shape[0], 0.5, np.float32)
+    scale[2 * size : 3 * size] = 1.0
+    result: Floats = rows * scale.reshape((-1,) + (1,) * (rows.ndim - 1))
     return result
 
 
@@ -40,9 +47,9 @@ class VoiceEncoder:
     def __init__(self, weights: Weights) -> None:
         self._layers = [
             _Layer(
-                np.ascontiguousarray(weights[f"lstm.weight_ih_l{n}"].T),
-                np.ascontiguousarray(weights[f"lstm.weight_hh_l{n}"].T),
-                weights[f"lstm.bias_ih_l{n}"] + weights[f"lstm.bias_hh_l{n}"],
+                np.ascontiguousarray(_scaled(weights[f"lstm.weight_ih_l{n}"]).T),
+                np.ascontiguousarray(_scaled(weights[f"lstm.weight_hh_l{n}"]).T),
+                _scaled(weights[f"lstm.bias_ih_l{n}"] + weights[f"lstm.bias_hh_l{n}"]),
             )
             for n in range(LAYERS)
         ]
@@ -81,11 +88,11 @@ def _run_layer(layer: _Layer, sequence: Floats, *, keep_sequence: bool) -> tuple
     cell = np.zeros((batch, size), np.float32)
     outputs = np.empty((batch, steps, size), np.float32) if keep_sequence else sequence[:, :0]
     for step in range(steps):
-        gates = projected[:, step] + hidden @ layer.hidden_weights_t
-        input_gate = _sigmoid(gates[:, :size])
-        forget_gate = _sigmoid(gates[:, size : 2 * size])
-        candidate = np.tanh(gates[:, 2 * size : 3 * size])
-        output_gate = _sigmoid(gates[:, 3 * size :])
+        gates = np.tanh(projected[:, step] + hidden @ layer.hidden_weights_t)
+        input_gate = HALF * gates[:, :size] + HALF
+        forget_gate = HALF * gates[:, size : 2 * size] + HALF
+        candidate = gates[:, 2 * size : 3 * size]
+        output_gate = HALF * gates[:, 3 * size :] + HALF
         cell = forget_gate * cell + input_gate * candidate
         hidden = output_gate * np.tanh(cell)
         if keep_sequence:

@@ -8,14 +8,11 @@ speech there) takes the nearest window's. Labels are ``SPEAKER_1``,
 
 from __future__ import annotations
 
-from collections import Counter
-from typing import Any
-
 import numpy as np
 
 from dropscribe.speakers.diarize import SpeakerWindows
+from dropscribe.speakers.request import Span
 
-Span = tuple[float, float]
 MAX_WINDOW_SECONDS = 1.6
 
 
@@ -48,32 +45,3 @@ def speaker_labels(numbers: list[int | None]) -> list[str | None]:
         if number is not None:
             order.setdefault(number, len(order) + 1)
     return [None if number is None else f"SPEAKER_{order[number]}" for number in numbers]
-
-
-def word_spans(segments: list[dict[str, Any]]) -> list[Span]:
-    """Return the (start, end) of every word of ``segments``, in order."""
-    return [(float(w["start"]), float(w["end"])) for s in segments for w in s["words"]]
-
-
-def apply_word_labels(
-    segments: list[dict[str, Any]], labels: list[str | None]
-) -> list[dict[str, Any]]:
-    """Return copies of ``segments`` with one label per word, and each segment's majority.
-
-    The minimal form: splitting segments where the speaker changes and the
-    ``speakers`` summary belong to the transcript's own code.
-
-    Raises:
-        ValueError: when there is not one label per word.
-    """
-    count = sum(len(segment["words"]) for segment in segments)
-    if len(labels) != count:
-        raise ValueError(f"{len(labels)} speaker labels for {count} words")
-    remaining = iter(labels)
-    labelled = []
-    for segment in segments:
-        words = [{**word, "speaker": next(remaining)} for word in segment["words"]]
-        votes = Counter(word["speaker"] for word in words if word["speaker"] is not None)
-        majority = votes.most_common(1)[0][0] if votes else None
-        labelled.append({**segment, "words": words, "speaker": majority})
-    return labelled

@@ -2,22 +2,38 @@
 
 The worker decodes the audio, loads the encoder and labels the words; the
 caller gets the labels, or none and a warning sentence when the worker
-failed, died or ran past its time. It never raises for what happens inside.
+failed, died or ran past its time. :func:`add_speakers` is the one call the
+pipeline makes: it never raises for what happens inside.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import multiprocessing
+import os
+import threading
 import time
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from dropscribe.speakers.clustering import CountLimits
-from dropscribe.speakers.labelling import Span
+import structlog
 
-SKIPPED = "speaker labels were skipped"
+from dropscribe.config import Settings
+from dropscribe.outbox.segments import label_speakers
+from dropscribe.outbox.transcript import Transcription
+from dropscribe.speakers.request import CountLimits, Span, word_times
+
+log = structlog.get_logger(__name__)
+SKIPPED = "Speaker labels were skipped"
+#: How often a waiting caller looks at its stop event.
+STOP_CHECK_SECONDS = 0.5
+
+
+class DiarizationInterrupted(Exception):
+    """The daemon is stopping: the worker was ended and the transcript left as saved,
+    to be labelled after the restart."""
 
 
 @dataclass(frozen=True)
@@ -28,6 +44,7 @@ class DiarizeRequest:
     spans: list[Span]
     limits: CountLimits
     weights_path: str | None = None
+    max_duration: float = 6 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -40,23 +57,106 @@ class DiarizeOutcome:
     seconds: float
 
 
+def limits_for(settings: Settings, relative_path: str) -> CountLimits | None:
+    """Return how to count the speakers of the inbox file at ``relative_path``; None
+    when its folder (or ``[transcribe]``) leaves speaker labels off."""
+    transcribe = settings.transcribe
+    override = settings.folder_override(relative_path)
+    wanted = override.diarize if override.diarize is not None else transcribe.diarize
+    if not wanted:
+        return None
+    speakers = override.speakers if override.speakers is not None else transcribe.speakers
+    return CountLimits(speakers, transcribe.min_speakers, transcribe.max_speakers)
+
+
+def setup_problem(settings: Settings) -> str | None:
+    """Return why speaker labels, asked for somewhere in ``settings``, cannot work; None
+    when they are not asked for or the weights load (for ``dropscribe check``)."""
+    asked = settings.transcribe.diarize or any(o.diarize for o in settings.folders.values())
+    if not asked:
+        return None
+    from dropscribe.speakers.weights import WeightsError, load_weights
+
+    try:
+        load_weights()
+    except WeightsError as exc:
+        return f"transcribe.diarize: {exc}"
+    return None
+
+
 def diarization_timeout(duration: float | None) -> float:
-    """Return how long diarization of a recording of ``duration`` seconds may take."""
+    """Return how long diarization of a recording of ``duration`` seconds may take:
+    a minute to start, plus ten times the measured real-time factor's worst case."""
     return 60.0 + 0.5 * (duration or 0.0)
 
 
-def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
-    """Return the speaker labels of ``request``'s words, computed in a worker process."""
+def add_speakers(
+    result: Transcription,
+    audio_path: Path,
+    limits: CountLimits,
+    *,
+    max_duration: float,
+    stopping: threading.Event | None = None,
+) -> Transcription:
+    """Return ``result`` with speaker labels, or unchanged but for a warning sentence.
+
+    A result that already has labels, or a warning from an earlier try, is returned as
+    it is (a job resumed after a restart is not diarized twice).
+
+    Raises:
+        DiarizationInterrupted: ``stopping`` was set while the worker ran.
+    """
+    spans = word_times(result.segments)
+    done_before = any(warning.startswith(SKIPPED) for warning in result.warnings)
+    if not spans or result.speakers is not None or done_before:
+        return result
+    request = DiarizeRequest(str(audio_path), spans, limits, max_duration=max_duration)
+    # A remote engine may not say how long the audio is: the last word tells nearly.
+    duration = result.duration or max(end for _, end in spans)
+    outcome = run_diarization(request, diarization_timeout(duration), stopping)
+    log.info(
+        "diarized",
+        file=str(audio_path),
+        speakers=outcome.speakers,
+        seconds=round(outcome.seconds, 2),
+        warning=outcome.warning,
+    )
+    return with_outcome(result, outcome)
+
+
+def with_outcome(result: Transcription, outcome: DiarizeOutcome) -> Transcription:
+    """Return ``result`` labelled by ``outcome``, or with its warning added."""
+    if outcome.warning is not None:
+        return dataclasses.replace(result, warnings=[*result.warnings, outcome.warning])
+    return label_speakers(result, outcome.labels)
+
+
+def skipped(result: Transcription, reason: object) -> Transcription:
+    """Return ``result`` with a warning that its speakers were not labelled, and why."""
+    warning = f"{SKIPPED}: {_sentence(reason)}"
+    return dataclasses.replace(result, warnings=[*result.warnings, warning])
+
+
+def run_diarization(
+    request: DiarizeRequest, timeout: float, stopping: threading.Event | None = None
+) -> DiarizeOutcome:
+    """Return the speaker labels of ``request``'s words, computed in a worker process.
+
+    Raises:
+        DiarizationInterrupted: ``stopping`` was set while the worker ran.
+    """
     started = time.monotonic()
     context = multiprocessing.get_context("spawn")
     receiver, sender = context.Pipe(duplex=False)
-    worker = context.Process(target=_work, args=(request, sender), name="dropscribe-diarize")
+    # Daemonic: a daemon stopping mid-diarization does not wait for it (the job
+    # stays in writing with its transcript saved, and is labelled after a restart).
+    worker = context.Process(
+        target=_work, args=(request, sender), name="dropscribe-diarize", daemon=True
+    )
     worker.start()
     sender.close()
     try:
-        answer: dict[str, Any] | None = receiver.recv() if receiver.poll(timeout) else None
-    except EOFError:
-        answer = None
+        answer = _wait(receiver, started + timeout, stopping or threading.Event())
     finally:
         receiver.close()
         if worker.is_alive():
@@ -67,7 +167,7 @@ def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
     if answer is None:
         reason = (
             f"the speaker model took longer than {timeout:.0f} s"
-            if worker.exitcode in (-9, None) or elapsed >= timeout
+            if elapsed >= timeout
             else f"the speaker worker stopped (exit code {worker.exitcode})"
         )
         return DiarizeOutcome(blank, 0, f"{SKIPPED}: {reason}.", elapsed)
@@ -76,7 +176,33 @@ def run_diarization(request: DiarizeRequest, timeout: float) -> DiarizeOutcome:
     return DiarizeOutcome(answer["labels"], answer["speakers"], None, elapsed)
 
 
+#: One BLAS thread: the encoder's matrix products are small (a batch of windows
+#: times 256x1024), and OpenBLAS's threads spend more CPU waiting on each other than
+#: they save: 0.5 s of CPU instead of 3.6 s for 141 s of speech (bench/README.md).
+#: It also leaves the other cores to the transcriptions running meanwhile.
+THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+def _wait(
+    receiver: Connection, deadline: float, stopping: threading.Event
+) -> dict[str, Any] | None:
+    """Return the worker's answer; None when it died or the deadline passed."""
+    while not stopping.is_set():
+        left = deadline - time.monotonic()
+        try:
+            if receiver.poll(max(0.0, min(left, STOP_CHECK_SECONDS))):
+                answer: dict[str, Any] = receiver.recv()
+                return answer
+        except EOFError:  # the worker died without a word
+            return None
+        if left <= STOP_CHECK_SECONDS:
+            return None
+    raise DiarizationInterrupted
+
+
 def _work(request: DiarizeRequest, sender: Connection) -> None:
+    # Before numpy loads in this fresh process (this module does not import it).
+    os.environ.update(THREAD_LIMITS)
     try:
         sender.send(diarize_words(request))
     except Exception as exc:  # the whole point: any failure becomes a warning
@@ -87,20 +213,19 @@ def _work(request: DiarizeRequest, sender: Connection) -> None:
 
 def diarize_words(request: DiarizeRequest) -> dict[str, Any]:
     """Return ``{"labels": [...], "speakers": n}`` for ``request`` (in this process)."""
-    from faster_whisper import decode_audio
-
+    from dropscribe.audio.decode import decode_file
     from dropscribe.speakers.diarize import diarize
     from dropscribe.speakers.encoder import VoiceEncoder
     from dropscribe.speakers.labelling import speaker_labels, word_speakers
 
     weights = Path(request.weights_path) if request.weights_path else None
     encoder = VoiceEncoder.load(weights)
-    audio = decode_audio(request.audio_path, sampling_rate=16000)
+    audio = decode_file(request.audio_path, request.max_duration).samples
     result = diarize(audio, encoder, request.limits)
     labels = speaker_labels(word_speakers(request.spans, result))
     return {"labels": labels, "speakers": len({label for label in labels if label})}
 
 
-def _sentence(exc: Exception) -> str:
+def _sentence(exc: object) -> str:
     text = str(exc).strip() or type(exc).__name__
     return text if text.endswith(".") else text + "."

@@ -46,12 +46,11 @@ class Window:
 
 def speech_regions(audio: Floats) -> list[tuple[float, float]]:
     """Return the (start, end) seconds of speech in 16 kHz ``audio`` (Silero VAD)."""
-    from faster_whisper.vad import VadOptions, get_speech_timestamps
+    from dropscribe.audio.speech import detect_speech
 
-    # Short silences split regions: a turn often follows a pause of a few hundred ms.
-    options = VadOptions(min_silence_duration_ms=300, speech_pad_ms=100, min_speech_duration_ms=200)
-    chunks = get_speech_timestamps(audio, options, sampling_rate=SAMPLE_RATE)
-    return [(chunk["start"] / SAMPLE_RATE, chunk["end"] / SAMPLE_RATE) for chunk in chunks]
+    # A pause of 300 ms ends a region: turns often change after one that short,
+    # while the pauses between one speaker's words are mostly shorter.
+    return detect_speech(audio, SAMPLE_RATE, min_silence_ms=300, speech_pad_ms=100)
 
 
 def plan_windows(

@@ -1,0 +1,1 @@
+"""Checks against reference implementations, run by hand in their own environments."""
