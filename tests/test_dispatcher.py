@@ -3,16 +3,19 @@ store and outbox. Retries, pauses, fallback, limits, shutdown hand-back."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending
 from dropscribe.errors import BadInput, RateLimited, Retryable, ServerDown, ServerTrouble
 from dropscribe.jobs.states import JobState
+from dropscribe.outbox.transcript import load_schema
 from tests.dispatch_rig import Rig
 from tests.fake_backend import FakeBackend, transcription
 
@@ -209,3 +212,32 @@ def test_on_shutdown_local_work_goes_back_and_remote_futures_stay(
     assert kept.state == JobState.RUNNING and kept.future is not None
     assert rig.dispatcher.in_flight() == 0
     assert local.closed and remote.closed
+
+
+@pytest.mark.parametrize("recorded", ["", hashlib.sha256(b"").hexdigest()])
+def test_a_retried_file_refused_at_intake_is_hashed_before_it_is_sent(
+    tmp_path: Path, rigs: list[Rig], recorded: str
+) -> None:
+    """Intake records "" for a file it could not read (permission denied, say) and the
+    empty content's hash for an empty file; once the file is readable or filled and
+    retried, its transcript carries its real hash and its result is stored under that
+    hash, never under a key all such files share."""
+    rig = rig_for(rigs, tmp_path, {"local": FakeBackend()})
+    job = rig.add("refused.wav", size=100, sha256=recorded)
+    rig.step()
+    assert rig.job(job).state == JobState.DONE
+    expected = hashlib.sha256(b"x" * 100).hexdigest()
+    document = json.loads((rig.settings.paths.outbox / "refused.json").read_text())
+    jsonschema.validate(document, load_schema())
+    assert document["source"]["sha256"] == expected
+    assert rig.job(job).sha256 == expected
+    assert rig.store.result_for(expected, "k") is not None
+
+
+def test_results_are_never_kept_under_an_empty_hash(tmp_path: Path, rigs: list[Rig]) -> None:
+    rig = rig_for(rigs, tmp_path, {"local": FakeBackend()})
+    job = rig.add("nohash.wav", sha256="")
+    with pytest.raises(ValueError, match="hash"):
+        rig.store.result_for("", "k")
+    with pytest.raises(ValueError, match="hash"):
+        rig.store.save_result(job.id, transcription().to_dict())
