@@ -6,6 +6,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.formats import to_srt, to_txt, to_vtt
 from dropscribe.outbox.transcript import (
     Document,
@@ -15,7 +16,7 @@ from dropscribe.outbox.transcript import (
     make_segment,
     make_word,
 )
-from dropscribe.outbox.writer import Outbox, atomic_write, move_original
+from dropscribe.outbox.writer import Outbox, Sidecars, atomic_write, move_original
 
 
 def document() -> Document:
@@ -75,6 +76,26 @@ def test_an_error_sidecar_replaces_an_earlier_transcript_and_the_reverse(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.error.json"]
     outbox.write_transcript("a", document())
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.txt"]
+
+
+def test_a_batch_is_written_by_one_set_of_settings(tmp_path: Path) -> None:
+    """A reload between two transcripts of one batch must not give them different
+    sidecars: the outbox reads the settings in force once per batch."""
+    snapshots = iter(
+        [
+            Sidecars(("json", "srt"), CueRules(line_chars=20)),
+            Sidecars(("txt",), CueRules(line_chars=60)),
+        ]
+    )
+    outbox = Outbox(tmp_path, current=lambda: next(snapshots))
+    outcomes = outbox.write_transcripts([("a", document()), ("b", document())])
+    assert outcomes == [
+        [tmp_path / "a.json", tmp_path / "a.srt"],
+        [tmp_path / "b.json", tmp_path / "b.srt"],
+    ]
+    assert (tmp_path / "a.srt").read_text() == (tmp_path / "b.srt").read_text()
+    # The next batch reads the settings again.
+    assert outbox.write_transcript("c", document()) == [tmp_path / "c.txt"]
 
 
 def test_temporaries_left_by_a_crash_are_removed(tmp_path: Path) -> None:
