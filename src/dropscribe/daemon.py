@@ -161,14 +161,17 @@ class Daemon:
         last_status = 0.0
         while not self.stop_requested.is_set():
             now = self.clock()
-            for path in watcher.drain():
-                relative = intake.relative(path)
-                if relative is not None:
-                    intake.look(relative, now)
-            intake.process_due(now)
-            if now >= next_rescan:
-                self._scan(watcher, intake)
-                next_rescan = now + settings.watch.rescan_seconds
+            try:
+                for path in watcher.drain():
+                    relative = intake.relative(path)
+                    if relative is not None:
+                        intake.look(relative, now)
+                intake.process_due(now)
+                if now >= next_rescan:
+                    next_rescan = now + settings.watch.rescan_seconds
+                    self._scan(watcher, intake)
+            except Exception:  # intake guards each file; this is the last net: never exit
+                log.exception("intake_error")
             dispatcher.pump(now)
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
