@@ -200,7 +200,7 @@ class JobDriver:
     def _hand_back(self, job: Job) -> None:
         """On shutdown: remote futures stay saved and are polled after the restart;
         work held in this process goes back to the queue without costing an attempt."""
-        if job.backend == "local":
+        if self.runner.backend(job.backend).holds_work_in_process:
             self._give_back(job)
             log.info("job_handed_back", job=job.id, file=job.path)
 
