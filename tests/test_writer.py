@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -124,3 +125,19 @@ def test_archiving_never_overwrites_an_earlier_original(tmp_path: Path) -> None:
     assert (archive / "x" / "a.wav").read_text() == "first"
     assert (archive / "x" / "a (2).wav").read_text() == "second"
     assert move_original(inbox / "x" / "a.wav", archive, "x/a.wav") is None
+
+
+def test_one_time_format_for_sidecars_and_reports() -> None:
+    from dropscribe.outbox.transcript import iso_time
+
+    assert iso_time(1_767_323_045.9) == "2026-01-02T03:04:05Z"
+    assert iso_time(None) is None
+    created = build_document(
+        Transcription([], "en", 0.0, 1.0),
+        source_path="a.wav",
+        sha256="0" * 64,
+        size=1,
+        backend="local",
+        now=dt.datetime(2026, 1, 2, 3, 4, 5, 900_000, tzinfo=dt.UTC),
+    )["created_at"]
+    assert created == "2026-01-02T03:04:05Z"
