@@ -47,6 +47,34 @@ def write_durably(files: Sequence[tuple[Path, bytes]]) -> list[BaseException | N
     file's failure (a full disk, a bad name) leaves the others written.
     """
     errors: list[BaseException | None] = [None] * len(files)
+    written = _write_temporaries(files, errors)
+    for index, _, descriptor in written:
+        try:
+            os.fsync(descriptor)
+        except OSError as exc:
+            errors[index] = exc
+        finally:
+            os.close(descriptor)
+    directories: set[Path] = set()
+    for index, temporary, _ in written:
+        if errors[index] is None:
+            try:
+                os.replace(temporary, files[index][0])
+                directories.add(temporary.parent)
+                continue
+            except OSError as exc:
+                errors[index] = exc
+        _remove(temporary)
+    for directory in directories:
+        _fsync_directory(directory)
+    return errors
+
+
+def _write_temporaries(
+    files: Sequence[tuple[Path, bytes]], errors: list[BaseException | None]
+) -> list[tuple[int, Path, int]]:
+    """Write each file's content to a temporary beside it, still open and not flushed;
+    return (index, temporary, descriptor) of those written, noting the others' errors."""
     written: list[tuple[int, Path, int]] = []
     made: set[Path] = set()
     for index, (path, data) in enumerate(files):
@@ -70,26 +98,7 @@ def write_durably(files: Sequence[tuple[Path, bytes]]) -> list[BaseException | N
             _remove(temporary)
             continue
         written.append((index, temporary, descriptor))
-    for index, _, descriptor in written:
-        try:
-            os.fsync(descriptor)
-        except OSError as exc:
-            errors[index] = exc
-        finally:
-            os.close(descriptor)
-    directories: set[Path] = set()
-    for index, temporary, _ in written:
-        if errors[index] is None:
-            try:
-                os.replace(temporary, files[index][0])
-                directories.add(temporary.parent)
-                continue
-            except OSError as exc:
-                errors[index] = exc
-        _remove(temporary)
-    for directory in directories:
-        _fsync_directory(directory)
-    return errors
+    return written
 
 
 def atomic_write(path: Path, text: str) -> None:
