@@ -4,6 +4,13 @@ from pathlib import Path
 
 import pytest
 import structlog
+from hypothesis import settings
+
+# The suite is deterministic: property tests run the same examples every time (a
+# random failure in CI would be noise). `--hypothesis-profile=explore` searches anew.
+settings.register_profile("default", derandomize=True, database=None)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("default")
 
 
 @pytest.fixture(autouse=True)

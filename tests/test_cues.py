@@ -93,11 +93,15 @@ def assert_within_the_rules(cues: list[Cue], rules: CueRules) -> None:
         following = cues[number + 1] if number + 1 < len(cues) else None
         if following is not None:
             assert cue.end <= following.start + EPSILON, (cue, following)
-        # Shorter than the minimum, or read too fast, only when the next cue leaves no room.
+        # Shorter than the minimum only when the next cue leaves no room; read too fast
+        # only when the next cue leaves no room or the cue is already as long as allowed.
         seconds = cue.end - cue.start
         speed = (sum(len(line) for line in cue.lines) + label) / seconds
-        if seconds < rules.min_seconds - EPSILON or speed > rules.chars_per_second + 0.01:
-            assert following is not None and cue.end == pytest.approx(following.start), cue
+        no_room = following is not None and cue.end == pytest.approx(following.start)
+        if seconds < rules.min_seconds - EPSILON:
+            assert no_room, cue
+        if speed > rules.chars_per_second + 0.01:
+            assert no_room or seconds >= rules.max_seconds - EPSILON, cue
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
