@@ -16,9 +16,9 @@ import structlog
 
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import Settings
-from dropscribe.errors import BadInput, DropscribeError, Retryable
+from dropscribe.errors import DropscribeError, Retryable
 from dropscribe.inbox.arrivals import EMPTY_SHA256
-from dropscribe.inbox.sources import VANISHED, hash_source
+from dropscribe.inbox.sources import hash_source
 from dropscribe.jobs.chunk_run import SlotLender
 from dropscribe.jobs.chunks import ChunkedUploads
 from dropscribe.jobs.counters import BackendPauses, JobCounters
@@ -185,9 +185,7 @@ class JobDriver:
         return self.runner.wait(job.backend, future)
 
     def _submit(self, job: Job) -> Future | None:
-        source = self.finisher.source_of(job)
-        if not source.exists():
-            raise BadInput(VANISHED)
+        source = self.finisher.source_of(job)  # raises the one sentence for a vanished file
         chosen = self.runner.route(job.backend, job.size)
         if chosen != job.backend:
             log.info("using_fallback", job=job.id, file=job.path, backend=chosen)
