@@ -64,13 +64,16 @@ class Rig:
             backends=backends,
         )
 
-    def add(self, name: str, backend: str = "local", size: int = 100) -> Job:
-        """A file of ``size`` bytes in the inbox and its queued job."""
+    def add(
+        self, name: str, backend: str = "local", size: int = 100, sha256: str | None = None
+    ) -> Job:
+        """A file of ``size`` bytes in the inbox and its queued job (recorded with
+        ``sha256`` when given: "" is what intake records for a file it refused)."""
         path = self.settings.paths.inbox / name
         path.write_bytes(b"x" * size)
         job = self.store.add_job(
             path=name,
-            sha256=f"{abs(hash(name)):064x}",
+            sha256=f"{abs(hash(name)):064x}" if sha256 is None else sha256,
             size=size,
             mtime=0.0,
             output_name=name.rsplit(".", 1)[0],

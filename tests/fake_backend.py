@@ -40,8 +40,14 @@ class FakeBackend:
         concurrency: int = 2,
         max_upload_bytes: int | None = None,
         fallback: str | None = None,
+        holds_work_in_process: bool | None = None,
     ) -> None:
         self.name = name
+        #: Like the real one of that name, unless told: only the local engine's work
+        #: lives in this process among the fakes' usual names.
+        self.holds_work_in_process = (
+            name in ("local", "openai") if holds_work_in_process is None else holds_work_in_process
+        )
         self.on_poll = on_poll
         self.on_submit = on_submit
         self.concurrency = concurrency

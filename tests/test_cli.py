@@ -9,7 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from dropscribe.commands.checks_local import cuda_device_count, gpu_problem
+from dropscribe.commands.checks_local import cuda_device_count, gpu_problem, languages_for_local
+from dropscribe.config import load_settings
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
@@ -236,3 +237,20 @@ def test_a_gpu_is_required_only_when_cuda_is_asked_for() -> None:
     assert gpu_problem("cuda", 0) is not None
     assert gpu_problem("cuda", 1) is None
     assert gpu_problem("auto", 0) is None
+
+
+def test_check_counts_a_fallback_to_the_local_engine_as_reaching_it(tmp_path: Path) -> None:
+    """Files sent to openai go on to local when they are too big for it: an English-only
+    local model must refuse their French as it would for files sent to local directly."""
+    settings = load_settings(
+        write_config(
+            tmp_path,
+            {
+                "transcribe": {"backend": "openai", "language": "fr"},
+                "backends.openai": {"fallback": "local"},
+            },
+        )
+    )
+    assert settings.backend_names() == ["local", "openai"]
+    assert settings.reachable_from("openai") == ["openai", "local"]
+    assert languages_for_local(settings) == {"transcribe.language": "fr"}

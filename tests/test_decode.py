@@ -141,6 +141,14 @@ def test_undecodable_bytes_and_an_empty_file_get_their_own_sentences(tmp_path: P
         decode_file(empty, 3600)
 
 
+def test_a_file_of_zero_bytes_says_it_is_empty_when_decoded(tmp_path: Path) -> None:
+    """A retried or one-shot empty file reads the intake's sentence, not PyAV's errno."""
+    zero = tmp_path / "empty.mp3"
+    zero.write_bytes(b"")
+    with pytest.raises(BadInput, match=r"^The file is empty \(0 bytes\)"):
+        decode_file(zero, 3600)
+
+
 def test_the_sample_buffer_grows_as_needed_but_never_past_the_limit() -> None:
     import numpy as np
 

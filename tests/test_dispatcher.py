@@ -3,16 +3,19 @@ store and outbox. Retries, pauses, fallback, limits, shutdown hand-back."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending
 from dropscribe.errors import BadInput, RateLimited, Retryable, ServerDown, ServerTrouble
 from dropscribe.jobs.states import JobState
+from dropscribe.outbox.transcript import load_schema
 from tests.dispatch_rig import Rig
 from tests.fake_backend import FakeBackend, transcription
 
@@ -188,24 +191,68 @@ def test_bad_input_fails_at_once(tmp_path: Path, rigs: list[Rig]) -> None:
     assert (rig.job(job).state, rig.job(job).error) == (JobState.FAILED, "The file is not audio.")
 
 
-def test_on_shutdown_local_work_goes_back_and_remote_futures_stay(
+def test_on_shutdown_work_held_here_goes_back_and_remote_futures_stay(
     tmp_path: Path, rigs: list[Rig]
 ) -> None:
-    busy = threading.Event()
+    """The backend says whether its work lives in this process: the local engine's and
+    an OpenAI request's do (back to the queue), a RunPod job's does not (future kept)."""
+    busy = threading.Semaphore(0)
 
     def pending(_future: Future) -> Outcome:
-        busy.set()
+        busy.release()
         return Pending()
 
-    local, remote = FakeBackend(on_poll=pending), FakeBackend("openai", on_poll=pending)
-    rig = rig_for(rigs, tmp_path, {"local": local, "openai": remote})
-    here, there = rig.add("here.wav"), rig.add("there.wav", "openai")
+    backends = {name: FakeBackend(name, on_poll=pending) for name in ("local", "openai", "runpod")}
+    rig = rig_for(rigs, tmp_path, dict(backends))
+    here, open_request = rig.add("here.wav"), rig.add("open.wav", "openai")
+    there = rig.add("there.wav", "runpod")
     rig.dispatcher.pump(rig.clock())
-    assert busy.wait(5)
+    for _ in backends:
+        assert busy.acquire(timeout=5)
     rig.dispatcher.stop(grace=5)
-    handed_back = rig.job(here)
-    assert (handed_back.state, handed_back.attempts) == (JobState.QUEUED, 0)
+    for held in (here, open_request):
+        handed_back = rig.job(held)
+        assert (handed_back.state, handed_back.attempts) == (JobState.QUEUED, 0)
     kept = rig.job(there)
     assert kept.state == JobState.RUNNING and kept.future is not None
     assert rig.dispatcher.in_flight() == 0
-    assert local.closed and remote.closed
+    assert all(backend.closed for backend in backends.values())
+
+
+def test_each_backend_declares_whether_its_work_lives_in_this_process() -> None:
+    from dropscribe.backends.local import LocalBackend
+    from dropscribe.backends.openai import OpenAIBackend
+    from dropscribe.backends.registry import backend_class
+
+    assert LocalBackend.holds_work_in_process and OpenAIBackend.holds_work_in_process
+    for name in ("octoai", "runpod", "replicate"):
+        assert backend_class(name).holds_work_in_process is False
+
+
+@pytest.mark.parametrize("recorded", ["", hashlib.sha256(b"").hexdigest()])
+def test_a_retried_file_refused_at_intake_is_hashed_before_it_is_sent(
+    tmp_path: Path, rigs: list[Rig], recorded: str
+) -> None:
+    """Intake records "" for a file it could not read (permission denied, say) and the
+    empty content's hash for an empty file; once the file is readable or filled and
+    retried, its transcript carries its real hash and its result is stored under that
+    hash, never under a key all such files share."""
+    rig = rig_for(rigs, tmp_path, {"local": FakeBackend()})
+    job = rig.add("refused.wav", size=100, sha256=recorded)
+    rig.step()
+    assert rig.job(job).state == JobState.DONE
+    expected = hashlib.sha256(b"x" * 100).hexdigest()
+    document = json.loads((rig.settings.paths.outbox / "refused.json").read_text())
+    jsonschema.validate(document, load_schema())
+    assert document["source"]["sha256"] == expected
+    assert rig.job(job).sha256 == expected
+    assert rig.store.result_for(expected, "k") is not None
+
+
+def test_results_are_never_kept_under_an_empty_hash(tmp_path: Path, rigs: list[Rig]) -> None:
+    rig = rig_for(rigs, tmp_path, {"local": FakeBackend()})
+    job = rig.add("nohash.wav", sha256="")
+    with pytest.raises(ValueError, match="hash"):
+        rig.store.result_for("", "k")
+    with pytest.raises(ValueError, match="hash"):
+        rig.store.save_result(job.id, transcription().to_dict())

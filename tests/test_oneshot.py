@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 
 from dropscribe.commands.oneshot import output_names, transcribe_files
 from dropscribe.config import load_settings
+from dropscribe.inbox.sources import DIRECTORY, LINK, SPECIAL
 from tests.helpers import AUDIO, write_config
 from tests.remote_setup import FAST_POLLS, TOKEN, backend_section
 from tests.servers import Fault, OctoAIServer, OpenAIServer
@@ -154,3 +156,21 @@ def test_transcribe_never_reads_through_a_symbolic_link(workdir: Path) -> None:
     config = write_config(workdir, {"transcribe": {"backend": "openai"}})
     assert transcribe_files(load_settings(config), [link], workdir / "out") == 1
     assert not (workdir / "out").exists() or not any((workdir / "out").iterdir())
+
+
+def test_transcribe_refuses_what_is_no_recording_with_the_daemons_sentences(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A link, a folder and a pipe are refused by the one check the daemon uses (a pipe
+    without waiting for a writer), each with its one sentence."""
+    (workdir / "link.wav").symlink_to(AUDIO / "numbers.wav")
+    (workdir / "folder.wav").mkdir()
+    os.mkfifo(workdir / "pipe.wav")
+    files = [workdir / name for name in ("link.wav", "folder.wav", "pipe.wav", "gone.wav")]
+    config = write_config(workdir, {"transcribe": {"backend": "openai"}})
+    assert transcribe_files(load_settings(config), files, workdir / "out") == 1
+    link, folder, pipe, gone = capsys.readouterr().err.splitlines()
+    assert link == f"dropscribe: {files[0]}: {LINK}"
+    assert folder == f"dropscribe: {files[1]}: {DIRECTORY}"
+    assert pipe == f"dropscribe: {files[2]}: {SPECIAL}"
+    assert gone == f"dropscribe: {files[3]}: does not exist; give the path of a recording."

@@ -16,6 +16,8 @@ from dropscribe.errors import ConfigError, Retryable
 from dropscribe.jobs.retry_policy import RetryRules
 from dropscribe.jobs.states import JobState
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.writer import Sidecars
+from dropscribe.service.hooks import HookCommands
 from dropscribe.service.reload import LIVE, plan_reload
 from tests.dispatch_rig import ManualClock
 from tests.fake_backend import FakeBackend
@@ -83,6 +85,7 @@ def test_every_live_key_reaches_its_component(
     running, config, remote = daemon
     old = running.settings
     snapshot = old.model_dump()
+    outbox_before, hooks_before = dict(vars(running.outbox)), dict(vars(running.hooks))
     write_config(config.parent, {**AFTER, "watch": {"poll_seconds": 7}})
     plan = running.reload()
     assert sorted(plan.applied) == sorted(live_keys())
@@ -90,12 +93,14 @@ def test_every_live_key_reaches_its_component(
     new = running.settings
     assert new is not old and new.watch == old.watch  # the restart-only key stays as it was
     assert old.model_dump() == snapshot  # nothing was changed in place
-    # Sidecar formats, hooks, the logger: given to their components at the reload.
-    assert running.outbox.formats == ["json", "txt"]
-    assert running.outbox.cue_rules == CueRules.from_settings(new.transcribe)
-    assert running.outbox.cue_rules.line_chars == 30
-    hooks = running.hooks
-    assert (hooks.on_done, hooks.on_failed, hooks.timeout) == (["/bin/true"], ["/bin/false"], 9)
+    # Sidecar formats and hooks: read from the settings in force at their next use; the
+    # reload assigned nothing into the components finisher threads are using.
+    assert vars(running.outbox) == outbox_before and vars(running.hooks) == hooks_before
+    sidecars = running.outbox.current()
+    assert sidecars == Sidecars(("json", "txt"), CueRules.from_settings(new.transcribe))
+    assert sidecars.cue_rules.line_chars == 30
+    assert running.hooks.current() == HookCommands(("/bin/true",), ("/bin/false",), 9)
+    # The logger: set up again at the reload.
     capsys.readouterr()
     structlog.get_logger("test").warning("hidden")
     structlog.get_logger("test").error("shown")

@@ -84,6 +84,20 @@ def test_a_second_daemon_on_the_same_store_is_refused(workdir: Path) -> None:
         held.release()
 
 
+def test_a_second_daemon_is_refused_before_it_starts_an_engine_worker(workdir: Path) -> None:
+    config = write_config(workdir)  # the local engine: its worker would load the model
+    (workdir / "inbox").mkdir()
+    (workdir / "state").mkdir()
+    held = DaemonLock.acquire(lock_path(load_settings(config).paths), __version__, time.time())
+    try:
+        result = dropscribe(config, "run")
+    finally:
+        held.release()
+    assert result.returncode == 1
+    assert "is running on this job store" in result.stderr
+    assert "worker" not in result.stdout + result.stderr
+
+
 def test_status_and_jobs_give_times_in_iso_8601_and_jobs_has_a_header(workdir: Path) -> None:
     config = write_config(workdir)
     a_store_with_jobs(workdir)

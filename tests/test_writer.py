@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import jsonschema
 import pytest
 
+from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.formats import to_srt, to_txt, to_vtt
 from dropscribe.outbox.transcript import (
     Document,
@@ -15,7 +17,7 @@ from dropscribe.outbox.transcript import (
     make_segment,
     make_word,
 )
-from dropscribe.outbox.writer import Outbox, atomic_write, move_original
+from dropscribe.outbox.writer import Outbox, Sidecars, atomic_write, move_original
 
 
 def document() -> Document:
@@ -77,6 +79,26 @@ def test_an_error_sidecar_replaces_an_earlier_transcript_and_the_reverse(tmp_pat
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "a.txt"]
 
 
+def test_a_batch_is_written_by_one_set_of_settings(tmp_path: Path) -> None:
+    """A reload between two transcripts of one batch must not give them different
+    sidecars: the outbox reads the settings in force once per batch."""
+    snapshots = iter(
+        [
+            Sidecars(("json", "srt"), CueRules(line_chars=20)),
+            Sidecars(("txt",), CueRules(line_chars=60)),
+        ]
+    )
+    outbox = Outbox(tmp_path, current=lambda: next(snapshots))
+    outcomes = outbox.write_transcripts([("a", document()), ("b", document())])
+    assert outcomes == [
+        [tmp_path / "a.json", tmp_path / "a.srt"],
+        [tmp_path / "b.json", tmp_path / "b.srt"],
+    ]
+    assert (tmp_path / "a.srt").read_text() == (tmp_path / "b.srt").read_text()
+    # The next batch reads the settings again.
+    assert outbox.write_transcript("c", document()) == [tmp_path / "c.txt"]
+
+
 def test_temporaries_left_by_a_crash_are_removed(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / ".dropscribe-abc.tmp").write_text("half")
@@ -103,3 +125,19 @@ def test_archiving_never_overwrites_an_earlier_original(tmp_path: Path) -> None:
     assert (archive / "x" / "a.wav").read_text() == "first"
     assert (archive / "x" / "a (2).wav").read_text() == "second"
     assert move_original(inbox / "x" / "a.wav", archive, "x/a.wav") is None
+
+
+def test_one_time_format_for_sidecars_and_reports() -> None:
+    from dropscribe.outbox.transcript import iso_time
+
+    assert iso_time(1_767_323_045.9) == "2026-01-02T03:04:05Z"
+    assert iso_time(None) is None
+    created = build_document(
+        Transcription([], "en", 0.0, 1.0),
+        source_path="a.wav",
+        sha256="0" * 64,
+        size=1,
+        backend="local",
+        now=dt.datetime(2026, 1, 2, 3, 4, 5, 900_000, tzinfo=dt.UTC),
+    )["created_at"]
+    assert created == "2026-01-02T03:04:05Z"

@@ -24,12 +24,11 @@ from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.completion import Finisher
-from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.originals import archive_folder
-from dropscribe.outbox.writer import Outbox
+from dropscribe.outbox.writer import Outbox, Sidecars
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
-from dropscribe.service.hooks import Hooks
+from dropscribe.service.hooks import HookCommands, Hooks
 from dropscribe.service.notify import Notifier
 from dropscribe.service.reload import ReloadPlan, plan_reload
 
@@ -98,13 +97,13 @@ class Daemon:
         settings = self.settings
         prepare_directories(settings)
         self.store = Store(settings.paths.state, clock=self.clock)
+        # Both read the settings in force at each batch or hook run: a reload swaps the
+        # settings and assigns nothing into them while finisher threads use them.
         self.outbox = Outbox(
             settings.paths.outbox,
-            settings.transcribe.formats,
-            CueRules.from_settings(settings.transcribe),
+            current=lambda: Sidecars.from_settings(self.current.get().transcribe),
         )
-        service = settings.service
-        self.hooks = Hooks(service.on_done, service.on_failed, service.hook_timeout_seconds)
+        self.hooks = Hooks(current=lambda: HookCommands.from_settings(self.current.get().service))
         self.finisher = Finisher(
             settings, self.store, self.outbox, self.hooks, config_path=self.config_path
         )
@@ -246,13 +245,7 @@ class Daemon:
         """
         plan = plan_reload(self.settings, load_settings(self.config_path))
         settings = plan.settings
-        self.current.swap(settings)
-        # What the outbox, the hooks and the logger were given at start, given again.
-        self.outbox.formats = settings.transcribe.formats
-        self.outbox.cue_rules = CueRules.from_settings(settings.transcribe)
-        service = settings.service
-        self.hooks.on_done, self.hooks.on_failed = service.on_done, service.on_failed
-        self.hooks.timeout = service.hook_timeout_seconds
+        self.current.swap(settings)  # the outbox and the hooks read it at their next use
         from dropscribe.service import logs
 
         logs.configure(settings.log.level, settings.log.format)

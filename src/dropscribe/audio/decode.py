@@ -16,6 +16,7 @@ encoder); :func:`decode` collects them into one array for the model.
 from __future__ import annotations
 
 import gc
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from dropscribe.audio.tracks import (
     normalise_language,
 )
 from dropscribe.errors import BadInput
-from dropscribe.inbox.sources import VANISHED, open_source
+from dropscribe.inbox.sources import EMPTY, VANISHED, open_source
 
 __all__ = [
     "PIECE_SECONDS",
@@ -82,7 +83,7 @@ def open_media(path: Path) -> BinaryIO:
         BadInput: a link, a folder or a special file; gone; permission denied.
     """
     try:
-        return open_source(path)
+        stream = open_source(path)
     except FileNotFoundError:
         raise BadInput(VANISHED) from None
     except PermissionError:
@@ -92,6 +93,10 @@ def open_media(path: Path) -> BinaryIO:
         ) from None
     except OSError as exc:
         raise BadInput(f"The file cannot be opened ({exc.strerror}); drop it again.") from None
+    if os.fstat(stream.fileno()).st_size == 0:  # say so, not the decoder's cryptic refusal
+        stream.close()
+        raise BadInput(EMPTY)
+    return stream
 
 
 def decode(

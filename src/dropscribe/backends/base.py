@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dropscribe.errors import BackendError, BadInput
 from dropscribe.outbox.transcript import Transcription
+
+if TYPE_CHECKING:
+    from dropscribe.config import Settings
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,11 @@ class Backend(Protocol):
     max_upload_bytes: int | None
     fallback: str | None
     model_name: str | None
+    #: True when the work lives in this process (an engine's workers, a request this
+    #: process keeps open): on shutdown it goes back to the queue, for no future
+    #: survives a restart. False when a server keeps the work and the saved future is
+    #: polled again after the restart.
+    holds_work_in_process: bool
 
     def settings_fingerprint(self) -> dict[str, Any]:
         """Return the settings that change a transcript (for reusing results)."""
@@ -112,3 +120,11 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release processes and connections."""
+
+
+class BackendClass(Protocol):
+    """A backend's class: what it declares before any object is built, and how to build one."""
+
+    holds_work_in_process: bool
+
+    def __call__(self, settings: Settings) -> Backend: ...

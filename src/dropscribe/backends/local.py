@@ -69,6 +69,7 @@ class LocalBackend:
     """faster-whisper in a small pool of worker processes."""
 
     name = "local"
+    holds_work_in_process = True
 
     def __init__(self, settings: Settings) -> None:
         self.settings: LocalSettings = settings.backends.local

@@ -26,6 +26,7 @@ from dropscribe.outbox.transcript import Transcription
 
 class OpenAIBackend:
     name = "openai"
+    holds_work_in_process = True  # the request is kept open by this process
     #: OpenAI, Groq and speaches read Ogg Opus; whisper.cpp's server wants "original" or flac.
     upload_formats: tuple[UploadFormat, ...] = ("opus", "mp3", "flac")
     upload_base64 = False

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from dropscribe.backends.base import Backend
+    from dropscribe.backends.base import Backend, BackendClass
     from dropscribe.config import Settings
 
 
@@ -21,13 +21,32 @@ class BackendEntry:
     implementation: str
     #: The settings key holding this backend's secret (None: it has none).
     secret_key: str | None = None
+    #: Keys it cannot work without (``dropscribe run`` and ``check`` refuse to start).
+    required_keys: tuple[str, ...] = ()
+    #: The hosted service wants the secret; a compatible server elsewhere may do without.
+    secret_needed_when_hosted: bool = False
+    #: The key holding its address, asked by ``check`` when it has no health URL.
+    address_key: str | None = None
 
 
 BACKENDS: dict[str, BackendEntry] = {
     "local": BackendEntry("dropscribe.backends.local:LocalBackend"),
-    "octoai": BackendEntry("dropscribe.backends.octoai:OctoAIBackend", "token"),
-    "runpod": BackendEntry("dropscribe.backends.runpod:RunPodBackend", "api_key"),
-    "replicate": BackendEntry("dropscribe.backends.replicate:ReplicateBackend", "token"),
+    "octoai": BackendEntry(
+        "dropscribe.backends.octoai:OctoAIBackend", "token", address_key="endpoint"
+    ),
+    "runpod": BackendEntry(
+        "dropscribe.backends.runpod:RunPodBackend",
+        "api_key",
+        required_keys=("endpoint_id",),
+        secret_needed_when_hosted=True,
+    ),
+    "replicate": BackendEntry(
+        "dropscribe.backends.replicate:ReplicateBackend",
+        "token",
+        required_keys=("version",),
+        secret_needed_when_hosted=True,
+        address_key="base_url",
+    ),
     "openai": BackendEntry("dropscribe.backends.openai:OpenAIBackend", "api_key"),
 }
 
@@ -53,13 +72,21 @@ def check_name(name: str) -> str:
     return name
 
 
+def backend_class(name: str) -> BackendClass:
+    """Import and return the class of the backend called ``name``.
+
+    Raises:
+        KeyError: if no backend has that name.
+    """
+    module_name, class_name = BACKENDS[name].implementation.split(":")
+    found: BackendClass = getattr(importlib.import_module(module_name), class_name)
+    return found
+
+
 def create_backend(name: str, settings: Settings) -> Backend:
     """Import and build the backend called ``name`` from its settings section.
 
     Raises:
         KeyError: if no backend has that name.
     """
-    module_name, class_name = BACKENDS[name].implementation.split(":")
-    backend_class = getattr(importlib.import_module(module_name), class_name)
-    backend: Backend = backend_class(settings)
-    return backend
+    return backend_class(name)(settings)

@@ -31,6 +31,7 @@ class AsyncHTTPBackend:
     """Submit, keep the future, poll with backoff, fetch the result."""
 
     name = "remote"
+    holds_work_in_process = False
     #: Compact formats the protocol's servers read, smallest first (``upload_format = "auto"``).
     upload_formats: tuple[UploadFormat, ...] = ("opus", "mp3", "flac")
     #: The audio travels base64-encoded inside JSON (a third larger than the file).

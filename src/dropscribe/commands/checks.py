@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from dropscribe.backends.registry import create_backend
+from dropscribe.backends.registry import BACKENDS, create_backend
 from dropscribe.commands.checks_local import check_local
 from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
 from dropscribe.inbox.watcher import choose_mode
@@ -21,25 +21,7 @@ from dropscribe.speakers.runner import setup_problem as speakers_setup_problem
 
 Say = Callable[[str], None]
 
-#: Keys a backend cannot work without (secrets may come from the credentials directory).
-REQUIRED_KEYS = {"runpod": ("endpoint_id",), "replicate": ("version",)}
-#: Secrets the hosted services want; a compatible server elsewhere may do without.
-HOSTED_SECRETS = {"runpod": "api_key", "replicate": "token"}
-#: The key holding each remote backend's address, asked when it has no health URL.
-ADDRESS_KEYS = {"octoai": "endpoint", "replicate": "base_url"}
 PROBE_TIMEOUT = 10.0
-
-
-def backends_in_use(settings: Settings) -> list[str]:
-    """Return every backend a file may reach: the chosen ones and their fallbacks."""
-    names = set(settings.backend_names())
-    pending = list(names)
-    while pending:
-        fallback = settings.backend_settings(pending.pop()).fallback
-        if fallback is not None and fallback not in names:
-            names.add(fallback)
-            pending.append(fallback)
-    return sorted(names)
 
 
 def startup_problems(settings: Settings) -> list[str]:
@@ -47,7 +29,7 @@ def startup_problems(settings: Settings) -> list[str]:
     problems = []
     if (problem := inbox_problem(settings.paths)) is not None:
         problems.append(problem)
-    for name in backends_in_use(settings):
+    for name in settings.backend_names():
         problems += missing_keys(name, settings)
     return problems
 
@@ -55,11 +37,12 @@ def startup_problems(settings: Settings) -> list[str]:
 def missing_keys(name: str, settings: Settings) -> list[str]:
     """Return one line per key the backend ``name`` needs but has no value for."""
     section = settings.backend_settings(name)
-    required = list(REQUIRED_KEYS.get(name, ()))
-    if name in HOSTED_SECRETS:
+    entry = BACKENDS[name]
+    required = list(entry.required_keys)
+    if entry.secret_needed_when_hosted and entry.secret_key is not None:
         hosted = type(section).model_fields["base_url"].default
         if getattr(section, "base_url", None) == hosted:
-            required.append(HOSTED_SECRETS[name])
+            required.append(entry.secret_key)
     problems = []
     for key in required:
         if getattr(section, key):
@@ -127,9 +110,10 @@ def _check_remote(name: str, settings: Settings) -> list[str]:
     finally:
         backend.close()
     section = settings.backend_settings(name)
-    if not found and name in ADDRESS_KEYS and getattr(section, "health_url", None) is None:
+    address_key = BACKENDS[name].address_key
+    if not found and address_key and getattr(section, "health_url", None) is None:
         # Without a health URL the backend's own check asks nothing: see that it answers.
-        address = str(getattr(section, ADDRESS_KEYS[name]))
+        address = str(getattr(section, address_key))
         if (reason := _answers(address, getattr(section, "verify_tls", True))) is not None:
             found.append(reason)
     return found
@@ -151,7 +135,7 @@ def run_checks(
     problems += _check_directories(settings, say)
     mode, why = choose_mode(settings.watch.mode, settings.paths.inbox)
     say(f"watch: {mode} ({why})")
-    for name in backends_in_use(settings):
+    for name in settings.backend_names():
         if missing_keys(name, settings):
             continue  # already said; asking a server without them would only add noise
         found = check_local(settings, say) if name == "local" else _check_remote(name, settings)

@@ -41,10 +41,10 @@ def languages_for_local(settings: Settings) -> dict[str, str]:
     """Return the languages files sent to the local engine ask for, by where they are set."""
     transcribe = settings.transcribe
     found = {}
-    if transcribe.backend == "local":
+    if "local" in settings.reachable_from(transcribe.backend):
         found["transcribe.language"] = transcribe.language
     for folder, override in settings.folders.items():
-        if (override.backend or transcribe.backend) == "local":
+        if "local" in settings.reachable_from(override.backend or transcribe.backend):
             found[f'folders."{folder}".language'] = override.language or transcribe.language
     return found
 
@@ -62,7 +62,8 @@ def language_problems(choice: ModelChoice, model: str, settings: Settings, say: 
                 f'{key}: "{language}" but the model {model} only knows English; '
                 'use a multilingual model such as "small", or language = "en"'
             )
-    if settings.transcribe.task == "translate" and settings.transcribe.backend == "local":
+    transcribe = settings.transcribe
+    if transcribe.task == "translate" and "local" in settings.reachable_from(transcribe.backend):
         problems.append(
             f'transcribe.task: "translate" but the model {model} only transcribes English; '
             'use a multilingual model such as "small"'

@@ -108,6 +108,13 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"dropscribe: {problem}", file=sys.stderr)
     if problems:
         return EXIT_USAGE
+    from dropscribe.service.daemon_lock import AlreadyRunning, lock_path, refuse_if_running
+
+    try:
+        refuse_if_running(lock_path(settings.paths))  # before a worker is started for nothing
+    except AlreadyRunning as exc:
+        print(f"dropscribe: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     # The engine's workers start first, so the model loads while the daemon imports and scans.
     from dropscribe.backends.base import Backend
     from dropscribe.backends.local import LocalBackend
@@ -118,7 +125,6 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         local.warm_up()
         early["local"] = local
     from dropscribe.daemon import run_daemon
-    from dropscribe.service.daemon_lock import AlreadyRunning
 
     try:
         return run_daemon(settings, early, config_path=args.config_path)

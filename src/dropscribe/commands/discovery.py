@@ -55,6 +55,6 @@ def nothing_found(environ: Mapping[str, str], cwd: Path, home: Path) -> str:
     """Return the one-line refusal when no configuration exists anywhere."""
     searched = ", ".join(source for _, source in candidates(environ, cwd, home))
     return (
-        f"no configuration file found (looked for --config, {searched}); "
+        f"no configuration file found (looked for --config, $DROPSCRIBE_CONFIG, {searched}); "
         "copy config.example.toml to one of them or pass --config FILE"
     )

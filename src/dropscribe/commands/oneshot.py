@@ -8,6 +8,7 @@ job store. Sidecars are named as the daemon names them.
 
 from __future__ import annotations
 
+import os
 import random
 import sys
 import time
@@ -24,7 +25,7 @@ from dropscribe.backends.registry import create_backend
 from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Permanent, Retryable
-from dropscribe.inbox.intake import hash_file
+from dropscribe.inbox.sources import hash_source
 from dropscribe.jobs.chunks import sends_chunks
 from dropscribe.jobs.retry_policy import Fail, JobHistory, Pause, RetryRules, after, decide
 from dropscribe.jobs.runner import BackendFactory, Runner
@@ -90,12 +91,7 @@ def _transcribe_one(
     name: str,
     sleep: Callable[[float], None],
 ) -> list[Path]:
-    if path.is_symlink():
-        raise BadInput("is a symbolic link, which dropscribe never follows; give the file itself.")
-    if not path.is_file():
-        raise BadInput("is not a file; give the path of a recording.")
-    sha256 = hash_file(path)
-    size = path.stat().st_size
+    sha256, size = _identify(path)
     transcribe = settings.transcribe
     request = Request(
         number,
@@ -122,6 +118,21 @@ def _transcribe_one(
         result, source_path=str(path), sha256=sha256, size=size, backend=backend
     )
     return outbox.write_transcript(name, document)
+
+
+def _identify(path: Path) -> tuple[str, int]:
+    """Return the file's hash and size, read as the daemon reads an inbox file.
+
+    Raises:
+        BadInput: a link, a folder, a pipe or device (the daemon's sentences), a missing
+            or unreadable file.
+    """
+    try:
+        return hash_source(path), os.lstat(path).st_size
+    except FileNotFoundError as exc:
+        raise BadInput("does not exist; give the path of a recording.") from exc
+    except PermissionError as exc:
+        raise BadInput("cannot be read (permission denied); make it readable.") from exc
 
 
 def run_to_outcome(

@@ -2,25 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from dropscribe.jobs.states import IN_FLIGHT
 from dropscribe.jobs.store import Store
 from dropscribe.jobs.store.schema import Job
 from dropscribe.outbox.naming import display_path
+from dropscribe.outbox.transcript import iso_time
 from dropscribe.service.daemon_lock import DaemonInfo
 
 #: Fields of a job (and of its future) that hold a time as seconds since the epoch.
 TIME_FIELDS = ("mtime", "next_attempt_at", "created_at", "updated_at", "started_at", "finished_at")
 FUTURE_TIME_FIELDS = ("submitted_at", "expires_at")
-
-
-def iso_time(epoch: float | None) -> str | None:
-    """Return ``epoch`` as the sidecars write times: UTC, ISO 8601, to the second."""
-    if epoch is None:
-        return None
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def job_record(job: Job) -> dict[str, Any]:

@@ -49,11 +49,18 @@ class Settings(BaseSettings):
         section: LocalSettings | RemoteSettings = getattr(self.backends, name)
         return section
 
+    def reachable_from(self, backend: str) -> list[str]:
+        """Return ``backend`` and, in order, the fallbacks a file sent to it may go on to."""
+        chain = [backend]
+        while (fallback := self.backend_settings(chain[-1]).fallback) and fallback not in chain:
+            chain.append(fallback)
+        return chain
+
     def backend_names(self) -> list[str]:
-        """Return every backend the configuration may send a file to."""
-        names = {self.transcribe.backend}
-        names.update(o.backend for o in self.folders.values() if o.backend)
-        return sorted(names)
+        """Return every backend a file may reach: the chosen ones and their fallbacks."""
+        chosen = {self.transcribe.backend}
+        chosen.update(o.backend for o in self.folders.values() if o.backend)
+        return sorted({name for first in chosen for name in self.reachable_from(first)})
 
     def folder_override(self, relative_path: str) -> FolderOverride:
         """Return the merged overrides of the folders that contain ``relative_path``."""

@@ -17,7 +17,7 @@ from pathlib import Path
 import structlog
 
 from dropscribe.errors import BadInput
-from dropscribe.inbox.sources import hash_source, not_a_file
+from dropscribe.inbox.sources import EMPTY, hash_source, not_a_file
 
 log = structlog.get_logger("dropscribe.inbox.intake")
 
@@ -64,7 +64,7 @@ def _examine(inbox: Path, relative: str, info: os.stat_result, max_bytes: int) -
             size,
             mtime,
             EMPTY_SHA256,
-            BadInput("The file is empty (0 bytes); upload the recording again."),
+            BadInput(EMPTY),
         )
     if size > max_bytes:
         return Arrival(

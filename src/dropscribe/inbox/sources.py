@@ -40,6 +40,7 @@ SPECIAL = (
 )
 #: The one message for a file that disappeared before dropscribe could read it.
 VANISHED = "The file disappeared from the inbox before it could be transcribed; drop it again."
+EMPTY = "The file is empty (0 bytes); upload the recording again."
 
 
 def not_a_file(mode: int) -> BadInput:

@@ -16,8 +16,9 @@ import structlog
 
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import Settings
-from dropscribe.errors import BadInput, DropscribeError, Retryable
-from dropscribe.inbox.sources import VANISHED
+from dropscribe.errors import DropscribeError, Retryable
+from dropscribe.inbox.arrivals import EMPTY_SHA256
+from dropscribe.inbox.sources import hash_source
 from dropscribe.jobs.chunk_run import SlotLender
 from dropscribe.jobs.chunks import ChunkedUploads
 from dropscribe.jobs.counters import BackendPauses, JobCounters
@@ -83,16 +84,9 @@ class JobDriver:
 
     def _drive(self, job: Job) -> None:
         if job.state == JobState.WRITING:
-            stored = self.store.result_for(job.sha256, job.settings_key)
-            if stored is not None:
-                try:
-                    result = self._with_speakers(job, Transcription.from_dict(stored))
-                except DiarizationInterrupted:
-                    return  # stopping: still writing, labelled after the restart
-                self.finisher.succeed(job, result)
-            else:
-                self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
+            self._write_saved(job)
             return
+        job = self._identified(job)
         backend = self.runner.backend(job.backend)
         # Built per job, so it reads the settings in force for this one.
         chunked = ChunkedUploads(
@@ -125,6 +119,32 @@ class JobDriver:
         elif isinstance(outcome, Gone):
             log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
             self._give_back(job)
+
+    def _write_saved(self, job: Job) -> None:
+        """Write out the result saved before a crash, or queue the job again without one."""
+        stored = self.store.result_for(job.sha256, job.settings_key) if job.sha256 else None
+        if stored is None:
+            self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
+            return
+        try:
+            result = self._with_speakers(job, Transcription.from_dict(stored))
+        except DiarizationInterrupted:
+            return  # stopping: still writing, labelled after the restart
+        self.finisher.succeed(job, result)
+
+    def _identified(self, job: Job) -> Job:
+        """Return ``job`` with its content hash, reading the file now when intake could not.
+
+        A file refused at intake (unreadable, too big) is recorded without a hash, and an
+        empty one with the empty content's; either may be fixed and retried. Its transcript
+        needs the real hash, and its result must not be kept under a key it would share
+        with every other such file.
+        """
+        if job.sha256 not in ("", EMPTY_SHA256):
+            return job
+        self.finisher.source_of(job)  # the one clear sentence for a gone or unreadable file
+        root, path = self.finisher.where_is(job)
+        return self.store.identify(job.id, hash_source(path, inside=root))
 
     def _with_speakers(self, job: Job, result: Transcription) -> Transcription:
         """Return ``result`` with speaker labels when the job's folder wants them; a
@@ -165,9 +185,7 @@ class JobDriver:
         return self.runner.wait(job.backend, future)
 
     def _submit(self, job: Job) -> Future | None:
-        source = self.finisher.source_of(job)
-        if not source.exists():
-            raise BadInput(VANISHED)
+        source = self.finisher.source_of(job)  # raises the one sentence for a vanished file
         chosen = self.runner.route(job.backend, job.size)
         if chosen != job.backend:
             log.info("using_fallback", job=job.id, file=job.path, backend=chosen)
@@ -180,7 +198,7 @@ class JobDriver:
     def _hand_back(self, job: Job) -> None:
         """On shutdown: remote futures stay saved and are polled after the restart;
         work held in this process goes back to the queue without costing an attempt."""
-        if job.backend == "local":
+        if self.runner.backend(job.backend).holds_work_in_process:
             self._give_back(job)
             log.info("job_handed_back", job=job.id, file=job.path)
 

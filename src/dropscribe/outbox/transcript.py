@@ -15,7 +15,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any, NotRequired, TypedDict
+from typing import Any, NotRequired, TypedDict, overload
 
 
 class Word(TypedDict):
@@ -164,6 +164,20 @@ class Transcription:
         )
 
 
+@overload
+def iso_time(epoch: float) -> str: ...
+@overload
+def iso_time(epoch: None) -> None: ...
+@overload
+def iso_time(epoch: float | None) -> str | None: ...
+def iso_time(epoch: float | None) -> str | None:
+    """Return ``epoch`` (seconds) as every file and report of dropscribe shows a time:
+    UTC, ISO 8601, to the second (``2026-01-02T03:04:05Z``); None stays None."""
+    if epoch is None:
+        return None
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def build_document(
     result: Transcription,
     *,
@@ -176,7 +190,7 @@ def build_document(
     """Return the ``<stem>.json`` document for ``result``, its segments tidied."""
     from dropscribe.outbox.segments import tidy_segments
 
-    created = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = iso_time((now or dt.datetime.now(dt.UTC)).timestamp())
     segments = tidy_segments(result.segments)
     words = [word for segment in segments for word in segment["words"]]
     engine: EngineInfo = {"backend": backend, "model": result.model}

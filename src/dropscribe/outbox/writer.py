@@ -13,10 +13,12 @@ import itertools
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dropscribe.config import TranscribeSettings
 from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.formats import RENDERERS
 from dropscribe.outbox.transcript import Document
@@ -45,6 +47,34 @@ def write_durably(files: Sequence[tuple[Path, bytes]]) -> list[BaseException | N
     file's failure (a full disk, a bad name) leaves the others written.
     """
     errors: list[BaseException | None] = [None] * len(files)
+    written = _write_temporaries(files, errors)
+    for index, _, descriptor in written:
+        try:
+            os.fsync(descriptor)
+        except OSError as exc:
+            errors[index] = exc
+        finally:
+            os.close(descriptor)
+    directories: set[Path] = set()
+    for index, temporary, _ in written:
+        if errors[index] is None:
+            try:
+                os.replace(temporary, files[index][0])
+                directories.add(temporary.parent)
+                continue
+            except OSError as exc:
+                errors[index] = exc
+        _remove(temporary)
+    for directory in directories:
+        _fsync_directory(directory)
+    return errors
+
+
+def _write_temporaries(
+    files: Sequence[tuple[Path, bytes]], errors: list[BaseException | None]
+) -> list[tuple[int, Path, int]]:
+    """Write each file's content to a temporary beside it, still open and not flushed;
+    return (index, temporary, descriptor) of those written, noting the others' errors."""
     written: list[tuple[int, Path, int]] = []
     made: set[Path] = set()
     for index, (path, data) in enumerate(files):
@@ -68,26 +98,7 @@ def write_durably(files: Sequence[tuple[Path, bytes]]) -> list[BaseException | N
             _remove(temporary)
             continue
         written.append((index, temporary, descriptor))
-    for index, _, descriptor in written:
-        try:
-            os.fsync(descriptor)
-        except OSError as exc:
-            errors[index] = exc
-        finally:
-            os.close(descriptor)
-    directories: set[Path] = set()
-    for index, temporary, _ in written:
-        if errors[index] is None:
-            try:
-                os.replace(temporary, files[index][0])
-                directories.add(temporary.parent)
-                continue
-            except OSError as exc:
-                errors[index] = exc
-        _remove(temporary)
-    for directory in directories:
-        _fsync_directory(directory)
-    return errors
+    return written
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -110,31 +121,58 @@ def _fsync_directory(directory: Path) -> None:
         os.close(descriptor)
 
 
+@dataclass(frozen=True)
+class Sidecars:
+    """Which sidecars to write and how to cut their cues: one snapshot of the settings,
+    read once per batch so a reload never mixes new formats with old cue rules."""
+
+    formats: tuple[str, ...]
+    cue_rules: CueRules = field(default_factory=CueRules)
+
+    @classmethod
+    def from_settings(cls, settings: TranscribeSettings) -> Sidecars:
+        return cls(tuple(settings.formats), CueRules.from_settings(settings))
+
+
 class Outbox:
-    """The sidecars of one outbox directory."""
+    """The sidecars of one outbox directory.
+
+    Given ``formats`` (and ``cue_rules``), it always writes those; given ``current``
+    instead, it asks it for the sidecars in force at each batch (the daemon, whose
+    settings a reload swaps).
+    """
 
     def __init__(
-        self, root: Path, formats: Sequence[str], cue_rules: CueRules | None = None
+        self,
+        root: Path,
+        formats: Sequence[str] = (),
+        cue_rules: CueRules | None = None,
+        *,
+        current: Callable[[], Sidecars] | None = None,
     ) -> None:
         self.root = root
-        self.formats = formats
-        self.cue_rules = cue_rules or CueRules()
+        fixed = Sidecars(tuple(formats), cue_rules or CueRules())
+        self.current: Callable[[], Sidecars] = current or (lambda: fixed)
 
-    def paths_for(self, output_name: str) -> dict[str, Path]:
+    def paths_for(self, output_name: str, sidecars: Sidecars | None = None) -> dict[str, Path]:
         """Return the sidecar path of every selected format, by format."""
-        return {fmt: self.root / f"{output_name}.{fmt}" for fmt in self.formats}
+        formats = (sidecars or self.current()).formats
+        return {fmt: self.root / f"{output_name}.{fmt}" for fmt in formats}
 
     def error_path(self, output_name: str) -> Path:
         return self.root / f"{output_name}{ERROR_SUFFIX}"
 
-    def render_transcript(self, output_name: str, document: Document) -> list[tuple[Path, bytes]]:
+    def render_transcript(
+        self, output_name: str, document: Document, sidecars: Sidecars | None = None
+    ) -> list[tuple[Path, bytes]]:
         """Return every selected sidecar of ``document`` with its path."""
+        chosen = sidecars or self.current()
         rendered = []
-        for fmt, path in self.paths_for(output_name).items():
+        for fmt, path in self.paths_for(output_name, chosen).items():
             if fmt == "json":
                 text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
             else:
-                text = RENDERERS[fmt](document, self.cue_rules)
+                text = RENDERERS[fmt](document, chosen.cue_rules)
             rendered.append((path, text.encode("utf-8")))
         return rendered
 
@@ -147,9 +185,10 @@ class Outbox:
         outcomes: list[list[Path] | BaseException] = []
         files: list[tuple[Path, bytes]] = []
         owners: list[int] = []
+        sidecars = self.current()  # once: the whole batch is written by one set of settings
         for number, (output_name, document) in enumerate(transcripts):
             try:
-                rendered = self.render_transcript(output_name, document)
+                rendered = self.render_transcript(output_name, document, sidecars)
             except Exception as exc:  # a renderer's bug fails this job, not the batch
                 outcomes.append(exc)
                 continue

@@ -55,10 +55,7 @@ class DaemonLock:
         except BlockingIOError:
             other = _read(descriptor)
             os.close(descriptor)
-            raise AlreadyRunning(
-                f"another dropscribe daemon (pid {other.pid if other else '?'}) is running on "
-                f"this job store ({path}); stop it first, or give this one its own paths.state"
-            ) from None
+            raise _already_running(path, other) from None
         record = {"pid": os.getpid(), "started_at": started_at, "version": version}
         os.ftruncate(descriptor, 0)
         os.pwrite(descriptor, json.dumps(record).encode(), 0)
@@ -68,6 +65,24 @@ class DaemonLock:
         with contextlib.suppress(OSError):
             os.ftruncate(self._descriptor, 0)
         os.close(self._descriptor)  # closing drops the lock
+
+
+def _already_running(path: Path, other: DaemonInfo | None) -> AlreadyRunning:
+    return AlreadyRunning(
+        f"another dropscribe daemon (pid {other.pid if other else '?'}) is running on "
+        f"this job store ({path}); stop it first, or give this one its own paths.state"
+    )
+
+
+def refuse_if_running(path: Path) -> None:
+    """Fail fast, before anything starts, when a daemon already holds ``path``.
+
+    Raises:
+        AlreadyRunning: another process holds the lock.
+    """
+    other = running_daemon(path)
+    if other is not None:
+        raise _already_running(path, other)
 
 
 def running_daemon(path: Path) -> DaemonInfo | None:

@@ -32,7 +32,7 @@ LIVE: dict[str, frozenset[str] | None] = {
             "transient_budget_seconds",
             # the job's request, built at each submission:
             "max_duration_seconds",
-            # the outbox, given them at the reload:
+            # the outbox, once per batch of sidecars it writes:
             "formats",
             "cue_line_chars",
             "cue_lines",
@@ -41,7 +41,7 @@ LIVE: dict[str, frozenset[str] | None] = {
             "cue_chars_per_second",
         }
     ),
-    # the hooks and the logger, given them at the reload:
+    # the hooks, each time one runs; the logger, set up again at the reload:
     "service": frozenset({"on_done", "on_failed", "hook_timeout_seconds"}),
     "log": None,
 }

@@ -20,7 +20,7 @@ from typing import Any
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store.chunks import ChunkTable
 from dropscribe.jobs.store.marks import CrashMarks
-from dropscribe.jobs.store.moves import JobMoves
+from dropscribe.jobs.store.moves import JobMoves, refuse_empty_hash
 from dropscribe.jobs.store.reports import JobReports
 from dropscribe.jobs.store.schema import (
     JOB_COLUMNS,
@@ -217,7 +217,15 @@ class Store(JobMoves, CrashMarks, JobReports):
         )
         return {path_from_value(row["path"]): (row["size"], row["mtime"]) for row in rows}
 
+    def identify(self, job_id: int, sha256: str) -> Job:
+        """Record the content hash of a job that intake could not hash, and return it."""
+        refuse_empty_hash(sha256)
+        with self._write() as db:
+            db.execute("UPDATE jobs SET sha256 = ? WHERE id = ?", (sha256, job_id))
+        return self.get(job_id)
+
     def result_for(self, sha256: str, settings_key: str) -> dict[str, Any] | None:
+        refuse_empty_hash(sha256)
         rows = self._read(
             "SELECT result FROM results WHERE sha256 = ? AND settings_key = ?",
             [sha256, settings_key],

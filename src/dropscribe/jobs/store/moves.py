@@ -18,6 +18,16 @@ from dropscribe.jobs.states import PREDECESSORS, TERMINAL, JobState
 from dropscribe.jobs.store.schema import JOB_COLUMNS, Job, TransitionError
 
 
+def refuse_empty_hash(sha256: str) -> None:
+    """Results are shared by content: one kept under "" would be every unhashed file's.
+
+    Raises:
+        ValueError: ``sha256`` is empty (the file was never hashed).
+    """
+    if not sha256:
+        raise ValueError("a result needs the file's content hash; this job has none yet")
+
+
 class JobMoves:
     """State changes; the store supplies its clock and its write transactions."""
 
@@ -115,6 +125,7 @@ class JobMoves:
             row = db.execute(
                 "SELECT sha256, settings_key FROM jobs WHERE id = ?", (job_id,)
             ).fetchone()
+            refuse_empty_hash(row["sha256"])
             db.execute(
                 "INSERT OR REPLACE INTO results (sha256, settings_key, result, created_at) "
                 "VALUES (?,?,?,?)",
