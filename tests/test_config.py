@@ -8,6 +8,7 @@ from dropscribe.commands.cli import main
 from dropscribe.commands.discovery import find_config
 from dropscribe.config import inbox_problem, load_settings
 from dropscribe.errors import ConfigError
+from dropscribe.outbox.originals import archive_folder, originals_fate
 
 
 def test_defaults_and_relative_paths_are_anchored_at_the_config_file(tmp_path: Path) -> None:
@@ -192,7 +193,7 @@ def test_an_empty_archive_with_originals_archive_written_out_is_refused(tmp_path
         'or set originals = "keep"'
     ]
     config.write_text('[paths]\narchive = ""\n')
-    assert load_settings(config).paths.originals == "keep"
+    assert originals_fate(load_settings(config).paths) == "keep"
 
 
 def test_a_missing_inbox_is_refused_unless_its_parent_exists(tmp_path: Path) -> None:
@@ -202,3 +203,16 @@ def test_a_missing_inbox_is_refused_unless_its_parent_exists(tmp_path: Path) -> 
     assert problem is not None and "neither does its parent" in problem
     (tmp_path / "recordings").mkdir()
     assert inbox_problem(load_settings(config).paths) is None
+
+
+def test_the_settings_hold_the_originals_keys_as_written_and_one_place_reads_them(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text('[paths]\narchive = ""\n')
+    paths = load_settings(config).paths
+    # The config does not rewrite the default into "keep": outbox/originals.py decides.
+    assert (paths.originals, paths.archive) == ("archive", None)
+    assert (originals_fate(paths), archive_folder(paths)) == ("keep", None)
+    config.write_text('[paths]\narchive = ""\noriginals = "delete"\n')
+    assert originals_fate(load_settings(config).paths) == "delete"

@@ -7,20 +7,19 @@ finished. Then, per batch:
 1. the paths are marked in the store (one commit): a path still marked after
    a restart was in hand when the daemon died (the crash-loop guard);
 2. each file is examined (:mod:`arrivals`): hashed, or refused with a reason;
-3. one transaction records every job: queued, a duplicate whose stored result
+3. one transaction records every job (:mod:`recording`): queued, a duplicate whose stored result
    will be reused, or a refusal with its error, and clears the marks;
 4. only then the file system is touched: the duplicates' sidecars and
    archiving, the refusals' error sidecars and moves to ``failed/``.
 
-A crash after 3 leaves jobs in ``discovered``; :meth:`Intake.recover`
-finishes them at the next start. Nothing raised for one file reaches the
+A crash after 3 leaves jobs in ``discovered`` (or a refusal already marked
+failed, its files not yet in place); :meth:`Intake.recover` finishes them at the
+next start. Nothing raised for one file reaches the
 main loop: it becomes that file's error, logged with its path.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 import stat
 from collections.abc import Callable
@@ -33,13 +32,12 @@ from dropscribe.config import Settings
 from dropscribe.errors import BadInput
 from dropscribe.inbox.arrivals import Arrival, examine
 from dropscribe.inbox.filters import InboxFilter
+from dropscribe.inbox.recording import JobRecorder
 from dropscribe.inbox.sources import hash_source, stat_source
 from dropscribe.inbox.stability import StabilityTracker
-from dropscribe.jobs.states import TERMINAL, JobState
+from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.completion import Finisher
-from dropscribe.outbox.naming import sidecar_stem
-from dropscribe.outbox.originals import originals_fate
 from dropscribe.outbox.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.inbox.intake")
@@ -60,13 +58,9 @@ def hash_file(path: Path) -> str:
     return hash_source(path)
 
 
-def settings_key(backend: str, language: str, task: str, fingerprint: dict[str, Any]) -> str:
-    """Return the key under which a result is reused: same content, same settings."""
-    payload = json.dumps([backend, language, task, fingerprint], sort_keys=True, default=str)
-    return hashlib.sha256(payload.encode()).hexdigest()[:32]
-
-
 class Intake:
+    """Watches the inbox's paths and takes finished files in as jobs (see above)."""
+
     def __init__(
         self,
         current: Callable[[], Settings],
@@ -84,12 +78,10 @@ class Intake:
         self.inbox = settings.paths.inbox
         self.store = store
         self.finisher = finisher
-        self.fingerprint = fingerprint
         self.clock = clock
         self.filter = InboxFilter(settings.watch.extensions, settings.watch.ignore)
         self.tracker = StabilityTracker(settings.watch.settle_seconds)
-        # (size, mtime) of files already turned into jobs: rescans skip them unhashed.
-        self.known: dict[str, tuple[int, float]] = store.known_files()
+        self.recorder = JobRecorder(current, store, fingerprint, clock)
 
     @property
     def settings(self) -> Settings:
@@ -127,7 +119,7 @@ class Intake:
         except OSError as exc:
             log.warning("cannot_stat", file=relative, error=str(exc))
             return
-        if self.known.get(relative) == (info.st_size, info.st_mtime):
+        if self.recorder.known.get(relative) == (info.st_size, info.st_mtime):
             return
         if stat.S_ISREG(info.st_mode):
             self.tracker.observe(relative, info.st_size, info.st_mtime, now)
@@ -172,68 +164,10 @@ class Intake:
         self.store.mark_intake(paths, alone=alone)
         limit = self.settings.transcribe.max_file_bytes
         arrivals = [examine(self.inbox, relative, info, limit) for relative, info in ready]
-        jobs = self._record([a for a in arrivals if a is not None], paths)
+        jobs = self.recorder.record([a for a in arrivals if a is not None], paths)
         for job in jobs:
             self._complete(job)
         return len(jobs)
-
-    def _record(self, arrivals: list[Arrival], paths: list[str]) -> list[Job]:
-        """Record every arrival's job and clear the batch's marks, in one transaction."""
-        jobs = []
-        with self.store.batch():
-            for arrival in arrivals:
-                try:
-                    with self.store.batch():  # a savepoint: one file's failure undoes itself
-                        job = self._recorded(arrival)
-                except Exception:
-                    log.exception("intake_error", file=arrival.relative)
-                    continue
-                self.known[arrival.relative] = (arrival.size, arrival.mtime)
-                if job is not None:
-                    jobs.append(job)
-            self.store.unmark_intake(paths)
-        return jobs
-
-    def _recorded(self, arrival: Arrival) -> Job | None:
-        """Return the new job for ``arrival``, or None when an existing job covers it."""
-        latest = self.store.latest_for(arrival.relative, arrival.sha256)
-        if latest is not None and latest.state not in TERMINAL:
-            return None
-        if arrival.refusal is not None:
-            if latest is not None and (latest.size, latest.mtime) == (arrival.size, arrival.mtime):
-                return None  # a folder or link left where it was: refused once
-            return self._new_job(arrival, error=str(arrival.refusal))
-        kept = originals_fate(self.settings.paths) == "keep"
-        if kept and latest is not None and latest.state in (JobState.DONE, JobState.SKIPPED):
-            return None  # a kept original seen again by a rescan or a restart
-        job = self._new_job(arrival)
-        if self.store.result_for(job.sha256, job.settings_key) is None:
-            job = self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
-            log.info("job_queued", job=job.id, file=job.path, backend=job.backend)
-        return job
-
-    def _new_job(self, arrival: Arrival, error: str | None = None) -> Job:
-        relative = arrival.relative
-        override = self.settings.folder_override(relative)
-        transcribe = self.settings.transcribe
-        backend = override.backend or transcribe.backend
-        language = override.language or transcribe.language
-        task = override.task or transcribe.task
-        output_name = self.store.output_name_of(relative) or sidecar_stem(
-            relative, lambda name: self.store.output_name_taken(name, relative)
-        )
-        return self.store.add_job(
-            path=relative,
-            sha256=arrival.sha256,
-            size=arrival.size,
-            mtime=arrival.mtime,
-            output_name=output_name,
-            backend=backend,
-            language=language,
-            task=task,
-            settings_key=settings_key(backend, language, task, self.fingerprint(backend)),
-            error=error,
-        )
 
     def _complete(self, job: Job) -> None:
         """Finish a recorded job that intake itself settles: a refusal or a duplicate.
@@ -275,6 +209,9 @@ class Intake:
         """Finish what a crash interrupted: recorded jobs whose files were not yet
         moved or answered, and paths that were in hand when the daemon died (taken in
         again one by one; one that was in hand alone twice is failed)."""
+        # First the failed jobs whose originals a crash left in the inbox: before any
+        # scan, which would otherwise take such an original in again.
+        self.finisher.recover()
         pending = self.store.jobs([JobState.DISCOVERED])
         marks = self.store.intake_marks()
         if pending or marks:
@@ -295,5 +232,5 @@ class Intake:
     def _give_up(self, relative: str, info: os.stat_result) -> None:
         log.error("crash_loop_guard", file=relative)
         arrival = Arrival(relative, info.st_size, info.st_mtime, "", BadInput(CRASH_LOOP))
-        for job in self._record([arrival], [relative]):
+        for job in self.recorder.record([arrival], [relative]):
             self._complete(job)

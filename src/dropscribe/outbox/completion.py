@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import os
-import shlex
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import structlog
 
 from dropscribe.config import Settings
-from dropscribe.errors import BackendError, BadInput, DropscribeError
+from dropscribe.errors import BadInput, DropscribeError
 from dropscribe.inbox.sources import VANISHED, open_source
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
+from dropscribe.outbox.failures import Failures, where_is
 from dropscribe.outbox.naming import display_path
 from dropscribe.outbox.originals import archive_folder, originals_fate
 from dropscribe.outbox.transcript import Transcription, build_document
@@ -26,18 +23,6 @@ from dropscribe.outbox.writer import Outbox, move_original
 from dropscribe.service.hooks import Hooks
 
 log = structlog.get_logger("dropscribe.jobs")
-
-
-def retry_hint(config_path: Path | None, job_id: int) -> str:
-    """Return the command that puts this job back in the queue, as a user types it."""
-    config = f" --config {shlex.quote(str(config_path))}" if config_path else ""
-    return f"fix the cause, then run: dropscribe retry{config} {job_id}"
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -75,16 +60,14 @@ class Finisher:
         self._waiting: list[_Ticket] = []
         self._waiting_lock = threading.Lock()
         self._writing = threading.Lock()
+        self.failures = Failures(
+            self.paths, store, outbox, hooks, self._announced, config_path=config_path
+        )
 
     def where_is(self, job: Job) -> tuple[Path, Path]:
         """Return the folder the original is in now (the inbox, or the failed folder after a
         failure) and its path there."""
-        in_inbox = self.paths.inbox / job.path
-        if not os.path.lexists(in_inbox):
-            in_failed = self.paths.failed / job.path
-            if os.path.lexists(in_failed):
-                return self.paths.failed, in_failed
-        return self.paths.inbox, in_inbox
+        return where_is(self.paths, job)
 
     def source_of(self, job: Job) -> Path:
         """Return the original to read for ``job``, checked to be a regular file that is
@@ -217,7 +200,10 @@ class Finisher:
             attempt=job.attempts,
         )
         self.hooks.done(ticket.kept, ticket.sidecars)
-        if self.on_finish:
+        self._announced(job)
+
+    def _announced(self, job: Job) -> None:
+        if self.on_finish:  # set after construction (the metrics)
             self.on_finish(job)
 
     def _put_away(self, source: Path, job: Job) -> Path | None:
@@ -230,47 +216,14 @@ class Finisher:
             return source  # kept in place
         return move_original(source, archive, job.path)
 
+    def recover(self) -> int:
+        """After a restart: finish the failures a crash interrupted; return how many.
+
+        (Interrupted successes are resumed by the dispatcher, from ``writing``.)
+        """
+        return self.failures.recover()
+
     def fail(self, job: Job, error: DropscribeError, *, gave_up: bool = False) -> Job:
-        """Move the original to the failed folder, write ``<stem>.error.json`` saying where
-        it is now, then mark the job failed (a crash between the steps is repaired by
-        doing them again)."""
-        detail = error.detail if isinstance(error, BackendError) else None
-        message = str(error)
-        if gave_up:
-            message = f"Gave up after {job.attempts} attempts: {message}"
-        root, source = self.where_is(job)
-        moved: Path | None = source
-        real_directory = source.is_dir() and not source.is_symlink()
-        if root == self.paths.inbox and os.path.lexists(source) and not real_directory:
-            moved = move_original(source, self.paths.failed, job.path)
-        report: dict[str, Any] = {
-            "error": message,
-            "detail": detail,
-            "source": {
-                "path": display_path(job.path),
-                # null when the content was never read (a link, a folder, too large)
-                "sha256": job.sha256 or None,
-                "bytes": job.size,
-            },
-            "original": display_path(str(moved)) if moved and os.path.lexists(moved) else None,
-            "backend": job.backend,
-            "attempts": job.attempts,
-            "job": job.id,
-            "first_seen": _iso(job.created_at),
-            "failed_at": _iso(self.store.now()),
-            "retry": retry_hint(self.config_path, job.id),
-        }
-        error_path = self.outbox.write_error(job.output_name, report)
-        job = self.store.move(job.id, JobState.FAILED, error=message, error_detail=detail)
-        log.warning(
-            "job_failed",
-            job=job.id,
-            file=job.path,
-            original=report["original"],
-            error=message,
-            attempt=job.attempts,
-        )
-        self.hooks.failed(moved, error_path)
-        if self.on_finish:
-            self.on_finish(job)
-        return job
+        """Mark the job failed, then move the original to the failed folder and write
+        ``<stem>.error.json`` (see :mod:`dropscribe.outbox.failures`)."""
+        return self.failures.fail(job, error, gave_up=gave_up)

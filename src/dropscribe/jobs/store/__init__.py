@@ -19,7 +19,9 @@ from typing import Any
 
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store.chunks import ChunkTable
+from dropscribe.jobs.store.marks import CrashMarks
 from dropscribe.jobs.store.moves import JobMoves, refuse_empty_hash
+from dropscribe.jobs.store.reports import JobReports
 from dropscribe.jobs.store.schema import (
     JOB_COLUMNS,
     MIGRATIONS,
@@ -32,7 +34,7 @@ from dropscribe.jobs.store.schema import (
 __all__ = ["Job", "Store", "TransitionError"]
 
 
-class Store(JobMoves):
+class Store(JobMoves, CrashMarks, JobReports):
     """Jobs and results in one SQLite file."""
 
     def __init__(self, path: Path, *, readonly: bool = False, clock: Any = time.time) -> None:
@@ -214,72 +216,6 @@ class Store(JobMoves):
             "WHERE id IN (SELECT MAX(id) FROM jobs GROUP BY path)"
         )
         return {path_from_value(row["path"]): (row["size"], row["mtime"]) for row in rows}
-
-    # --- paths being taken in (the crash-loop guard) -----------------------
-
-    def mark_intake(self, paths: Iterable[str], *, alone: bool = False) -> None:
-        """Note, in one commit, that ``paths`` are being taken in (``alone``: one by one)."""
-        with self._write() as db:
-            db.executemany(
-                "INSERT INTO intake_marks (path, alone) VALUES (?, ?) "
-                "ON CONFLICT (path) DO UPDATE SET alone = alone + excluded.alone",
-                [(path_value(path), int(alone)) for path in paths],
-            )
-
-    def unmark_intake(self, paths: Iterable[str]) -> None:
-        """Forget the marks of ``paths`` (inside the transaction that records them)."""
-        with self._write() as db:
-            db.executemany(
-                "DELETE FROM intake_marks WHERE path = ?", [(path_value(p),) for p in paths]
-            )
-
-    def intake_marks(self) -> dict[str, int]:
-        """Return every path left marked by a daemon that died, with its deaths alone."""
-        rows = self._read("SELECT path, alone FROM intake_marks ORDER BY path")
-        return {path_from_value(row["path"]): int(row["alone"]) for row in rows}
-
-    def queued_backends(self) -> list[str]:
-        rows = self._read("SELECT DISTINCT backend FROM jobs WHERE state = 'queued'")
-        return [row["backend"] for row in rows]
-
-    def counts(self) -> dict[str, int]:
-        """Return the number of jobs in each state (every state present, zero or not)."""
-        counts = {str(state): 0 for state in JobState}
-        for row in self._read("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state"):
-            counts[row["state"]] = row["n"]
-        return counts
-
-    def finished_since(self, since: float) -> int:
-        rows = self._read(
-            "SELECT COUNT(*) FROM jobs WHERE state = 'done' AND finished_at >= ?", [since]
-        )
-        return int(rows[0][0])
-
-    def durations(self, limit: int = 10000) -> list[float]:
-        """Return seconds from discovery to done of the latest finished jobs."""
-        rows = self._read(
-            "SELECT finished_at - created_at FROM jobs WHERE state = 'done' "
-            "ORDER BY id DESC LIMIT ?",
-            [limit],
-        )
-        return [float(row[0]) for row in rows]
-
-    def recent_failures(self, limit: int = 5) -> list[Job]:
-        rows = self._read(
-            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state = 'failed' "
-            "ORDER BY finished_at DESC LIMIT ?",
-            [limit],
-        )
-        return [Job.from_row(row) for row in rows]
-
-    def next_due(self, backend: str) -> float | None:
-        """Return when the earliest queued job of ``backend`` may start, if any is queued."""
-        rows = self._read(
-            "SELECT MIN(next_attempt_at) FROM jobs WHERE state = 'queued' AND backend = ?",
-            [backend],
-        )
-        value = rows[0][0]
-        return float(value) if value is not None else None
 
     def identify(self, job_id: int, sha256: str) -> Job:
         """Record the content hash of a job that intake could not hash, and return it."""

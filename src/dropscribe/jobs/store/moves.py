@@ -135,6 +135,20 @@ class JobMoves:
                 db, job_id, JobState.WRITING, False, {"error": None, "error_detail": None}
             )
 
+    def fail_unsettled(self, job_id: int, *, error: str, error_detail: str | None) -> Job:
+        """Move a job to ``failed`` with its error and mark its files as still to be put
+        in place, in one transaction; ``settled`` (marks.py) clears the mark.
+
+        Raises:
+            TransitionError: if the lifecycle does not allow the move.
+        """
+        with self._write() as db:
+            job = self._move(
+                db, job_id, JobState.FAILED, False, {"error": error, "error_detail": error_detail}
+            )
+            db.execute("INSERT OR IGNORE INTO unsettled_failures (job_id) VALUES (?)", (job_id,))
+        return job
+
     def requeue_interrupted(self) -> int:
         """After a restart: jobs caught in ``submitting`` go back to the queue.
 

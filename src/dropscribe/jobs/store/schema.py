@@ -59,6 +59,14 @@ MIGRATIONS: list[str] = [
         alone INTEGER NOT NULL DEFAULT 0
     );
     """,
+    # Failed jobs whose original and error sidecar are still to be put in place: the
+    # state commits first (see outbox/failures.py); a mark left by a crash is finished
+    # at the next start.
+    """
+    CREATE TABLE unsettled_failures (
+        job_id INTEGER PRIMARY KEY
+    );
+    """,
 ]
 
 

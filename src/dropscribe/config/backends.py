@@ -1,0 +1,111 @@
+"""The backend sections: the local engine, what remote backends share, and each remote one."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr
+
+from dropscribe.config.sections import BackendName, Section
+
+
+class LocalSettings(Section):
+    model: str = Field("tiny.en", description="A model name, or a CTranslate2 model directory.")
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    compute_type: str = Field("default", description='"default": int8 on CPU, float16 on GPU.')
+    cpu_threads: int = Field(0, ge=0, description="Threads per decode; 0: automatic.")
+    parallel_decodes: int = Field(
+        0, ge=0, description="Decodes at once in a worker, each with a model copy; 0: automatic."
+    )
+    beam_size: int = Field(5, ge=1)
+    vad_filter: bool = False
+    word_timestamps: bool = True
+    initial_prompt: str | None = None
+    workers: int = Field(1, ge=1, description="Worker processes, each with its own model.")
+    timeout_seconds: float = Field(
+        0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
+    )
+    max_memory_mb: int = Field(
+        0,
+        ge=0,
+        description="Worker resident memory limit; 0: half the machine's memory (or its "
+        "cgroup limit), shared among the workers, at least 1024 MB.",
+    )
+    batched: Literal["auto", "on", "off", "parts"] = Field(
+        "auto", description="auto (measured), on (batched), off (sequential), parts (at pauses)."
+    )
+    batch_size: int = Field(8, ge=1)
+    fallback: BackendName | None = None
+
+
+class RemoteSettings(Section):
+    """What every remote backend shares."""
+
+    concurrency: int = Field(4, ge=1, description="Jobs in flight at once on this backend.")
+    timeout_seconds: float = Field(60.0, gt=0, description="Per HTTP request.")
+    deadline_seconds: float = Field(3600.0, gt=0, description="Longest life of one future.")
+    poll_initial_seconds: float = Field(0.5, gt=0)
+    poll_max_seconds: float = Field(15.0, gt=0)
+    max_upload_bytes: int = Field(100 * 1024**2, gt=0, description="Larger files use fallback.")
+    max_response_bytes: int = Field(50 * 1024**2, gt=0)
+    fallback: BackendName | None = None
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="Hosts besides the endpoint's own for poll/result URLs."
+    )
+    verify_tls: bool = True
+    upload_format: Literal["auto", "original", "opus", "flac", "mp3"] = Field(
+        "auto", description="What is uploaded: auto picks the smallest the protocol reads."
+    )
+    max_chunk_seconds: float = Field(
+        600.0, ge=10, description="Longer recordings go as chunks cut at pauses."
+    )
+    compact_above_bytes: int = Field(
+        1024**2, ge=0, description="Smaller files are uploaded as they are, not compacted."
+    )
+    prepare_timeout_seconds: float = Field(
+        900.0, gt=0, description="Longest time to decode and compact one recording."
+    )
+    prepare_memory_mb: int = Field(
+        2048, ge=0, description="Address-space limit of the compacting worker; 0: none."
+    )
+
+
+class OctoAISettings(RemoteSettings):
+    endpoint: str = "http://127.0.0.1:8080/predict"
+    health_url: str | None = None
+    token: SecretStr | None = None
+    retention_seconds: float = 24 * 3600
+    max_upload_bytes: int = 10 * 1024**2
+
+
+class RunPodSettings(RemoteSettings):
+    base_url: str = "https://api.runpod.ai/v2"
+    endpoint_id: str = ""
+    api_key: SecretStr | None = None
+    model: str = "base"
+    enable_vad: bool = False
+    retention_seconds: float = 30 * 60
+    max_upload_bytes: int = 10 * 1024**2
+
+
+class ReplicateSettings(RemoteSettings):
+    base_url: str = "https://api.replicate.com/v1"
+    version: str = ""
+    token: SecretStr | None = None
+    retention_seconds: float = 3600
+
+
+class OpenAISettings(RemoteSettings):
+    base_url: str = "http://127.0.0.1:8000/v1"
+    model: str = "whisper-1"
+    api_key: SecretStr | None = None
+    max_upload_bytes: int = 25 * 1024**2
+    concurrency: int = 2
+
+
+class BackendsSettings(Section):
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    octoai: OctoAISettings = Field(default_factory=OctoAISettings)
+    runpod: RunPodSettings = Field(default_factory=RunPodSettings)
+    replicate: ReplicateSettings = Field(default_factory=ReplicateSettings)
+    openai: OpenAISettings = Field(default_factory=OpenAISettings)

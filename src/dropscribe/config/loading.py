@@ -1,0 +1,160 @@
+"""Reading the settings: the TOML file, variables, systemd credentials, and path checks.
+
+A list in a variable is either comma-separated (``txt,srt``) or a JSON array
+(``["txt", "srt"]``); a table is JSON. Relative paths are relative to the
+configuration file's directory. Secrets (``token``, ``api_key``) may also come
+from ``$CREDENTIALS_DIRECTORY`` (systemd ``LoadCredential=``) as a file named
+``<backend>_<key>``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from dropscribe.backends import registry
+from dropscribe.config.environment import UnreadableVariable, variable_for
+from dropscribe.config.sections import PathsSettings
+from dropscribe.config.settings import Settings
+from dropscribe.errors import ConfigError
+from dropscribe.outbox.originals import archive_folder
+
+SECRET_KEYS = registry.secret_keys()
+
+
+def load_settings(path: Path | None) -> Settings:
+    """Read and validate the configuration.
+
+    Raises:
+        ConfigError: with one line per problem (key, bad value, what is allowed).
+    """
+    data: dict[str, Any] = {}
+    base = Path.cwd()
+    if path is not None:
+        try:
+            with path.open("rb") as handle:
+                data = tomllib.load(handle)
+        except FileNotFoundError:
+            raise ConfigError(
+                [f"config: {path} does not exist; pass --config with an existing TOML file"]
+            ) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([f"config: {path} is not valid TOML ({exc})"]) from None
+        base = path.resolve().parent
+    try:
+        settings = _load_credentials(_anchor_paths(Settings(**data), base))
+    except ValidationError as exc:
+        raise ConfigError([_describe(error) for error in exc.errors()]) from None
+    except UnreadableVariable as exc:
+        name = variable_for(exc.key, exc.value, dict(os.environ))
+        raise ConfigError(
+            [
+                f"{name}: cannot read {exc.value!r}: give a list as comma-separated words "
+                '(txt,srt) or a JSON array (["txt", "srt"]), a table as a JSON object'
+            ]
+        ) from None
+    problems = check_paths(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _describe(error: Any) -> str:
+    key = ".".join(str(part) for part in error["loc"])
+    value = error.get("input")
+    if error["type"] == "extra_forbidden":
+        return f"{key}: unknown key; remove it or check its spelling in config.example.toml"
+    if error["type"] == "missing":
+        return f"{key}: required but missing"
+    if error["type"] == "value_error":
+        reason = str(error["ctx"]["error"])
+        return reason if reason.startswith(key + ".") else f"{key}: {reason}"
+    return f"{key}: bad value {value!r}: {error['msg']}"
+
+
+def _anchor_paths(settings: Settings, base: Path) -> Settings:
+    """Return ``settings`` with relative paths made absolute against ``base``."""
+    paths = settings.paths
+    anchored = {
+        key: (base / getattr(paths, key)).resolve()
+        for key in ("inbox", "outbox", "failed", "state", "archive")
+        if getattr(paths, key) is not None
+    }
+    backends = settings.backends
+    local = backends.local
+    if local.model.startswith((".", "/")):
+        local = local.model_copy(update={"model": str((base / local.model).resolve())})
+    return settings.model_copy(
+        update={
+            "paths": paths.model_copy(update=anchored),
+            "backends": backends.model_copy(update={"local": local}),
+        }
+    )
+
+
+def _load_credentials(settings: Settings) -> Settings:
+    """Return ``settings`` with secrets missing from the file taken from
+    ``$CREDENTIALS_DIRECTORY``, where systemd puts them."""
+    directory = os.environ.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return settings
+    sections = {}
+    for backend, key in SECRET_KEYS.items():
+        section = getattr(settings.backends, backend)
+        candidate = Path(directory) / f"{backend}_{key}"
+        if getattr(section, key) is None and candidate.is_file():
+            secret = SecretStr(candidate.read_text().strip())
+            sections[backend] = section.model_copy(update={key: secret})
+    if not sections:
+        return settings
+    backends = settings.backends.model_copy(update=sections)
+    return settings.model_copy(update={"backends": backends})
+
+
+def inbox_problem(paths: PathsSettings) -> str | None:
+    """Return why the daemon must not start with this inbox, or None.
+
+    A missing inbox is created only when its parent exists: creating a mistyped
+    path with all its parents would watch a folder nobody drops files into.
+    """
+    inbox = paths.inbox
+    if inbox.is_dir():
+        return None
+    if inbox.exists():
+        return f"paths.inbox: {inbox} is not a directory; point paths.inbox at a folder"
+    if inbox.parent.is_dir():
+        return None
+    return (
+        f"paths.inbox: {inbox} does not exist and neither does its parent {inbox.parent}; "
+        "correct the path, or create the folder (mkdir -p) if it is the right one"
+    )
+
+
+def check_paths(settings: Settings) -> list[str]:
+    """Return one line per directory that overlaps the inbox in a way that loops."""
+    paths = settings.paths
+    problems = []
+    others = {"paths.outbox": paths.outbox, "paths.failed": paths.failed}
+    archive = archive_folder(paths)
+    if archive is not None:
+        others["paths.archive"] = archive
+    for key, other in others.items():
+        if other == paths.inbox or other.is_relative_to(paths.inbox):
+            problems.append(
+                f"{key}: bad value '{other}': it is inside the inbox '{paths.inbox}', so "
+                "dropscribe would transcribe its own output; choose a directory outside it"
+            )
+        elif paths.inbox.is_relative_to(other):
+            problems.append(
+                f"{key}: bad value '{other}': it contains the inbox '{paths.inbox}'; "
+                "choose a directory beside the inbox instead"
+            )
+    if paths.state.is_relative_to(paths.inbox):
+        problems.append(
+            f"paths.state: bad value '{paths.state}': the job store must not be inside the inbox"
+        )
+    return problems
