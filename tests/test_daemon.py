@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -215,7 +216,23 @@ def test_an_unreadable_file_gets_a_clear_error(workdir: Path) -> None:
         wait_for(lambda: finished(outbox, "secret"), 60, "the error sidecar")
         report = json.loads((outbox / "secret.error.json").read_text())
         assert "permission denied" in report["error"]
+        # Made readable and retried: hashed before it is sent, so its transcript has the
+        # real hash (intake recorded none) and its result is kept under that content.
+        kept = workdir / "failed" / "secret.wav"
+        wait_for(kept.exists, 10, "the original in the failed folder")
+        kept.chmod(0o644)
+        subprocess.run(
+            [sys.executable, "-m", "dropscribe", "retry", "--failed", "--config", str(config)],
+            check=True,
+            capture_output=True,
+        )
+        wait_for(lambda: (outbox / "secret.json").exists(), 60, "the transcript")
         assert daemon.stop() == 0
+    document = json.loads((outbox / "secret.json").read_text())
+    jsonschema.validate(document, load_schema())
+    expected = hashlib.sha256((AUDIO / "numbers.wav").read_bytes()).hexdigest()
+    assert document["source"]["sha256"] == expected
+    assert not (outbox / "secret.error.json").exists()
 
 
 def test_duplicates_reuse_the_result_and_stems_never_collide(workdir: Path) -> None:
