@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+import os
 import threading
+import time
 from pathlib import Path
 
 import av
@@ -224,3 +226,52 @@ def test_the_audio_track_is_chosen_by_rule_and_a_video_without_sound_is_one_sent
             section=section(),
             max_duration=3600,
         )
+
+
+def test_the_upload_worker_dies_with_the_daemon_that_started_it() -> None:
+    """A daemon killed mid-preparation leaves no worker decoding on (PR_SET_PDEATHSIG)."""
+    import signal as signals
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()  # held open here: the worker's stdin never ends
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys, time\n"
+            "child = subprocess.Popen([sys.executable, '-m', 'dropscribe.audio.compact'],"
+            f" stdin={read_end}, pass_fds=[{read_end}])\n"
+            "print(child.pid, flush=True)\n"
+            "time.sleep(60)\n",
+        ],
+        stdout=subprocess.PIPE,
+        pass_fds=[read_end],
+        text=True,
+    )
+    try:
+        assert parent.stdout is not None
+        worker = int(parent.stdout.readline())
+        time.sleep(1.0)  # the worker has asked for the signal and waits on its stdin
+        parent.send_signal(signals.SIGKILL)
+        parent.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _alive(worker):
+            time.sleep(0.05)
+        assert not _alive(worker), "the worker outlived its daemon"
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+        if parent.poll() is None:
+            parent.kill()
+            parent.wait(10)
+        if parent.stdout is not None:
+            parent.stdout.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"

@@ -17,8 +17,11 @@ blocks of a few minutes.
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
 import resource
+import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -33,6 +36,8 @@ from dropscribe.audio.speech_blocks import SpeechFinder
 from dropscribe.errors import BadInput
 
 SAMPLE_RATE = 16000
+#: prctl option: the signal this process gets when its parent thread ends.
+PR_SET_PDEATHSIG = 1
 #: Codec, container, file suffix and bit rate of each compact format.
 CODECS: dict[str, tuple[str, str, str, int | None]] = {
     "opus": ("libopus", "ogg", ".ogg", 24_000),
@@ -236,7 +241,21 @@ def limit_memory(megabytes: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 
 
+def die_with_the_daemon() -> None:
+    """Ask the kernel to kill this worker when the daemon's thread waiting for it ends
+    (Linux ``PR_SET_PDEATHSIG``): a stopped daemon leaves no worker decoding on."""
+    parent = os.getppid()
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the time limit still ends the worker
+        return
+    if os.getppid() != parent:  # the daemon was gone before the request took effect
+        os._exit(1)
+
+
 def main() -> int:
+    die_with_the_daemon()
     request = json.loads(sys.stdin.read())
     limit_memory(int(request.get("memory_mb", 0)))
     try:
