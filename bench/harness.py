@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_AUDIO = REPO.parent / "shared" / "audio"
+#: Real recordings for the benchmarks, beside the repository (DROPSCRIBE_SHARED_AUDIO elsewhere).
+SHARED_AUDIO = Path(os.environ.get("DROPSCRIBE_SHARED_AUDIO", REPO.parent / "shared" / "audio"))
 #: English recordings of ../shared/audio (the French and Chinese ones test wrong-language input).
 ENGLISH_CLIPS = [
     *sorted(p.name for p in (SHARED_AUDIO / "librivox").glob("*.wav")),
