@@ -16,6 +16,7 @@ from dropscribe import __version__
 from dropscribe.config import load_settings
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
+from dropscribe.outbox.transcript import Transcription
 from dropscribe.service.daemon_lock import AlreadyRunning, DaemonLock, lock_path, running_daemon
 from tests.helpers import write_config
 
@@ -112,3 +113,30 @@ def test_status_and_jobs_give_times_in_iso_8601_and_jobs_has_a_header(workdir: P
     assert lines[0].split() == ["ID", "STATE", "BACKEND", "UPDATED", "(UTC)", "FILE"]
     assert re.match(r"^\s+1  failed\s+local\s+\d{4}-\S+Z\s+a\.wav  boom\.$", lines[1]), lines[1]
     assert "failed: #1 a.wav at " in dropscribe(config, "status").stdout
+
+
+def test_status_counts_the_transcripts_whose_warnings_say_they_may_be_wrong(
+    workdir: Path,
+) -> None:
+    config = write_config(workdir)
+    store = Store(workdir / "state" / "dropscribe.sqlite3")
+    for n, warnings in enumerate((["The engine was unsure of this transcript."], [], None)):
+        job = store.add_job(
+            path=f"{n}.wav",
+            sha256=f"{n}" * 64,
+            size=1,
+            mtime=1.0,
+            output_name=str(n),
+            backend="local",
+            language="auto",
+            task="transcribe",
+            settings_key="k",
+        )
+        for state in (JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING):
+            store.move(job.id, state)
+        result = Transcription([], "en", 1.0, 1.0, warnings=warnings or [])
+        store.save_result(job.id, result.to_dict())
+        store.move(job.id, JobState.DONE)
+    report = json.loads(dropscribe(config, "status", "--json").stdout)
+    assert report["with_warnings"] == 1
+    assert "transcripts with warnings: 1" in dropscribe(config, "status").stdout

@@ -162,6 +162,11 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     counts = report["counts"]
     print("jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     print(f"done in the last hour: {report['done_last_hour']}")
+    if report["with_warnings"]:
+        print(
+            f"transcripts with warnings: {report['with_warnings']} "
+            "(their JSON says why they may be wrong)"
+        )
     for item in report["in_flight"]:
         print(
             f"in flight: #{item['job']} {item['file']} ({item['state']} on {item['backend']} "

@@ -100,6 +100,7 @@ def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[s
         "in_flight": in_flight,
         "last_failures": failures,
         "done_last_hour": store.finished_since(now - 3600),
+        "with_warnings": store.with_warnings(),
     }
 
 

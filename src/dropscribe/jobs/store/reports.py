@@ -33,14 +33,15 @@ class JobReports:
         )
         return int(rows[0][0])
 
-    def durations(self, limit: int = 10000) -> list[float]:
-        """Return seconds from discovery to done of the latest finished jobs."""
+    def with_warnings(self) -> int:
+        """Return how many finished jobs have a transcript whose ``warnings`` say it may
+        be wrong (worth a person's look)."""
         rows = self._read(
-            "SELECT finished_at - created_at FROM jobs WHERE state = 'done' "
-            "ORDER BY id DESC LIMIT ?",
-            [limit],
+            "SELECT COUNT(*) FROM jobs JOIN results USING (sha256, settings_key) "
+            "WHERE jobs.state IN ('done', 'skipped') "
+            "AND json_array_length(results.result, '$.warnings') > 0"
         )
-        return [float(row[0]) for row in rows]
+        return int(rows[0][0])
 
     def recent_failures(self, limit: int = 5) -> list[Job]:
         rows = self._read(
