@@ -87,6 +87,8 @@ class ChunkRun:
         self.todo: list[tuple[float, Chunk]] = [(0.0, c) for c in chunks if c.state != "done"]
         self.failure: BackendError | BadInput | None = None
         self.stopped = False
+        #: Slots borrowed from the backend's idle ones, beyond the job's own.
+        self.borrowed = 0
         #: Each chunk's history of failures, for the retry policy (kept while the job runs).
         self.histories: dict[int, JobHistory] = {}
 
@@ -95,34 +97,47 @@ class ChunkRun:
         Failed when one failed for good or the server is down, None when told to stop."""
         if not self.todo:
             return Done(Transcription([], None, None, 0.0))
-        borrowed = 0
         running: dict[Any, Chunk] = {}
         with ThreadPoolExecutor(self.section.concurrency, thread_name_prefix="chunk") as pool:
             while True:
                 now = self.clock()
-                while self.todo and self.failure is None and not self.stopping.is_set():
-                    due, chunk = min(self.todo, key=lambda item: (item[0], item[1].idx))
-                    if due > now:
-                        break
-                    if running:
-                        if not self.lender.borrow_slot(self.job.backend):
-                            break
-                        borrowed += 1
-                    self.todo.remove((due, chunk))
-                    running[pool.submit(self._one, chunk)] = chunk
+                self._start_due(pool, running, now)
                 if not running:
-                    if not self.todo or self.failure is not None or self.stopping.is_set():
+                    if not self._more_to_do():
                         break
                     earliest = min(due for due, _ in self.todo)
                     self.stopping.wait(max(0.0, earliest - now))
                     continue
                 finished, _ = wait(running, timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED)
                 for done in finished:
-                    chunk = running.pop(done)
-                    if borrowed:
-                        borrowed -= 1
-                        self.lender.return_slot(self.job.backend)
-                    self._settle(chunk, done.result())
+                    self._give_back_a_slot()
+                    self._settle(running.pop(done), done.result())
+        return self._outcome()
+
+    def _more_to_do(self) -> bool:
+        return bool(self.todo) and self.failure is None and not self.stopping.is_set()
+
+    def _start_due(self, pool: ThreadPoolExecutor, running: dict[Any, Chunk], now: float) -> None:
+        """Start the chunks that are due: the first on the job's own slot, each further
+        one only on an idle slot the lender gives (the fairness rule of jobs/chunks.py)."""
+        while self._more_to_do():
+            due, chunk = min(self.todo, key=lambda item: (item[0], item[1].idx))
+            if due > now:
+                return
+            if running:
+                if not self.lender.borrow_slot(self.job.backend):
+                    return
+                self.borrowed += 1
+            self.todo.remove((due, chunk))
+            running[pool.submit(self._one, chunk)] = chunk
+
+    def _give_back_a_slot(self) -> None:
+        """A chunk finished: a borrowed slot goes back before the next is asked for."""
+        if self.borrowed:
+            self.borrowed -= 1
+            self.lender.return_slot(self.job.backend)
+
+    def _outcome(self) -> Outcome | None:
         if self.failure is not None:
             return Failed(self.failure)
         if self.stopped or self.stopping.is_set():

@@ -124,12 +124,7 @@ class Finisher:
         try:
             self._save_results([t for t in batch if t.save])
             self._write_sidecars([t for t in batch if t.error is None])
-            for ticket in batch:
-                if ticket.error is None:
-                    try:
-                        ticket.kept = self._put_away(self.where_is(ticket.job)[1], ticket.job)
-                    except Exception as exc:
-                        ticket.error = exc
+            self._put_originals_away([t for t in batch if t.error is None])
             self._mark_final([t for t in batch if t.error is None])
         except BaseException as exc:  # nothing may leave a waiting thread without an answer
             for ticket in batch:
@@ -139,12 +134,21 @@ class Finisher:
         finally:
             for ticket in batch:
                 ticket.finished = True
-        for ticket in batch:
-            if ticket.error is None:
-                try:
-                    self._announce(ticket)
-                except Exception:  # the job is done; one hook's failure must not hide the rest
-                    log.exception("announce_failed", job=ticket.job.id, file=ticket.job.path)
+        self._announce_all([t for t in batch if t.error is None])
+
+    def _put_originals_away(self, tickets: list[_Ticket]) -> None:
+        for ticket in tickets:
+            try:
+                ticket.kept = self._put_away(self.where_is(ticket.job)[1], ticket.job)
+            except Exception as exc:
+                ticket.error = exc
+
+    def _announce_all(self, tickets: list[_Ticket]) -> None:
+        for ticket in tickets:
+            try:
+                self._announce(ticket)
+            except Exception:  # the job is done; one hook's failure must not hide the rest
+                log.exception("announce_failed", job=ticket.job.id, file=ticket.job.path)
 
     def _save_results(self, tickets: list[_Ticket]) -> None:
         """Results first (state ``writing``): a crash from here on finds them stored."""
