@@ -140,6 +140,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--only", default="", help="measure only the files whose label contains this text"
+    )
     parser.add_argument("--bare", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare:
@@ -147,6 +150,8 @@ def main() -> None:
         return
     rows: dict[str, str] = {"machine": machine()}
     for label, path, reference in corpora(args.smoke):
+        if args.only not in label:
+            continue
         rows.update(measure(label, path, reference, 1 if args.smoke else args.rounds))
     report("One long recording: daemon against the bare loop", rows)
 
