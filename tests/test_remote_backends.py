@@ -184,6 +184,14 @@ def test_a_file_gone_before_upload_is_bad_input(backend: Backend, tmp_path: Path
         run(backend, gone)
 
 
+def test_a_symbolic_link_is_never_read_for_an_upload(backend: Backend, tmp_path: Path) -> None:
+    """Every protocol, the original bytes going out: the link's target stays unread."""
+    link = tmp_path / "sneaky.wav"
+    link.symlink_to(AUDIO / "weather.wav")
+    with pytest.raises(BadInput, match="link"):
+        run(backend, request(link))
+
+
 # --- futures: polling, failures, expiry (the asynchronous protocols) -------------------
 
 

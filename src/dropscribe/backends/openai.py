@@ -20,7 +20,7 @@ from dropscribe.backends.normalise import normalise
 from dropscribe.backends.uploads import UploadFormat
 from dropscribe.config import OpenAISettings, Settings
 from dropscribe.errors import BackendError, BadInput, Retryable
-from dropscribe.inbox.sources import VANISHED
+from dropscribe.inbox.sources import VANISHED, open_source
 from dropscribe.outbox.transcript import Transcription
 
 
@@ -101,7 +101,7 @@ class OpenAIBackend:
         }
         if request.language != "auto" and not translate:
             data["language"] = request.language
-        with request.path.open("rb") as stream:
+        with open_source(request.path) as stream:  # never through a link
             upload = ReportingReader(stream, request.on_upload)
             files = {"file": (request.path.name, upload, "application/octet-stream")}
             answer = self.http.request(
