@@ -16,7 +16,7 @@ from dropscribe.commands.oneshot import output_names, transcribe_files
 from dropscribe.config import load_settings
 from dropscribe.inbox.sources import DIRECTORY, LINK, SPECIAL
 from tests.helpers import AUDIO, write_config
-from tests.remote_setup import FAST_POLLS, TOKEN, backend_section
+from tests.remote_setup import COMPACT_ALL, FAST_POLLS, TOKEN, backend_section
 from tests.servers import Fault, OctoAIServer, OpenAIServer
 
 
@@ -174,3 +174,30 @@ def test_transcribe_refuses_what_is_no_recording_with_the_daemons_sentences(
     assert folder == f"dropscribe: {files[1]}: {DIRECTORY}"
     assert pipe == f"dropscribe: {files[2]}: {SPECIAL}"
     assert gone == f"dropscribe: {files[3]}: does not exist; give the path of a recording."
+
+
+def test_transcribe_sending_chunks_waits_for_a_server_that_is_starting(workdir: Path) -> None:
+    """The compact-chunk path obeys the daemon's policy too: a cold-starting server (health
+    503) is waited for, not a failed file."""
+    waits: list[float] = []
+    with OctoAIServer() as server:
+        server.token = TOKEN
+        server.faults["health"].extend([Fault(503, b"warming up"), Fault(503, b"warming up")])
+        config = write_config(
+            workdir,
+            {
+                "transcribe": {"backend": "octoai", "max_attempts": 1},
+                "backends.octoai": {
+                    **FAST_POLLS,
+                    **backend_section("octoai", server.url),
+                    **COMPACT_ALL,
+                },
+            },
+        )
+        (workdir / "memo.wav").write_bytes((AUDIO / "numbers.wav").read_bytes())
+        code = transcribe_files(
+            load_settings(config), [workdir / "memo.wav"], workdir / "out", sleep=waits.append
+        )
+    assert code == 0
+    assert waits, "the starting server was waited for"
+    assert json.loads((workdir / "out" / "memo.json").read_text())["engine"]["upload"]

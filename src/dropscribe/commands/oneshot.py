@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Never
+from typing import Never, TypeVar
 
 import structlog
 from tqdm import tqdm
@@ -36,6 +36,7 @@ from dropscribe.outbox.writer import Outbox
 from dropscribe.speakers.runner import add_speakers, limits_for
 
 log = structlog.get_logger("dropscribe.commands.oneshot")
+_Result = TypeVar("_Result")
 
 
 def output_names(files: list[Path]) -> list[str]:
@@ -105,7 +106,14 @@ def _transcribe_one(
     chosen = runner.backend(transcribe.backend)
     if sends_chunks(settings, chosen, size):  # remote: compact chunks, as the daemon sends them
         bar = UploadBar(path.name) if sys.stderr.isatty() else None
-        result, backend = transcribe_remote(settings, chosen, path, sha256, bar), chosen.name
+        result = with_retries(
+            lambda: transcribe_remote(settings, chosen, path, sha256, bar),
+            RetryRules.from_settings(transcribe),
+            runner.clock,
+            sleep,
+            path.name,
+        )
+        backend = chosen.name
     else:
         result, backend = run_to_outcome(
             runner, transcribe.backend, request, RetryRules.from_settings(transcribe), sleep
@@ -148,25 +156,45 @@ def run_to_outcome(
     Raises:
         DropscribeError: what failed the file, once the policy says so.
     """
+
+    def one_try() -> tuple[Transcription, str] | None:
+        name = runner.route(backend, request.size)
+        future = runner.submit(name, request)
+        with _ProgressBar(request.relative_path) as bar:
+            outcome = runner.wait(name, future, bar.update)
+        if isinstance(outcome, Done):
+            return outcome.result, name
+        if isinstance(outcome, Failed):
+            raise outcome.error
+        if isinstance(outcome, Gone):
+            return None  # not the file's fault: try again without counting it
+        raise Retryable("The transcription was stopped before it had a result.")
+
+    return with_retries(one_try, rules, runner.clock, sleep, request.relative_path, rng)
+
+
+def with_retries(
+    one_try: Callable[[], _Result | None],
+    rules: RetryRules,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    label: str,
+    rng: random.Random | None = None,
+) -> _Result:
+    """Call ``one_try`` until it returns a result, waiting between tries as the daemon's
+    retry policy says (a None from it is a try that did not count).
+
+    Raises:
+        DropscribeError: what failed the file, once the policy says so.
+    """
     rng = rng or random.Random()
     history = JobHistory(attempts=0)
     while True:
         history = replace(history, attempts=history.attempts + 1)
         try:
-            name = runner.route(backend, request.size)
-            future = runner.submit(name, request)
-            with _ProgressBar(request.relative_path) as bar:
-                outcome = runner.wait(name, future, bar.update)
-            if isinstance(outcome, Done):
-                return outcome.result, name
-            if isinstance(outcome, Failed):
-                raise outcome.error
-            if isinstance(outcome, Gone):
-                history = replace(history, attempts=history.attempts - 1)  # not the file's fault
-                continue
-            raise Retryable("The transcription was stopped before it had a result.")
+            result = one_try()
         except DropscribeError as error:
-            now = runner.clock()
+            now = clock()
             decision = decide(history, error, now, rules, rng.random())
             if isinstance(decision, Fail):
                 if decision.gave_up:
@@ -175,13 +203,13 @@ def run_to_outcome(
                 raise
             history = after(history, error, decision, now)
             until = decision.until if isinstance(decision, Pause) else decision.at
-            log.info(
-                "waiting_to_retry",
-                file=request.relative_path,
-                error=str(error),
-                seconds=round(until - now, 1),
-            )
+            wait = round(until - now, 1)
+            log.info("waiting_to_retry", file=label, error=str(error), seconds=wait)
             sleep(max(0.0, until - now))
+            continue
+        if result is not None:
+            return result
+        history = replace(history, attempts=history.attempts - 1)
 
 
 class _ProgressBar:
