@@ -5,6 +5,7 @@ See :mod:`dropscribe.jobs.chunks` for the whole story and the fairness rule.
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -89,6 +90,7 @@ class ChunkRun:
         self.stopped = False
         #: Slots borrowed from the backend's idle ones, beyond the job's own.
         self.borrowed = 0
+        self.rng = random.Random()
         #: Each chunk's history of failures, for the retry policy (kept while the job runs).
         self.histories: dict[int, JobHistory] = {}
 
@@ -230,7 +232,9 @@ class ChunkRun:
         now = self.clock()
         known = self.histories.get(chunk.idx, JobHistory(0))
         history = replace(known, attempts=current.attempts)
-        decision = decide(history, error, now, RetryRules.from_settings(self.rules))
+        # Jitter, so that the chunks failing together do not all come back at once.
+        rules = RetryRules.from_settings(self.rules)
+        decision = decide(history, error, now, rules, self.rng.random())
         self.histories[chunk.idx] = after(history, error, decision, now)
         if isinstance(decision, Pause):
             # The server is unreachable: the job waits as a whole (the dispatcher pauses
