@@ -20,6 +20,7 @@ from dropscribe.backends.uploads import clock_time
 from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
 from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
+from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.outbox.transcript import Transcription
@@ -192,21 +193,19 @@ class ChunkRun:
         return outcome
 
     def _await(self, future: Future) -> Outcome | None:
-        deadline = future.submitted_at + self.section.deadline_seconds
-        polls = 0
-        while not self.stopping.is_set():
-            delay = self.backend.poll_delay(polls)
-            if delay and self.stopping.wait(delay):
-                break
-            outcome = self.backend.poll(future, 0.5)
-            polls += 1
-            if not isinstance(outcome, Pending):
-                return outcome
+        def waiting(_pending: Pending) -> None:
             if self.progress is not None:
                 self.progress.waiting()
-            if self.clock() > deadline:
-                return Failed(Retryable(f"No result within {self.section.deadline_seconds:.0f} s."))
-        return None
+
+        return await_outcome(
+            self.backend,
+            future,
+            self.job.backend,
+            self.section.deadline_seconds,
+            self.stopping,
+            self.clock,
+            waiting,
+        )
 
     def _settle(self, chunk: Chunk, outcome: Outcome | None) -> None:
         """Note what became of a chunk: done, again later, or the end of the job."""

@@ -100,32 +100,51 @@ class Runner:
         Returns None when told to stop first. A future past its backend's
         ``deadline_seconds`` comes back as a Retryable failure.
         """
-        backend = self.backend(name)
         section = self.settings().backend_settings(name)
         limit = section.deadline_seconds if isinstance(section, RemoteSettings) else None
-        deadline = None if limit is None else future.submitted_at + limit
-        polls = 0
-        while not self.stopping.is_set():
-            delay = backend.poll_delay(polls)
-            if delay and self.stopping.wait(delay):
-                break
-            outcome = backend.poll(future, POLL_WAIT)
-            polls += 1
-            if not isinstance(outcome, Pending):
-                return outcome
-            if on_pending is not None:
-                on_pending(outcome)
-            if deadline is not None and self.clock() > deadline:
-                return Failed(
-                    Retryable(
-                        f"No result within {limit:.0f} s "
-                        f"(backends.{name}.deadline_seconds); it will be submitted again."
-                    )
-                )
-        return None
+        return await_outcome(
+            self.backend(name), future, name, limit, self.stopping, self.clock, on_pending
+        )
 
     def close(self) -> None:
         with self._lock:
             backends, self.backends = list(self.backends.values()), {}
         for backend in backends:
             backend.close()
+
+
+def await_outcome(
+    backend: Backend,
+    future: Future,
+    name: str,
+    limit: float | None,
+    stopping: threading.Event,
+    clock: Callable[[], float],
+    on_pending: Callable[[Pending], None] | None = None,
+) -> Outcome | None:
+    """Poll ``future`` with ``backend``'s backoff until it has an outcome: the one polling
+    loop of whole files and chunks alike.
+
+    Returns None when ``stopping`` is set first. A future older than ``limit`` seconds
+    comes back as a Retryable failure.
+    """
+    deadline = None if limit is None else future.submitted_at + limit
+    polls = 0
+    while not stopping.is_set():
+        delay = backend.poll_delay(polls)
+        if delay and stopping.wait(delay):
+            break
+        outcome = backend.poll(future, POLL_WAIT)
+        polls += 1
+        if not isinstance(outcome, Pending):
+            return outcome
+        if on_pending is not None:
+            on_pending(outcome)
+        if limit is not None and deadline is not None and clock() > deadline:
+            return Failed(
+                Retryable(
+                    f"No result within {limit:.0f} s "
+                    f"(backends.{name}.deadline_seconds); it will be submitted again."
+                )
+            )
+    return None
