@@ -263,7 +263,19 @@ def test_the_daemon_labels_speakers_in_a_folder_that_asks_for_them(
             120,
             "both transcripts",
         )
+        # Copies: one in the labelling folder reuses the labelled result; one outside it
+        # must not get labels it did not ask for.
+        drop(conversation[0], inbox / "calls", "copy.wav")
+        drop(conversation[0], inbox, "copy.wav")
+        wait_for(
+            lambda: (outbox / "calls" / "copy.json").exists() and (outbox / "copy.json").exists(),
+            120,
+            "the copies' transcripts",
+        )
         assert daemon.stop() == 0
+    copy = json.loads((outbox / "calls" / "copy.json").read_text())
+    assert [entry["label"] for entry in copy["speakers"]] == ["SPEAKER_1", "SPEAKER_2"]
+    assert "speakers" not in json.loads((outbox / "copy.json").read_text())
     labelled = json.loads((outbox / "calls" / "conversation.json").read_text())
     jsonschema.validate(labelled, load_schema())
     assert [entry["label"] for entry in labelled["speakers"]] == ["SPEAKER_1", "SPEAKER_2"]

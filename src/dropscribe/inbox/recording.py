@@ -7,6 +7,7 @@ its error. An arrival an existing job already covers records nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.naming import sidecar_stem
 from dropscribe.outbox.originals import originals_fate
+from dropscribe.speakers.runner import limits_for
 
 log = structlog.get_logger("dropscribe.inbox.intake")
 
@@ -82,6 +84,14 @@ class JobRecorder:
             log.info("job_queued", job=job.id, file=job.path, backend=job.backend)
         return job
 
+    def _fingerprint(self, settings: Settings, relative: str, backend: str) -> dict[str, Any]:
+        """What the result depends on besides the content: the backend's settings and
+        whether (and how) speakers are labelled, so that a duplicate reuses a result
+        made the way its own folder asks."""
+        limits = limits_for(settings, relative)
+        speakers = None if limits is None else dataclasses.asdict(limits)
+        return {**self.fingerprint(backend), "speakers": speakers}
+
     def _new_job(self, arrival: Arrival, error: str | None = None) -> Job:
         relative = arrival.relative
         settings = self.current()  # once: a reload in between must not mix two settings
@@ -102,6 +112,8 @@ class JobRecorder:
             backend=backend,
             language=language,
             task=task,
-            settings_key=settings_key(backend, language, task, self.fingerprint(backend)),
+            settings_key=settings_key(
+                backend, language, task, self._fingerprint(settings, relative, backend)
+            ),
             error=error,
         )

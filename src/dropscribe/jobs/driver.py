@@ -157,9 +157,12 @@ class JobDriver:
         except DropscribeError as exc:
             return skipped(result, exc)
         limit = self.settings().transcribe.max_duration_seconds
-        return add_speakers(
+        labelled = add_speakers(
             result, source, limits, max_duration=limit, stopping=self.runner.stopping
         )
+        # Kept in place of the unlabelled one, so that a duplicate reuses the labels.
+        self.store.replace_result(job.id, labelled.to_dict())
+        return labelled
 
     def _submit_and_wait(self, job: Job) -> Outcome | None:
         """Submit a claimed job (or take up its saved future) and wait for its outcome;

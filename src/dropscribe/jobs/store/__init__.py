@@ -224,6 +224,19 @@ class Store(JobMoves, CrashMarks, JobReports):
             db.execute("UPDATE jobs SET sha256 = ? WHERE id = ?", (sha256, job_id))
         return self.get(job_id)
 
+    def replace_result(self, job_id: int, result: dict[str, Any]) -> None:
+        """Replace the saved result of ``job_id`` (with its speaker labels added); the
+        job's state does not change."""
+        with self._write() as db:
+            row = db.execute(
+                "SELECT sha256, settings_key FROM jobs WHERE id = ?", (job_id,)
+            ).fetchone()
+            refuse_empty_hash(row["sha256"])
+            db.execute(
+                "UPDATE results SET result = ? WHERE sha256 = ? AND settings_key = ?",
+                (json.dumps(result), row["sha256"], row["settings_key"]),
+            )
+
     def result_for(self, sha256: str, settings_key: str) -> dict[str, Any] | None:
         refuse_empty_hash(sha256)
         rows = self._read(
