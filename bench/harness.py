@@ -127,7 +127,8 @@ class Daemon:
                 if self.process.poll() is not None:
                     raise RuntimeError(f"the daemon exited:\n{self.log.read_text()[-3000:]}")
                 time.sleep(0.01)
-        raise TimeoutError(f"{needle!r} x{count} not seen in {timeout} s")
+        tail = self.log.read_text(errors="replace")[-3000:]
+        raise TimeoutError(f"{needle!r} x{count} not seen in {timeout} s; the log ends:\n{tail}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
