@@ -60,6 +60,8 @@ def test_check_reports_the_model_it_will_load_and_exits_0(workdir: Path) -> None
     result = dropscribe("check", config=write_config(workdir))
     assert result.returncode == 0, result.stderr
     assert "backends.local.model: will load the bundled tiny.en at" in result.stdout
+    # What the bundled model can do, said plainly, and how to use a bigger one.
+    assert "knows English only" in result.stdout and '"small"' in result.stdout
     assert "decode(s) at once of" in result.stdout
     assert "watch: events" in result.stdout
 

