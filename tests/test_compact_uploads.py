@@ -252,7 +252,6 @@ def test_the_upload_worker_dies_with_the_daemon_that_started_it() -> None:
     try:
         assert parent.stdout is not None
         worker = int(parent.stdout.readline())
-        time.sleep(1.0)  # the worker has asked for the signal and waits on its stdin
         parent.send_signal(signals.SIGKILL)
         parent.wait(10)
         deadline = time.monotonic() + 10

@@ -33,7 +33,7 @@ from dropscribe.errors import BadInput
 from dropscribe.inbox.arrivals import Arrival, examine
 from dropscribe.inbox.filters import InboxFilter
 from dropscribe.inbox.recording import JobRecorder
-from dropscribe.inbox.sources import hash_source, stat_source
+from dropscribe.inbox.sources import stat_source
 from dropscribe.inbox.stability import StabilityTracker
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
@@ -51,11 +51,6 @@ CRASH_LOOP = (
     "dropscribe stopped twice while taking in this file, so it was set aside instead of "
     "stopping the service again; report it, then retry it."
 )
-
-
-def hash_file(path: Path) -> str:
-    """Return the SHA-256 of the file's content, never following a symbolic link."""
-    return hash_source(path)
 
 
 class Intake:

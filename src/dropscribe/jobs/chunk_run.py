@@ -56,6 +56,7 @@ class SlotLender(Protocol):
 
 
 def _label(chunk: Chunk) -> str:
+    """The chunk's time range, as :attr:`uploads.Part.label` writes a part's."""
     return f"{clock_time(chunk.start)}-{clock_time(chunk.end)}"
 
 

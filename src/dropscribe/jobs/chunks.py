@@ -37,10 +37,6 @@ from dropscribe.backends.uploads import (
     prepare,
 )
 from dropscribe.config import RemoteSettings, Settings
-from dropscribe.errors import (
-    BadInput,
-)
-from dropscribe.inbox.sources import VANISHED
 from dropscribe.jobs.chunk_run import ChunkProgress, ChunkRun, SlotLender
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
@@ -143,7 +139,6 @@ class ChunkedUploads:
         """Return the job's chunks, planned (or their files written again) when needed."""
         fmt = choose_format(section.upload_format, backend.upload_formats)  # type: ignore[attr-defined]
         assert fmt is not None  # only compacted uploads are cut into chunks
-        assert fmt is not None
         limit = audio_bytes_within(section.max_upload_bytes, backend.upload_base64)  # type: ignore[attr-defined]
         key = plan_key(fmt, limit, section.max_chunk_seconds)
         chunks = self.store.chunks.for_job(job.id)
@@ -151,11 +146,9 @@ class ChunkedUploads:
         workdir = self.workdir(job)
         max_duration = self.settings.transcribe.max_duration_seconds
         track = self.settings.transcribe.audio_track
-        if not chunks or chunks[0].plan != key:
-            if not source.exists():
-                raise BadInput(VANISHED)
-            shutil.rmtree(workdir, ignore_errors=True)
-            manifest = prepare(
+
+        def prepared(earlier: list[Part] | None = None) -> Manifest:
+            return prepare(
                 source,
                 workdir,
                 fmt,
@@ -163,7 +156,12 @@ class ChunkedUploads:
                 section=section,
                 max_duration=max_duration,
                 audio_track=track,
+                parts=earlier,
             )
+
+        if not chunks or chunks[0].plan != key:
+            shutil.rmtree(workdir, ignore_errors=True)
+            manifest = prepared()
             log.info(
                 "upload_prepared",
                 job=job.id,
@@ -181,16 +179,7 @@ class ChunkedUploads:
             earlier = [
                 Part(c.idx, c.start, c.end, c.keep_start, c.keep_end, c.path, 0) for c in chunks
             ]
-            manifest = prepare(
-                source,
-                workdir,
-                fmt,
-                audio_limit=limit,
-                section=section,
-                max_duration=max_duration,
-                audio_track=track,
-                parts=earlier,
-            )
+            manifest = prepared(earlier)
             self.store.chunks.update_files(job.id, _new_chunks(manifest))
         return self.store.chunks.for_job(job.id)
 

@@ -10,7 +10,6 @@ by the crash, it was found in the failed folder and transcribed a second time.)
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shlex
 from collections.abc import Callable
@@ -22,6 +21,7 @@ import structlog
 from dropscribe.errors import BackendError, DropscribeError
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.naming import display_path
+from dropscribe.outbox.transcript import iso_time
 from dropscribe.outbox.writer import Outbox, move_original
 from dropscribe.service.hooks import Hooks
 
@@ -35,12 +35,6 @@ def retry_hint(config_path: Path | None, job_id: int) -> str:
     """Return the command that puts this job back in the queue, as a user types it."""
     config = f" --config {shlex.quote(str(config_path))}" if config_path else ""
     return f"fix the cause, then run: dropscribe retry{config} {job_id}"
-
-
-def _iso(timestamp: float | None) -> str | None:
-    if timestamp is None:
-        return None
-    return dt.datetime.fromtimestamp(timestamp, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def where_is(paths: PathsSettings, job: Job) -> tuple[Path, Path]:
@@ -122,8 +116,8 @@ class Failures:
             "backend": job.backend,
             "attempts": job.attempts,
             "job": job.id,
-            "first_seen": _iso(job.created_at),
-            "failed_at": _iso(job.finished_at),
+            "first_seen": iso_time(job.created_at),
+            "failed_at": iso_time(job.finished_at),
             "retry": retry_hint(self.config_path, job.id),
         }
         error_path = self.outbox.write_error(job.output_name, report)
