@@ -31,6 +31,7 @@ from typing import Any
 import av
 import numpy as np
 
+from dropscribe.audio import PARENT_VARIABLE
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
 from dropscribe.audio.speech_blocks import SpeechFinder
 from dropscribe.errors import BadInput
@@ -244,13 +245,15 @@ def limit_memory(megabytes: int) -> None:
 def die_with_the_daemon() -> None:
     """Ask the kernel to kill this worker when the daemon's thread waiting for it ends
     (Linux ``PR_SET_PDEATHSIG``): a stopped daemon leaves no worker decoding on."""
-    parent = os.getppid()
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the time limit still ends the worker
         return
-    if os.getppid() != parent:  # the daemon was gone before the request took effect
+    # The daemon may have gone before the request took effect: then it is no longer
+    # our parent (the pid it was started with says which it was).
+    daemon = os.environ.get(PARENT_VARIABLE)
+    if daemon is not None and os.getppid() != int(daemon):
         os._exit(1)
 
 

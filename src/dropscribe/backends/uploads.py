@@ -9,12 +9,14 @@ of the recording it holds.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from dropscribe.audio import PARENT_VARIABLE
 from dropscribe.config import RemoteSettings
 from dropscribe.errors import BadInput, Retryable
 
@@ -119,6 +121,7 @@ def prepare(
         finished = subprocess.run(
             [sys.executable, "-m", "dropscribe.audio.compact"],
             input=json.dumps(request),
+            env={**os.environ, PARENT_VARIABLE: str(os.getpid())},
             capture_output=True,
             text=True,
             timeout=timeout,
