@@ -75,9 +75,9 @@ def joined(gap_seconds: float, repeat: int = 1, clips: list[str] = CLIPS) -> tup
 
 class Engine:
     def __init__(self) -> None:
-        from dropscribe.backends.local_engine import Engine as LocalEngine
-        from dropscribe.backends.local_model import resolve_model
-        from dropscribe.backends.local_protocol import EngineOptions
+        from dropscribe.backends.local.engine import Engine as LocalEngine
+        from dropscribe.backends.local.model import resolve_model
+        from dropscribe.backends.local.protocol import EngineOptions
 
         self.options = EngineOptions(
             model_load=resolve_model("tiny.en").load,
@@ -98,7 +98,7 @@ class Engine:
 
     def run(self, audio: Any, mode: str, decodes: int | None = None) -> tuple[str, float, str]:
         """Transcribe as a worker does for a file alone (all decodes free, unless told)."""
-        from dropscribe.backends.local_protocol import Job
+        from dropscribe.backends.local.protocol import Job
 
         self.engine.options = dataclasses.replace(self.options, batched=mode)
         started = time.perf_counter()
@@ -141,7 +141,7 @@ def prompted_parts(engine: Engine, label: str, audio: Any, reference: str) -> di
     from dropscribe.audio.cuts import plan_parts
     from dropscribe.audio.speech import detect_speech
     from dropscribe.audio.stitch import PartTranscript, stitch
-    from dropscribe.backends.local_decoding import decode_sequential
+    from dropscribe.backends.local.decoding import decode_sequential
 
     duration = len(audio) / SAMPLE_RATE
     parts = plan_parts(detect_speech(audio, SAMPLE_RATE), duration, parts=4)

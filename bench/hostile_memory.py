@@ -28,7 +28,7 @@ from typing import Any
 
 from bench.harness import REPO, machine, report
 from dropscribe.backends.base import Outcome, Pending, Request
-from dropscribe.backends.local import LocalBackend
+from dropscribe.backends.local.backend import LocalBackend
 from dropscribe.config import load_settings
 from tests.helpers import AUDIO, write_config
 from tests.hostile_media import crafted_files

@@ -24,8 +24,9 @@ import numpy as np
 from bench.batched import Engine, joined, load, wer
 from bench.harness import REPO, machine, report
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.document import build_document
 from dropscribe.outbox.formats import cues_of
-from dropscribe.outbox.transcript import Document, build_document
+from dropscribe.transcript import Document
 
 FIXTURES = REPO / "tests" / "fixtures" / "audio"
 #: Windows of ~29 s decoded in batches; sequential; parts cut at pauses side by side.
@@ -34,7 +35,7 @@ MODES = ("on", "off", "parts")
 
 def document(engine: Engine, audio: Any, mode: str) -> tuple[Document, str, float]:
     """The sidecar document of ``audio``, how it was decoded, and its longest raw segment."""
-    from dropscribe.backends.local_protocol import Job
+    from dropscribe.backends.local.protocol import Job
 
     engine.engine.options = dataclasses.replace(engine.options, batched=mode)
     result, decoding = engine.engine.transcribe(

@@ -50,8 +50,8 @@ import numpy as np
 
 from bench.batched import ENGLISH, SAMPLE_RATE, joined, wer
 from bench.harness import REPO, Daemon, clip_path, fresh_dir, machine, reference_text, report
-from dropscribe.backends.uploads import prepare
 from dropscribe.config import OpenAISettings
+from dropscribe.jobs.chunking.uploads import prepare
 
 WORK = REPO / "bench" / "results" / "remote"
 FWS = REPO / "bench" / ".fws"

@@ -22,7 +22,7 @@ from bench.harness import REPO, clip_path, machine, reference_text, report
 
 
 def run(engine: Engine, audio: Any, vad: bool) -> tuple[str, float, list[str]]:
-    from dropscribe.backends.local_protocol import Job
+    from dropscribe.backends.local.protocol import Job
 
     engine.engine.options = dataclasses.replace(engine.options, vad_filter=vad, batched="off")
     started = time.perf_counter()

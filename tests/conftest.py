@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import structlog
 from hypothesis import settings
+
+from dropscribe.inbox import move_pairing
 
 # The suite is deterministic: property tests run the same examples every time (a
 # random failure in CI would be noise). `--hypothesis-profile=explore` searches anew.
@@ -14,9 +17,12 @@ settings.load_profile("default")
 
 
 @pytest.fixture(autouse=True)
-def _plain_logging() -> None:
-    """Tests that capture logs see plain events; nothing leaks between tests."""
+def _plain_logging() -> Iterator[None]:
+    """Tests that capture logs see plain events; nothing leaks between tests (neither the
+    watchdog patch a watcher applies when it starts)."""
     structlog.reset_defaults()
+    yield
+    move_pairing.undo()
 
 
 @pytest.fixture

@@ -10,12 +10,12 @@ from typing import Any
 
 from dropscribe.backends.base import Backend
 from dropscribe.config import Settings, load_settings
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.writer import Outbox
-from dropscribe.service.hooks import Hooks
 from tests.fake_backend import FakeBackend
 from tests.helpers import write_config
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dropscribe.backends.base import Done, Future, Outcome, Request
-from dropscribe.outbox.transcript import Transcription, make_segment, make_word
+from dropscribe.transcript import Transcription, make_segment, make_word
 
 
 def transcription(text: str = "hello there") -> Transcription:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dropscribe.backends.batching import (
+from dropscribe.backends.local.batching import (
     DecodingPlan,
     SpeechProfile,
     clips_from_spans,
@@ -12,7 +12,7 @@ from dropscribe.backends.batching import (
     uncovered_speech,
     widen,
 )
-from dropscribe.backends.local_threads import ThreadPlan, decodes_for_file, plan_threads
+from dropscribe.backends.local.threads import ThreadPlan, decodes_for_file, plan_threads
 
 
 def test_long_continuous_speech_is_decoded_in_batches() -> None:

@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.transcript import load_schema
+from dropscribe.outbox.document import load_schema
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for
 from tests.remote_setup import COMPACT_ALL, SERVERS, TOKEN, remote_config
 from tests.servers import FakeServer, Fault

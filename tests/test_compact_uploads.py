@@ -13,21 +13,17 @@ import numpy as np
 import pytest
 
 from dropscribe.backends.base import Request
-from dropscribe.backends.uploads import (
-    UploadFormat,
-    audio_bytes_within,
-    choose_format,
-    clock_time,
-    prepare,
-)
 from dropscribe.config import OctoAISettings, load_settings
+from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Permanent
+from dropscribe.jobs.chunking.uploads import audio_bytes_within, choose_format, prepare
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.completion import Finisher
+from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.writer import Outbox
-from dropscribe.service.hooks import Hooks
+from dropscribe.transcript import clock_time
 from tests.helpers import AUDIO
 from tests.remote_setup import SERVERS, TOKEN, make_backend, remote_config
 
@@ -190,7 +186,8 @@ def test_chunks_borrow_only_idle_slots_and_never_while_another_file_waits(
 
 
 def test_without_silero_an_energy_detector_finds_the_pauses_between_words() -> None:
-    from dropscribe.audio.speech_blocks import SAMPLE_RATE, loud_spans
+    from dropscribe.audio import SAMPLE_RATE
+    from dropscribe.audio.speech_blocks import loud_spans
 
     rng = np.random.default_rng(7)
     noise = rng.normal(0, 0.001, SAMPLE_RATE * 6).astype(np.float32)  # a quiet room

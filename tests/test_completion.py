@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from dropscribe.config import load_settings
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.schema import TransitionError
-from dropscribe.outbox.completion import Finisher
-from dropscribe.outbox.transcript import Transcription, make_segment, make_word
+from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.writer import TEMP_PREFIX, Outbox
-from dropscribe.service.hooks import Hooks
+from dropscribe.transcript import Transcription, make_segment, make_word
 from tests.helpers import wait_for, write_config
 
 JOBS = 24

@@ -7,8 +7,8 @@ import pytest
 from dropscribe.commands.cli import main
 from dropscribe.commands.discovery import find_config
 from dropscribe.config import inbox_problem, load_settings
+from dropscribe.config.originals import archive_folder, originals_fate
 from dropscribe.errors import ConfigError
-from dropscribe.outbox.originals import archive_folder, originals_fate
 
 
 def test_defaults_and_relative_paths_are_anchored_at_the_config_file(tmp_path: Path) -> None:

@@ -14,17 +14,17 @@ from hypothesis import HealthCheck, given, settings
 from dropscribe.config import load_settings
 from dropscribe.errors import ConfigError
 from dropscribe.outbox.cues import Cue, CueRules, build_cues, speaker_prefix, tokens_from_segments
+from dropscribe.outbox.document import build_document
 from dropscribe.outbox.formats import cues_of, to_srt, to_vtt
-from dropscribe.outbox.transcript import (
+from dropscribe.outbox.writer import Outbox
+from dropscribe.transcript import (
     Document,
     Segment,
     Transcription,
     Word,
-    build_document,
     make_segment,
     make_word,
 )
-from dropscribe.outbox.writer import Outbox
 from tests.helpers import write_config
 
 RULES = CueRules()

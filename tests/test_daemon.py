@@ -16,8 +16,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
+from dropscribe.outbox.document import load_schema
 from dropscribe.outbox.naming import fit_name, sidecar_stem
-from dropscribe.outbox.transcript import load_schema
 from tests.helpers import (
     AUDIO,
     DaemonProcess,

@@ -41,7 +41,7 @@ def test_the_track_marked_default_wins_over_the_first() -> None:
 
 @pytest.mark.parametrize("wanted", [0, "fr", "fra", "fre"])
 def test_audio_track_picks_a_track_by_number_or_language(wanted: int | str) -> None:
-    from dropscribe.audio.tracks import parse_audio_track
+    from dropscribe.config.audio_track import parse_audio_track
 
     decoded = decode_file(AUDIO / "two_tracks.mkv", 3600, parse_audio_track(wanted))
     assert decoded.choice.track.position == 0 and not decoded.choice.fallback

@@ -15,7 +15,7 @@ import pytest
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending
 from dropscribe.errors import BadInput, RateLimited, Retryable, ServerDown, ServerTrouble
 from dropscribe.jobs.states import JobState
-from dropscribe.outbox.transcript import load_schema
+from dropscribe.outbox.document import load_schema
 from tests.dispatch_rig import Rig
 from tests.fake_backend import FakeBackend, transcription
 
@@ -220,9 +220,9 @@ def test_on_shutdown_work_held_here_goes_back_and_remote_futures_stay(
 
 
 def test_each_backend_declares_whether_its_work_lives_in_this_process() -> None:
-    from dropscribe.backends.local import LocalBackend
-    from dropscribe.backends.openai import OpenAIBackend
+    from dropscribe.backends.local.backend import LocalBackend
     from dropscribe.backends.registry import backend_class
+    from dropscribe.backends.remote.openai import OpenAIBackend
 
     assert LocalBackend.holds_work_in_process and OpenAIBackend.holds_work_in_process
     for name in ("octoai", "runpod", "replicate"):

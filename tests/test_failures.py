@@ -35,9 +35,9 @@ def test_a_crash_while_failing_a_job_leaves_it_failed_and_the_restart_puts_its_f
         raise Crash
 
     where = {
-        "the move": ("dropscribe.outbox.failures.move_original", crash),
+        "the move": ("dropscribe.jobs.failures.move_original", crash),
         "the error sidecar": ("dropscribe.outbox.writer.Outbox.write_error", crash),
-        "the hook": ("dropscribe.service.hooks.Hooks.failed", crash),
+        "the hook": ("dropscribe.outbox.hooks.Hooks.failed", crash),
     }
     monkeypatch.setattr(*where[step])
     error = BackendError("The engine refused the file.", detail="HTTP 422")
@@ -88,7 +88,7 @@ def test_a_failure_retried_before_the_restart_is_left_to_its_retry(
     def crash(*args: object) -> None:
         raise Crash
 
-    monkeypatch.setattr("dropscribe.outbox.failures.move_original", crash)
+    monkeypatch.setattr("dropscribe.jobs.failures.move_original", crash)
     with pytest.raises(Crash):
         rig.intake.finisher.fail(claimed, BackendError("No."))
     monkeypatch.undo()

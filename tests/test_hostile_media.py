@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from dropscribe.backends.base import Done, Failed, Outcome, Pending, Request
-from dropscribe.backends.local import LocalBackend
+from dropscribe.backends.local.backend import LocalBackend
 from dropscribe.config import load_settings
 from dropscribe.errors import BadInput
 from tests.helpers import AUDIO, write_config

@@ -20,15 +20,15 @@ import pytest
 from dropscribe.config import Settings, load_settings
 from dropscribe.errors import BadInput
 from dropscribe.inbox.intake import CRASH_LOOP, Intake
-from dropscribe.inbox.sources import hash_source as real_hash
 from dropscribe.inbox.watcher import InboxWatcher
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.completion import Finisher
-from dropscribe.outbox.transcript import Transcription, make_segment, make_word
+from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.writer import Outbox
 from dropscribe.outbox.writer import move_original as real_move
-from dropscribe.service.hooks import Hooks
+from dropscribe.sources import hash_source as real_hash
+from dropscribe.transcript import Transcription, make_segment, make_word
 from tests.helpers import write_config
 
 SETTLE = 2.0
@@ -157,7 +157,7 @@ def test_an_empty_file_and_a_duplicate_interrupted_on_disk_are_finished_by_recov
             real_move(source, root, relative)
         raise Crash
 
-    monkeypatch.setattr("dropscribe.outbox.completion.move_original", crashing_move)
+    monkeypatch.setattr("dropscribe.jobs.completion.move_original", crashing_move)
     with pytest.raises(Crash):
         rig.take_in("again.wav", "empty.wav")
     # Both were committed before the file system was touched.

@@ -14,10 +14,10 @@ import jsonschema
 import pytest
 
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending, Request
-from dropscribe.backends.local import LocalBackend
+from dropscribe.backends.local.backend import LocalBackend
 from dropscribe.config import load_settings
 from dropscribe.errors import BadInput, Permanent, Retryable
-from dropscribe.outbox.transcript import build_document, load_schema
+from dropscribe.outbox.document import build_document, load_schema
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dropscribe.backends.local import LocalBackend
-from dropscribe.backends.local_memory import MINIMUM_MB, machine_memory_mb, worker_memory_limit_mb
+from dropscribe.backends.local.backend import LocalBackend
+from dropscribe.backends.local.memory import MINIMUM_MB, machine_memory_mb, worker_memory_limit_mb
 from dropscribe.config import load_settings
 from tests.helpers import write_config
 

@@ -17,10 +17,10 @@ import pytest
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.decode import decode_file
-from dropscribe.backends.local_engine import Engine
-from dropscribe.backends.local_model import resolve_model
-from dropscribe.backends.local_protocol import EngineOptions, Job
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.backends.local.engine import Engine
+from dropscribe.backends.local.model import resolve_model
+from dropscribe.backends.local.protocol import EngineOptions, Job
+from dropscribe.transcript import Transcription
 from tests.helpers import AUDIO, reference
 
 PAUSE = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)

@@ -10,14 +10,13 @@ import pytest
 import structlog
 
 from dropscribe.backends.base import Done
-from dropscribe.backends.local import LocalBackend
-from dropscribe.backends.local_warnings import SegmentScore, transcript_warnings
+from dropscribe.backends.local.backend import LocalBackend
+from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
 from dropscribe.config import load_settings
-from dropscribe.outbox.transcript import (
+from dropscribe.outbox.document import build_document, load_schema
+from dropscribe.transcript import (
     Document,
     Segment,
-    build_document,
-    load_schema,
     make_segment,
     make_word,
 )

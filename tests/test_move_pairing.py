@@ -37,3 +37,11 @@ def test_the_patch_applies_only_to_the_watchdog_it_was_written_for() -> None:
     assert not move_pairing.applies_to("6.0.0")
     assert not move_pairing.applies_to("8.0.0")
     assert not move_pairing.applies_to(None)
+
+
+def test_the_patch_is_undone_and_watchdog_searches_its_own_way_again() -> None:
+    own = DelayedQueue._index_and_item
+    assert move_pairing.apply()
+    assert DelayedQueue._index_and_item is not own
+    move_pairing.undo()
+    assert DelayedQueue._index_and_item is own

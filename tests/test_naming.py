@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from dropscribe.config import PathsSettings
+from dropscribe.config.originals import archive_folder, originals_fate
 from dropscribe.outbox.naming import display_path, sidecar_candidates, sidecar_stem
-from dropscribe.outbox.originals import archive_folder, originals_fate
 
 
 def test_a_unique_stem_keeps_the_plain_name_and_a_taken_one_gets_its_extension() -> None:

@@ -14,7 +14,7 @@ import pytest
 
 from dropscribe.commands.oneshot import output_names, transcribe_files
 from dropscribe.config import load_settings
-from dropscribe.inbox.sources import DIRECTORY, LINK, SPECIAL
+from dropscribe.sources import DIRECTORY, LINK, SPECIAL
 from tests.helpers import AUDIO, write_config
 from tests.remote_setup import COMPACT_ALL, FAST_POLLS, TOKEN, backend_section
 from tests.servers import Fault, OctoAIServer, OpenAIServer

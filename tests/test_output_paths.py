@@ -10,11 +10,12 @@ import jsonschema
 import pytest
 
 from dropscribe.backends.base import Done, Pending, Request
-from dropscribe.backends.local import LocalBackend
+from dropscribe.backends.local.backend import LocalBackend
 from dropscribe.config import load_settings
+from dropscribe.outbox.document import build_document, load_schema
 from dropscribe.outbox.formats import cues_of
-from dropscribe.outbox.segments import MAX_SEGMENT_CHARS, MAX_SEGMENT_SECONDS
-from dropscribe.outbox.transcript import Document, build_document, load_schema
+from dropscribe.transcript import Document
+from dropscribe.transcript.segments import MAX_SEGMENT_CHARS, MAX_SEGMENT_SECONDS
 from tests.helpers import AUDIO, reference, word_error_rate, write_config
 from tests.remote_setup import SERVERS, TOKEN, make_backend
 from tests.servers import OpenAIServer

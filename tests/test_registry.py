@@ -1,4 +1,4 @@
-"""The backend registry is the one list of backend names; configuration asks it."""
+"""Configuration's list of backend names, its sections and the registry's implementations agree."""
 
 from __future__ import annotations
 
@@ -9,12 +9,23 @@ import pytest
 
 from dropscribe.backends import registry
 from dropscribe.config import BackendsSettings, load_settings
+from dropscribe.config.backends import remote_sections
+from dropscribe.config.sections import BACKEND_NAMES
 from dropscribe.errors import ConfigError
 from tests.helpers import write_config
 
 
 def test_every_backend_has_a_settings_section_and_every_section_a_backend() -> None:
     assert list(BackendsSettings.model_fields) == list(registry.NAMES)
+    assert BACKEND_NAMES == registry.NAMES
+
+
+def test_every_secret_key_and_required_key_is_a_field_of_its_section() -> None:
+    for name, section in remote_sections().items():
+        keys = [section.secret_key, section.address_key, *section.required_keys]
+        for key in filter(None, keys):
+            assert key in section.model_fields, (name, key)
+    assert set(remote_sections()) == set(registry.NAMES) - {"local"}
 
 
 def test_the_transcript_schema_allows_exactly_the_registered_backends() -> None:

@@ -3,6 +3,7 @@ live reaches the component that uses it, and the rest waits for a restart."""
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,13 +12,13 @@ import structlog
 
 from dropscribe.backends.base import Backend, Failed, Future, Outcome
 from dropscribe.config import Settings, load_settings
-from dropscribe.daemon import Daemon
 from dropscribe.errors import ConfigError, Retryable
 from dropscribe.jobs.retry_policy import RetryRules
 from dropscribe.jobs.states import JobState
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.hooks import HookCommands
 from dropscribe.outbox.writer import Sidecars
-from dropscribe.service.hooks import HookCommands
+from dropscribe.service.daemon import Daemon
 from dropscribe.service.reload import LIVE, plan_reload
 from tests.dispatch_rig import ManualClock
 from tests.fake_backend import FakeBackend
@@ -162,3 +163,15 @@ def test_plan_reload_takes_live_keys_and_names_the_rest(tmp_path: Path) -> None:
     assert plan.settings.transcribe.max_attempts == 9
     assert plan.settings.service.metrics_port == old.service.metrics_port
     assert plan.settings.backends == old.backends and plan.settings.folders == old.folders
+
+
+def test_building_a_daemon_leaves_the_process_signal_handlers_alone(tmp_path: Path) -> None:
+    before = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+    made = Daemon(load_settings(write_config(tmp_path, BEFORE)), backends={})
+    made.build()
+    try:
+        after = {number: signal.getsignal(number) for number in before}
+        assert after == before
+    finally:
+        made.dispatcher.stop(1.0)
+        made.store.close()

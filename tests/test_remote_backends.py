@@ -13,9 +13,9 @@ import pytest
 import structlog
 
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
-from dropscribe.backends.http import base64_json_body, retry_after_seconds
+from dropscribe.backends.remote.http import base64_json_body, retry_after_seconds
 from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
-from dropscribe.outbox.transcript import build_document, load_schema
+from dropscribe.outbox.document import build_document, load_schema
 from tests.helpers import AUDIO
 from tests.remote_setup import SERVERS, TOKEN, make_backend
 from tests.servers import FakeServer, Fault, OctoAIServer, OpenAIServer
@@ -386,7 +386,7 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 
 
 def test_request_bodies_reach_the_socket_in_few_large_pieces() -> None:
-    from dropscribe.backends.http import SEND_AT_LEAST, CoalescedStream
+    from dropscribe.backends.remote.http import SEND_AT_LEAST, CoalescedStream
 
     class Pieces:
         closed = False

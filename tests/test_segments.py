@@ -7,22 +7,21 @@ import jsonschema
 import pytest
 from hypothesis import given, settings
 
+from dropscribe.outbox.document import build_document, load_schema
 from dropscribe.outbox.formats import to_srt, to_txt, to_vtt
-from dropscribe.outbox.segments import (
-    MAX_SEGMENT_CHARS,
-    MAX_SEGMENT_SECONDS,
-    label_speakers,
-    tidy_segments,
-)
-from dropscribe.outbox.transcript import (
+from dropscribe.transcript import (
     Document,
     Segment,
     Transcription,
     Word,
-    build_document,
-    load_schema,
     make_segment,
     make_word,
+)
+from dropscribe.transcript.segments import (
+    MAX_SEGMENT_CHARS,
+    MAX_SEGMENT_SECONDS,
+    label_speakers,
+    tidy_segments,
 )
 
 READING = (

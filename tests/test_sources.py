@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dropscribe.errors import BadInput
-from dropscribe.inbox.sources import hash_source, open_source, stat_source
+from dropscribe.sources import Vanished, hash_source, open_source, stat_source
 
 
 def test_a_regular_file_is_opened_and_hashed(tmp_path: Path) -> None:
@@ -46,9 +46,22 @@ def test_a_directory_and_a_fifo_are_refused_without_hanging(tmp_path: Path) -> N
         open_source(tmp_path / "p.wav", inside=tmp_path)
 
 
-def test_a_missing_file_raises_file_not_found(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError):
+def test_a_missing_file_or_folder_is_vanished_in_one_sentence(tmp_path: Path) -> None:
+    with pytest.raises(Vanished, match="disappeared from the inbox"):
         open_source(tmp_path / "gone.wav", inside=tmp_path)
+    with pytest.raises(Vanished, match="disappeared from the inbox"):
+        open_source(tmp_path / "gone" / "a.wav", inside=tmp_path)
+    with pytest.raises(Vanished):
+        hash_source(tmp_path / "gone.wav")
+
+
+def test_an_unreadable_file_is_refused_in_one_sentence(tmp_path: Path) -> None:
+    if os.geteuid() == 0:
+        pytest.skip("root reads any file; the permission test runs it as nobody")
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    (tmp_path / "a.wav").chmod(0)
+    with pytest.raises(BadInput, match="permission denied"):
+        open_source(tmp_path / "a.wav")
 
 
 def test_stat_source_reports_a_link_as_a_link(tmp_path: Path) -> None:

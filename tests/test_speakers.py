@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 
 from dropscribe.config import Settings
-from dropscribe.outbox.transcript import Transcription, make_segment, make_word
 from dropscribe.speakers.clustering import assign_speakers, cut_tree, merge_tree
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
@@ -29,6 +28,7 @@ from dropscribe.speakers.runner import (
     run_diarization,
 )
 from dropscribe.speakers.weights import INSTALL_HINT, WeightsError, load_weights
+from dropscribe.transcript import Transcription, make_segment, make_word
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
 RATE = 16000
@@ -244,7 +244,7 @@ def test_the_daemon_labels_speakers_in_a_folder_that_asks_for_them(
 
     import jsonschema
 
-    from dropscribe.outbox.transcript import load_schema
+    from dropscribe.outbox.document import load_schema
     from tests.helpers import DaemonProcess, wait_for, write_config
     from tests.test_daemon import drop
 

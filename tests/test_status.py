@@ -16,8 +16,8 @@ from dropscribe import __version__
 from dropscribe.config import load_settings
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.transcript import Transcription
 from dropscribe.service.daemon_lock import AlreadyRunning, DaemonLock, lock_path, running_daemon
+from dropscribe.transcript import Transcription
 from tests.helpers import write_config
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dropscribe.audio.cuts import Part
 from dropscribe.audio.stitch import PartTranscript, stitch
-from dropscribe.outbox.transcript import Segment, make_segment, make_word
+from dropscribe.transcript import Segment, make_segment, make_word
 
 
 def segment(*words: tuple[str, float, float]) -> Segment:

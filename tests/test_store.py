@@ -101,11 +101,13 @@ def test_retry_puts_failed_jobs_back_with_fresh_attempts(store: Store) -> None:
     assert store.retry([done]) == []
 
 
-def test_a_second_source_with_the_same_stem_keeps_its_extension(store: Store) -> None:
+def test_the_store_says_which_sidecar_names_are_taken_and_by_whom(store: Store) -> None:
+    # The naming rule itself (inbox/recording.py, outbox/naming.py) asks these two.
     add(store, "calls/a.wav")
-    assert store.output_name_for("calls/a.wav", "calls/a", "calls/a.wav") == "calls/a"
-    assert store.output_name_for("calls/a.mp3", "calls/a", "calls/a.mp3") == "calls/a.mp3"
-    assert store.output_name_for("calls/b.mp3", "calls/b", "calls/b.mp3") == "calls/b"
+    assert store.output_name_of("calls/a.wav") == "calls/a"
+    assert store.output_name_of("calls/b.wav") is None
+    assert store.output_name_taken("calls/a", "calls/a.mp3")
+    assert not store.output_name_taken("calls/a", "calls/a.wav")
 
 
 def test_readers_see_committed_jobs_while_the_daemon_writes(store: Store) -> None:

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.audio.tracks import TrackInfo, choose_track, parse_audio_track
+from dropscribe.audio.tracks import TrackInfo, choose_track
 from dropscribe.config import load_settings
+from dropscribe.config.audio_track import parse_audio_track
 from dropscribe.errors import BadInput, ConfigError
 from tests.helpers import write_config
 

@@ -8,16 +8,15 @@ import jsonschema
 import pytest
 
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.document import build_document, load_schema
 from dropscribe.outbox.formats import to_srt, to_txt, to_vtt
-from dropscribe.outbox.transcript import (
+from dropscribe.outbox.writer import Outbox, Sidecars, atomic_write, move_original
+from dropscribe.transcript import (
     Document,
     Transcription,
-    build_document,
-    load_schema,
     make_segment,
     make_word,
 )
-from dropscribe.outbox.writer import Outbox, Sidecars, atomic_write, move_original
 
 
 def document() -> Document:
@@ -128,7 +127,7 @@ def test_archiving_never_overwrites_an_earlier_original(tmp_path: Path) -> None:
 
 
 def test_one_time_format_for_sidecars_and_reports() -> None:
-    from dropscribe.outbox.transcript import iso_time
+    from dropscribe.transcript import iso_time
 
     assert iso_time(1_767_323_045.9) == "2026-01-02T03:04:05Z"
     assert iso_time(None) is None

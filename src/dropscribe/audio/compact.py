@@ -1,7 +1,7 @@
 """Compact audio for upload, made in a worker process (untrusted media never decoded in the daemon).
 
 The daemon runs ``python -m dropscribe.audio.compact`` with a JSON request on
-stdin (:mod:`dropscribe.backends.uploads` builds it) and reads a JSON manifest
+stdin (:mod:`dropscribe.jobs.chunking.uploads` builds it) and reads a JSON manifest
 from stdout. The worker limits its own memory first, then:
 
 1. decodes the recording once, resampled to 16 kHz mono, streamed frame by
@@ -31,12 +31,11 @@ from typing import Any
 import av
 import numpy as np
 
-from dropscribe.audio import PARENT_VARIABLE
+from dropscribe.audio import PARENT_VARIABLE, SAMPLE_RATE
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
 from dropscribe.audio.speech_blocks import SpeechFinder
 from dropscribe.errors import BadInput
 
-SAMPLE_RATE = 16000
 #: prctl option: the signal this process gets when its parent thread ends.
 PR_SET_PDEATHSIG = 1
 #: Codec, container, file suffix and bit rate of each compact format.

@@ -25,17 +25,11 @@ from typing import Any, BinaryIO
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.headers import Claim, read_claim
 from dropscribe.audio.pieces import PIECE_SECONDS, Resampling, SampleBuffer, Samples
-from dropscribe.audio.tracks import (
-    AUTO,
-    AudioTrackSetting,
-    TrackChoice,
-    TrackInfo,
-    choose_track,
-    no_audio,
-    normalise_language,
-)
+from dropscribe.audio.tracks import TrackChoice, TrackInfo, choose_track, no_audio
+from dropscribe.config.audio_track import AUTO, AudioTrackSetting
 from dropscribe.errors import BadInput
-from dropscribe.inbox.sources import EMPTY, VANISHED, open_source
+from dropscribe.languages import normalise_language
+from dropscribe.sources import EMPTY, open_source
 
 __all__ = [
     "PIECE_SECONDS",
@@ -84,13 +78,6 @@ def open_media(path: Path) -> BinaryIO:
     """
     try:
         stream = open_source(path)
-    except FileNotFoundError:
-        raise BadInput(VANISHED) from None
-    except PermissionError:
-        raise BadInput(
-            "The file cannot be read (permission denied); make it readable by the "
-            "user dropscribe runs as, then run: dropscribe retry --failed."
-        ) from None
     except OSError as exc:
         raise BadInput(f"The file cannot be opened ({exc.strerror}); drop it again.") from None
     if os.fstat(stream.fileno()).st_size == 0:  # say so, not the decoder's cryptic refusal

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.cuts import Span
 
 #: The shortest pause between spans of speech. The pause between two words is
@@ -17,7 +18,7 @@ SPEECH_PAD_MS = 100
 
 def detect_speech(
     audio: Any,
-    sample_rate: int = 16000,
+    sample_rate: int = SAMPLE_RATE,
     *,
     min_silence_ms: int = MIN_SILENCE_MS,
     speech_pad_ms: int = SPEECH_PAD_MS,

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.cuts import Span
 
-SAMPLE_RATE = 16000
 BLOCK_SECONDS = 300.0
 
 Samples = np.ndarray[Any, np.dtype[np.int16]]

@@ -10,7 +10,7 @@ cut, and settles on one language::
                for part, transcript in zip(parts, transcripts)]
     joined = stitch(results)        # joined.segments, joined.language
 
-Segments are the transcript dicts of :mod:`dropscribe.outbox.transcript`; a
+Segments are the transcript dicts of :mod:`dropscribe.transcript`; a
 segment without word timings is kept or dropped whole by its middle.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from dropscribe.audio.cuts import Part
-from dropscribe.outbox.transcript import Segment, Word
+from dropscribe.transcript import Segment, Word
 
 #: The longest phrase looked for on both sides of a forced cut.
 MAX_DOUBLED_WORDS = 4

@@ -11,13 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from dropscribe.config.audio_track import AUTO, AudioTrackSetting
 from dropscribe.errors import BadInput
-
-#: The setting's value for "apply the rule".
-AUTO = "auto"
-#: The setting's type: ``"auto"``, an index among the audio tracks, or a language.
-AudioTrackSetting = int | str
-EXPECTED = 'expected "auto", an audio track number from 0, or a language tag such as "en" or "fra"'
 
 
 @dataclass(frozen=True)
@@ -61,50 +56,6 @@ def no_audio(kinds: Sequence[str]) -> BadInput:
         f"The file holds no audio track (it has {found}), so there is nothing to "
         "transcribe; check that the recording was made with sound."
     )
-
-
-def normalise_language(tag: str | None) -> str | None:
-    """Return a language tag as its short code ("fre", "fra", "fr-FR" → "fr"), None if unknown.
-
-    Containers use ISO 639-2 codes (both "fre" and "fra"), people write "fr";
-    comparing the short codes makes them all match.
-    """
-    import langcodes
-
-    if not tag or tag.lower() in ("und", "unknown", "mis", "mul", "zxx"):
-        return None
-    try:
-        language = langcodes.get(tag).language
-    except (ValueError, LookupError):
-        return tag.lower()
-    return language.lower() if language else None
-
-
-def parse_audio_track(value: object) -> AudioTrackSetting:
-    """Return the setting as ``"auto"``, an index, or a short language code.
-
-    Raises:
-        ValueError: neither an index, "auto", nor a language tag (for the config error).
-    """
-    import langcodes
-
-    if isinstance(value, bool):
-        raise ValueError(EXPECTED)
-    if isinstance(value, int):
-        if value < 0:
-            raise ValueError("audio tracks are numbered from 0")
-        return value
-    if not isinstance(value, str):
-        raise ValueError(EXPECTED)
-    text = value.strip()
-    if text.lower() == AUTO:
-        return AUTO
-    if text.isdigit():
-        return int(text)
-    language = normalise_language(text) if langcodes.tag_is_valid(text) else None
-    if language is None:
-        raise ValueError(EXPECTED)
-    return language
 
 
 def choose_track(tracks: Sequence[TrackInfo], wanted: AudioTrackSetting) -> TrackChoice:

@@ -14,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from dropscribe.config.sections import DEFAULT_MAX_DURATION_SECONDS
 from dropscribe.errors import BackendError, BadInput
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.transcript import Transcription
 
 if TYPE_CHECKING:
     from dropscribe.config import Settings
+    from dropscribe.config.backends import UploadFormat
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Request:
     task: str  # "transcribe" or "translate"
     #: transcribe.max_duration_seconds in force for this job (read per job, so a
     #: reload applies to the next file); the default is the setting's.
-    max_duration_seconds: float = 6 * 3600
+    max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS
     #: Told how many more bytes of the file went out, as the upload goes (a progress bar).
     on_upload: Callable[[int], None] | None = field(default=None, compare=False)
 
@@ -120,6 +122,24 @@ class Backend(Protocol):
 
     def close(self) -> None:
         """Release processes and connections."""
+
+
+@runtime_checkable
+class CompactUploads(Protocol):
+    """A backend that reads compact audio (Opus, MP3, FLAC), so long files go as chunks."""
+
+    #: What it reads, best first.
+    upload_formats: tuple[UploadFormat, ...]
+    #: True when the audio travels as base64 inside JSON (a third more bytes).
+    upload_base64: bool
+
+
+@runtime_checkable
+class WarmsUp(Protocol):
+    """A backend with work to do before the first file (the local engine loads its model)."""
+
+    def warm_up(self) -> None:
+        """Start what the first file would otherwise wait for."""
 
 
 class BackendClass(Protocol):

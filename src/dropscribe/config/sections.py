@@ -10,12 +10,33 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from dropscribe.backends import registry
-from dropscribe.backends.languages import language_code
-from dropscribe.outbox.originals import originals_contradiction
+from dropscribe.config.audio_track import parse_audio_track
+from dropscribe.config.originals import originals_contradiction
+from dropscribe.languages import language_code
 
-#: A backend's name, checked against the registry (the one list of backends).
-BackendName = Annotated[str, AfterValidator(registry.check_name)]
+#: The longest recording transcribed unless ``transcribe.max_duration_seconds`` says otherwise.
+DEFAULT_MAX_DURATION_SECONDS = 6 * 3600.0
+
+#: Every backend's name, in the order the README lists them: each has a section in
+#: :class:`~dropscribe.config.backends.BackendsSettings` and an entry in
+#: :mod:`dropscribe.backends.registry` (a test holds the three lists equal).
+BACKEND_NAMES: tuple[str, ...] = ("local", "octoai", "runpod", "replicate", "openai")
+
+
+def check_backend_name(name: str) -> str:
+    """Return ``name`` if a backend has it.
+
+    Raises:
+        ValueError: naming the backends there are (pydantic reports it as a bad value).
+    """
+    if name not in BACKEND_NAMES:
+        known = ", ".join(BACKEND_NAMES)
+        raise ValueError(f"bad value {name!r}: no backend has that name; choose one of {known}")
+    return name
+
+
+#: A backend's name, checked against the one list of backends.
+BackendName = Annotated[str, AfterValidator(check_backend_name)]
 Format = Literal["json", "txt", "srt", "vtt"]
 DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
 #: Video containers: their audio track is transcribed (issue 13).
@@ -50,7 +71,7 @@ class PathsSettings(Section):
 
     @model_validator(mode="after")
     def _no_contradiction(self) -> PathsSettings:
-        # What the two keys mean together is decided in outbox/originals.py, nowhere else.
+        # What the two keys mean together is decided in config/originals.py, nowhere else.
         problem = originals_contradiction(self)
         if problem is not None:
             raise ValueError(problem)
@@ -111,7 +132,9 @@ class TranscribeSettings(Section):
     )
     max_file_bytes: int = Field(2 * 1024**3, gt=0, description="Larger files fail at once.")
     max_duration_seconds: float = Field(
-        6 * 3600, gt=0, description="Longer recordings fail instead of being transcribed."
+        DEFAULT_MAX_DURATION_SECONDS,
+        gt=0,
+        description="Longer recordings fail instead of being transcribed.",
     )
     cue_line_chars: int = Field(42, ge=10, description="Subtitles: characters a line, at most.")
     cue_lines: int = Field(2, ge=1, le=3, description="Subtitles: lines a cue, at most.")
@@ -154,8 +177,6 @@ class TranscribeSettings(Section):
     @field_validator("audio_track", mode="before")
     @classmethod
     def _parse_audio_track(cls, value: Any) -> int | str:
-        from dropscribe.audio.tracks import parse_audio_track
-
         return parse_audio_track(value)
 
 

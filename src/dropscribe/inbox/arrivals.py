@@ -17,11 +17,10 @@ from pathlib import Path
 import structlog
 
 from dropscribe.errors import BadInput
-from dropscribe.inbox.sources import EMPTY, hash_source, not_a_file
+from dropscribe.sources import EMPTY, EMPTY_SHA256, Vanished, hash_source, not_a_file
 
 log = structlog.get_logger("dropscribe.inbox.intake")
 
-EMPTY_SHA256 = hashlib.sha256().hexdigest()
 
 
 @dataclass(frozen=True)
@@ -80,15 +79,9 @@ def _examine(inbox: Path, relative: str, info: os.stat_result, max_bytes: int) -
         )
     try:
         sha256 = hash_source(inbox / relative, inside=inbox)
-    except FileNotFoundError:
+    except Vanished:
         return None
-    except PermissionError:
-        refusal = BadInput(
-            "The file cannot be read (permission denied); make it readable by the user "
-            "dropscribe runs as, then retry it."
-        )
-        return Arrival(relative, size, mtime, "", refusal)
-    except BadInput as exc:  # replaced by a link, a folder, a pipe since it was seen
+    except BadInput as exc:  # unreadable, or replaced by a link, a folder, a pipe
         return Arrival(relative, size, mtime, "", exc)
     except OSError as exc:
         log.warning("cannot_read", file=relative, error=str(exc))

@@ -33,12 +33,12 @@ from dropscribe.errors import BadInput
 from dropscribe.inbox.arrivals import Arrival, examine
 from dropscribe.inbox.filters import InboxFilter
 from dropscribe.inbox.recording import JobRecorder
-from dropscribe.inbox.sources import stat_source
 from dropscribe.inbox.stability import StabilityTracker
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.completion import Finisher
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.sources import stat_source
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.inbox.intake")
 

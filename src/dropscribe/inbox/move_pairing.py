@@ -61,5 +61,18 @@ def apply() -> bool:
         return False
     if not applies_to(watchdog_version()):
         return False
-    queue_class._index_and_item = _index_and_item_newest_first
+    if queue_class._index_and_item is not _index_and_item_newest_first:
+        _replaced.append(queue_class._index_and_item)
+        queue_class._index_and_item = _index_and_item_newest_first
     return True
+
+
+#: watchdog's own search, kept while the patch is in place.
+_replaced: list[Callable[..., object]] = []
+
+
+def undo() -> None:
+    """Give watchdog its own search back (tests: nothing outlives the test that applied it)."""
+    if _replaced:
+        queue_class: Any = delayed_queue.DelayedQueue  # the attribute is private to watchdog
+        queue_class._index_and_item = _replaced.pop()

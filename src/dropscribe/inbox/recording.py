@@ -16,11 +16,11 @@ from typing import Any
 import structlog
 
 from dropscribe.config import Settings
+from dropscribe.config.originals import originals_fate
 from dropscribe.inbox.arrivals import Arrival
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.naming import sidecar_stem
-from dropscribe.outbox.originals import originals_fate
 from dropscribe.speakers.runner import limits_for
 
 log = structlog.get_logger("dropscribe.inbox.intake")

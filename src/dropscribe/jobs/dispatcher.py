@@ -19,15 +19,15 @@ from typing import Any
 
 import structlog
 
-from dropscribe.backends.base import Backend
+from dropscribe.backends.base import Backend, WarmsUp
 from dropscribe.backends.registry import create_backend
 from dropscribe.config import Settings
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.counters import BackendPauses, JobCounters
 from dropscribe.jobs.driver import JobDriver
 from dropscribe.jobs.runner import BackendFactory, Runner
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.completion import Finisher
 
 log = structlog.get_logger("dropscribe.jobs.dispatcher")
 
@@ -107,9 +107,9 @@ class Dispatcher:
     def warm_up(self) -> None:
         """Create the configured backends; those with a warm-up (the local engine) start it."""
         for name in self.settings().backend_names():
-            warm = getattr(self.runner.backend(name), "warm_up", None)
-            if warm is not None:
-                warm()
+            backend = self.runner.backend(name)
+            if isinstance(backend, WarmsUp):
+                backend.warm_up()
 
     def recover(self) -> None:
         """After a restart: resend interrupted submissions, poll saved futures, finish writes."""

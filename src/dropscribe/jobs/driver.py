@@ -17,10 +17,9 @@ import structlog
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import Settings
 from dropscribe.errors import DropscribeError, Retryable
-from dropscribe.inbox.arrivals import EMPTY_SHA256
-from dropscribe.inbox.sources import hash_source
-from dropscribe.jobs.chunk_run import SlotLender
-from dropscribe.jobs.chunks import ChunkedUploads
+from dropscribe.jobs.chunking.chunks import ChunkedUploads
+from dropscribe.jobs.chunking.run import SlotLender
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.counters import BackendPauses, JobCounters
 from dropscribe.jobs.retry_policy import (
     Fail,
@@ -34,14 +33,14 @@ from dropscribe.jobs.retry_policy import (
 from dropscribe.jobs.runner import Runner
 from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.completion import Finisher
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.sources import EMPTY_SHA256, hash_source
 from dropscribe.speakers.runner import (
     DiarizationInterrupted,
     add_speakers,
     limits_for,
     skipped,
 )
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.jobs.dispatcher")
 

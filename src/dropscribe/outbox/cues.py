@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dropscribe.config import TranscribeSettings
-from dropscribe.outbox.segments import LONG_PAUSE_SECONDS
-from dropscribe.outbox.transcript import Segment
-from dropscribe.outbox.wording import display_words, ends_clause, ends_sentence, glued
+from dropscribe.transcript import Segment
+from dropscribe.transcript.segments import LONG_PAUSE_SECONDS
+from dropscribe.transcript.wording import display_words, ends_clause, ends_sentence, glued
 
 #: What a break costs, by what it follows; a cue costs 1.
 _MID_CLAUSE_BREAK = 4.0

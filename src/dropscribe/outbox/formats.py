@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dropscribe.outbox.cues import Cue, CueRules, build_cues, speaker_prefix, tokens_from_segments
-from dropscribe.outbox.segments import LONG_PAUSE_SECONDS
-from dropscribe.outbox.transcript import Document
+from dropscribe.transcript import Document
+from dropscribe.transcript.segments import LONG_PAUSE_SECONDS
 
 
 def to_txt(document: Document, rules: CueRules | None = None) -> str:

@@ -21,7 +21,7 @@ from typing import Any
 from dropscribe.config import TranscribeSettings
 from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.formats import RENDERERS
-from dropscribe.outbox.transcript import Document
+from dropscribe.transcript import Document
 
 TEMP_PREFIX = ".dropscribe-"
 TEMP_SUFFIX = ".tmp"

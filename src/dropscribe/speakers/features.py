@@ -14,7 +14,8 @@ from functools import cache
 import numpy as np
 import numpy.typing as npt
 
-SAMPLE_RATE = 16000
+from dropscribe.audio import SAMPLE_RATE
+
 N_FFT = SAMPLE_RATE * 25 // 1000
 HOP = SAMPLE_RATE * 10 // 1000
 N_MELS = 40

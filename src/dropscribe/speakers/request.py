@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from dropscribe.outbox.transcript import Segment
+from dropscribe.transcript import Segment
 
 Span = tuple[float, float]
 

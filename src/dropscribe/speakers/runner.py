@@ -21,9 +21,10 @@ from typing import Any
 import structlog
 
 from dropscribe.config import Settings
-from dropscribe.outbox.segments import label_speakers
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.config.sections import DEFAULT_MAX_DURATION_SECONDS
 from dropscribe.speakers.request import CountLimits, Span, word_times
+from dropscribe.transcript import Transcription
+from dropscribe.transcript.segments import label_speakers
 
 log = structlog.get_logger(__name__)
 SKIPPED = "Speaker labels were skipped"
@@ -44,7 +45,7 @@ class DiarizeRequest:
     spans: list[Span]
     limits: CountLimits
     weights_path: str | None = None
-    max_duration: float = 6 * 3600.0
+    max_duration: float = DEFAULT_MAX_DURATION_SECONDS
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from dropscribe.speakers.features import FRAMES_PER_SECOND, HOP, SAMPLE_RATE
+from dropscribe.audio import SAMPLE_RATE
+from dropscribe.speakers.features import FRAMES_PER_SECOND, HOP
 
 WINDOW_FRAMES = 160  # 1.6 s: the length the encoder was trained on
 STEP_FRAMES = 75  # a new window every 0.75 s

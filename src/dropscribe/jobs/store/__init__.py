@@ -153,17 +153,6 @@ class Store(JobMoves, CrashMarks, JobReports):
             )
             return Job.from_row(cursor.fetchone())
 
-    def output_name_for(self, path: str, preferred: str, alternative: str) -> str:
-        """Return the sidecar name for ``path``: ``preferred`` unless another source has it.
-
-        The first source to arrive keeps the plain stem; a later one with the same
-        stem and another extension gets ``alternative`` (the stem with its extension).
-        """
-        existing = self.output_name_of(path)
-        if existing is not None:
-            return existing
-        return alternative if self.output_name_taken(preferred, path) else preferred
-
     def output_name_of(self, path: str) -> str | None:
         """Return the sidecar name ``path`` was first given, if it ever had a job."""
         rows = self._read(

@@ -12,8 +12,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-if TYPE_CHECKING:  # config imports this module: no import of config at run time
-    from dropscribe.config import PathsSettings
+if TYPE_CHECKING:  # the paths section imports this module
+    from dropscribe.config.sections import PathsSettings
 
 Fate = Literal["archive", "keep", "delete"]
 

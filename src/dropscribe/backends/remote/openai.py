@@ -15,13 +15,13 @@ import uuid
 from typing import Any
 
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
-from dropscribe.backends.http import HttpClient, ReportingReader
-from dropscribe.backends.normalise import normalise
-from dropscribe.backends.uploads import UploadFormat
+from dropscribe.backends.remote.http import HttpClient, ReportingReader
+from dropscribe.backends.remote.normalise import normalise
 from dropscribe.config import OpenAISettings, Settings
+from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BackendError, BadInput, Retryable
-from dropscribe.inbox.sources import VANISHED, open_source
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.sources import VANISHED, open_source
+from dropscribe.transcript import Transcription
 
 
 class OpenAIBackend:

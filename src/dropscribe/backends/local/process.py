@@ -20,8 +20,8 @@ from typing import Generic, TypeVar
 
 import structlog
 
-from dropscribe.backends.local_protocol import EngineOptions, ParentMessage, Stop, WorkerMessage
-from dropscribe.backends.local_worker import main as worker_main
+from dropscribe.backends.local.protocol import EngineOptions, ParentMessage, Stop, WorkerMessage
+from dropscribe.backends.local.worker import main as worker_main
 
 log = structlog.get_logger("dropscribe.local")
 

@@ -1,7 +1,7 @@
 """Remote jobs sent as compact chunks: each chunk a future of its own, saved in the store.
 
 A remote job (``upload_format`` other than ``original``) is prepared in a worker
-process (:func:`dropscribe.backends.uploads.prepare`): 16 kHz mono in a compact
+process (:func:`dropscribe.jobs.chunking.uploads.prepare`): 16 kHz mono in a compact
 codec, cut at pauses into chunks when it is over the upload limit or longer
 than ``max_chunk_seconds``. The chunks are the job's children in the store
 (:mod:`dropscribe.jobs.store.chunks`): each one's future and result is saved as
@@ -27,8 +27,10 @@ import structlog
 
 from dropscribe.audio.cuts import Part as CutPart
 from dropscribe.audio.stitch import PartTranscript, stitch
-from dropscribe.backends.base import Backend, Done, Future, Outcome
-from dropscribe.backends.uploads import (
+from dropscribe.backends.base import Backend, CompactUploads, Done, Future, Outcome
+from dropscribe.config import RemoteSettings, Settings
+from dropscribe.jobs.chunking.run import ChunkProgress, ChunkRun, SlotLender
+from dropscribe.jobs.chunking.uploads import (
     Manifest,
     Part,
     audio_bytes_within,
@@ -36,12 +38,10 @@ from dropscribe.backends.uploads import (
     plan_key,
     prepare,
 )
-from dropscribe.config import RemoteSettings, Settings
-from dropscribe.jobs.chunk_run import ChunkProgress, ChunkRun, SlotLender
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk, NewChunk
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
@@ -58,7 +58,7 @@ def sends_chunks(settings: Settings, backend: Backend, size: int) -> bool:
         isinstance(section, RemoteSettings)
         and section.upload_format != "original"
         and size > section.compact_above_bytes
-        and hasattr(backend, "upload_formats")
+        and isinstance(backend, CompactUploads)
     )
 
 
@@ -137,9 +137,10 @@ class ChunkedUploads:
         self, job: Job, backend: Backend, section: RemoteSettings, source: Path
     ) -> list[Chunk]:
         """Return the job's chunks, planned (or their files written again) when needed."""
-        fmt = choose_format(section.upload_format, backend.upload_formats)  # type: ignore[attr-defined]
+        assert isinstance(backend, CompactUploads)  # only they are sent chunks
+        fmt = choose_format(section.upload_format, backend.upload_formats)
         assert fmt is not None  # only compacted uploads are cut into chunks
-        limit = audio_bytes_within(section.max_upload_bytes, backend.upload_base64)  # type: ignore[attr-defined]
+        limit = audio_bytes_within(section.max_upload_bytes, backend.upload_base64)
         key = plan_key(fmt, limit, section.max_chunk_seconds)
         chunks = self.store.chunks.for_job(job.id)
         self.store.chunks.resume(job.id, fresh_attempts=job.state == JobState.SUBMITTING)
@@ -194,7 +195,8 @@ class ChunkedUploads:
                 for c, r in zip(chunks, results, strict=True)
             ]
         )
-        fmt = choose_format(section.upload_format, backend.upload_formats)  # type: ignore[attr-defined]
+        assert isinstance(backend, CompactUploads)  # only they are sent chunks
+        fmt = choose_format(section.upload_format, backend.upload_formats)
         assert fmt is not None  # only compacted uploads are cut into chunks
         transcription = Transcription(
             segments=joined.segments,

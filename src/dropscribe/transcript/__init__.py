@@ -1,20 +1,17 @@
-"""The transcript format of DESIGN.md section 4, its types, and helpers to build it.
+"""The transcript vocabulary every layer shares: the types of DESIGN.md section 4.
 
 Backends return a :class:`Transcription` (segments with words, language,
-duration, prediction time, warnings); :func:`build_document` tidies its
-segments (the one point every engine's result passes through on its way to
-the sidecars) and adds the metadata that makes it the ``<stem>.json``
-sidecar. The JSON Schema ships beside this module as
-``schema/transcript.schema.json``.
+duration, prediction time, warnings); :mod:`.segments` tidies and labels them;
+:func:`dropscribe.outbox.document.build_document` makes the ``<stem>.json``
+sidecar of it. How every file and report shows a time lives here too
+(:func:`iso_time`, :func:`clock_time`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any, NotRequired, TypedDict, overload
 
 
@@ -178,42 +175,9 @@ def iso_time(epoch: float | None) -> str | None:
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def build_document(
-    result: Transcription,
-    *,
-    source_path: str,
-    sha256: str,
-    size: int,
-    backend: str,
-    now: dt.datetime | None = None,
-) -> Document:
-    """Return the ``<stem>.json`` document for ``result``, its segments tidied."""
-    from dropscribe.outbox.segments import tidy_segments
-
-    created = iso_time((now or dt.datetime.now(dt.UTC)).timestamp())
-    segments = tidy_segments(result.segments)
-    words = [word for segment in segments for word in segment["words"]]
-    engine: EngineInfo = {"backend": backend, "model": result.model}
-    if result.upload is not None:
-        engine["upload"] = result.upload
-    document: Document = {
-        "transcription": "".join(segment["text"] for segment in segments),
-        "prediction_time_ms": round(result.prediction_time_ms, 1),
-        "response": {"segments": segments, "word_segments": words},
-        "language": result.language,
-        "duration": None if result.duration is None else round(result.duration, 3),
-        "source": {"path": source_path, "sha256": sha256, "bytes": size},
-        "engine": engine,
-        "created_at": created,
-        "warnings": list(result.warnings),
-    }
-    if result.speakers is not None:
-        document["speakers"] = result.speakers
-    return document
-
-
-def load_schema() -> dict[str, Any]:
-    """Return the transcript's JSON Schema."""
-    text = resources.files("dropscribe").joinpath("schema/transcript.schema.json").read_text()
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+def clock_time(seconds: float) -> str:
+    """Return ``seconds`` as a time of the recording: m:ss, or h:mm:ss from an hour on."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

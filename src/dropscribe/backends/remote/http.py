@@ -27,14 +27,13 @@ import httpx
 from dropscribe import __version__
 from dropscribe.config import RemoteSettings
 from dropscribe.errors import (
-    BadInput,
     Permanent,
     RateLimited,
     Retryable,
     ServerDown,
     ServerTrouble,
 )
-from dropscribe.inbox.sources import VANISHED, open_source, stat_source
+from dropscribe.sources import Vanished, open_source, stat_source
 
 #: Raw bytes read per step when encoding an upload: a multiple of 3, so base64 joins cleanly.
 UPLOAD_CHUNK = 3 * 256 * 1024
@@ -146,19 +145,16 @@ def base64_json_body(
     try:
         size = stat_source(path).st_size
     except FileNotFoundError:
-        raise BadInput(VANISHED) from None
+        raise Vanished() from None
     length = len(before) + len(prefix) + 4 * ((size + 2) // 3) + len(after)
 
     def chunks() -> Iterator[bytes]:
         yield before + prefix
-        try:
-            with open_source(path) as stream:  # never through a link
-                while piece := stream.read(UPLOAD_CHUNK):
-                    yield base64.b64encode(piece)
-                    if on_upload is not None:
-                        on_upload(len(piece))
-        except FileNotFoundError:
-            raise BadInput(VANISHED) from None
+        with open_source(path) as stream:  # never through a link; gone: Vanished
+            while piece := stream.read(UPLOAD_CHUNK):
+                yield base64.b64encode(piece)
+                if on_upload is not None:
+                    on_upload(len(piece))
         yield after
 
     return chunks(), length

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from dropscribe.backends.languages import language_code
 from dropscribe.errors import Retryable
-from dropscribe.outbox.transcript import Segment, Transcription, Word, make_segment, make_word
+from dropscribe.languages import language_code
+from dropscribe.transcript import Segment, Transcription, Word, make_segment, make_word
 
 
 def _number(value: Any, default: float = 0.0) -> float:

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
-from dropscribe.backends.local_protocol import (
+from dropscribe.backends.local.protocol import (
     EngineOptions,
     Fatal,
     Finished,
@@ -33,10 +33,10 @@ from dropscribe.backends.local_protocol import (
     TrackChosen,
     WorkerMessage,
 )
-from dropscribe.backends.local_threads import decodes_for_file
+from dropscribe.backends.local.threads import decodes_for_file
 
 if TYPE_CHECKING:
-    from dropscribe.backends.local_engine import Engine
+    from dropscribe.backends.local.engine import Engine
 
 Send = Callable[[WorkerMessage], None]
 
@@ -59,7 +59,7 @@ def main(connection: Connection, options: EngineOptions) -> None:
     from tqdm import tqdm
 
     tqdm.set_lock(threading.RLock())
-    from dropscribe.backends.local_engine import Engine
+    from dropscribe.backends.local.engine import Engine
 
     try:
         engine = Engine(options)

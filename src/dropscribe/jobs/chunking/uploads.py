@@ -14,13 +14,14 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dropscribe.audio import PARENT_VARIABLE
 from dropscribe.config import RemoteSettings
+from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Retryable
+from dropscribe.transcript import clock_time
 
-UploadFormat = Literal["opus", "flac", "mp3"]
 #: Room kept for the JSON or multipart around the audio in a request body.
 BODY_OVERHEAD = 4096
 
@@ -49,14 +50,6 @@ class Manifest:
     parts: list[Part]
     #: The audio track the worker chose, as log fields.
     track: dict[str, Any] | None = None
-
-
-def clock_time(seconds: float) -> str:
-    """Return ``seconds`` as m:ss, or h:mm:ss from an hour on."""
-    whole = int(seconds)
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 def choose_format(setting: str, accepted: tuple[UploadFormat, ...]) -> UploadFormat | None:

@@ -76,3 +76,20 @@ def english_only_refusal(model: str | None, task: str, language: str) -> str | N
             '"small" for this folder.'
         )
     return None
+
+
+def normalise_language(tag: str | None) -> str | None:
+    """Return a language tag as its short code ("fre", "fra", "fr-FR" → "fr"), None if unknown.
+
+    Containers use ISO 639-2 codes (both "fre" and "fra"), people write "fr";
+    comparing the short codes makes them all match.
+    """
+    import langcodes
+
+    if not tag or tag.lower() in ("und", "unknown", "mis", "mul", "zxx"):
+        return None
+    try:
+        language = langcodes.get(tag).language
+    except (ValueError, LookupError):
+        return tag.lower()
+    return language.lower() if language else None

@@ -11,16 +11,17 @@ from pathlib import Path
 import structlog
 
 from dropscribe.config import Settings
-from dropscribe.errors import BadInput, DropscribeError
-from dropscribe.inbox.sources import VANISHED, open_source
+from dropscribe.config.originals import archive_folder, originals_fate
+from dropscribe.errors import DropscribeError
+from dropscribe.jobs.failures import Failures, where_is
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.outbox.failures import Failures, where_is
+from dropscribe.outbox.document import build_document
+from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.naming import display_path
-from dropscribe.outbox.originals import archive_folder, originals_fate
-from dropscribe.outbox.transcript import Transcription, build_document
 from dropscribe.outbox.writer import Outbox, move_original
-from dropscribe.service.hooks import Hooks
+from dropscribe.sources import open_source
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.jobs")
 
@@ -77,15 +78,7 @@ class Finisher:
             BadInput: the original is gone, a link, a directory, or not a regular file.
         """
         root, path = self.where_is(job)
-        try:
-            open_source(path, inside=root).close()
-        except FileNotFoundError as exc:
-            raise BadInput(VANISHED) from exc
-        except PermissionError as exc:
-            raise BadInput(
-                f"The file {display_path(str(path))} cannot be read (permission denied); "
-                "make it readable by the user dropscribe runs as."
-            ) from exc
+        open_source(path, inside=root).close()
         return path
 
     def succeed(self, job: Job, result: Transcription, *, final: JobState = JobState.DONE) -> Job:
@@ -229,5 +222,5 @@ class Finisher:
 
     def fail(self, job: Job, error: DropscribeError, *, gave_up: bool = False) -> Job:
         """Mark the job failed, then move the original to the failed folder and write
-        ``<stem>.error.json`` (see :mod:`dropscribe.outbox.failures`)."""
+        ``<stem>.error.json`` (see :mod:`dropscribe.jobs.failures`)."""
         return self.failures.fail(job, error, gave_up=gave_up)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.transcript import Transcription
 
 if TYPE_CHECKING:  # the worker process need not import the settings (pydantic)
     from dropscribe.config import LocalSettings

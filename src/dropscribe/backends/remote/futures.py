@@ -14,12 +14,12 @@ from typing import Any
 import structlog
 
 from dropscribe.backends.base import Failed, Future, Gone, Outcome, Pending, Request
-from dropscribe.backends.http import FutureGone, HttpClient
-from dropscribe.backends.normalise import normalise
-from dropscribe.backends.uploads import UploadFormat
+from dropscribe.backends.remote.http import FutureGone, HttpClient
+from dropscribe.backends.remote.normalise import normalise
 from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings
+from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BackendError, Permanent, Retryable, ServerDown
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.remote")
 

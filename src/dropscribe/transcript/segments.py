@@ -19,8 +19,8 @@ import itertools
 from collections import Counter
 from collections.abc import Sequence
 
-from dropscribe.outbox.transcript import Segment, SpeakerTime, Transcription, Word, make_segment
-from dropscribe.outbox.wording import (
+from dropscribe.transcript import Segment, SpeakerTime, Transcription, Word, make_segment
+from dropscribe.transcript.wording import (
     display_words,
     ends_clause,
     ends_sentence,

@@ -16,7 +16,7 @@ from typing import Any
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.speech import detect_speech
-from dropscribe.backends.batching import (
+from dropscribe.backends.local.batching import (
     CLIP_SECONDS,
     Decoding,
     DecodingPlan,
@@ -24,17 +24,17 @@ from dropscribe.backends.batching import (
     split_windows,
     uncovered_speech,
 )
-from dropscribe.backends.local_decoding import (
+from dropscribe.backends.local.decoding import (
     Decoded,
     Keep,
     decode_batched,
     decode_parts,
     decode_sequential,
 )
-from dropscribe.backends.local_protocol import EngineOptions, Job
-from dropscribe.backends.local_threads import plan_threads
-from dropscribe.backends.local_warnings import SegmentScore, transcript_warnings
-from dropscribe.outbox.transcript import Transcription
+from dropscribe.backends.local.protocol import EngineOptions, Job
+from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
+from dropscribe.backends.local.threads import plan_threads
+from dropscribe.transcript import Transcription
 
 #: Whisper's own threshold for "this window holds no speech".
 NO_SPEECH = 0.6

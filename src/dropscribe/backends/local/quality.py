@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dropscribe.audio.cuts import Span
-from dropscribe.backends.batching import uncovered_speech
-from dropscribe.outbox.transcript import Segment
+from dropscribe.backends.local.batching import uncovered_speech
+from dropscribe.transcript import Segment
 
 #: Whisper's own threshold: below it, a window is decoded again.
 LOW_LOGPROB = -1.0

@@ -40,7 +40,21 @@ SPECIAL = (
 )
 #: The one message for a file that disappeared before dropscribe could read it.
 VANISHED = "The file disappeared from the inbox before it could be transcribed; drop it again."
+#: The one message for a file dropscribe may not read.
+UNREADABLE = (
+    "The file cannot be read (permission denied); make it readable by the user "
+    "dropscribe runs as, then retry it."
+)
+#: The SHA-256 of no bytes: an empty file's, which is never transcribed.
+EMPTY_SHA256 = hashlib.sha256().hexdigest()
 EMPTY = "The file is empty (0 bytes); upload the recording again."
+
+
+class Vanished(BadInput):
+    """The file is gone: removed or moved away before it could be read."""
+
+    def __init__(self, message: str = VANISHED) -> None:
+        super().__init__(message)
 
 
 def not_a_file(mode: int) -> BadInput:
@@ -100,14 +114,21 @@ def open_source(path: Path, inside: Path | None = None) -> BinaryIO:
     between them may be a link either.
 
     Raises:
-        BadInput: the path is a link, a folder, a pipe, socket or device (one sentence).
-        OSError: the file cannot be opened (``FileNotFoundError``, ``PermissionError``).
+        Vanished: the file (or a folder on its way) is gone.
+        BadInput: the path is a link, a folder, a pipe, socket or device, or it may not
+            be read (one sentence each, the same wherever it is opened).
+        OSError: any other failure to open it (an I/O error, a share gone away).
     """
     flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC
-    if inside is not None:
-        descriptor = _open_below(inside, path.relative_to(inside))
-    else:
-        descriptor = _open_last(os.fspath(path), flags, None)
+    try:
+        if inside is not None:
+            descriptor = _open_below(inside, path.relative_to(inside))
+        else:
+            descriptor = _open_last(os.fspath(path), flags, None)
+    except FileNotFoundError as exc:
+        raise Vanished() from exc
+    except PermissionError as exc:
+        raise BadInput(UNREADABLE) from exc
     try:
         mode = os.fstat(descriptor).st_mode
         if not stat.S_ISREG(mode):

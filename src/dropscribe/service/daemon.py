@@ -18,17 +18,17 @@ import structlog
 from dropscribe import __version__
 from dropscribe.backends.base import Backend
 from dropscribe.config import CurrentSettings, Settings, load_settings
+from dropscribe.config.originals import archive_folder
 from dropscribe.errors import ConfigError
 from dropscribe.inbox.intake import Intake
 from dropscribe.inbox.watcher import InboxWatcher
+from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.store import Store
-from dropscribe.outbox.completion import Finisher
-from dropscribe.outbox.originals import archive_folder
+from dropscribe.outbox.hooks import HookCommands, Hooks
 from dropscribe.outbox.writer import Outbox, Sidecars
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
-from dropscribe.service.hooks import HookCommands, Hooks
 from dropscribe.service.notify import Notifier
 from dropscribe.service.reload import ReloadPlan, plan_reload
 
@@ -74,7 +74,10 @@ class Daemon:
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
         backends: dict[str, Backend] | None = None,
+        stops: signals.StopSignals | None = None,
     ) -> None:
+        """Build nothing yet; ``stops`` are the process's signal events (``run_daemon``
+        installs them: a constructor changes no process-wide state)."""
         #: The one reference to the settings in force; components read it per job.
         self.current = CurrentSettings(settings)
         #: The file a reload reads again (not a setting: where the settings came from).
@@ -82,7 +85,7 @@ class Daemon:
         self.early_backends = backends or {}
         self.clock = clock
         self.notifier = notifier or Notifier()
-        self.signals = signals.install()  # first: a SIGTERM from now on is a clean stop
+        self.signals = stops or signals.StopSignals()
         self.wake = self.signals.wake
         self.stop_requested = self.signals.stop
         self.reload_requested = self.signals.reload
@@ -276,7 +279,8 @@ def run_daemon(
     """Run the daemon; ``backends`` are engines already started (the local one warms early);
     ``config_path`` is read again on SIGHUP."""
     try:
-        return Daemon(settings, config_path=config_path, backends=backends).run()
+        stops = signals.install()  # first: a SIGTERM from now on is a clean stop
+        return Daemon(settings, config_path=config_path, backends=backends, stops=stops).run()
     except KeyboardInterrupt:
         return 0
     finally:

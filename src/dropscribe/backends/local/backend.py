@@ -27,12 +27,11 @@ from dropscribe.backends.base import (
     Pending,
     Request,
 )
-from dropscribe.backends.languages import english_only_refusal
-from dropscribe.backends.local_limits import breached_limit
-from dropscribe.backends.local_memory import machine_memory_mb, worker_memory_limit_mb
-from dropscribe.backends.local_model import resolve_model
-from dropscribe.backends.local_process import WorkerProcess
-from dropscribe.backends.local_protocol import (
+from dropscribe.backends.local.limits import breached_limit
+from dropscribe.backends.local.memory import machine_memory_mb, worker_memory_limit_mb
+from dropscribe.backends.local.model import resolve_model
+from dropscribe.backends.local.process import WorkerProcess
+from dropscribe.backends.local.protocol import (
     EngineOptions,
     Fatal,
     Finished,
@@ -44,9 +43,10 @@ from dropscribe.backends.local_protocol import (
     TrackChosen,
     WorkerMessage,
 )
-from dropscribe.backends.local_threads import plan_threads
+from dropscribe.backends.local.threads import plan_threads
 from dropscribe.config import LocalSettings, Settings
 from dropscribe.errors import BadInput, Permanent, Retryable, ServerDown
+from dropscribe.languages import english_only_refusal
 
 log = structlog.get_logger("dropscribe.local")
 

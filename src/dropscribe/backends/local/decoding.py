@@ -21,8 +21,8 @@ from typing import Any
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.cuts import Part
 from dropscribe.audio.stitch import PartTranscript, stitch
-from dropscribe.backends.local_warnings import SegmentScore
-from dropscribe.outbox.transcript import Segment, make_segment, make_word
+from dropscribe.backends.local.quality import SegmentScore
+from dropscribe.transcript import Segment, make_segment, make_word
 
 ReportSeconds = Callable[[float], None]
 #: Whether a decoded segment stays in the transcript (see local_engine.heard).

@@ -20,10 +20,10 @@ import structlog
 
 from dropscribe.errors import BackendError, DropscribeError
 from dropscribe.jobs.store import Job, Store
+from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.naming import display_path
-from dropscribe.outbox.transcript import iso_time
 from dropscribe.outbox.writer import Outbox, move_original
-from dropscribe.service.hooks import Hooks
+from dropscribe.transcript import iso_time
 
 if TYPE_CHECKING:
     from dropscribe.config import PathsSettings

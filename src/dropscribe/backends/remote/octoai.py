@@ -12,8 +12,8 @@ import json
 from typing import Any
 
 from dropscribe.backends.base import Done, Future, Gone, Outcome, Pending, Request
-from dropscribe.backends.http import base64_json_body
-from dropscribe.backends.remote import AsyncHTTPBackend
+from dropscribe.backends.remote.futures import AsyncHTTPBackend
+from dropscribe.backends.remote.http import base64_json_body
 from dropscribe.config import OctoAISettings
 
 
