@@ -9,9 +9,8 @@ import pytest
 
 from dropscribe.config import load_settings
 from dropscribe.jobs.completion import Finisher
-from dropscribe.jobs.states import JobState
+from dropscribe.jobs.states import JobState, TransitionError
 from dropscribe.jobs.store import Job, Store
-from dropscribe.jobs.store.schema import TransitionError
 from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.writer import TEMP_PREFIX, Outbox
 from dropscribe.transcript import Transcription, make_segment, make_word

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.errors import BackendError
+from dropscribe.errors import BackendError, Retryable
+from dropscribe.jobs.retry_policy import gave_up
 from dropscribe.jobs.states import JobState
 from dropscribe.outbox.writer import Outbox
 from tests.test_intake import Crash, Rig, make_rig
@@ -40,9 +41,9 @@ def test_a_crash_while_failing_a_job_leaves_it_failed_and_the_restart_puts_its_f
         "the hook": ("dropscribe.outbox.hooks.Hooks.failed", crash),
     }
     monkeypatch.setattr(*where[step])
-    error = BackendError("The engine refused the file.", detail="HTTP 422")
+    error = Retryable("The engine refused the file.", detail="HTTP 422")
     with pytest.raises(Crash):
-        rig.intake.finisher.fail(running, error, gave_up=True)
+        rig.intake.finisher.fail(running, gave_up(error, running.attempts))
     monkeypatch.undo()
     # The state was committed first: nothing can send this file again.
     assert rig.job("talk.wav").state == JobState.FAILED

@@ -363,3 +363,31 @@ def test_job_done_seconds_after_a_retry_is_the_time_of_the_new_attempt(rig: Rig)
         rig.intake.finisher.succeed(rig.store.get(job.id), transcription())
     (done,) = [entry for entry in logs if entry["event"] == "job_done"]
     assert done["seconds"] == 5
+
+
+def test_a_slow_hash_happens_off_the_main_loop_which_keeps_feeding_the_watchdog(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hashed = threading.Event()
+    beats: list[bool] = []
+    main = threading.current_thread()
+
+    def slow_hash(path: Path, inside: Path | None = None) -> str:
+        assert threading.current_thread() is not main  # not on the main loop
+        # Holds the hash until the main loop has fed the watchdog at least twice.
+        assert hashed.wait(timeout=60)
+        return real_hash(path, inside)
+
+    def heartbeat() -> None:
+        assert threading.current_thread() is main
+        beats.append(True)
+        if len(beats) >= 2:
+            hashed.set()
+
+    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_source", slow_hash)
+    monkeypatch.setattr("dropscribe.inbox.intake.HEARTBEAT_SECONDS", 0.01)
+    rig.intake.heartbeat = heartbeat
+    (rig.inbox / "big.wav").write_bytes(b"RIFF-big")
+    assert rig.take_in("big.wav") == 1
+    assert len(beats) >= 2
+    assert rig.job("big.wav").state == JobState.QUEUED

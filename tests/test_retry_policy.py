@@ -21,7 +21,9 @@ from dropscribe.jobs.retry_policy import (
     RetryRules,
     after,
     backoff_delay,
+    carry_out,
     decide,
+    give_back,
 )
 
 RULES = RetryRules(
@@ -101,3 +103,47 @@ def test_an_unreachable_server_pauses_its_backend_checking_at_least_once_a_minut
 def test_backoff_doubles_up_to_its_cap_and_never_falls_below_half() -> None:
     assert [backoff_delay(n, 2.0, 10.0, jitter=1.0) for n in (1, 2, 3, 4)] == [2, 4, 8, 10]
     assert [backoff_delay(n, 2.0, 10.0, jitter=0.0) for n in (1, 2, 3, 4)] == [1, 2, 4, 5]
+
+
+# --- carrying a decision out (the one executor of jobs, chunks and transcribe) -----------
+
+
+def test_a_try_that_spends_no_attempt_gives_it_back_and_never_below_zero() -> None:
+    step = carry_out(JobHistory(attempts=2), RateLimited("slow down", retry_after=5), NOW, RULES)
+    assert (step.attempts, step.at) == (1, NOW + 5)
+    assert step.store_fields() == {
+        "attempts": 1,
+        "error": "slow down",
+        "next_attempt_at": NOW + 5,
+        "future": None,
+        "error_detail": None,
+    }
+    assert give_back(0) == 0
+    down = carry_out(JobHistory(attempts=0), ServerDown("refused"), NOW, RULES)
+    assert isinstance(down.decision, Pause) and down.attempts == 0
+
+
+def test_a_try_that_spends_its_attempt_keeps_it_and_the_next_history_follows() -> None:
+    step = carry_out(JobHistory(attempts=1), Retryable("crash"), NOW, RULES, jitter=0.0)
+    assert isinstance(step.decision, Retry) and step.attempts == 1
+    assert step.history == after(JobHistory(attempts=1), Retryable("crash"), step.decision, NOW)
+
+
+def test_giving_up_says_so_once_in_one_sentence_with_the_detail_kept() -> None:
+    error = Retryable("The engine crashed.", detail="Traceback ...")
+    step = carry_out(JobHistory(attempts=3), error, NOW, RULES)
+    assert step.at is None
+    assert str(step.error) == "Gave up after 3 attempts: The engine crashed."
+    assert isinstance(step.error, Permanent) and step.error.detail == "Traceback ..."
+    # A refusal is no giving up: it fails as it is, in its own words.
+    refused = BadInput("The file is empty.")
+    assert carry_out(JobHistory(attempts=1), refused, NOW, RULES).error is refused
+
+
+def test_a_part_that_fails_names_its_time_range_and_keeps_its_kind() -> None:
+    where = "The part from 0:00 to 10:00"
+    tired = carry_out(JobHistory(attempts=3), Retryable("crash"), NOW, RULES, where=where)
+    assert str(tired.error) == "The part from 0:00 to 10:00 failed after 3 attempts: crash"
+    refused = carry_out(JobHistory(attempts=1), BadInput("no audio"), NOW, RULES, where=where)
+    assert isinstance(refused.error, BadInput)
+    assert str(refused.error) == "The part from 0:00 to 10:00 failed: no audio"

@@ -5,8 +5,16 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.jobs.states import PREDECESSORS, TRANSITIONS, JobState
+from dropscribe.jobs.states import (
+    CHUNK_PREDECESSORS,
+    CHUNK_TRANSITIONS,
+    PREDECESSORS,
+    TRANSITIONS,
+    ChunkState,
+    JobState,
+)
 from dropscribe.jobs.store import Store, TransitionError
+from dropscribe.jobs.store.chunks import NewChunk
 from dropscribe.jobs.store.schema import MIGRATIONS
 
 
@@ -190,3 +198,32 @@ def test_claim_requeue_and_retry_obey_the_transition_table(
     monkeypatch.setattr(module, "PREDECESSORS", strict)
     assert store.claim("local", 5, now=1000.0) == []
     assert store.get(queued).state == JobState.QUEUED
+
+
+def _one_chunk(store: Store) -> int:
+    job_id = add(store, "long.wav")
+    store.chunks.replace_plan(job_id, "plan", [NewChunk(0.0, 600.0, 0.0, 600.0, "0.opus", 10)])
+    return job_id
+
+
+def test_a_chunk_moves_only_as_the_chunk_transition_table_allows(store: Store) -> None:
+    job_id = _one_chunk(store)
+    with pytest.raises(TransitionError, match="pending -> running"):
+        store.chunks.move(job_id, 0, ChunkState.RUNNING, future={"remote_id": "r"})
+    assert store.chunks.count_attempt(job_id, 0) == 1
+    store.chunks.move(job_id, 0, ChunkState.RUNNING, future={"remote_id": "r"})
+    store.chunks.move(job_id, 0, ChunkState.DONE, result={"segments": []}, error=None)
+    (chunk,) = store.chunks.for_job(job_id)
+    assert chunk.state is ChunkState.DONE and chunk.attempts == 1
+    # A finished chunk is never sent again, whatever asks.
+    with pytest.raises(TransitionError, match="done -> submitting"):
+        store.chunks.count_attempt(job_id, 0)
+    with pytest.raises(TransitionError, match="done -> pending"):
+        store.chunks.move(job_id, 0, ChunkState.PENDING, future=None)
+    assert store.chunks.for_job(job_id)[0].result == {"segments": []}
+
+
+def test_every_chunk_state_is_in_the_table_and_done_is_final() -> None:
+    assert set(CHUNK_TRANSITIONS) == set(ChunkState)
+    assert CHUNK_TRANSITIONS[ChunkState.DONE] == frozenset()
+    assert ChunkState.DONE not in CHUNK_PREDECESSORS[ChunkState.DONE]

@@ -24,9 +24,9 @@ from dropscribe.backends.base import Done, Failed, Gone, Pending, Request
 from dropscribe.backends.registry import create_backend
 from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import Settings
-from dropscribe.errors import BadInput, DropscribeError, Permanent, Retryable
+from dropscribe.errors import BadInput, DropscribeError, Retryable
 from dropscribe.jobs.chunking.chunks import sends_chunks
-from dropscribe.jobs.retry_policy import Fail, JobHistory, Pause, RetryRules, after, decide
+from dropscribe.jobs.retry_policy import JobHistory, RetryRules, carry_out, give_back
 from dropscribe.jobs.runner import BackendFactory, Runner
 from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.document import build_document
@@ -194,21 +194,19 @@ def with_retries(
             result = one_try()
         except DropscribeError as error:
             now = clock()
-            decision = decide(history, error, now, rules, rng.random())
-            if isinstance(decision, Fail):
-                if decision.gave_up:
-                    message = f"Gave up after {history.attempts} attempts: {error}"
-                    raise Permanent(message, getattr(error, "detail", None)) from error
-                raise
-            history = after(history, error, decision, now)
-            until = decision.until if isinstance(decision, Pause) else decision.at
-            wait = round(until - now, 1)
+            step = carry_out(history, error, now, rules, rng.random())
+            if step.at is None:
+                if step.error is error:
+                    raise
+                raise step.error from error
+            history = replace(step.history, attempts=step.attempts)
+            wait = round(step.at - now, 1)
             log.info("waiting_to_retry", file=label, error=str(error), seconds=wait)
-            sleep(max(0.0, until - now))
+            sleep(max(0.0, step.at - now))
             continue
         if result is not None:
             return result
-        history = replace(history, attempts=history.attempts - 1)
+        history = replace(history, attempts=give_back(history.attempts))
 
 
 class _ProgressBar:

@@ -23,6 +23,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as StillHashing
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,9 @@ log = structlog.get_logger("dropscribe.inbox.intake")
 
 #: Files recorded per transaction when many are ready at once.
 INTAKE_BATCH = 200
+#: While a batch is hashed (up to 200 files of up to 2 GiB, perhaps on a slow share), the
+#: main loop keeps the service watchdog fed this often.
+HEARTBEAT_SECONDS = 5.0
 #: A file being taken in, alone, when the daemon died this many times is failed, not
 #: tried again: it is what kills the daemon. (Alone, so that a crash blames one file.)
 DEATHS_BEFORE_GIVING_UP = 2
@@ -157,12 +162,26 @@ class Intake:
         ready.sort(key=lambda item: item[0])  # same-stem names resolved in one order
         paths = [relative for relative, _ in ready]
         self.store.mark_intake(paths, alone=alone)
-        limit = self.settings.transcribe.max_file_bytes
-        arrivals = [examine(self.inbox, relative, info, limit) for relative, info in ready]
+        arrivals = self._examine(ready)
         jobs = self.recorder.record([a for a in arrivals if a is not None], paths)
         for job in jobs:
             self._complete(job)
         return len(jobs)
+
+    def _examine(self, ready: list[tuple[str, os.stat_result]]) -> list[Arrival | None]:
+        """Hash and check the files off the main thread, feeding the watchdog meanwhile."""
+        limit = self.settings.transcribe.max_file_bytes
+
+        def examine_all() -> list[Arrival | None]:
+            return [examine(self.inbox, relative, info, limit) for relative, info in ready]
+
+        with ThreadPoolExecutor(1, thread_name_prefix="intake-hash") as pool:
+            hashing = pool.submit(examine_all)
+            while True:
+                try:
+                    return hashing.result(timeout=HEARTBEAT_SECONDS)
+                except StillHashing:
+                    self.heartbeat()
 
     def _complete(self, job: Job) -> None:
         """Finish a recorded job that intake itself settles: a refusal or a duplicate.

@@ -220,7 +220,7 @@ class Finisher:
         """
         return self.failures.recover()
 
-    def fail(self, job: Job, error: DropscribeError, *, gave_up: bool = False) -> Job:
+    def fail(self, job: Job, error: DropscribeError) -> Job:
         """Mark the job failed, then move the original to the failed folder and write
         ``<stem>.error.json`` (see :mod:`dropscribe.jobs.failures`)."""
-        return self.failures.fail(job, error, gave_up=gave_up)
+        return self.failures.fail(job, error)

@@ -27,8 +27,8 @@ from dropscribe.jobs.retry_policy import (
     Pause,
     Retry,
     RetryRules,
-    after,
-    decide,
+    carry_out,
+    give_back,
 )
 from dropscribe.jobs.runner import Runner
 from dropscribe.jobs.states import IN_FLIGHT, JobState
@@ -210,7 +210,7 @@ class JobDriver:
         self.store.move(
             job.id,
             JobState.QUEUED,
-            attempts=max(0, job.attempts - 1),
+            attempts=give_back(job.attempts),
             next_attempt_at=self.clock(),
             future=None,
             **fields,
@@ -235,14 +235,16 @@ class JobDriver:
             job.attempts, known.troubled_since, known.waits, self.pauses.downs(job.backend)
         )
         rules = RetryRules.from_settings(self.settings().transcribe)
-        decision = decide(history, error, now, rules, self._rng.random())
-        if not isinstance(decision, Fail):
-            with self._lock:
-                self._histories[job.id] = after(history, error, decision, now)
+        step = carry_out(history, error, now, rules, self._rng.random())
+        decision = step.decision
         if isinstance(decision, Fail):
             self._forget(job.id)
-            self.finisher.fail(job, error, gave_up=decision.gave_up)
-        elif isinstance(decision, Pause):
+            self.finisher.fail(job, step.error)
+            return
+        with self._lock:
+            self._histories[job.id] = step.history
+        self.store.move(job.id, JobState.QUEUED, **step.store_fields())
+        if isinstance(decision, Pause):
             self.pauses.pause(job.backend, decision.until)
             log.warning(
                 "backend_down",
@@ -251,7 +253,6 @@ class JobDriver:
                 error=str(error),
                 retry_in=round(decision.until - now, 1),
             )
-            self._requeue(job, decision.until, error, spends_attempt=False)
         elif isinstance(decision, Retry):
             self.counters.count_retry()
             log.warning(
@@ -263,23 +264,7 @@ class JobDriver:
                 error=str(error),
                 retry_in=round(decision.at - now, 2),
             )
-            self._requeue(job, decision.at, error, spends_attempt=decision.spends_attempt)
 
     def _forget(self, job_id: int) -> None:
         with self._lock:
             self._histories.pop(job_id, None)
-
-    def _requeue(
-        self, job: Job, when: float, error: DropscribeError, *, spends_attempt: bool
-    ) -> None:
-        """Put the job back in the queue until ``when``, noting why; its future is dropped."""
-        fields: dict[str, Any] = {} if spends_attempt else {"attempts": max(0, job.attempts - 1)}
-        self.store.move(
-            job.id,
-            JobState.QUEUED,
-            next_attempt_at=when,
-            error=str(error),
-            error_detail=getattr(error, "detail", None),
-            future=None,
-            **fields,
-        )

@@ -67,7 +67,7 @@ class Failures:
         self.announce = announce
         self.config_path = config_path
 
-    def fail(self, job: Job, error: DropscribeError, *, gave_up: bool = False) -> Job:
+    def fail(self, job: Job, error: DropscribeError) -> Job:
         """Mark the job failed, then move its original to the failed folder and write
         ``<stem>.error.json`` saying where it is now.
 
@@ -76,10 +76,7 @@ class Failures:
                 and the next start does the step again.
         """
         detail = error.detail if isinstance(error, BackendError) else None
-        message = str(error)
-        if gave_up:
-            message = f"Gave up after {job.attempts} attempts: {message}"
-        failed = self.store.fail_unsettled(job.id, error=message, error_detail=detail)
+        failed = self.store.fail_unsettled(job.id, error=str(error), error_detail=detail)
         self._settle(failed)
         return failed
 

@@ -11,14 +11,29 @@ what the file itself causes; the server's own trouble does not spend them:
                                 -> Retry, no attempt spent, until the transient budget
                                    has passed since the file's trouble began; then as below
     any other Retryable         -> Retry with backoff, or Fail once attempts are used up
+
+:func:`carry_out` is the one executor of a decision, for jobs, chunks and
+``dropscribe transcribe`` alike: the attempts to store (a try that spends none
+is given back), when to try again, the error to record (the give-up sentence
+once attempts are used up) and the history for the next failure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import Any
 
 from dropscribe.config import TranscribeSettings
-from dropscribe.errors import DropscribeError, RateLimited, Retryable, ServerDown, ServerTrouble
+from dropscribe.errors import (
+    BackendError,
+    BadInput,
+    DropscribeError,
+    Permanent,
+    RateLimited,
+    Retryable,
+    ServerDown,
+    ServerTrouble,
+)
 
 #: The longest wait between two tries of a backend that is down: a server that
 #: comes back is noticed within a minute.
@@ -120,10 +135,16 @@ def decide(
     return Retry(now + max(delay, asked), spends_attempt=True)
 
 
+def give_back(attempts: int) -> int:
+    """Return the attempts once the try in progress is not counted (it was not the file's
+    fault: a restart, a fallback, a server that was down)."""
+    return max(0, attempts - 1)
+
+
 def after(job: JobHistory, error: DropscribeError, decision: Decision, now: float) -> JobHistory:
     """Return the job's history once ``decision`` is carried out (for its next failure)."""
     if isinstance(decision, Pause):
-        return replace(job, attempts=max(0, job.attempts - 1), backend_downs=job.backend_downs + 1)
+        return replace(job, attempts=give_back(job.attempts), backend_downs=job.backend_downs + 1)
     if isinstance(decision, Fail):
         return job
     if decision.spends_attempt:
@@ -132,5 +153,64 @@ def after(job: JobHistory, error: DropscribeError, decision: Decision, now: floa
     if since is None and isinstance(error, ServerTrouble):
         since = now
     return replace(
-        job, attempts=max(0, job.attempts - 1), waits=job.waits + 1, troubled_since=since
+        job, attempts=give_back(job.attempts), waits=job.waits + 1, troubled_since=since
     )
+
+
+def gave_up(error: DropscribeError, attempts: int, where: str = "") -> DropscribeError:
+    """Return the error a file (or ``where``: a part of it) fails with for good: the one
+    sentence, the detail kept."""
+    detail = error.detail if isinstance(error, BackendError) else None
+    tries = f" after {attempts} attempts" if isinstance(error, Retryable) else ""
+    if where:
+        message = f"{where} failed{tries}: {error}"
+    elif tries:
+        message = f"Gave up{tries}: {error}"
+    else:
+        return error
+    return BadInput(message) if isinstance(error, BadInput) else Permanent(message, detail=detail)
+
+
+@dataclass(frozen=True)
+class Step:
+    """A decision carried out on plain values."""
+
+    decision: Decision
+    #: The attempts to store: the one just spent, or given back.
+    attempts: int
+    #: When to try again (a pause's end for a backend that is down); None: failed for good.
+    at: float | None
+    #: What is recorded: the error, or the give-up sentence once attempts are used up.
+    error: DropscribeError
+    #: The history for the next failure (unchanged once failed).
+    history: JobHistory
+
+    def store_fields(self) -> dict[str, Any]:
+        """Return the fields of the job or chunk row that record this step."""
+        detail = self.error.detail if isinstance(self.error, BackendError) else None
+        fields: dict[str, Any] = {"attempts": self.attempts, "error": str(self.error)}
+        if self.at is not None:
+            fields.update(next_attempt_at=self.at, future=None, error_detail=detail)
+        return fields
+
+
+def carry_out(
+    job: JobHistory,
+    error: DropscribeError,
+    now: float,
+    rules: RetryRules,
+    jitter: float = 0.5,
+    *,
+    where: str = "",
+) -> Step:
+    """Return what becomes of a try that failed with ``error``, carried out: the one
+    executor of :func:`decide` (``where`` names a part of the file, for its sentence)."""
+    decision = decide(job, error, now, rules, jitter)
+    if isinstance(decision, Fail):
+        final = gave_up(error, job.attempts, where) if decision.gave_up or where else error
+        return Step(decision, job.attempts, None, final, job)
+    history = after(job, error, decision, now)
+    if isinstance(decision, Pause):
+        return Step(decision, give_back(job.attempts), decision.until, error, history)
+    spent = job.attempts if decision.spends_attempt else give_back(job.attempts)
+    return Step(decision, spent, decision.at, error, history)

@@ -121,18 +121,21 @@ def await_outcome(
     stopping: threading.Event,
     clock: Callable[[], float],
     on_pending: Callable[[Pending], None] | None = None,
+    sleep: Callable[[float], bool] | None = None,
 ) -> Outcome | None:
     """Poll ``future`` with ``backend``'s backoff until it has an outcome: the one polling
     loop of whole files and chunks alike.
 
     Returns None when ``stopping`` is set first. A future older than ``limit`` seconds
-    comes back as a Retryable failure.
+    comes back as a Retryable failure. ``sleep(seconds)`` waits between polls and says
+    whether to stop (``stopping.wait``; a test's manual clock advances instead).
     """
     deadline = None if limit is None else future.submitted_at + limit
+    pause = sleep or stopping.wait
     polls = 0
     while not stopping.is_set():
         delay = backend.poll_delay(polls)
-        if delay and stopping.wait(delay):
+        if delay and pause(delay):
             break
         outcome = backend.poll(future, POLL_WAIT)
         polls += 1

@@ -1,8 +1,12 @@
-"""Job states and the transitions allowed between them (DESIGN.md section 2)."""
+"""Job and chunk states and the transitions allowed between them (DESIGN.md section 2)."""
 
 from __future__ import annotations
 
 from enum import StrEnum
+
+
+class TransitionError(RuntimeError):
+    """A job or chunk was asked to move where its lifecycle does not allow."""
 
 
 class JobState(StrEnum):
@@ -46,3 +50,33 @@ IN_FLIGHT = frozenset({S.SUBMITTING, S.RUNNING, S.WRITING})
 def can_move(old: JobState, new: JobState) -> bool:
     """Return whether a job may go from ``old`` to ``new``."""
     return new in TRANSITIONS[old]
+
+
+class ChunkState(StrEnum):
+    """The state of one chunk of a recording uploaded in parts (a child of its job)."""
+
+    PENDING = "pending"
+    SUBMITTING = "submitting"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+C = ChunkState
+
+#: Every allowed move of a chunk; the store's UPDATE refuses any other.
+CHUNK_TRANSITIONS: dict[ChunkState, frozenset[ChunkState]] = {
+    C.PENDING: frozenset({C.SUBMITTING}),
+    # Back to pending: to be sent again (a retry, the server down, a restart mid-send).
+    C.SUBMITTING: frozenset({C.RUNNING, C.PENDING, C.FAILED}),
+    C.RUNNING: frozenset({C.DONE, C.PENDING, C.FAILED}),
+    C.DONE: frozenset(),
+    # `dropscribe retry` puts it back; a daemon that died between failing the chunk and
+    # failing its job sends it once more when the job resumes.
+    C.FAILED: frozenset({C.PENDING, C.SUBMITTING}),
+}
+
+CHUNK_PREDECESSORS: dict[ChunkState, frozenset[ChunkState]] = {
+    new: frozenset(old for old, targets in CHUNK_TRANSITIONS.items() if new in targets)
+    for new in ChunkState
+}

@@ -38,7 +38,7 @@ from dropscribe.jobs.chunking.uploads import (
     plan_key,
     prepare,
 )
-from dropscribe.jobs.states import JobState
+from dropscribe.jobs.states import ChunkState, JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk, NewChunk
 from dropscribe.transcript import Transcription
@@ -71,10 +71,13 @@ class ChunkedUploads:
         stopping: threading.Event,
         lender: SlotLender,
         workroot: Path | None = None,
+        *,
+        sleep: Callable[[float], bool] | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.clock = clock
+        self.sleep = sleep
         self.stopping = stopping
         self.lender = lender
         self.workroot = workroot or settings.paths.state.parent / "uploads"
@@ -105,7 +108,9 @@ class ChunkedUploads:
         assert isinstance(section, RemoteSettings)
         chunks = self._chunks(job, backend, section, source)
         if progress is not None:
-            progress.planned(len(chunks), sum(c.bytes for c in chunks if c.state != "done"))
+            progress.planned(
+                len(chunks), sum(c.bytes for c in chunks if c.state != ChunkState.DONE)
+            )
         if job.state == JobState.SUBMITTING:
             future = Future(
                 backend=job.backend,
@@ -128,6 +133,7 @@ class ChunkedUploads:
             self.workdir(job),
             chunks,
             progress,
+            sleep=self.sleep,
         ).run()
         if isinstance(outcome, Done):
             return Done(self._stitched(job, backend, section))
@@ -175,7 +181,9 @@ class ChunkedUploads:
                 **(manifest.track or {}),
             )
             return self.store.chunks.replace_plan(job.id, key, _new_chunks(manifest))
-        missing = [c for c in chunks if c.state != "done" and not (workdir / c.path).exists()]
+        missing = [
+            c for c in chunks if c.state != ChunkState.DONE and not (workdir / c.path).exists()
+        ]
         if missing:
             earlier = [
                 Part(c.idx, c.start, c.end, c.keep_start, c.keep_end, c.path, 0) for c in chunks

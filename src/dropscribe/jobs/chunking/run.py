@@ -17,9 +17,10 @@ import structlog
 
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.config import RemoteSettings, TranscribeSettings
-from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
-from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
+from dropscribe.errors import BackendError, BadInput, Retryable
+from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, carry_out, give_back
 from dropscribe.jobs.runner import await_outcome
+from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.transcript import Transcription, clock_time
@@ -75,8 +76,13 @@ class ChunkRun:
         workdir: Path,
         chunks: list[Chunk],
         progress: ChunkProgress | None = None,
+        *,
+        sleep: Callable[[float], bool] | None = None,
     ) -> None:
         self.progress = progress
+        #: Waits until a retry is due and says whether to stop (beside the clock, so a
+        #: test's manual clock drives the whole run).
+        self.sleep = sleep or stopping.wait
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -86,7 +92,9 @@ class ChunkRun:
         self.backend = backend
         self.section = section
         self.workdir = workdir
-        self.todo: list[tuple[float, Chunk]] = [(0.0, c) for c in chunks if c.state != "done"]
+        self.todo: list[tuple[float, Chunk]] = [
+            (0.0, c) for c in chunks if c.state != ChunkState.DONE
+        ]
         self.failure: BackendError | BadInput | None = None
         self.stopped = False
         #: Slots borrowed from the backend's idle ones, beyond the job's own.
@@ -109,7 +117,7 @@ class ChunkRun:
                     if not self._more_to_do():
                         break
                     earliest = min(due for due, _ in self.todo)
-                    self.stopping.wait(max(0.0, earliest - now))
+                    self.sleep(max(0.0, earliest - now))
                     continue
                 finished, _ = wait(running, timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED)
                 for done in finished:
@@ -150,7 +158,7 @@ class ChunkRun:
     def _one(self, chunk: Chunk) -> Outcome | None:
         """Submit the chunk (unless its future is saved) and poll it to an outcome."""
         job = self.job
-        if chunk.state == "running" and chunk.future is not None:
+        if chunk.state == ChunkState.RUNNING and chunk.future is not None:
             future = Future.from_dict(chunk.future)
         else:
             self.store.chunks.count_attempt(job.id, chunk.idx)
@@ -170,7 +178,7 @@ class ChunkRun:
                 return Failed(exc)
             except OSError as exc:
                 return Failed(Retryable(f"The chunk could not be read ({exc})."))
-            self.store.chunks.move(job.id, chunk.idx, "running", future=future.to_dict())
+            self.store.chunks.move(job.id, chunk.idx, ChunkState.RUNNING, future=future.to_dict())
             log.info(
                 "chunk_submitted",
                 job=job.id,
@@ -180,13 +188,14 @@ class ChunkRun:
                 remote_id=future.remote_id,
             )
             if not any(
-                c.state in ("pending", "submitting") for c in self.store.chunks.for_job(job.id)
+                c.state in (ChunkState.PENDING, ChunkState.SUBMITTING)
+                for c in self.store.chunks.for_job(job.id)
             ):
                 log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
         outcome = self._await(future)
         if isinstance(outcome, Done):
             self.store.chunks.move(
-                job.id, chunk.idx, "done", result=outcome.result.to_dict(), error=None
+                job.id, chunk.idx, ChunkState.DONE, result=outcome.result.to_dict(), error=None
             )
             if self.progress is not None:
                 self.progress.chunk_done()
@@ -205,6 +214,7 @@ class ChunkRun:
             self.stopping,
             self.clock,
             waiting,
+            self.sleep,
         )
 
     def _settle(self, chunk: Chunk, outcome: Outcome | None) -> None:
@@ -220,7 +230,11 @@ class ChunkRun:
             log.info("chunk_gone", job=job.id, chunk=chunk.idx, reason=outcome.reason)
             # Not the chunk's fault: the attempt it was on is not counted.
             chunks.move(
-                job.id, chunk.idx, "pending", future=None, attempts=max(0, current.attempts - 1)
+                job.id,
+                chunk.idx,
+                ChunkState.PENDING,
+                future=None,
+                attempts=give_back(current.attempts),
             )
             self.todo.append((self.clock(), self._fresh(chunk)))
             return
@@ -233,23 +247,24 @@ class ChunkRun:
         history = replace(known, attempts=current.attempts)
         # Jitter, so that the chunks failing together do not all come back at once.
         rules = RetryRules.from_settings(self.rules)
-        decision = decide(history, error, now, rules, self.rng.random())
-        self.histories[chunk.idx] = after(history, error, decision, now)
+        where = f"The part from {clock_time(chunk.start)} to {clock_time(chunk.end)}"
+        step = carry_out(history, error, now, rules, self.rng.random(), where=where)
+        decision = step.decision
+        self.histories[chunk.idx] = step.history
         if isinstance(decision, Pause):
             # The server is unreachable: the job waits as a whole (the dispatcher pauses
             # the backend); the chunk's attempt is given back.
             chunks.move(
                 job.id,
                 chunk.idx,
-                "pending",
+                ChunkState.PENDING,
                 future=None,
                 error=str(error),
-                attempts=max(0, current.attempts - 1),
+                attempts=step.attempts,
             )
             self.failure = self.failure or error
             return
         if isinstance(decision, Retry):
-            attempts = current.attempts if decision.spends_attempt else current.attempts - 1
             log.warning(
                 "chunk_retry",
                 job=job.id,
@@ -262,22 +277,16 @@ class ChunkRun:
             chunks.move(
                 job.id,
                 chunk.idx,
-                "pending",
+                ChunkState.PENDING,
                 future=None,
                 error=str(error),
-                attempts=max(0, attempts),
+                attempts=step.attempts,
             )
             self.todo.append((decision.at, self._fresh(chunk)))
             return
-        chunks.move(job.id, chunk.idx, "failed", future=None, error=str(error))
-        gave_up = f" after {current.attempts} attempts" if isinstance(error, Retryable) else ""
-        span = f"{clock_time(chunk.start)} to {clock_time(chunk.end)}"
-        message = f"The part from {span} failed{gave_up}: {error}"
-        detail = getattr(error, "detail", None)
-        failure: BackendError | BadInput = (
-            BadInput(message) if isinstance(error, BadInput) else Permanent(message, detail=detail)
-        )
-        self.failure = self.failure or failure
+        chunks.move(job.id, chunk.idx, ChunkState.FAILED, future=None, error=str(error))
+        assert isinstance(step.error, (BackendError, BadInput))  # gave_up() makes one
+        self.failure = self.failure or step.error
 
     def _fresh(self, chunk: Chunk) -> Chunk:
         return next(c for c in self.store.chunks.for_job(self.job.id) if c.idx == chunk.idx)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dropscribe.jobs.states import JobState
+from dropscribe.jobs.states import JobState, TransitionError
 from dropscribe.jobs.store.chunks import ChunkTable
 from dropscribe.jobs.store.marks import CrashMarks
 from dropscribe.jobs.store.moves import JobMoves, refuse_empty_hash
@@ -26,7 +26,6 @@ from dropscribe.jobs.store.schema import (
     JOB_COLUMNS,
     MIGRATIONS,
     Job,
-    TransitionError,
     path_from_value,
     path_value,
 )

@@ -2,7 +2,8 @@
 
 Each chunk is saved as it moves (``pending -> submitting -> running -> done``,
 or ``failed``), with its future and its result, so a restart polls the chunks
-in flight and never sends a finished one again.
+in flight and never sends a finished one again. The moves allowed are
+``states.CHUNK_TRANSITIONS``, enforced inside the UPDATE as for jobs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from dropscribe.jobs.states import CHUNK_PREDECESSORS, ChunkState, TransitionError
 
 if TYPE_CHECKING:
     from dropscribe.jobs.store import Store
@@ -41,7 +44,6 @@ COLUMNS = (
     "job_id, idx, plan, start, end, keep_start, keep_end, path, bytes, state, attempts, "
     "future, result, error"
 )
-STATES = ("pending", "submitting", "running", "done", "failed")
 
 
 @dataclass(frozen=True)
@@ -55,7 +57,7 @@ class Chunk:
     keep_end: float
     path: str
     bytes: int
-    state: str
+    state: ChunkState
     attempts: int
     future: dict[str, Any] | None
     result: dict[str, Any] | None
@@ -66,6 +68,7 @@ class Chunk:
         values = dict(row)
         for key in ("future", "result"):
             values[key] = json.loads(values[key]) if values[key] else None
+        values["state"] = ChunkState(values["state"])
         return cls(**values)
 
 
@@ -146,29 +149,45 @@ class ChunkTable:
                     (now, job_id),
                 )
 
-    def move(self, job_id: int, idx: int, state: str, **fields: Any) -> None:
-        """Set a chunk's state and ``fields`` (future, result, error, attempts) in one write."""
-        assert state in STATES
+    def move(self, job_id: int, idx: int, state: ChunkState, **fields: Any) -> None:
+        """Set a chunk's state and ``fields`` (future, result, error, attempts) in one write.
+
+        Raises:
+            TransitionError: the chunk's state may not move to ``state``.
+        """
         for key in ("future", "result"):
             if fields.get(key) is not None:
                 fields[key] = json.dumps(fields[key])
         fields["updated_at"] = self.store.now()
         assignments = ", ".join(f"{key} = ?" for key in fields)
-        with self.store._write() as db:
-            db.execute(
-                f"UPDATE chunks SET state = ?, {assignments} WHERE job_id = ? AND idx = ?",
-                (state, *fields.values(), job_id, idx),
-            )
+        self._transition(job_id, idx, state, f"state = ?, {assignments}", [state, *fields.values()])
 
     def count_attempt(self, job_id: int, idx: int) -> int:
         """Mark the chunk ``submitting`` (before its request leaves) and return its attempt."""
-        with self.store._write() as db:
-            row = db.execute(
-                "UPDATE chunks SET state = 'submitting', attempts = attempts + 1, updated_at = ? "
-                "WHERE job_id = ? AND idx = ? RETURNING attempts",
-                (self.store.now(), job_id, idx),
-            ).fetchone()
+        assignments = "state = ?, attempts = attempts + 1, updated_at = ?"
+        submitting = ChunkState.SUBMITTING
+        row = self._transition(job_id, idx, submitting, assignments, [submitting, self.store.now()])
         return int(row["attempts"])
+
+    def _transition(
+        self, job_id: int, idx: int, new: ChunkState, assignments: str, values: list[Any]
+    ) -> sqlite3.Row:
+        """Run the UPDATE only where the chunk's state allows the move; refuse it otherwise."""
+        allowed = sorted(CHUNK_PREDECESSORS[new])
+        marks = ", ".join("?" * len(allowed))
+        with self.store._write() as db:
+            row: sqlite3.Row | None = db.execute(
+                f"UPDATE chunks SET {assignments} WHERE job_id = ? AND idx = ? "
+                f"AND state IN ({marks}) RETURNING attempts",
+                (*values, job_id, idx, *allowed),
+            ).fetchone()
+            if row is None:
+                found = db.execute(
+                    "SELECT state FROM chunks WHERE job_id = ? AND idx = ?", (job_id, idx)
+                ).fetchone()
+                was = found["state"] if found else "no such chunk"
+                raise TransitionError(f"chunk {job_id}/{idx}: {was} -> {new} is not allowed")
+        return row
 
     def forget(self, job_id: int) -> None:
         """Drop the job's chunks (its whole result is saved)."""

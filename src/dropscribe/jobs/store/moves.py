@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from typing import Any
 
-from dropscribe.jobs.states import PREDECESSORS, TERMINAL, JobState
-from dropscribe.jobs.store.schema import JOB_COLUMNS, Job, TransitionError
+from dropscribe.jobs.states import PREDECESSORS, TERMINAL, JobState, TransitionError
+from dropscribe.jobs.store.schema import JOB_COLUMNS, Job
 
 
 def refuse_empty_hash(sha256: str) -> None:

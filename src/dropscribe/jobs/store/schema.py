@@ -96,10 +96,6 @@ JOB_COLUMNS = (
 )
 
 
-class TransitionError(RuntimeError):
-    """A job was asked to move where the lifecycle does not allow."""
-
-
 @dataclass(frozen=True)
 class Job:
     id: int
