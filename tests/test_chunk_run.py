@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending
+from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.config import RemoteSettings, Settings, load_settings
 from dropscribe.errors import Permanent, Retryable, ServerDown
 from dropscribe.jobs.chunking.run import ChunkRun
@@ -30,6 +30,11 @@ from tests.helpers import write_config
 #: Three chunks of ten minutes; their labels as requests name them.
 SPANS = [(0.0, 600.0), (600.0, 1200.0), (1200.0, 1800.0)]
 LABELS = ["0:00-10:00", "10:00-20:00", "20:00-30:00"]
+
+
+def label_of(request: Request) -> str:
+    """Return the chunk's time range, as its request names it (``long.wav [0:00-10:00]``)."""
+    return request.relative_path.rsplit("[", 1)[1].rstrip("]")
 
 
 class Lender:
@@ -56,7 +61,7 @@ class Script:
     def poll(self, backend: FakeBackend) -> Callable[[Future], Outcome]:
         def answer(future: Future) -> Outcome:
             number = int(future.remote_id.rsplit("-", 1)[1])
-            label = backend.requests[number - 1].relative_path.rsplit("[", 1)[1].rstrip("]")
+            label = label_of(backend.requests[number - 1])
             queue = self.answers.get(label, [])
             return queue.pop(0) if queue else Done(transcription(f"words of {label}"))
 
@@ -149,7 +154,7 @@ def test_every_chunk_is_sent_once_and_its_result_saved(rig: ChunkRig) -> None:
     assert isinstance(rig.run(), Done)
     assert [c.state for c in rig.chunks()] == [ChunkState.DONE] * 3
     assert [c.attempts for c in rig.chunks()] == [1, 1, 1]
-    assert sorted(r.relative_path.rsplit("[", 1)[1].rstrip("]") for r in rig.backend.requests) == LABELS
+    assert sorted(label_of(r) for r in rig.backend.requests) == LABELS
     results = [c.result for c in rig.chunks()]
     assert all(r is not None and "words of" in str(r) for r in results)
     # Every slot borrowed beyond the job's own went back.
@@ -208,5 +213,5 @@ def test_a_finished_chunk_is_never_sent_again_when_the_run_is_taken_up(rig: Chun
     assert finished and LABELS[1] not in finished
     sent = len(rig.backend.requests)
     assert isinstance(rig.run(), Done)  # the job resumed after the pause
-    again = {r.relative_path.rsplit("[", 1)[1].rstrip("]") for r in rig.backend.requests[sent:]}
+    again = {label_of(r) for r in rig.backend.requests[sent:]}
     assert LABELS[1] in again and not again & finished
