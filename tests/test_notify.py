@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+import threading
 import time
 from pathlib import Path
 
@@ -13,23 +14,17 @@ from dropscribe.service.notify import Notifier
 from tests.helpers import AUDIO, DaemonProcess, write_config
 
 
-def receive_all(
-    sock: socket.socket, seconds: float, enough: int | None = None
-) -> list[tuple[float, str]]:
-    """Collect every datagram that arrives within ``seconds`` (or until ``enough``
-    watchdog pings came after READY), with its arrival time."""
-    messages: list[tuple[float, str]] = []
-    deadline = time.monotonic() + seconds
-    while (left := deadline - time.monotonic()) > 0:
-        if enough is not None and pings_after_ready(messages) >= enough:
-            break
-        sock.settimeout(left)
+def listen(
+    sock: socket.socket, messages: list[tuple[float, str]], done: threading.Event
+) -> None:
+    """Append every datagram to ``messages`` with its arrival time until ``done``."""
+    sock.settimeout(0.1)
+    while not done.is_set():
         try:
             data = sock.recv(4096)
         except TimeoutError:
-            break
+            continue
         messages.append((time.monotonic(), data.decode()))
-    return messages
 
 
 def pings_after_ready(messages: list[tuple[float, str]]) -> int:
@@ -51,13 +46,23 @@ def test_the_daemon_reports_ready_status_watchdog_and_stopping(
     # The watchdog limit is 1 s: pings are due every 0.5 s. Waiting for a count of pings
     # (not for a time) keeps the test independent of how long start-up takes.
     daemon = DaemonProcess(config, env={"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"})
+    messages: list[tuple[float, str]] = []
+    # Read all along, as systemd does: a socket left unread fills its queue (ten
+    # datagrams) and the daemon's pings are then dropped, which is no fault of its own.
+    listening = threading.Event()
+    listener = threading.Thread(target=lambda: listen(sock, messages, listening), daemon=True)
+    listener.start()
     with daemon:
-        messages = receive_all(sock, 60.0, enough=8)
+        deadline = time.monotonic() + 60
+        while pings_after_ready(list(messages)) < 8 and time.monotonic() < deadline:
+            time.sleep(0.1)
         daemon.wait_event("ready")
         daemon.wait_event("job_done")
-        messages += receive_all(sock, 2.5)  # the status line is renewed every 2 s
+        time.sleep(2.5)  # the status line is renewed every 2 s
         assert daemon.stop() == 0
-    messages += receive_all(sock, 0.5)
+    time.sleep(0.5)
+    listening.set()
+    listener.join(timeout=5)
     texts = [text for _, text in messages]
     ready = next(i for i, text in enumerate(texts) if "READY=1" in text)
     # READY comes only after the store and the watcher are up.
@@ -94,3 +99,25 @@ def test_outside_systemd_notifying_does_nothing(monkeypatch: pytest.MonkeyPatch)
     notifier = Notifier()
     assert not notifier.enabled and notifier.watchdog_interval is None
     assert notifier.send("READY=1") is False
+
+
+def test_a_reader_that_stopped_reading_never_stalls_the_daemon(workdir: Path) -> None:
+    address = str(workdir / "full.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(address)
+    notifier = Notifier(address=address, watchdog_usec="1000000")
+    sent: list[bool] = []
+    # Nobody reads: the socket's queue fills after a few datagrams. Each send must
+    # come back (as False) rather than wait for a reader.
+    def ping_often() -> None:
+        sent.extend(notifier.send("WATCHDOG=1") for _ in range(200))
+
+    pinging = threading.Thread(target=ping_often)
+    pinging.start()
+    pinging.join(timeout=30)
+    try:
+        assert not pinging.is_alive()
+        assert sent[0] and not sent[-1]
+    finally:
+        notifier.close()
+        sock.close()

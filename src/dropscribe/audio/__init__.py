@@ -3,5 +3,3 @@ join the parts."""
 
 #: Whisper's sample rate: every decoded recording is 16 kHz mono.
 SAMPLE_RATE = 16000
-#: Tells a worker process which process started it (it must not outlive that one).
-PARENT_VARIABLE = "DROPSCRIBE_PARENT_PID"

@@ -17,11 +17,7 @@ blocks of a few minutes.
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
-import resource
-import signal
 import sys
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -31,13 +27,13 @@ from typing import Any
 import av
 import numpy as np
 
-from dropscribe.audio import PARENT_VARIABLE, SAMPLE_RATE
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
 from dropscribe.audio.speech_blocks import SpeechFinder
 from dropscribe.errors import BadInput
+from dropscribe.workers import die_with_the_daemon, limit_memory
 
 #: prctl option: the signal this process gets when its parent thread ends.
-PR_SET_PDEATHSIG = 1
 #: Codec, container, file suffix and bit rate of each compact format.
 CODECS: dict[str, tuple[str, str, str, int | None]] = {
     "opus": ("libopus", "ogg", ".ogg", 24_000),
@@ -232,28 +228,6 @@ def write_parts(
         )
         for i, p in enumerate(parts)
     ]
-
-
-def limit_memory(megabytes: int) -> None:
-    """Cap this process's address space, so a hostile file cannot exhaust the machine."""
-    if megabytes > 0:
-        limit = megabytes * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def die_with_the_daemon() -> None:
-    """Ask the kernel to kill this worker when the daemon's thread waiting for it ends
-    (Linux ``PR_SET_PDEATHSIG``): a stopped daemon leaves no worker decoding on."""
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the time limit still ends the worker
-        return
-    # The daemon may have gone before the request took effect: then it is no longer
-    # our parent (the pid it was started with says which it was).
-    daemon = os.environ.get(PARENT_VARIABLE)
-    if daemon is not None and os.getppid() != int(daemon):
-        os._exit(1)
 
 
 def main() -> int:

@@ -25,6 +25,9 @@ class Notifier:
         self._socket: socket.socket | None = None
         if self.address:
             self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            # Never wait for the reader: a notify socket whose queue is full (a reader
+            # that stopped reading) would otherwise stall the main loop in sendto.
+            self._socket.setblocking(False)
 
     @property
     def enabled(self) -> bool:

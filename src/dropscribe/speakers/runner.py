@@ -9,7 +9,6 @@ pipeline makes: it never raises for what happens inside.
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing
 import os
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from dropscribe import workers
 from dropscribe.config import Settings
 from dropscribe.config.sections import DEFAULT_MAX_DURATION_SECONDS
 from dropscribe.speakers.request import CountLimits, Span, word_times
@@ -147,14 +147,10 @@ def run_diarization(
         DiarizationInterrupted: ``stopping`` was set while the worker ran.
     """
     started = time.monotonic()
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
+    receiver, sender = workers.spawn_context().Pipe(duplex=False)
     # Daemonic: a daemon stopping mid-diarization does not wait for it (the job
     # stays in writing with its transcript saved, and is labelled after a restart).
-    worker = context.Process(
-        target=_work, args=(request, sender), name="dropscribe-diarize", daemon=True
-    )
-    worker.start()
+    worker = workers.start(_work, (request, sender), name="dropscribe-diarize")
     sender.close()
     try:
         answer = _wait(receiver, started + timeout, stopping or threading.Event())

@@ -9,7 +9,6 @@ waits on the process, because two threads reaping it race on waitpid.
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import signal
 import threading
@@ -20,6 +19,7 @@ from typing import Generic, TypeVar
 
 import structlog
 
+from dropscribe import workers
 from dropscribe.backends.local.protocol import EngineOptions, ParentMessage, Stop, WorkerMessage
 from dropscribe.backends.local.worker import main as worker_main
 
@@ -38,13 +38,11 @@ class WorkerProcess(Generic[SlotT]):
         on_message: Callable[[WorkerProcess[SlotT], WorkerMessage], None],
         on_exit: Callable[[WorkerProcess[SlotT]], None],
     ) -> None:
-        context = multiprocessing.get_context("spawn")
-        parent, child = context.Pipe()
+        parent, child = workers.spawn_context().Pipe()
         self.connection: Connection = parent
-        self.process: BaseProcess = context.Process(
-            target=worker_main, args=(child, options), daemon=True, name="dropscribe-worker"
+        self.process: BaseProcess = workers.start(
+            worker_main, (child, options), name="dropscribe-worker"
         )
-        self.process.start()
         child.close()
         self._on_message = on_message
         self._on_exit = on_exit

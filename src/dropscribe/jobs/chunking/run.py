@@ -157,49 +157,54 @@ class ChunkRun:
 
     def _one(self, chunk: Chunk) -> Outcome | None:
         """Submit the chunk (unless its future is saved) and poll it to an outcome."""
-        job = self.job
         if chunk.state == ChunkState.RUNNING and chunk.future is not None:
             future = Future.from_dict(chunk.future)
         else:
-            self.store.chunks.count_attempt(job.id, chunk.idx)
-            path = self.workdir / chunk.path
-            request = Request(
-                job.id,
-                path,
-                f"{job.path} [{_label(chunk)}]",
-                chunk.bytes,
-                job.language,
-                job.task,
-                on_upload=self.progress.uploaded if self.progress else None,
-            )
-            try:
-                future = self.backend.submit(request)
-            except (BackendError, BadInput) as exc:
-                return Failed(exc)
-            except OSError as exc:
-                return Failed(Retryable(f"The chunk could not be read ({exc})."))
-            self.store.chunks.move(job.id, chunk.idx, ChunkState.RUNNING, future=future.to_dict())
-            log.info(
-                "chunk_submitted",
-                job=job.id,
-                file=job.path,
-                chunk=chunk.idx,
-                span=_label(chunk),
-                remote_id=future.remote_id,
-            )
-            if not any(
-                c.state in (ChunkState.PENDING, ChunkState.SUBMITTING)
-                for c in self.store.chunks.for_job(job.id)
-            ):
-                log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
+            sent = self._submit(chunk)
+            if isinstance(sent, Failed):
+                return sent
+            future = sent
         outcome = self._await(future)
         if isinstance(outcome, Done):
-            self.store.chunks.move(
-                job.id, chunk.idx, ChunkState.DONE, result=outcome.result.to_dict(), error=None
-            )
+            result = outcome.result.to_dict()
+            done = ChunkState.DONE
+            self.store.chunks.move(self.job.id, chunk.idx, done, result=result, error=None)
             if self.progress is not None:
                 self.progress.chunk_done()
         return outcome
+
+    def _submit(self, chunk: Chunk) -> Future | Failed:
+        """Count the chunk's attempt, send it, and save its future before anything else."""
+        job = self.job
+        self.store.chunks.count_attempt(job.id, chunk.idx)
+        request = Request(
+            job.id,
+            self.workdir / chunk.path,
+            f"{job.path} [{_label(chunk)}]",
+            chunk.bytes,
+            job.language,
+            job.task,
+            on_upload=self.progress.uploaded if self.progress else None,
+        )
+        try:
+            future = self.backend.submit(request)
+        except (BackendError, BadInput) as exc:
+            return Failed(exc)
+        except OSError as exc:
+            return Failed(Retryable(f"The chunk could not be read ({exc})."))
+        self.store.chunks.move(job.id, chunk.idx, ChunkState.RUNNING, future=future.to_dict())
+        log.info(
+            "chunk_submitted",
+            job=job.id,
+            file=job.path,
+            chunk=chunk.idx,
+            span=_label(chunk),
+            remote_id=future.remote_id,
+        )
+        unsent = (ChunkState.PENDING, ChunkState.SUBMITTING)
+        if not any(c.state in unsent for c in self.store.chunks.for_job(job.id)):
+            log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
+        return future
 
     def _await(self, future: Future) -> Outcome | None:
         def waiting(_pending: Pending) -> None:
@@ -219,74 +224,59 @@ class ChunkRun:
 
     def _settle(self, chunk: Chunk, outcome: Outcome | None) -> None:
         """Note what became of a chunk: done, again later, or the end of the job."""
-        job, chunks = self.job, self.store.chunks
         if outcome is None:
             self.stopped = True
-            return
-        if isinstance(outcome, Done):
-            return
-        current = next(c for c in chunks.for_job(job.id) if c.idx == chunk.idx)
-        if isinstance(outcome, Gone):
-            log.info("chunk_gone", job=job.id, chunk=chunk.idx, reason=outcome.reason)
-            # Not the chunk's fault: the attempt it was on is not counted.
-            chunks.move(
-                job.id,
-                chunk.idx,
-                ChunkState.PENDING,
-                future=None,
-                attempts=give_back(current.attempts),
-            )
-            self.todo.append((self.clock(), self._fresh(chunk)))
-            return
-        assert isinstance(outcome, Failed)
-        error = outcome.error
-        # The one retry policy of every job (jobs/retry_policy.py), per chunk: a 429 or
-        # server trouble within the transient budget spends no attempt.
+        elif isinstance(outcome, Gone):
+            self._send_again(chunk, outcome)
+        elif isinstance(outcome, Failed):
+            self._failed(chunk, outcome.error)
+
+    def _send_again(self, chunk: Chunk, gone: Gone) -> None:
+        """The server forgot the chunk's future: send it again, the attempt given back."""
+        log.info("chunk_gone", job=self.job.id, chunk=chunk.idx, reason=gone.reason)
+        current = self._fresh(chunk)
+        attempts = give_back(current.attempts)  # not the chunk's fault
+        self._put_back(chunk, attempts=attempts)
+        self.todo.append((self.clock(), self._fresh(chunk)))
+
+    def _failed(self, chunk: Chunk, error: BackendError | BadInput) -> None:
+        """Carry out the one retry policy of every job (jobs/retry_policy.py) on a chunk:
+        a 429 or server trouble within the transient budget spends no attempt."""
         now = self.clock()
         known = self.histories.get(chunk.idx, JobHistory(0))
-        history = replace(known, attempts=current.attempts)
-        # Jitter, so that the chunks failing together do not all come back at once.
+        history = replace(known, attempts=self._fresh(chunk).attempts)
         rules = RetryRules.from_settings(self.rules)
         where = f"The part from {clock_time(chunk.start)} to {clock_time(chunk.end)}"
+        # Jitter, so that the chunks failing together do not all come back at once.
         step = carry_out(history, error, now, rules, self.rng.random(), where=where)
-        decision = step.decision
         self.histories[chunk.idx] = step.history
+        decision = step.decision
         if isinstance(decision, Pause):
             # The server is unreachable: the job waits as a whole (the dispatcher pauses
             # the backend); the chunk's attempt is given back.
-            chunks.move(
-                job.id,
-                chunk.idx,
-                ChunkState.PENDING,
-                future=None,
-                error=str(error),
-                attempts=step.attempts,
-            )
+            self._put_back(chunk, attempts=step.attempts, error=str(error))
             self.failure = self.failure or error
-            return
-        if isinstance(decision, Retry):
+        elif isinstance(decision, Retry):
             log.warning(
                 "chunk_retry",
-                job=job.id,
+                job=self.job.id,
                 chunk=chunk.idx,
                 span=_label(chunk),
                 error=str(error),
                 retry_in=round(decision.at - now, 2),
                 spends_attempt=decision.spends_attempt,
             )
-            chunks.move(
-                job.id,
-                chunk.idx,
-                ChunkState.PENDING,
-                future=None,
-                error=str(error),
-                attempts=step.attempts,
-            )
+            self._put_back(chunk, attempts=step.attempts, error=str(error))
             self.todo.append((decision.at, self._fresh(chunk)))
-            return
-        chunks.move(job.id, chunk.idx, ChunkState.FAILED, future=None, error=str(error))
-        assert isinstance(step.error, (BackendError, BadInput))  # gave_up() makes one
-        self.failure = self.failure or step.error
+        else:
+            failed = ChunkState.FAILED
+            self.store.chunks.move(self.job.id, chunk.idx, failed, future=None, error=str(error))
+            assert isinstance(step.error, (BackendError, BadInput))  # gave_up() makes one
+            self.failure = self.failure or step.error
+
+    def _put_back(self, chunk: Chunk, **fields: Any) -> None:
+        """Make the chunk pending again, its future dropped."""
+        self.store.chunks.move(self.job.id, chunk.idx, ChunkState.PENDING, future=None, **fields)
 
     def _fresh(self, chunk: Chunk) -> Chunk:
         return next(c for c in self.store.chunks.for_job(self.job.id) if c.idx == chunk.idx)

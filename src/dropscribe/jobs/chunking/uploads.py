@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dropscribe.audio import PARENT_VARIABLE
 from dropscribe.config import RemoteSettings
 from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Retryable
 from dropscribe.transcript import clock_time
+from dropscribe.workers import PARENT_VARIABLE
 
 #: Room kept for the JSON or multipart around the audio in a request body.
 BODY_OVERHEAD = 4096
