@@ -54,6 +54,8 @@ class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float = 0.0
+    #: The body sent this many times over (an answer far larger than memory should hold).
+    repeat: int = 1
 
     @classmethod
     def json(cls, status: int, data: Any) -> Reply:
@@ -229,13 +231,21 @@ class FakeServer:
                 reply = Reply(fault.status, fault.body, fault.headers, fault.trickle)
             else:
                 reply = self.handle(method, handler.path, headers, body)
+        self._send(handler, reply)
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         handler.send_response(reply.status)
         for key, value in {"Content-Type": "application/json", **reply.headers}.items():
             handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(reply.body)))
+        handler.send_header("Content-Length", str(len(reply.body) * reply.repeat))
         handler.end_headers()
         if not reply.trickle:
-            handler.wfile.write(reply.body)
+            try:
+                for _ in range(reply.repeat):  # until the client stops reading
+                    handler.wfile.write(reply.body)
+            except OSError:
+                handler.close_connection = True
             return
         for byte in reply.body:  # until the client gives up on it
             try:

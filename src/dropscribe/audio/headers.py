@@ -97,3 +97,30 @@ def wav_claimed_seconds(stream: BinaryIO) -> float | None:
     except OSError:
         return 0.0
     return 0.0
+
+
+def flac_claimed_seconds(stream: BinaryIO) -> float | None:
+    """Read a FLAC STREAMINFO block: its total samples over its sample rate.
+
+    Returns None when the file is not FLAC or the header does not tell.
+    """
+    try:
+        head = stream.read(4 + 4 + 34)
+    except OSError:
+        return None
+    if len(head) < 42 or head[:4] != b"fLaC" or head[4] & 0x7F != 0:
+        return None
+    info = head[8:]
+    rate = (info[10] << 12) | (info[11] << 4) | (info[12] >> 4)
+    total = ((info[13] & 0x0F) << 32) | struct.unpack(">I", info[14:18])[0]
+    return float(total / rate) if rate and total else None
+
+
+def header_seconds(stream: BinaryIO) -> float | None:
+    """Return a recording's length as its header states it exactly (WAV, FLAC), read
+    without a decoder (the daemon itself may call this); None when it does not."""
+    for reader in (wav_claimed_seconds, flac_claimed_seconds):
+        stream.seek(0)
+        if seconds := reader(stream):
+            return seconds
+    return None
