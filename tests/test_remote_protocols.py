@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 import structlog
@@ -253,3 +255,35 @@ def test_allowed_hosts_compare_names_and_ports_only_when_given() -> None:
     assert secure.refusal("https://files.example/r") is None
     assert "in the clear" in (secure.refusal("http://files.example/r") or "")
     assert "in the clear" in (secure.refusal("http://api.example/v1/x") or "")
+
+
+# --- the README's sections, as written ------------------------------------------------------
+
+
+def readme_example(backend: str) -> dict[str, Any]:
+    """The ``[backends.<backend>]`` table of the TOML example in the README's section."""
+    text = (Path(__file__).parent.parent / "README.md").read_text()
+    section = text.split(f"### `{backend}`:", 1)[1].split("\n### ", 1)[0]
+    block = section.split("```toml\n", 1)[1].split("```", 1)[0]
+    table: dict[str, Any] = tomllib.loads(block)["backends"][backend]
+    return table
+
+
+def test_the_readmes_runpod_example_runs_on_the_worker(tmp_path: Path) -> None:
+    example = readme_example("runpod")
+    assert example["model"] in RUNPOD_MODELS
+    with RunPodServer() as server:
+        server.token = TOKEN
+        backend = make_backend(tmp_path, "runpod", server.url, model=example["model"])
+        assert done(backend).result.text
+        backend.close()
+    assert server.submissions[0].fields["model"] == example["model"]
+
+
+def test_the_readmes_octoai_example_follows_the_documented_poll_url(tmp_path: Path) -> None:
+    example = readme_example("octoai")
+    backend = make_backend(tmp_path, "octoai", "x", **example)
+    documented = {"response_id": "a1", "poll_url": "https://async.octoai.run/v1/requests/a1"}
+    future = backend.future_from(documented, 0.0)  # type: ignore[attr-defined]
+    assert future.poll_url == documented["poll_url"]
+    backend.close()
