@@ -3,6 +3,7 @@ out, never hangs a job, and never becomes a file strict JSON parsers refuse."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterator
@@ -12,8 +13,9 @@ import pytest
 import structlog
 
 from dropscribe.backends.base import Backend, Done, Failed
-from dropscribe.errors import Permanent, ServerDown, ServerTrouble, scrub
+from dropscribe.errors import Permanent, ServerDown, ServerTrouble, remember_secret, scrub
 from dropscribe.outbox.document import build_document
+from dropscribe.service import logs
 from tests.remote_setup import SERVERS, TOKEN, make_backend
 from tests.servers import FakeServer, Fault, RunPodServer
 from tests.test_remote_backends import request, run, settle
@@ -129,3 +131,36 @@ def test_non_finite_negative_and_reversed_times_never_reach_a_sidecar(tmp_path: 
     assert result.duration == 3.0
     document = build_document(result, source_path="a.wav", sha256="0" * 64, size=1, backend="x")
     strict_loads(json.dumps(document, allow_nan=False))
+
+
+def test_a_transcript_echoing_the_token_loses_it_and_keeps_its_words(tmp_path: Path) -> None:
+    said = f" The bearer bonds, Bearer {TOKEN}, basic."
+    answer = {
+        "id": "x",
+        "status": "COMPLETED",
+        "output": {"segments": [{"start": 0.0, "end": 1.0, "text": said}]},
+    }
+    with RunPodServer() as server:
+        server.token = TOKEN
+        backend = make_backend(tmp_path, "runpod", server.url)
+        server.faults["poll"].append(Fault(200, json.dumps(answer).encode()))
+        outcome = settle(backend, backend.submit(request()))
+        backend.close()
+    assert isinstance(outcome, Done)
+    assert outcome.result.text == " The bearer bonds, Bearer [redacted], basic."
+    assert scrub("Authorization: Bearer abcdefghijklmnopq") == "Authorization: Bearer [redacted]"
+    assert scrub("the bearer bonds were basic") == "the bearer bonds were basic"
+
+
+def test_no_log_line_carries_a_known_secret_whatever_key_holds_it() -> None:
+    remember_secret(TOKEN)
+    stream = io.StringIO()
+    logs.configure("debug", "json", stream)
+    log = structlog.get_logger("test")
+    log.warning("poll_failed", error=f"server said {TOKEN}", answer={"echo": [TOKEN]})
+    try:
+        raise ValueError(f"Authorization: Bearer {TOKEN}")
+    except ValueError:
+        log.exception("job_crashed")
+    written = stream.getvalue()
+    assert TOKEN not in written and written.count("[redacted]") >= 3

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import structlog
 
-from dropscribe.backends.base import Backend, Done, Failed
+from dropscribe.backends.base import Backend, Done, Failed, Gone
 from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
 from dropscribe.backends.remote.hosts import HostPolicy
 from dropscribe.errors import Permanent, Retryable, ServerDown
@@ -287,3 +287,14 @@ def test_the_readmes_octoai_example_follows_the_documented_poll_url(tmp_path: Pa
     future = backend.future_from(documented, 0.0)  # type: ignore[attr-defined]
     assert future.poll_url == documented["poll_url"]
     backend.close()
+
+
+def test_a_job_the_runpod_test_api_forgot_is_gone(tmp_path: Path) -> None:
+    with RunPodServer() as server:
+        server.token = TOKEN
+        backend = make_backend(tmp_path, "runpod", server.url)
+        forgot = {"id": "x", "status": "FAILED", "error": "Job ID not found"}
+        server.faults["poll"].append(Fault(200, json.dumps(forgot).encode()))
+        outcome = settle(backend, backend.submit(request()))
+        backend.close()
+    assert isinstance(outcome, Gone)

@@ -30,8 +30,9 @@ import threading
 REDACTED = "[redacted]"
 #: Shorter values are no secret worth the name; replacing them would garble text.
 MIN_SECRET_LENGTH = 6
-#: A credential in the form a header carries it, whether we know its value or not.
-_CREDENTIAL = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{6,}")
+#: A credential in the form a header carries it, whether we know its value or not
+#: (long enough not to be a word: "bearer bonds" is left alone).
+_CREDENTIAL = re.compile(r"\b([Bb]earer|Basic)(\s+)[A-Za-z0-9._~+/=-]{12,}")
 
 _lock = threading.Lock()
 _secrets: tuple[str, ...] = ()
@@ -48,11 +49,14 @@ def remember_secret(secret: str | None) -> None:
             _secrets = tuple(sorted({*_secrets, secret}, key=len, reverse=True))
 
 
-def scrub(text: str) -> str:
-    """Return ``text`` with every remembered secret and credential replaced."""
+def scrub(text: str, *, credentials: bool = True) -> str:
+    """Return ``text`` with every remembered secret replaced, and with ``credentials``
+    every header-like credential too (not in a transcript: its words are the speaker's)."""
     for secret in _secrets:
         if secret in text:
             text = text.replace(secret, REDACTED)
+    if not credentials:
+        return text
     return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
 

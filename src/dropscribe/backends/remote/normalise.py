@@ -35,6 +35,11 @@ _CUE = re.compile(
 )
 
 
+def _scrub(text: str) -> str:
+    """A transcript's words lose only our own secrets (a server may echo the token)."""
+    return scrub(text, credentials=False)
+
+
 def finite(value: Any) -> float | None:
     """Return ``value`` as a finite number, or None (absent, text, NaN, infinite)."""
     if isinstance(value, bool):
@@ -62,7 +67,7 @@ def _word(raw: dict[str, Any]) -> Word | None:
     if not isinstance(text, str) or times is None:
         return None
     score = finite(raw.get("score", raw.get("probability")))
-    return make_word(scrub(text), *times, score)
+    return make_word(_scrub(text), *times, score)
 
 
 def _words(raws: Any) -> list[Word]:
@@ -106,7 +111,7 @@ def _segments(raw_segments: Any, top_words: list[Word]) -> tuple[list[Segment], 
             words = [
                 w for w in top_words if start <= w["start"] < end or (w["start"] == end == start)
             ]
-        segments.append(make_segment(scrub(raw["text"]), start, end, words))
+        segments.append(make_segment(_scrub(raw["text"]), start, end, words))
         if (score := _score(raw, start, end)) is not None:
             scores.append(score)
     return segments, scores
@@ -127,13 +132,13 @@ def cues(text: str) -> list[Segment]:
                 words = " ".join(part.strip() for part in lines[at + 1 :] if part.strip())
                 times = span(_cue_seconds(found.group(1)), _cue_seconds(found.group(2)))
                 if words and times is not None:
-                    segments.append(make_segment(" " + scrub(words), *times, []))
+                    segments.append(make_segment(" " + _scrub(words), *times, []))
                 break
     return segments
 
 
 def _spanning(text: str, end: float, words: list[Word]) -> Segment:
-    return make_segment(scrub(text if text.startswith(" ") else " " + text), 0.0, end, words)
+    return make_segment(_scrub(text if text.startswith(" ") else " " + text), 0.0, end, words)
 
 
 def _language(data: dict[str, Any], response: dict[str, Any], keys: tuple[str, ...]) -> str | None:

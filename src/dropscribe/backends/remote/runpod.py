@@ -96,9 +96,12 @@ class RunPodBackend(AsyncHTTPBackend):
             return Gone("the runpod job was cancelled")
         raise self.malformed(data, f"unknown status {status!r}")
 
-    def worker_failure(self, future: Future, data: Any) -> Failed:
+    def worker_failure(self, future: Future, data: Any) -> Failed | Gone:
         """One sentence for the job; the worker's traceback goes to the log only."""
         said = read_worker_error(data.get("error") if isinstance(data, dict) else None)
+        if said.message == "Job ID not found":
+            # The runpod SDK's local test API forgets a job once it has answered for it.
+            return Gone("the runpod server no longer knows this job")
         log.warning(
             "worker_failed",
             backend=self.name,
