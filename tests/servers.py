@@ -38,7 +38,8 @@ MiB = 1024 * 1024
 @dataclass
 class Fault:
     """One scripted misbehaviour: a status with a body, a dropped connection, bad JSON;
-    ``trickle``: the body sent a byte at a time, this many seconds apart."""
+    ``trickle``: the body sent a byte at a time, this many seconds apart (with
+    ``trickle_head``, the status line and headers too)."""
 
     status: int = 500
     body: bytes = b'{"error": "internal error"}'
@@ -46,6 +47,7 @@ class Fault:
     drop: bool = False
     delay: float = 0.0
     trickle: float = 0.0
+    trickle_head: bool = False
 
 
 @dataclass
@@ -54,6 +56,7 @@ class Reply:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     trickle: float = 0.0
+    trickle_head: bool = False
     #: The body sent this many times over (an answer far larger than memory should hold).
     repeat: int = 1
 
@@ -228,13 +231,22 @@ class FakeServer:
                     handler.close_connection = True
                     handler.connection.shutdown(socket.SHUT_RDWR)
                     return
-                reply = Reply(fault.status, fault.body, fault.headers, fault.trickle)
+                reply = Reply(
+                    fault.status, fault.body, fault.headers, fault.trickle, fault.trickle_head
+                )
             else:
                 reply = self.handle(method, handler.path, headers, body)
         self._send(handler, reply)
 
     @staticmethod
     def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        if reply.trickle_head:
+            head = (
+                f"HTTP/1.1 {reply.status} OK\r\nX-Padding: {'.' * 100}\r\n"
+                f"Content-Length: {len(reply.body)}\r\n\r\n"
+            )
+            handler.close_connection = True
+            return FakeServer._trickle(handler, head.encode() + reply.body, reply.trickle)
         handler.send_response(reply.status)
         for key, value in {"Content-Type": "application/json", **reply.headers}.items():
             handler.send_header(key, value)
@@ -247,13 +259,18 @@ class FakeServer:
             except OSError:
                 handler.close_connection = True
             return
-        for byte in reply.body:  # until the client gives up on it
+        handler.wfile.flush()
+        FakeServer._trickle(handler, reply.body, reply.trickle)
+
+    @staticmethod
+    def _trickle(handler: BaseHTTPRequestHandler, data: bytes, pause: float) -> None:
+        for byte in data:  # until the client gives up on it
             try:
                 handler.wfile.write(bytes([byte]))
                 handler.wfile.flush()
             except OSError:
                 return
-            time.sleep(reply.trickle)
+            time.sleep(pause)
 
     @staticmethod
     def _read_body(handler: BaseHTTPRequestHandler, limit: int | None) -> bytes | None:

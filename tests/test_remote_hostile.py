@@ -164,3 +164,13 @@ def test_no_log_line_carries_a_known_secret_whatever_key_holds_it() -> None:
         log.exception("job_crashed")
     written = stream.getvalue()
     assert TOKEN not in written and written.count("[redacted]") >= 3
+
+
+def test_headers_trickling_a_byte_at_a_time_are_abandoned_too(
+    backend: Backend, server: FakeServer
+) -> None:
+    server.faults["submit"].append(Fault(200, b'{"id": "x"}', trickle=0.2, trickle_head=True))
+    started = time.monotonic()
+    with pytest.raises(ServerTrouble, match="did not arrive whole within 1 s"):
+        backend.submit(request())
+    assert time.monotonic() - started < 8  # the 30 s the headers alone would take

@@ -30,6 +30,7 @@ from typing import Any, BinaryIO
 import httpx
 
 from dropscribe import __version__
+from dropscribe.backends.remote import deadline
 from dropscribe.backends.remote.hosts import HostPolicy
 from dropscribe.config import RemoteSettings
 from dropscribe.errors import (
@@ -59,8 +60,10 @@ class CoalescedStream(httpx.SyncByteStream):
     uploads streamed (big pieces pass through untouched) and small ones whole.
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, on_sent: Callable[[], None] | None = None) -> None:
         self.stream = stream
+        #: Called once the whole body is out (the answer's deadline starts then).
+        self.on_sent = on_sent
 
     def __iter__(self) -> Iterator[bytes]:
         pending: list[bytes] = []
@@ -79,6 +82,8 @@ class CoalescedStream(httpx.SyncByteStream):
                 pending, size = [], 0
         if pending:
             yield b"".join(pending)
+        if self.on_sent is not None:
+            self.on_sent()
 
     def close(self) -> None:
         close = getattr(self.stream, "close", None)
@@ -204,6 +209,7 @@ class HttpClient:
                 settings.timeout_seconds, connect=min(10.0, settings.timeout_seconds)
             ),
             verify=settings.verify_tls,
+            transport=deadline.transport(settings.verify_tls),
             follow_redirects=False,
             headers=headers,
         )
@@ -252,7 +258,8 @@ class HttpClient:
                 files=files,
                 data=data,
             )
-            request.stream = CoalescedStream(request.stream)
+            seconds = self.settings.timeout_seconds
+            request.stream = CoalescedStream(request.stream, lambda: deadline.start(seconds))
             response = self.client.send(request, stream=True)
             try:
                 body = self._read_capped(response)
@@ -265,13 +272,16 @@ class HttpClient:
             raise ServerDown(f"The {self.name} server cannot be reached ({exc}).") from None
         except httpx.TimeoutException:
             raise ServerTrouble(
-                f"The {self.name} server did not answer within "
-                f"{self.settings.timeout_seconds:.0f} s."
+                f"The {self.name} server's answer did not arrive whole within "
+                f"{self.settings.timeout_seconds:g} s (backends.{self.name}.timeout_seconds); "
+                "it was abandoned."
             ) from None
         except httpx.TransportError as exc:
             raise ServerTrouble(
                 f"The connection to the {self.name} server broke ({type(exc).__name__})."
             ) from None
+        finally:
+            deadline.clear()
         if absent_ok and status in (404, 405):
             return None
         if 300 <= status < 400:
@@ -300,11 +310,9 @@ class HttpClient:
             ) from None
 
     def _read_capped(self, response: httpx.Response) -> bytes:
-        """Read the answer up to the size cap, all of it within ``timeout_seconds``:
-        the per-read timeout alone never fires on a server sending a byte at a time."""
+        """Read the answer up to the size cap, all of it by the answer's deadline (see
+        deadline.py; checked here too, between the body's reads)."""
         limit = self.settings.max_response_bytes
-        seconds = self.settings.timeout_seconds
-        deadline = time.monotonic() + seconds
         parts, total = [], 0
         for chunk in response.iter_bytes():
             total += len(chunk)
@@ -313,11 +321,8 @@ class HttpClient:
                     f"The {self.name} server's answer is larger than {limit} bytes "
                     f"(backends.{self.name}.max_response_bytes)."
                 )
-            if time.monotonic() > deadline:
-                raise ServerTrouble(
-                    f"The {self.name} server's answer did not arrive whole within "
-                    f"{seconds:g} s (backends.{self.name}.timeout_seconds); it was abandoned."
-                )
+            if deadline.passed():
+                raise httpx.ReadTimeout("the answer's deadline has passed")
             parts.append(chunk)
         return b"".join(parts)
 
