@@ -17,7 +17,7 @@ import structlog
 
 from dropscribe.audio.headers import header_seconds
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
-from dropscribe.config import Settings
+from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import DropscribeError, Retryable
 from dropscribe.jobs.chunking.chunks import ChunkedUploads
 from dropscribe.jobs.chunking.run import SlotLender
@@ -122,9 +122,11 @@ class JobDriver:
             self._give_back(job)
 
     def _timed(self, job: Job, outcome: Outcome | None) -> Outcome | None:
-        """A file sent as it is: its length from its own header when that states it
-        exactly, not where a server's last words end (a remote engine gives none)."""
-        if not isinstance(outcome, Done):
+        """A file sent as it is to a remote engine: its length from its own header when
+        that states it, not where the server's last words end (most give no duration).
+        The local engine counted the samples it decoded: its length stands."""
+        remote = isinstance(self.settings().backend_settings(job.backend), RemoteSettings)
+        if not isinstance(outcome, Done) or not remote:
             return outcome
         try:
             root, path = self.finisher.where_is(job)
@@ -134,7 +136,10 @@ class JobDriver:
             return outcome  # gone since: the server's word will do
         if seconds is None:
             return outcome
-        return Done(dataclasses.replace(outcome.result, duration=round(seconds, 3)))
+        # Never shorter than the words: a header may understate a file that grew.
+        ends = [segment["end"] for segment in outcome.result.segments]
+        duration = round(max([seconds, *ends]), 3)
+        return Done(dataclasses.replace(outcome.result, duration=duration))
 
     def _write_saved(self, job: Job) -> None:
         """Write out the result saved before a crash, or queue the job again without one."""
