@@ -298,3 +298,18 @@ def test_a_job_the_runpod_test_api_forgot_is_gone(tmp_path: Path) -> None:
         outcome = settle(backend, backend.submit(request()))
         backend.close()
     assert isinstance(outcome, Gone)
+
+
+def test_a_translation_of_silence_is_an_empty_transcript(tmp_path: Path) -> None:
+    with RunPodServer() as server:
+        server.token = TOKEN
+        backend = make_backend(tmp_path, "runpod", server.url)
+        silent = {
+            "id": "x",
+            "status": "COMPLETED",
+            "output": {"segments": [], "detected_language": "en", "translation": ""},
+        }
+        server.faults["poll"].append(Fault(200, json.dumps(silent).encode()))
+        result = done(backend, task="translate").result
+        backend.close()
+    assert result.segments == [] and result.text == ""

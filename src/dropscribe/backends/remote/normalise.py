@@ -151,11 +151,13 @@ def _language(data: dict[str, Any], response: dict[str, Any], keys: tuple[str, .
 
 def _translation(data: dict[str, Any], end: float) -> list[Segment]:
     translation = data.get("translation")
-    if not isinstance(translation, str) or not translation.strip():
+    if not isinstance(translation, str):
         raise Retryable(
             "The server's answer holds no translation although one was asked for.",
             detail=str(data)[:500],
         )
+    if not translation.strip():
+        return []  # nothing was said
     return cues(translation) or [_spanning(translation.strip(), end, [])]
 
 
