@@ -233,10 +233,12 @@ def test_the_documented_octoai_service_works_out_of_the_box(tmp_path: Path) -> N
     for stranger in (
         "https://async.octoai.run.evil.example/v1/requests/a1",
         "https://evil.example/octoai.run",
-        "http://async.octoai.run/v1/requests/a1",  # the token in the clear
     ):
-        with pytest.raises(Permanent, match="allowed_hosts"):
+        with pytest.raises(Permanent, match="not its own host; add its host to"):
             backend.future_from({"response_id": "a1", "poll_url": stranger}, 0.0)  # type: ignore[attr-defined]
+    clear = {"response_id": "a1", "poll_url": "http://async.octoai.run/v1/requests/a1"}
+    with pytest.raises(Permanent, match="in the clear while the endpoint uses https"):
+        backend.future_from(clear, 0.0)  # type: ignore[attr-defined]
     backend.close()
 
 

@@ -224,12 +224,17 @@ class HttpClient:
             Permanent: for any other address, so a server cannot send the token elsewhere.
         """
         refusal = self.hosts.refusal(url)
-        if refusal is not None:
+        if refusal is None:
+            return url
+        if "in the clear" in refusal:  # no setting allows that: the server must change
             raise Permanent(
-                f"The {self.name} server pointed {refusal}; add its host to "
-                f"backends.{self.name}.allowed_hosts if that is expected."
+                f"The {self.name} server pointed {refusal}; dropscribe sends its token "
+                "only over https."
             )
-        return url
+        raise Permanent(
+            f"The {self.name} server pointed {refusal}; add its host to "
+            f"backends.{self.name}.allowed_hosts if that is expected."
+        )
 
     def request(
         self,
