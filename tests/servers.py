@@ -242,7 +242,7 @@ class FakeServer:
     def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
         if reply.trickle_head:
             head = (
-                f"HTTP/1.1 {reply.status} OK\r\nX-Padding: {'.' * 100}\r\n"
+                f"HTTP/1.1 {reply.status} OK\r\nX-Padding: {'.' * 160}\r\n"
                 f"Content-Length: {len(reply.body)}\r\n\r\n"
             )
             handler.close_connection = True
