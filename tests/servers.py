@@ -28,7 +28,7 @@ import uuid
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import av
 
@@ -37,13 +37,17 @@ MiB = 1024 * 1024
 
 @dataclass
 class Fault:
-    """One scripted misbehaviour: a status with a body, a dropped connection, bad JSON."""
+    """One scripted misbehaviour: a status with a body, a dropped connection, bad JSON;
+    ``trickle``: the body sent a byte at a time, this many seconds apart (with
+    ``trickle_head``, the status line and headers too)."""
 
     status: int = 500
     body: bytes = b'{"error": "internal error"}'
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False
     delay: float = 0.0
+    trickle: float = 0.0
+    trickle_head: bool = False
 
 
 @dataclass
@@ -51,6 +55,10 @@ class Reply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+    trickle: float = 0.0
+    trickle_head: bool = False
+    #: The body sent this many times over (an answer far larger than memory should hold).
+    repeat: int = 1
 
     @classmethod
     def json(cls, status: int, data: Any) -> Reply:
@@ -82,9 +90,10 @@ def audio_seconds(audio: bytes) -> float | None:
         return None
 
 
-def whisper_output(job: RemoteJob) -> dict[str, Any]:
+def whisper_output(job: RemoteJob, scores: dict[str, float] | None = None) -> dict[str, Any]:
     """A faster-whisper style answer whose words say which audio arrived, 1.5 s of them
-    in the middle of the audio."""
+    in the middle of the audio; ``scores``: the decoder's, on its segment (Whisper's
+    verbose_json segments carry avg_logprob, compression_ratio and no_speech_prob)."""
     at = max(0.0, (job.audio_seconds or 1.5) / 2 - 0.75)
     words = [
         {"word": " Audio", "start": at, "end": at + 0.4, "probability": 0.91},
@@ -104,6 +113,7 @@ def whisper_output(job: RemoteJob) -> dict[str, Any]:
                 "end": at + 1.5,
                 "text": f" Audio {job.audio_sha256[:8]} received.",
                 "words": words,
+                **(scores or {}),
             }
         ],
         "language": "en",
@@ -111,8 +121,17 @@ def whisper_output(job: RemoteJob) -> dict[str, Any]:
     }
 
 
+#: A confident decoder's scores for one segment.
+CONFIDENT = {"avg_logprob": -0.31, "compression_ratio": 1.21, "no_speech_prob": 0.01}
+#: An unsure decoder that looped (below Whisper's -1 and above its 2.4).
+UNSURE = {"avg_logprob": -1.45, "compression_ratio": 2.9, "no_speech_prob": 0.02}
+
+
 class FakeServer:
     """Base: routing, faults, and a thread that serves until ``stop``."""
+
+    #: The decoder's scores on each segment (the servers whose sources give them).
+    scores: dict[str, float] = CONFIDENT
 
     pending_polls = 2
     #: The largest request body the service takes; None: no limit.
@@ -134,7 +153,7 @@ class FakeServer:
 
     # --- lifecycle -------------------------------------------------------------------
 
-    def start(self) -> FakeServer:
+    def start(self) -> Self:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -184,7 +203,7 @@ class FakeServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self._port}"
 
-    def __enter__(self) -> FakeServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -212,15 +231,46 @@ class FakeServer:
                     handler.close_connection = True
                     handler.connection.shutdown(socket.SHUT_RDWR)
                     return
-                reply = Reply(fault.status, fault.body, fault.headers)
+                reply = Reply(
+                    fault.status, fault.body, fault.headers, fault.trickle, fault.trickle_head
+                )
             else:
                 reply = self.handle(method, handler.path, headers, body)
+        self._send(handler, reply)
+
+    @staticmethod
+    def _send(handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        if reply.trickle_head:
+            head = (
+                f"HTTP/1.1 {reply.status} OK\r\nX-Padding: {'.' * 160}\r\n"
+                f"Content-Length: {len(reply.body)}\r\n\r\n"
+            )
+            handler.close_connection = True
+            return FakeServer._trickle(handler, head.encode() + reply.body, reply.trickle)
         handler.send_response(reply.status)
         for key, value in {"Content-Type": "application/json", **reply.headers}.items():
             handler.send_header(key, value)
-        handler.send_header("Content-Length", str(len(reply.body)))
+        handler.send_header("Content-Length", str(len(reply.body) * reply.repeat))
         handler.end_headers()
-        handler.wfile.write(reply.body)
+        if not reply.trickle:
+            try:
+                for _ in range(reply.repeat):  # until the client stops reading
+                    handler.wfile.write(reply.body)
+            except OSError:
+                handler.close_connection = True
+            return
+        handler.wfile.flush()
+        FakeServer._trickle(handler, reply.body, reply.trickle)
+
+    @staticmethod
+    def _trickle(handler: BaseHTTPRequestHandler, data: bytes, pause: float) -> None:
+        for byte in data:  # until the client gives up on it
+            try:
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            except OSError:
+                return
+            time.sleep(pause)
 
     @staticmethod
     def _read_body(handler: BaseHTTPRequestHandler, limit: int | None) -> bytes | None:
@@ -288,47 +338,51 @@ class FakeServer:
 
 
 class OctoAIServer(FakeServer):
-    """POST /predict (X-OctoAI-Async) -> 201 {response_id, poll_url}; GET poll; GET result."""
+    """POST /predict (X-OctoAI-Async) -> 201 {response_id, poll_url}; GET poll; GET result.
+
+    Written from OctoAI's API reference (octo.ai/docs/api-reference/octoai-api/inference:
+    the POST is answered 201 with a ``poll_url`` on its asynchronous service's own host,
+    ``async.octoai.run``; the poll gives ``status`` and, completed, a ``response_url``) and
+    its Whisper guide (the result: ``prediction_time_ms``, ``transcription`` and
+    ``response`` holding the segments and the language; no duration). ``poll_host``
+    stands in for that other host: a name for 127.0.0.1 other than the endpoint's.
+    """
 
     max_body_bytes = 10 * MiB
+    poll_host: str | None = None
 
     def route(self, method: str, path: str) -> str:
         if path == "/healthcheck":
             return "health"
         if method == "POST":
             return "submit"
-        return "result" if path.startswith("/responses/") else "poll"
+        return "result" if "/responses/" in path else "poll"
+
+    @property
+    def async_url(self) -> str:
+        return self.url.replace("127.0.0.1", self.poll_host) if self.poll_host else self.url
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         if path == "/healthcheck":
             return Reply.json(200, {"status": "ok"})
         if method == "POST" and path == "/predict":
-            if headers.get("x-octoai-async") != "1":
-                return Reply.json(400, {"error": "only asynchronous requests are served"})
-            try:
-                data = json.loads(body)
-                audio = base64.b64decode(data.pop("audio"), validate=True)
-            except (ValueError, KeyError):
-                return Reply.json(400, {"error": "body must be JSON with base64 audio"})
-            if not audio:
-                return Reply.json(422, {"error": "audio is empty"})
-            created = self.new_job(audio, data)
-            return Reply.json(
-                201, {"response_id": created.id, "poll_url": f"{self.url}/requests/{created.id}"}
-            )
+            return self.submit(headers, body)
         job_id = path.rsplit("/", 1)[-1]
         job = self.jobs.get(job_id)
         if job is None:
             return Reply.json(404, {"error": f"unknown response id {job_id}"})
-        if path.startswith("/responses/"):
+        if "/responses/" in path:
+            output = whisper_output(job)
+            for segment in output["segments"]:  # WhisperX words: "score"
+                for word in segment["words"]:
+                    word["score"] = word.pop("probability")
+            language = job.fields.get("language") or "en"
             return Reply.json(
                 200,
                 {
-                    "transcription": whisper_output(job)["segments"][0]["text"],
+                    "transcription": output["segments"][0]["text"],
                     "prediction_time_ms": 321.0,
-                    "response": {"segments": whisper_output(job)["segments"]},
-                    "language": "en",
-                    "duration": 1.5,
+                    "response": {"segments": output["segments"], "language": language},
                 },
             )
         if job.status == "failed":
@@ -336,15 +390,77 @@ class OctoAIServer(FakeServer):
         if not self.advance(job):
             return Reply.json(200, {"status": "running" if job.polls_left == 0 else "pending"})
         return Reply.json(
-            200, {"status": "completed", "response_url": f"{self.url}/responses/{job.id}"}
+            200, {"status": "completed", "response_url": f"{self.async_url}/v1/responses/{job.id}"}
         )
+
+    def submit(self, headers: dict[str, str], body: bytes) -> Reply:
+        if headers.get("x-octoai-async") != "1":
+            return Reply.json(400, {"error": "only asynchronous requests are served"})
+        try:
+            data = json.loads(body)
+            audio = base64.b64decode(data.pop("audio"), validate=True)
+        except (ValueError, KeyError):
+            return Reply.json(400, {"error": "body must be JSON with base64 audio"})
+        if not audio:
+            return Reply.json(422, {"error": "audio is empty"})
+        created = self.new_job(audio, data)
+        poll_url = f"{self.async_url}/v1/requests/{created.id}"
+        return Reply.json(201, {"response_id": created.id, "poll_url": poll_url})
+
+
+#: The faster-whisper worker's input schema (src/rp_schema.py) and models (src/predict.py).
+RUNPOD_INPUTS = frozenset(
+    {
+        "audio",
+        "audio_base64",
+        "model",
+        "transcription",
+        "translate",
+        "translation",
+        "language",
+        "temperature",
+        "best_of",
+        "beam_size",
+        "patience",
+        "length_penalty",
+        "suppress_tokens",
+        "initial_prompt",
+        "condition_on_previous_text",
+        "temperature_increment_on_fallback",
+        "compression_ratio_threshold",
+        "logprob_threshold",
+        "no_speech_threshold",
+        "enable_vad",
+        "word_timestamps",
+    }
+)
+RUNPOD_MODELS = ("tiny", "base", "small", "medium", "large-v1", "large-v2", "large-v3", "turbo")
+
+
+def srt_time(seconds: float) -> str:
+    millis = round(seconds * 1000)
+    hours, millis = divmod(millis, 3_600_000)
+    minutes, millis = divmod(millis, 60_000)
+    return f"{hours:02d}:{minutes:02d}:{millis // 1000:02d},{millis % 1000:03d}"
 
 
 class RunPodServer(FakeServer):
-    """POST /v2/{endpoint}/run -> {id, status}; GET /v2/{endpoint}/status/{id}."""
+    """POST /v2/{endpoint}/run -> {id, status}; GET /v2/{endpoint}/status/{id}.
+
+    Written from runpod-workers/worker-faster_whisper (src/rp_handler.py, src/predict.py,
+    src/rp_schema.py) run by the runpod SDK 1.12 (serverless/modules/rp_job.py):
+    ``output`` holds segments in the spoken language with their decoder scores and no
+    words, ``detected_language``, ``transcription``, ``translation`` (null, or the
+    translating pass formatted as ``input.translation`` asks: plain text or SRT) and,
+    with word_timestamps, ``word_timestamps`` without probabilities. A failed job's
+    ``error`` is the validator's list of sentences, or the JSON string the SDK makes of
+    a raised exception, traceback included. ``has_health`` False: a compatible server
+    without /health (the SDK's own test API has none).
+    """
 
     endpoint = "whisper123"
     max_body_bytes = 10 * MiB
+    has_health = True
 
     def route(self, method: str, path: str) -> str:
         if path.endswith("/health"):
@@ -353,7 +469,7 @@ class RunPodServer(FakeServer):
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         prefix = f"/v2/{self.endpoint}"
-        if path == f"{prefix}/health":
+        if path == f"{prefix}/health" and self.has_health:
             return Reply.json(200, {"jobs": {"inQueue": 0}, "workers": {"idle": 1}})
         if method == "POST" and path == f"{prefix}/run":
             try:
@@ -372,32 +488,67 @@ class RunPodServer(FakeServer):
                 )
             if not self.advance(job):
                 return Reply.json(200, {"id": job.id, "status": "IN_PROGRESS"})
-            output = whisper_output(job)
-            words = [w for s in output["segments"] for w in s.pop("words")]
-            return Reply.json(
-                200,
-                {
-                    "id": job.id,
-                    "status": "COMPLETED",
-                    "executionTime": 812,
-                    "output": {
-                        "segments": output["segments"],
-                        "detected_language": "en",
-                        "transcription": output["segments"][0]["text"],
-                        "translation": None,
-                        "device": "cuda",
-                        "model": "base",
-                        "word_timestamps": [
-                            {k: w[k] for k in ("word", "start", "end")} for w in words
-                        ],
-                    },
-                },
-            )
+            return self.finished(job)
         return Reply.json(404, {"error": "not found"})
+
+    def finished(self, job: RemoteJob) -> Reply:
+        unexpected = sorted(set(job.fields) - RUNPOD_INPUTS)
+        if unexpected:
+            errors = [f"Unexpected input. {key} is not a valid input option." for key in unexpected]
+            return Reply.json(200, {"id": job.id, "status": "FAILED", "error": errors})
+        model = job.fields.get("model", "base")
+        if model not in RUNPOD_MODELS:
+            message = f"Invalid model name: {model}. Available models are: {set(RUNPOD_MODELS)}"
+            raised = {
+                "error_type": "<class 'ValueError'>",
+                "error_message": message,
+                "error_traceback": "Traceback (most recent call last):\n  File "
+                '"/src/predict.py", line 69, in predict\n    raise ValueError(\n'
+                f"ValueError: {message}\n",
+                "hostname": "worker-1",
+                "worker_id": "abc",
+                "runpod_version": "1.12.0",
+            }
+            return Reply.json(200, {"id": job.id, "status": "FAILED", "error": json.dumps(raised)})
+        return Reply.json(
+            200,
+            {"id": job.id, "status": "COMPLETED", "executionTime": 812, "output": self.output(job)},
+        )
+
+    def output(self, job: RemoteJob) -> dict[str, Any]:
+        segments = whisper_output(job, self.scores)["segments"]
+        words = [w for s in segments for w in s.pop("words")]
+        for segment in segments:
+            segment.update(seek=0, tokens=[50364, 440], temperature=0.0)
+        translation = None
+        if job.fields.get("translate"):
+            first = segments[0]
+            text = f"Translated {job.audio_sha256[:8]}."
+            if job.fields.get("translation") == "srt":
+                times = f"{srt_time(first['start'])} --> {srt_time(first['end'])}"
+                translation = f"1\n{times}\n{text}\n\n"
+            else:
+                translation = text
+        output: dict[str, Any] = {
+            "segments": segments,
+            "detected_language": job.fields.get("language") or "en",
+            "transcription": segments[0]["text"].strip(),
+            "translation": translation,
+            "device": "cuda",
+            "model": job.fields.get("model", "base"),
+        }
+        if job.fields.get("word_timestamps"):
+            output["word_timestamps"] = [{k: w[k] for k in ("word", "start", "end")} for w in words]
+        return output
 
 
 class ReplicateServer(FakeServer):
-    """POST /v1/predictions -> 201 {id, status, urls}; GET /v1/predictions/{id}."""
+    """POST /v1/predictions -> 201 {id, status, urls}; GET /v1/predictions/{id}.
+
+    The output as the openai/whisper Cog model's predict.py returns it: Whisper's
+    segments (scores included) in the spoken language, ``detected_language`` as a
+    name, ``transcription``, and ``translation``: the translating pass's text only.
+    """
 
     def route(self, method: str, path: str) -> str:
         return "submit" if method == "POST" else "poll"
@@ -433,7 +584,7 @@ class ReplicateServer(FakeServer):
             )
         if not self.advance(job):
             return Reply.json(200, {"id": job.id, "status": "processing"})
-        output = whisper_output(job)
+        output = whisper_output(job, self.scores)
         return Reply.json(
             200,
             {
@@ -444,6 +595,9 @@ class ReplicateServer(FakeServer):
                     "segments": output["segments"],
                     "transcription": output["segments"][0]["text"],
                     "detected_language": "english",
+                    "translation": f" Translated {job.audio_sha256[:8]}."
+                    if job.fields.get("translate")
+                    else None,
                 },
             },
         )
@@ -490,7 +644,7 @@ class OpenAIServer(FakeServer):
                 400, {"error": {"message": "file is required", "type": "invalid_request_error"}}
             )
         job = self.new_job(audio, {**fields, "path": path})
-        output = whisper_output(job)
+        output = whisper_output(job, self.scores)
         segment = output["segments"][0]
         text = segment["text"]
         if self.style == "text":

@@ -19,7 +19,7 @@ from dropscribe.jobs.store import Store
 from dropscribe.outbox.document import load_schema
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for
 from tests.remote_setup import COMPACT_ALL, SERVERS, TOKEN, remote_config
-from tests.servers import FakeServer, Fault
+from tests.servers import UNSURE, FakeServer, Fault
 from tests.test_daemon import finished
 
 LONG = AUDIO / "long_reading.flac"
@@ -280,3 +280,17 @@ def test_a_small_file_goes_as_it_is_without_a_worker(workdir: Path) -> None:
         hashlib.sha256(original).hexdigest()
     ]
     assert "upload" not in json.loads((outbox / "numbers.json").read_text())["engine"]
+
+
+def test_each_chunks_warnings_reach_the_transcript_saying_where(workdir: Path) -> None:
+    with make_server("runpod", scores=UNSURE) as server:
+        config = config_for(workdir, "runpod", server)
+        drop_long(workdir)
+        outbox = workdir / "outbox"
+        with DaemonProcess(config) as daemon:
+            wait_for(lambda: finished(outbox, "meeting"), 60, "the transcript")
+            assert daemon.stop() == 0
+    warnings = json.loads((outbox / "meeting.json").read_text())["warnings"]
+    unsure = [w for w in warnings if "unsure" in w]
+    assert len(unsure) == len(server.submissions) >= 3
+    assert unsure[0].startswith("From 0:00 to 0:")

@@ -13,9 +13,51 @@
 Third-party exceptions are translated into these at the boundary, with
 ``raise X(...) from exc``. Every message is one sentence for the user: what
 is wrong and what to do.
+
+A server's words reach us through these errors, and a server may echo what
+it was sent (a 401 page quoting the Authorization header): every
+:class:`BackendError` scrubs its message and detail as it is made
+(:func:`scrub`), so no secret dropscribe knows (:func:`remember_secret`, fed
+by the configuration and the HTTP client) reaches a store, a sidecar, a
+report or a log line from one. The log scrubs every line as well.
 """
 
 from __future__ import annotations
+
+import re
+import threading
+
+REDACTED = "[redacted]"
+#: Shorter values are no secret worth the name; replacing them would garble text.
+MIN_SECRET_LENGTH = 6
+#: A credential in the form a header carries it, whether we know its value or not
+#: (long enough not to be a word: "bearer bonds" is left alone).
+_CREDENTIAL = re.compile(r"\b([Bb]earer|Basic)(\s+)[A-Za-z0-9._~+/=-]{12,}")
+
+_lock = threading.Lock()
+_secrets: tuple[str, ...] = ()
+
+
+def remember_secret(secret: str | None) -> None:
+    """Scrub ``secret`` from every error and log line from now on."""
+    global _secrets
+    if not secret or len(secret) < MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if secret not in _secrets:
+            # Longest first: a secret holding another is replaced whole.
+            _secrets = tuple(sorted({*_secrets, secret}, key=len, reverse=True))
+
+
+def scrub(text: str, *, credentials: bool = True) -> str:
+    """Return ``text`` with every remembered secret replaced, and with ``credentials``
+    every header-like credential too (not in a transcript: its words are the speaker's)."""
+    for secret in _secrets:
+        if secret in text:
+            text = text.replace(secret, REDACTED)
+    if not credentials:
+        return text
+    return _CREDENTIAL.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
 
 
 class DropscribeError(Exception):
@@ -38,8 +80,8 @@ class BackendError(DropscribeError):
     """The backend failed; ``detail`` carries the server's own message."""
 
     def __init__(self, message: str, detail: str | None = None) -> None:
-        super().__init__(message)
-        self.detail = detail
+        super().__init__(scrub(message))
+        self.detail = None if detail is None else scrub(detail)
 
 
 class Retryable(BackendError):

@@ -112,7 +112,7 @@ def _check_remote(name: str, settings: Settings) -> list[str]:
         backend.close()
     section = settings.backend_settings(name)
     address_key = section.address_key if isinstance(section, RemoteSettings) else None
-    if not found and address_key and getattr(section, "health_url", None) is None:
+    if not found and address_key and not getattr(section, "health_url", None):
         # Without a health URL the backend's own check asks nothing: see that it answers.
         address = str(getattr(section, address_key))
         if (reason := _answers(address, getattr(section, "verify_tls", True))) is not None:

@@ -68,7 +68,11 @@ class RemoteSettings(Section):
     max_response_bytes: int = Field(50 * 1024**2, gt=0)
     fallback: BackendName | None = None
     allowed_hosts: list[str] = Field(
-        default_factory=list, description="Hosts besides the endpoint's own for poll/result URLs."
+        default_factory=list,
+        description='Hosts besides the endpoint\'s own for poll/result URLs: "name", "name:port".',
+    )
+    health_url: str | None = Field(
+        None, description='Asked before submitting: unset, the protocol\'s own; "": none.'
     )
     verify_tls: bool = True
     upload_format: Literal["auto", "original", "opus", "flac", "mp3"] = Field(
@@ -93,7 +97,6 @@ class OctoAISettings(RemoteSettings):
     address_key = "endpoint"
 
     endpoint: str = "http://127.0.0.1:8080/predict"
-    health_url: str | None = None
     token: SecretStr | None = None
     retention_seconds: float = 24 * 3600
     max_upload_bytes: int = 10 * 1024**2

@@ -21,7 +21,7 @@ from dropscribe.config.environment import UnreadableVariable, variable_for
 from dropscribe.config.originals import archive_folder
 from dropscribe.config.sections import PathsSettings
 from dropscribe.config.settings import Settings
-from dropscribe.errors import ConfigError
+from dropscribe.errors import ConfigError, remember_secret
 
 SECRET_KEYS = secret_keys()
 
@@ -60,7 +60,16 @@ def load_settings(path: Path | None) -> Settings:
     problems = check_paths(settings)
     if problems:
         raise ConfigError(problems)
+    _remember_secrets(settings)
     return settings
+
+
+def _remember_secrets(settings: Settings) -> None:
+    """Have every error and log line scrub the configured secrets (a server may echo one)."""
+    for backend, key in SECRET_KEYS.items():
+        secret = getattr(getattr(settings.backends, backend), key)
+        if secret is not None:
+            remember_secret(secret.get_secret_value())
 
 
 def _describe(error: Any) -> str:

@@ -7,6 +7,7 @@ This module turns both into store moves.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import threading
 from collections.abc import Callable
@@ -14,8 +15,9 @@ from typing import Any
 
 import structlog
 
+from dropscribe.audio.headers import header_seconds
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
-from dropscribe.config import Settings
+from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import DropscribeError, Retryable
 from dropscribe.jobs.chunking.chunks import ChunkedUploads
 from dropscribe.jobs.chunking.run import SlotLender
@@ -33,7 +35,7 @@ from dropscribe.jobs.retry_policy import (
 from dropscribe.jobs.runner import Runner
 from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.sources import EMPTY_SHA256, hash_source
+from dropscribe.sources import EMPTY_SHA256, hash_source, open_source
 from dropscribe.speakers.runner import (
     DiarizationInterrupted,
     add_speakers,
@@ -95,7 +97,7 @@ class JobDriver:
             outcome = chunked.run(job, backend, self.finisher.source_of(job))
             job = self.store.get(job.id)
         else:
-            outcome = self._submit_and_wait(job)
+            outcome = self._timed(job, self._submit_and_wait(job))
             if outcome is None and self.store.get(job.id).state == JobState.QUEUED:
                 return  # handed to the fallback
         if outcome is None:
@@ -118,6 +120,26 @@ class JobDriver:
         elif isinstance(outcome, Gone):
             log.info("future_gone", job=job.id, file=job.path, reason=outcome.reason)
             self._give_back(job)
+
+    def _timed(self, job: Job, outcome: Outcome | None) -> Outcome | None:
+        """A file sent as it is to a remote engine: its length from its own header when
+        that states it, not where the server's last words end (most give no duration).
+        The local engine counted the samples it decoded: its length stands."""
+        remote = isinstance(self.settings().backend_settings(job.backend), RemoteSettings)
+        if not isinstance(outcome, Done) or not remote:
+            return outcome
+        try:
+            root, path = self.finisher.where_is(job)
+            with open_source(path, inside=root) as stream:  # never through a link
+                seconds = header_seconds(stream)
+        except (OSError, DropscribeError):
+            return outcome  # gone since: the server's word will do
+        if seconds is None:
+            return outcome
+        # Never shorter than the words: a header may understate a file that grew.
+        ends = [segment["end"] for segment in outcome.result.segments]
+        duration = round(max([seconds, *ends]), 3)
+        return Done(dataclasses.replace(outcome.result, duration=duration))
 
     def _write_saved(self, job: Job) -> None:
         """Write out the result saved before a crash, or queue the job again without one."""

@@ -170,7 +170,8 @@ class Outbox:
         rendered = []
         for fmt, path in self.paths_for(output_name, chosen).items():
             if fmt == "json":
-                text = json.dumps(document, ensure_ascii=False, indent=2) + "\n"
+                # Strict JSON: a NaN would make the file unreadable to strict parsers.
+                text = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
             else:
                 text = RENDERERS[fmt](document, chosen.cue_rules)
             rendered.append((path, text.encode("utf-8")))
@@ -218,7 +219,7 @@ class Outbox:
     def write_error(self, output_name: str, report: dict[str, Any]) -> Path:
         """Write ``<stem>.error.json``; drop sidecars of an earlier success for this stem."""
         path = self.error_path(output_name)
-        atomic_write(path, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+        atomic_write(path, json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
         for fmt in RENDERERS.keys() | {"json"}:
             _remove(self.root / f"{output_name}.{fmt}")
         _fsync_directory(path.parent)

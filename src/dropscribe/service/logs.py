@@ -9,6 +9,7 @@ from typing import Any, TextIO
 
 import structlog
 
+from dropscribe.errors import scrub
 from dropscribe.outbox.naming import display_path
 
 LEVELS = {
@@ -26,6 +27,21 @@ def redact_secrets(
     """Never let a secret reach a log line, whatever a caller passed."""
     for key in SECRET_FIELDS & event.keys():
         event[key] = "[redacted]"
+    return event
+
+
+def scrub_secrets(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """Replace every known secret and credential in the line's text (a server's words
+    and a traceback included), whatever key it came under."""
+    for key, value in event.items():
+        if isinstance(value, str):
+            event[key] = scrub(value)
+        elif isinstance(value, (list, tuple, dict)):
+            text = repr(value)
+            if (cleaned := scrub(text)) != text:
+                event[key] = cleaned  # its text, then: the value itself held a secret
     return event
 
 
@@ -55,6 +71,7 @@ def configure(level: str = "info", fmt: str = "auto", stream: TextIO | None = No
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             redact_secrets,
             structlog.processors.format_exc_info,
+            scrub_secrets,  # after format_exc_info: a traceback can quote a server's words
             printable_paths,  # after format_exc_info: a traceback can hold a raw name
             renderer,
         ],

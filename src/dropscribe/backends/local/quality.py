@@ -46,19 +46,20 @@ class SegmentScore:
 def transcript_warnings(
     segments: Sequence[Segment],
     scores: Sequence[SegmentScore],
-    speech: Sequence[Span],
+    speech: Sequence[Span] | None,
     duration: float,
     *,
     english_only: bool,
 ) -> list[str]:
-    """Return a sentence per reason to doubt the transcript, in a fixed order."""
+    """Return a sentence per reason to doubt the transcript, in a fixed order.
+
+    Every engine's transcript is judged here: a remote engine's has its decoder's
+    scores but no voice detector's spans (``speech`` None), so the two rules about
+    what the detector heard are not asked.
+    """
     warnings: list[str] = []
-    speech_seconds = sum(end - start for start, end in speech)
-    if duration >= SILENCE_MIN_SECONDS and speech_seconds < MOSTLY_SILENCE * duration:
-        warnings.append(
-            f"The recording is mostly silence or noise (speech in {speech_seconds:.0f} s "
-            f"of {duration:.0f} s)."
-        )
+    if speech is not None:
+        warnings += _silence(speech, duration)
     logprob = _weighted_logprob(scores)
     if logprob is not None and logprob < LOW_LOGPROB:
         warnings.append(
@@ -71,13 +72,8 @@ def transcript_warnings(
             f"A segment repeats itself (at {looping[0].start:.1f} s): the engine may have "
             "looped there; check that part against the audio."
         )
-    holes = uncovered_speech(list(speech), list(segments)) if segments else []
-    missing = sum(end - start for start, end in holes) if segments else speech_seconds
-    if (holes or not segments) and missing >= 1.0:
-        warnings.append(
-            f"The voice detector heard {missing:.0f} s of speech that got no text; "
-            "it may be another language, music or noise."
-        )
+    if speech is not None:
+        warnings += _unheard(segments, speech)
     if english_only and segments and _sounds_foreign(segments, logprob):
         warnings.append(
             "The English-only model decoded speech that does not sound like English; if "
@@ -85,6 +81,31 @@ def transcript_warnings(
             "its language."
         )
     return warnings
+
+
+def _silence(speech: Sequence[Span], duration: float) -> list[str]:
+    speech_seconds = sum(end - start for start, end in speech)
+    if duration >= SILENCE_MIN_SECONDS and speech_seconds < MOSTLY_SILENCE * duration:
+        return [
+            f"The recording is mostly silence or noise (speech in {speech_seconds:.0f} s "
+            f"of {duration:.0f} s)."
+        ]
+    return []
+
+
+def _unheard(segments: Sequence[Segment], speech: Sequence[Span]) -> list[str]:
+    holes = uncovered_speech(list(speech), list(segments)) if segments else []
+    missing = (
+        sum(end - start for start, end in holes)
+        if segments
+        else sum(end - start for start, end in speech)
+    )
+    if (holes or not segments) and missing >= 1.0:
+        return [
+            f"The voice detector heard {missing:.0f} s of speech that got no text; "
+            "it may be another language, music or noise."
+        ]
+    return []
 
 
 def _weighted_logprob(scores: Sequence[SegmentScore]) -> float | None:

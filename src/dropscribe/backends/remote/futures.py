@@ -36,6 +36,12 @@ class AsyncHTTPBackend:
     upload_formats: tuple[UploadFormat, ...] = ("opus", "mp3", "flac")
     #: The audio travels base64-encoded inside JSON (a third larger than the file).
     upload_base64 = True
+    #: The provider's own domains: poll and result URLs under them are followed when the
+    #: endpoint is under them too (see hosts.py).
+    provider_domains: tuple[str, ...] = ()
+    #: The worker returns a translation beside segments in the spoken language (RunPod's
+    #: and Replicate's Whisper workers), not segments of the translation.
+    translation_beside = False
 
     def __init__(self, settings: Settings) -> None:
         section = settings.backend_settings(self.name)
@@ -46,9 +52,14 @@ class AsyncHTTPBackend:
         self.fallback: str | None = section.fallback
         secret = getattr(section, SECRET_KEYS[self.name])
         self.http = HttpClient(
-            self.name, section, self.base_url(), secret.get_secret_value() if secret else None
+            self.name,
+            section,
+            self.base_url(),
+            secret.get_secret_value() if secret else None,
+            self.provider_domains,
         )
         self._healthy_until = 0.0
+        self._no_health_said = False
 
     # --- what a protocol module provides ----------------------------------------
 
@@ -59,8 +70,17 @@ class AsyncHTTPBackend:
     def base_url(self) -> str:
         raise NotImplementedError
 
-    def health_url(self) -> str | None:
+    def default_health_url(self) -> str | None:
+        """The protocol's own health URL; None: it has none."""
         return None
+
+    def health_url(self) -> str | None:
+        """``health_url`` from the configuration ("" turns the check off), else the
+        protocol's own."""
+        configured = self.section.health_url
+        if configured is not None:
+            return configured or None
+        return self.default_health_url()
 
     def submission(self, request: Request) -> tuple[str, Any, dict[str, str]]:
         """Return the URL, the (streamed) body and the headers of the submission."""
@@ -95,7 +115,7 @@ class AsyncHTTPBackend:
         if url is None or time.monotonic() < self._healthy_until:
             return
         try:
-            self.http.request("GET", url)
+            answer = self.http.request("GET", url, absent_ok=True)
         except Permanent as exc:
             raise ServerDown(f"The {self.name} health check failed: {exc}") from None
         except Retryable as exc:
@@ -103,6 +123,11 @@ class AsyncHTTPBackend:
             raise ServerDown(
                 f"The {self.name} server is not ready yet ({exc})", retry_after=exc.retry_after
             ) from None
+        if answer is None and not self._no_health_said:
+            # A compatible server without the endpoint (the runpod SDK's own test API):
+            # nothing to wait for.
+            log.info("no_health_endpoint", backend=self.name, url=url)
+            self._no_health_said = True
         self._healthy_until = time.monotonic() + HEALTH_TTL
 
     def submit(self, request: Request) -> Future:
@@ -114,7 +139,10 @@ class AsyncHTTPBackend:
         except ServerDown:
             self._healthy_until = 0.0
             raise
-        return self.future_from(data, submitted_at)
+        future = self.future_from(data, submitted_at)
+        # What was asked, for reading the result (kept with the future across a restart).
+        future.data.update(task=request.task, language=self.language_for(request))
+        return future
 
     def poll(self, future: Future, wait: float) -> Outcome:
         try:
@@ -144,12 +172,19 @@ class AsyncHTTPBackend:
 
     # --- helpers for protocol modules -------------------------------------------------
 
-    def fetch_result(self, url: str) -> Transcription:
+    def fetch_result(self, future: Future, url: str) -> Transcription:
         data = self.http.request("GET", url, gone_on_404=True)
-        return self.read_result(data)
+        return self.read_result(future, data)
 
-    def read_result(self, data: Any, elapsed_ms: float = 0.0) -> Transcription:
-        return normalise(data, model=self.model_name, prediction_time_ms=elapsed_ms)
+    def read_result(self, future: Future, data: Any, elapsed_ms: float = 0.0) -> Transcription:
+        asked = future.data.get("language")
+        return normalise(
+            data,
+            model=self.model_name,
+            prediction_time_ms=elapsed_ms,
+            language=asked if isinstance(asked, str) else None,
+            translated=self.translation_beside and future.data.get("task") == "translate",
+        )
 
     def remote_failure(self, data: Any, status: str) -> Failed:
         error = data.get("error") if isinstance(data, dict) else None

@@ -2,13 +2,19 @@
 
     connect refused, DNS, 401/403, health 5xx   -> ServerDown  (jobs wait; attempts kept)
     429                                          -> RateLimited (wait; never spends an attempt)
-    timeouts, resets, 5xx, 408                   -> ServerTrouble (retried within a time budget)
+    timeouts, resets, 5xx, 408, an answer that
+      does not arrive whole within the timeout   -> ServerTrouble (retried within a time budget)
     malformed JSON                               -> Retryable   (backoff; an attempt spent)
+    JSON nested too deeply to read               -> Permanent   (it would be sent again)
+    3xx (no redirect is followed)                -> Permanent   (naming where it pointed)
     404 / 410 on a future                        -> FutureGone  (submit again)
     other 4xx                                    -> Permanent   (the server's message kept)
 
-Uploads are streamed; answers are read up to ``max_response_bytes``; poll and
-result URLs are followed only on the endpoint's own host (or ``allowed_hosts``).
+Uploads are streamed; answers are read up to ``max_response_bytes`` and within
+``timeout_seconds`` in all (a server trickling bytes is abandoned); ``NaN`` and
+``Infinity`` in an answer read as null. Poll and result URLs are followed only
+where :mod:`.hosts` trusts them. Every error scrubs our secrets as it is made
+(:func:`dropscribe.errors.scrub`): a server may echo the token.
 """
 
 from __future__ import annotations
@@ -20,11 +26,12 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
-from urllib.parse import urlsplit
 
 import httpx
 
 from dropscribe import __version__
+from dropscribe.backends.remote import deadline
+from dropscribe.backends.remote.hosts import HostPolicy
 from dropscribe.config import RemoteSettings
 from dropscribe.errors import (
     Permanent,
@@ -32,6 +39,7 @@ from dropscribe.errors import (
     Retryable,
     ServerDown,
     ServerTrouble,
+    remember_secret,
 )
 from dropscribe.sources import Vanished, open_source, stat_source
 
@@ -52,8 +60,10 @@ class CoalescedStream(httpx.SyncByteStream):
     uploads streamed (big pieces pass through untouched) and small ones whole.
     """
 
-    def __init__(self, stream: Any) -> None:
+    def __init__(self, stream: Any, on_sent: Callable[[], None] | None = None) -> None:
         self.stream = stream
+        #: Called once the whole body is out (the answer's deadline starts then).
+        self.on_sent = on_sent
 
     def __iter__(self) -> Iterator[bytes]:
         pending: list[bytes] = []
@@ -72,6 +82,8 @@ class CoalescedStream(httpx.SyncByteStream):
                 pending, size = [], 0
         if pending:
             yield b"".join(pending)
+        if self.on_sent is not None:
+            self.on_sent()
 
     def close(self) -> None:
         close = getattr(self.stream, "close", None)
@@ -114,12 +126,26 @@ def retry_after_seconds(value: str | None, now: float | None = None) -> float | 
     return max(0.0, moment.timestamp() - (now if now is not None else time.time()))
 
 
+def _no_constant(name: str) -> None:
+    """``NaN``, ``Infinity``, ``-Infinity``: not JSON; read as null (never written back)."""
+    return None
+
+
+def parse_json(body: bytes | str) -> Any:
+    """Parse an answer strictly enough to write it again as JSON.
+
+    Raises:
+        ValueError: not JSON. RecursionError: nested too deeply to read.
+    """
+    return json.loads(body, parse_constant=_no_constant)
+
+
 def server_message(body: bytes, reason: str = "") -> str:
     """Return the server's own error message, from JSON or plain text."""
     text = body.decode(errors="replace").strip()
     try:
-        data = json.loads(text)
-    except ValueError:
+        data = parse_json(text)
+    except (ValueError, RecursionError):
         return text[:1000] or reason
     if isinstance(data, dict):
         error = data.get("error", data.get("detail", data.get("message")))
@@ -164,19 +190,26 @@ class HttpClient:
     """An httpx client that speaks the project's errors."""
 
     def __init__(
-        self, name: str, settings: RemoteSettings, base_url: str, token: str | None
+        self,
+        name: str,
+        settings: RemoteSettings,
+        base_url: str,
+        token: str | None,
+        provider_domains: tuple[str, ...] = (),
     ) -> None:
         self.name = name
         self.settings = settings
-        self.base_host = urlsplit(base_url).netloc
+        self.hosts = HostPolicy.for_endpoint(base_url, settings.allowed_hosts, provider_domains)
         headers = {"User-Agent": f"dropscribe/{__version__}"}
         if token:
+            remember_secret(token)
             headers["Authorization"] = f"Bearer {token}"
         self.client = httpx.Client(
             timeout=httpx.Timeout(
                 settings.timeout_seconds, connect=min(10.0, settings.timeout_seconds)
             ),
             verify=settings.verify_tls,
+            transport=deadline.transport(settings.verify_tls),
             follow_redirects=False,
             headers=headers,
         )
@@ -185,18 +218,23 @@ class HttpClient:
         self.client.close()
 
     def check_url(self, url: str) -> str:
-        """Return ``url`` if it is on the endpoint's host or an allowed one.
+        """Return ``url`` if :mod:`.hosts` trusts it with the token.
 
         Raises:
-            Permanent: for any other host, so a server cannot send the token elsewhere.
+            Permanent: for any other address, so a server cannot send the token elsewhere.
         """
-        host = urlsplit(url).netloc
-        if host != self.base_host and host not in self.settings.allowed_hosts:
+        refusal = self.hosts.refusal(url)
+        if refusal is None:
+            return url
+        if "in the clear" in refusal:  # no setting allows that: the server must change
             raise Permanent(
-                f"The {self.name} server pointed to {host}, which is not its own host; add it to "
-                f"backends.{self.name}.allowed_hosts if that is expected."
+                f"The {self.name} server pointed {refusal}; dropscribe sends its token "
+                "only over https."
             )
-        return url
+        raise Permanent(
+            f"The {self.name} server pointed {refusal}; add its host to "
+            f"backends.{self.name}.allowed_hosts if that is expected."
+        )
 
     def request(
         self,
@@ -208,8 +246,10 @@ class HttpClient:
         files: Any = None,
         data: Any = None,
         gone_on_404: bool = False,
+        absent_ok: bool = False,
     ) -> Any:
-        """Send one request and return its JSON answer.
+        """Send one request and return its JSON answer; with ``absent_ok``, None when
+        the address does not exist there (404, 405: a server without that endpoint).
 
         Raises:
             ServerDown, Retryable, Permanent, FutureGone: see the module docstring.
@@ -223,29 +263,51 @@ class HttpClient:
                 files=files,
                 data=data,
             )
-            request.stream = CoalescedStream(request.stream)
+            seconds = self.settings.timeout_seconds
+            request.stream = CoalescedStream(request.stream, lambda: deadline.start(seconds))
             response = self.client.send(request, stream=True)
             try:
                 body = self._read_capped(response)
                 status, reason = response.status_code, response.reason_phrase
                 retry_after = response.headers.get("Retry-After")
+                location = response.headers.get("Location")
             finally:
                 response.close()
         except httpx.ConnectError as exc:
             raise ServerDown(f"The {self.name} server cannot be reached ({exc}).") from None
         except httpx.TimeoutException:
             raise ServerTrouble(
-                f"The {self.name} server did not answer within "
-                f"{self.settings.timeout_seconds:.0f} s."
+                f"The {self.name} server's answer did not arrive whole within "
+                f"{self.settings.timeout_seconds:g} s (backends.{self.name}.timeout_seconds); "
+                "it was abandoned."
             ) from None
         except httpx.TransportError as exc:
             raise ServerTrouble(
                 f"The connection to the {self.name} server broke ({type(exc).__name__})."
             ) from None
+        finally:
+            deadline.clear()
+        if absent_ok and status in (404, 405):
+            return None
+        if 300 <= status < 400:
+            raise Permanent(
+                f"The {self.name} server redirected the request ({status}) to "
+                f"{(location or 'nowhere')[:200]}; dropscribe follows no redirect: set "
+                f"backends.{self.name}'s address to where it points if that is expected."
+            )
         if status >= 400:
             self._raise_for_status(status, server_message(body, reason), retry_after, gone_on_404)
+        return self._parsed(body)
+
+    def _parsed(self, body: bytes) -> Any:
         try:
-            return json.loads(body)
+            return parse_json(body)
+        except RecursionError:
+            # Not worth a second try: the same answer would come again.
+            raise Permanent(
+                f"The {self.name} server sent a malformed answer (JSON nested too deeply to read).",
+                detail=body[:200].decode(errors="replace"),
+            ) from None
         except ValueError:
             raise Retryable(
                 f"The {self.name} server sent a malformed answer (not JSON).",
@@ -253,6 +315,8 @@ class HttpClient:
             ) from None
 
     def _read_capped(self, response: httpx.Response) -> bytes:
+        """Read the answer up to the size cap, all of it by the answer's deadline (see
+        deadline.py; checked here too, between the body's reads)."""
         limit = self.settings.max_response_bytes
         parts, total = [], 0
         for chunk in response.iter_bytes():
@@ -262,6 +326,8 @@ class HttpClient:
                     f"The {self.name} server's answer is larger than {limit} bytes "
                     f"(backends.{self.name}.max_response_bytes)."
                 )
+            if deadline.passed():
+                raise httpx.ReadTimeout("the answer's deadline has passed")
             parts.append(chunk)
         return b"".join(parts)
 

@@ -19,6 +19,8 @@ from dropscribe.config import OctoAISettings
 
 class OctoAIBackend(AsyncHTTPBackend):
     name = "octoai"
+    #: A POST to <name>.octoai.run is answered with a poll URL on async.octoai.run.
+    provider_domains = ("octoai.run", "octoai.cloud")
 
     @property
     def octo(self) -> OctoAISettings:
@@ -27,9 +29,6 @@ class OctoAIBackend(AsyncHTTPBackend):
 
     def base_url(self) -> str:
         return self.octo.endpoint
-
-    def health_url(self) -> str | None:
-        return self.octo.health_url
 
     def submission(self, request: Request) -> tuple[str, Any, dict[str, str]]:
         fields: dict[str, Any] = {"task": request.task}
@@ -65,7 +64,7 @@ class OctoAIBackend(AsyncHTTPBackend):
             url = data.get("response_url") or future.result_url
             if not url:
                 raise self.malformed(data, "completed without a response_url")
-            return Done(self.fetch_result(str(url)))
+            return Done(self.fetch_result(future, str(url)))
         if status == "failed":
             return self.remote_failure(data, status)
         if status in ("cancelled", "canceled", "expired"):

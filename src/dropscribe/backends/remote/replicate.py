@@ -14,6 +14,7 @@ from typing import Any
 from dropscribe.backends.base import Done, Future, Gone, Outcome, Pending, Request
 from dropscribe.backends.remote.futures import AsyncHTTPBackend
 from dropscribe.backends.remote.http import base64_json_body
+from dropscribe.backends.remote.normalise import finite
 from dropscribe.config import ReplicateSettings
 from dropscribe.languages import CODES, NAME_TO_CODE
 
@@ -22,6 +23,8 @@ CODE_TO_NAME = {code: name for name, code in NAME_TO_CODE.items() if code in COD
 
 class ReplicateBackend(AsyncHTTPBackend):
     name = "replicate"
+    #: openai/whisper's predict.py returns the translation as text beside the segments.
+    translation_beside = True
 
     @property
     def rep(self) -> ReplicateSettings:
@@ -75,9 +78,10 @@ class ReplicateBackend(AsyncHTTPBackend):
         if status in ("starting", "processing"):
             return Pending()
         if status == "succeeded":
-            metrics = data.get("metrics") or {}
-            elapsed = float(metrics.get("predict_time") or 0) * 1000
-            return Done(self.read_result(data.get("output"), elapsed))
+            metrics = data.get("metrics")
+            seconds = finite(metrics.get("predict_time")) if isinstance(metrics, dict) else None
+            elapsed = (seconds or 0.0) * 1000
+            return Done(self.read_result(future, data.get("output"), elapsed))
         if status == "failed":
             return self.remote_failure(data, status)
         if status in ("canceled", "cancelled"):

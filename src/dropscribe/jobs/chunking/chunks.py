@@ -41,7 +41,7 @@ from dropscribe.jobs.chunking.uploads import (
 from dropscribe.jobs.states import ChunkState, JobState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk, NewChunk
-from dropscribe.transcript import Transcription
+from dropscribe.transcript import Transcription, clock_time
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
@@ -213,8 +213,21 @@ class ChunkedUploads:
             prediction_time_ms=sum(r.prediction_time_ms for r in results),
             model=backend.model_name,
             upload={"format": fmt, "bytes": sum(c.bytes for c in chunks), "chunks": len(chunks)},
+            warnings=chunk_warnings(chunks, results),
         )
         return transcription
+
+
+def chunk_warnings(chunks: list[Chunk], results: list[Transcription]) -> list[str]:
+    """Each chunk's warnings (judged on its own scores), saying which part of the
+    recording each is about when there are several chunks."""
+    if len(chunks) == 1:
+        return list(results[0].warnings)
+    return [
+        f"From {clock_time(chunk.start)} to {clock_time(chunk.end)}: {warning}"
+        for chunk, result in zip(chunks, results, strict=True)
+        for warning in result.warnings
+    ]
 
 
 def _new_chunks(manifest: Manifest) -> list[NewChunk]:

@@ -129,7 +129,12 @@ class JobMoves:
             db.execute(
                 "INSERT OR REPLACE INTO results (sha256, settings_key, result, created_at) "
                 "VALUES (?,?,?,?)",
-                (row["sha256"], row["settings_key"], json.dumps(result), self._clock()),
+                (
+                    row["sha256"],
+                    row["settings_key"],
+                    json.dumps(result, allow_nan=False),
+                    self._clock(),
+                ),
             )
             return self._move(
                 db, job_id, JobState.WRITING, False, {"error": None, "error_detail": None}
