@@ -159,7 +159,7 @@ class Intake:
                 self._batch_failed(ready, exc, now)
             else:
                 if ready:
-                    self.readiness.disk_ok()
+                    self.readiness.disk_ok("the job store")
             self.heartbeat()
         return accepted
 

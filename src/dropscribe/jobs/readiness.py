@@ -31,6 +31,7 @@ class _Fault:
     """One disk fault episode: what failed, since when, and when to try again."""
 
     sentence: str
+    where: str
     since: float
     until: float
     tries: int
@@ -72,17 +73,21 @@ class Readiness:
             delay = float(min(FAULT_MAX_SECONDS, FAULT_BASE_SECONDS * 2 ** (tries - 1)))
             sentence = fault_sentence(where, fault)
             since = now if previous is None else previous.since
-            self._fault = _Fault(sentence, since, now + delay, tries)
+            self._fault = _Fault(sentence, where, since, now + delay, tries)
         if previous is None:
             log.warning("machine_not_ready", where=where, error=fault, reason=sentence)
         return now + delay
 
-    def disk_ok(self) -> None:
-        """A write went through: a disk fault episode, if one was on, is over."""
+    def disk_ok(self, where: str | None = None) -> None:
+        """A write went through: a disk fault episode, if one was on, is over; with
+        ``where``, only a fault met writing there (the store's success says nothing of
+        the outbox)."""
         with self._lock:
-            ended, self._fault = self._fault, None
-        if ended is not None:
-            log.info("machine_ready", seconds=round(self.clock() - ended.since, 1))
+            ended = self._fault
+            if ended is None or (where is not None and where != ended.where):
+                return
+            self._fault = None
+        log.info("machine_ready", seconds=round(self.clock() - ended.since, 1))
 
     def may_write(self, now: float | None = None) -> bool:
         """Return whether to try writing now: no disk fault, or its next try is due."""

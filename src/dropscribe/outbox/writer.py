@@ -50,11 +50,11 @@ def write_durably(files: Sequence[tuple[Path, bytes]]) -> list[BaseException | N
     """
     errors: list[BaseException | None] = [None] * len(files)
     written = _write_temporaries(files, errors)
-    for index, _, descriptor in written:
+    for index, temporary, descriptor in written:
         try:
             os.fsync(descriptor)
         except OSError as exc:
-            errors[index] = exc
+            errors[index] = _named(exc, temporary)
         finally:
             os.close(descriptor)
     directories: set[Path] = set()
@@ -95,12 +95,20 @@ def _write_temporaries(
             while view:
                 view = view[os.write(descriptor, view) :]
         except OSError as exc:
-            errors[index] = exc
+            errors[index] = _named(exc, temporary)
             os.close(descriptor)
             _remove(temporary)
             continue
         written.append((index, temporary, descriptor))
     return written
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """Return ``exc`` naming the file it is about (a failed ``write`` names none), so
+    that the log says which folder's disk is full."""
+    if exc.filename is None:
+        exc.filename = str(path)
+    return exc
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -316,6 +324,11 @@ def _copy_durably(source: Path, destination: Path) -> None:
         finally:
             os.close(descriptor)
         os.rename(temporary, destination)
+    except OSError as exc:
+        _remove(temporary)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            exc.filename = str(temporary)  # the copy's side is full, not the source's
+        raise
     except BaseException:
         _remove(temporary)
         raise
