@@ -13,15 +13,17 @@ import pytest
 from structlog.testing import capture_logs
 
 from dropscribe.commands.reports import daemon_line, daemon_report
+from dropscribe.config import load_settings
 from dropscribe.errors import local_fault
 from dropscribe.inbox.presence import InboxPresence
 from dropscribe.jobs.readiness import FAULT_MAX_SECONDS, Readiness
 from dropscribe.jobs.states import JobState
 from dropscribe.outbox.writer import move_original
 from dropscribe.service.daemon_lock import DaemonLock, running_daemon
-from dropscribe.service.machine import space_problem
+from dropscribe.service.machine import read_only_folders, space_problem
 from tests.dispatch_rig import ManualClock, Rig
 from tests.fake_backend import FakeBackend
+from tests.helpers import write_config
 from tests.mounts import Mounts, mounts_for
 
 
@@ -190,3 +192,12 @@ def test_a_full_outbox_holds_the_written_job_and_writes_it_later_without_a_new_d
         ]
     finally:
         rig.close()
+
+
+def test_status_names_a_folder_on_a_read_only_file_system(tmp_path: Path, mounts: Mounts) -> None:
+    outbox = mounts.tmpfs(tmp_path / "outbox", "1m")
+    settings = load_settings(write_config(tmp_path))
+    assert read_only_folders(settings.paths) == []
+    mounts.remount(outbox, "ro")
+    (found,) = read_only_folders(settings.paths)
+    assert found.startswith(f"The outbox {outbox} is on a read-only file system")

@@ -39,6 +39,25 @@ def watched_folders(paths: PathsSettings) -> dict[str, Path]:
     return {"outbox": paths.outbox, "store": paths.state.parent}
 
 
+def read_only_folders(paths: PathsSettings) -> list[str]:
+    """Return a sentence for each of dropscribe's folders on a file system mounted
+    read-only now (``status`` says it even when the daemon cannot write its note)."""
+    folders = {"outbox": paths.outbox, "archive": paths.archive, "failed folder": paths.failed}
+    folders["job store"] = paths.state.parent
+    found = []
+    for name, folder in folders.items():
+        try:
+            read_only = folder is not None and bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+        if read_only:
+            found.append(
+                f"The {name} {folder} is on a read-only file system; remount it read-write "
+                "(the work waits until then)."
+            )
+    return found
+
+
 def space_problem(free: dict[str, int | None], min_free_mb: float) -> str | None:
     """Return the sentence saying which file system is below the limit, or None."""
     if min_free_mb <= 0:
