@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,12 @@ from dropscribe.inbox.presence import InboxPresence
 from dropscribe.jobs.readiness import FAULT_MAX_SECONDS, Readiness
 from dropscribe.jobs.states import JobState
 from dropscribe.outbox.writer import move_original
+from dropscribe.service.daemon import Daemon
 from dropscribe.service.daemon_lock import DaemonLock, running_daemon
 from dropscribe.service.machine import read_only_folders, space_problem
 from tests.dispatch_rig import ManualClock, Rig
 from tests.fake_backend import FakeBackend
-from tests.helpers import write_config
+from tests.helpers import wait_for, write_config
 from tests.mounts import Mounts, mounts_for
 
 
@@ -201,3 +203,34 @@ def test_status_names_a_folder_on_a_read_only_file_system(tmp_path: Path, mounts
     mounts.remount(outbox, "ro")
     (found,) = read_only_folders(settings.paths)
     assert found.startswith(f"The outbox {outbox} is on a read-only file system")
+
+
+def test_a_done_file_seen_again_in_the_inbox_is_archived_not_transcribed_again(
+    tmp_path: Path,
+) -> None:
+    backend = FakeBackend("local")
+    clock = ManualClock()
+    backend.clock = clock
+    daemon = Daemon(load_settings(write_config(tmp_path)), clock=clock, backends={"local": backend})
+    daemon.build()
+    try:
+        inbox, archive = daemon.settings.paths.inbox, daemon.settings.paths.archive
+        assert archive is not None
+        (inbox / "talk.wav").write_bytes(b"RIFF" + bytes(400))
+        daemon.intake.look("talk.wav", clock())
+        clock.advance(5)
+        daemon.intake.process_due(clock())
+        daemon.dispatcher.pump(clock())
+        wait_for(lambda: (archive / "talk.wav").exists(), 30, "the archived original")
+        while daemon.dispatcher.in_flight():
+            daemon.wake.wait(0.05)
+        # The share that was away when it was to be archived shows it again, untouched.
+        again = inbox / "talk.wav"
+        shutil.copy2(archive / "talk.wav", again)
+        daemon.intake.look("talk.wav", clock())
+        assert not again.exists() and (archive / "talk.wav").exists()
+        assert [p.name for p in archive.iterdir()] == ["talk.wav"]
+        assert len(backend.requests) == 1 and len(daemon.store.jobs()) == 1
+    finally:
+        daemon.dispatcher.stop(1.0)
+        daemon.store.close()

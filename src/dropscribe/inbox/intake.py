@@ -121,7 +121,7 @@ class Intake:
             log.warning("cannot_stat", file=relative, error=str(exc))
             return
         if self.recorder.known.get(relative) == (info.st_size, info.st_mtime):
-            self._left_behind(relative)
+            self._left_behind(relative, info)
             return
         if stat.S_ISREG(info.st_mode):
             self.tracker.observe(relative, info.st_size, info.st_mtime, now)
@@ -175,17 +175,20 @@ class Intake:
         else:  # the store's disk: intake pauses (Readiness) and takes them when it can
             self.readiness.disk_failed("the job store", fault)
 
-    def _left_behind(self, relative: str) -> None:
+    def _left_behind(self, relative: str, info: os.stat_result) -> None:
         """Put away an original seen again after its job was done: the inbox was away
         when it was to be archived (same path, same content: the same job, done)."""
         if originals_fate(self.settings.paths) == "keep":
             return
+        job = self.store.latest_of(relative)  # a read; the file is hashed only if it is done
+        done = job is not None and job.state in (JobState.DONE, JobState.SKIPPED)
+        if job is None or not done or (job.size, job.mtime) != (info.st_size, info.st_mtime):
+            return  # still in hand (queued, running), or another file now
         try:
-            sha256 = hash_source(self.inbox / relative, inside=self.inbox)
+            same = hash_source(self.inbox / relative, inside=self.inbox) == job.sha256
         except (OSError, BadInput):
             return
-        job = self.store.latest_for(relative, sha256)
-        if job is not None and job.state in (JobState.DONE, JobState.SKIPPED):
+        if same:
             log.info("archived_late", job=job.id, file=job.path)
             self.finisher.put_away(job)
 
