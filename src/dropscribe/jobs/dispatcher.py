@@ -159,7 +159,12 @@ class Dispatcher:
         """Take up the jobs held for the disk once its next try is due; return how many."""
         held = self.driver.held.due(now)
         for job_id, result in held:
-            self._start(self.store.get(job_id), resume=True, result=result)
+            try:
+                job = self.store.get(job_id)
+            except Exception as exc:  # the store cannot even be read: held again, not lost
+                self.driver.held.hold(job_id, result, exc)
+                continue
+            self._start(job, resume=True, result=result)
         return len(held)
 
     def next_due(self) -> float | None:
