@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
 import urllib.request
@@ -114,6 +115,17 @@ def assert_every_file_done_once(
     assert sorted(decodes.values()) == [1] * len(files), decodes
 
 
+def status_says(notify: socket.socket, start: str) -> bool:
+    """Return whether a datagram waiting on ``notify`` starts with ``start``."""
+    notify.settimeout(0.2)
+    try:
+        while True:
+            if notify.recv(4096).decode().startswith(start):
+                return True
+    except TimeoutError:
+        return False
+
+
 def not_ready_lines(config: Path) -> list[str]:
     done = subprocess.run(
         [sys.executable, "-m", "dropscribe", "status", "--config", str(config)],
@@ -124,18 +136,23 @@ def not_ready_lines(config: Path) -> list[str]:
 
 
 def test_a_full_outbox_holds_the_writes_and_finishes_every_file_once_space_is_back(
-    workdir: Path, mounts: Mounts
+    workdir: Path, mounts: Mounts, request: pytest.FixtureRequest
 ) -> None:
     outbox = mounts.tmpfs(workdir / "outbox", "512k")
     config = config_for(workdir)
     files = recordings(4)
-    with DaemonProcess(config) as daemon:
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(str(workdir / "notify.sock"))
+    request.addfinalizer(notify.close)
+    with DaemonProcess(config, env={"NOTIFY_SOCKET": str(workdir / "notify.sock")}) as daemon:
         daemon.wait_event("ready", timeout=START)
         filler = fill(outbox)
         drop_all(workdir / "inbox", files)
         fault = daemon.wait_event("machine_not_ready", timeout=START)
         assert fault["where"] == "the outbox" and fault["error"] == "no space left"
         assert any("writing the outbox failed" in line for line in not_ready_lines(config))
+        # systemctl status shows it: the status text is renewed every 2 s.
+        wait_for(lambda: status_says(notify, "STATUS=not ready: The machine"), 30, "status")
         filler.unlink()  # the fault ends
         wait_for(lambda: everything_done(workdir, files), AFTER_FAULT, "every file, done")
         assert daemon.process is not None and daemon.process.poll() is None
@@ -256,8 +273,6 @@ def test_low_free_space_stops_new_work_and_says_so_until_there_is_room(
 
 
 def free_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
