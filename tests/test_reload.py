@@ -43,7 +43,12 @@ AFTER: dict[str, dict[str, object]] = {
         "cue_max_seconds": 5.0,
         "cue_chars_per_second": 12.0,
     },
-    "service": {"on_done": ["/bin/true"], "on_failed": ["/bin/false"], "hook_timeout_seconds": 9},
+    "service": {
+        "on_done": ["/bin/true"],
+        "on_failed": ["/bin/false"],
+        "hook_timeout_seconds": 9,
+        "min_free_mb": 10**12,  # more than any disk has: the next look finds space low
+    },
     "log": {"level": "error", "format": "console"},
 }
 
@@ -129,6 +134,11 @@ def test_every_live_key_reaches_its_component(
     retried = running.store.get(small.id)
     assert retried.state == JobState.QUEUED
     assert 500 <= retried.next_attempt_at - clock() <= 1000  # retry_base_seconds = 1000
+    # The free-space limit, read by the machine watch at its next look (last: low space
+    # stops new work).
+    assert running.readiness.problems() == []
+    running.machine.look()
+    assert any("service.min_free_mb" in p for p in running.readiness.problems())
     rules = RetryRules.from_settings(running.dispatcher.settings().transcribe)
     assert (rules.max_attempts, rules.max_seconds, rules.transient_budget_seconds) == (7, 4000, 60)
 

@@ -10,6 +10,9 @@
         │   └── ServerTrouble  5xx, reset, timeout: no attempt counted within a time budget
         └── Permanent        the server refused this input (4xx), or a limit was hit
 
+Beside the tree, :func:`local_fault` tells the machine's own trouble (a full or
+read-only disk, an I/O error) from everything else: such work waits, it never fails.
+
 Third-party exceptions are translated into these at the boundary, with
 ``raise X(...) from exc``. Every message is one sentence for the user: what
 is wrong and what to do.
@@ -24,7 +27,9 @@ report or a log line from one. The log scrubs every line as well.
 
 from __future__ import annotations
 
+import errno
 import re
+import sqlite3
 import threading
 
 REDACTED = "[redacted]"
@@ -109,3 +114,41 @@ class ServerTrouble(Retryable):
 
 class Permanent(BackendError):
     """The backend refused this input: retrying would give the same answer."""
+
+
+#: The errors of a disk that is full, read-only or failing: the machine is not ready,
+#: the file is not at fault.
+LOCAL_FAULTS = {
+    errno.ENOSPC: "no space left",
+    errno.EDQUOT: "over the disk quota",
+    errno.EROFS: "read-only",
+    errno.EIO: "an I/O error",
+}
+#: SQLite's primary result codes for the same: SQLITE_READONLY, SQLITE_IOERR, SQLITE_FULL.
+_SQLITE_FAULTS = {8: "read-only", 10: "an I/O error", 13: "no space left"}
+#: Their messages, for an error raised without its code.
+_SQLITE_MESSAGES = {
+    "readonly database": "read-only",
+    "disk I/O error": "an I/O error",
+    "database or disk is full": "no space left",
+}
+
+
+def local_fault(exc: BaseException) -> str | None:
+    """Return what is wrong with the machine's disk when ``exc`` says so (``"no space
+    left"``, ``"read-only"``, ...), else None; the cause chain is searched too."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a chain is short; this bounds a cycle
+        if seen is None:
+            return None
+        if isinstance(seen, OSError) and seen.errno in LOCAL_FAULTS:
+            return LOCAL_FAULTS[seen.errno]
+        if isinstance(seen, sqlite3.Error):
+            code = getattr(seen, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in _SQLITE_FAULTS:
+                return _SQLITE_FAULTS[code & 0xFF]
+            for words, fault in _SQLITE_MESSAGES.items():
+                if words in str(seen):
+                    return fault
+        seen = seen.__cause__ or seen.__context__
+    return None

@@ -149,12 +149,16 @@ def _open_readonly(settings: Settings) -> Store | None:
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.reports import daemon_line, status_report
     from dropscribe.service.daemon_lock import lock_path, running_daemon
+    from dropscribe.service.machine import read_only_folders
 
     store = _open_readonly(settings)
     if store is None:
         return EXIT_FAILED
     daemon = running_daemon(lock_path(settings.paths))
     report = status_report(store, daemon, time.time())
+    if report["daemon"]["running"]:  # what the daemon could not note on a read-only disk
+        notes = report["daemon"]["not_ready"]
+        notes += [n for n in read_only_folders(settings.paths) if n not in notes]
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK

@@ -57,6 +57,7 @@ def daemon_report(info: DaemonInfo | None, now: float) -> dict[str, Any]:
         "started_at": iso_time(info.started_at),
         "uptime_seconds": uptime,
         "version": info.version,
+        "not_ready": list(info.not_ready),
     }
 
 
@@ -68,7 +69,9 @@ def daemon_line(report: dict[str, Any]) -> str:
     since = (
         f", up {duration_text(uptime)} since {report['started_at']}" if uptime is not None else ""
     )
-    return f"daemon: running (pid {report['pid']}{since}, version {report['version']})"
+    line = f"daemon: running (pid {report['pid']}{since}, version {report['version']})"
+    # What holds the work back, one sentence a line under it (a full disk, the inbox away).
+    return "\n".join([line, *(f"not ready: {note}" for note in report.get("not_ready", []))])
 
 
 def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[str, Any]:

@@ -186,6 +186,12 @@ class ServiceSettings(Section):
     on_done: list[str] = Field(default_factory=list, description="Command run after a transcript.")
     on_failed: list[str] = Field(default_factory=list, description="Command run after a failure.")
     hook_timeout_seconds: float = 60.0
+    min_free_mb: float = Field(
+        100.0,
+        ge=0,
+        description="Below this much free space on the outbox's or the store's file system "
+        "no new work is taken; 0: not watched.",
+    )
 
 
 class LogSettings(Section):

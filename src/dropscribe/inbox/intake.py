@@ -31,15 +31,17 @@ from typing import Any
 import structlog
 
 from dropscribe.config import Settings
-from dropscribe.errors import BadInput
+from dropscribe.config.originals import originals_fate
+from dropscribe.errors import BadInput, local_fault
 from dropscribe.inbox.arrivals import Arrival, examine
 from dropscribe.inbox.filters import InboxFilter
 from dropscribe.inbox.recording import JobRecorder
 from dropscribe.inbox.stability import StabilityTracker
 from dropscribe.jobs.completion import Finisher
+from dropscribe.jobs.readiness import Readiness
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.sources import stat_source
+from dropscribe.sources import hash_source, stat_source
 from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.inbox.intake")
@@ -69,6 +71,7 @@ class Intake:
         fingerprint: Callable[[str], dict[str, Any]],
         clock: Callable[[], float],
         heartbeat: Callable[[], None] = lambda: None,
+        readiness: Readiness | None = None,
     ) -> None:
         # The settings in force are read for each file (a reload swaps them);
         # the inbox, filter and settle time need a restart.
@@ -82,6 +85,9 @@ class Intake:
         self.filter = InboxFilter(settings.watch.extensions, settings.watch.ignore)
         self.tracker = StabilityTracker(settings.watch.settle_seconds)
         self.recorder = JobRecorder(current, store, fingerprint, clock)
+        self.readiness = readiness or Readiness(clock)
+        #: Recorded jobs whose settling met a disk fault: settled at the next batch.
+        self._unsettled = False
 
     @property
     def settings(self) -> Settings:
@@ -120,6 +126,7 @@ class Intake:
             log.warning("cannot_stat", file=relative, error=str(exc))
             return
         if self.recorder.known.get(relative) == (info.st_size, info.st_mtime):
+            self._left_behind(relative, info)
             return
         if stat.S_ISREG(info.st_mode):
             self.tracker.observe(relative, info.st_size, info.st_mtime, now)
@@ -132,6 +139,10 @@ class Intake:
         Files are taken in batches, with a heartbeat between them so that a large
         inbox never starves the service watchdog.
         """
+        if self._unsettled:
+            self._unsettled = False
+            for job in self.store.jobs([JobState.DISCOVERED]):
+                self._complete(job)
         due = self.tracker.due(now)
         accepted = 0
         for start in range(0, len(due), INTAKE_BATCH):
@@ -149,10 +160,42 @@ class Intake:
                 ready.append((relative, info))
             try:
                 accepted += self._take_in(ready)
-            except Exception:  # the store itself failed (a full disk): try at the next rescan
-                log.exception("intake_batch_error", files=len(ready))
+            except Exception as exc:
+                self._batch_failed(ready, exc, now)
+            else:
+                if ready:
+                    self.readiness.disk_ok("the job store")
             self.heartbeat()
         return accepted
+
+    def _batch_failed(
+        self, ready: list[tuple[str, os.stat_result]], exc: Exception, now: float
+    ) -> None:
+        """The store could not record a batch: its files wait to be taken in again."""
+        for relative, info in ready:
+            self.tracker.observe(relative, info.st_size, info.st_mtime, now)
+        fault = local_fault(exc)
+        if fault is None:
+            log.error("intake_batch_error", files=len(ready), exc_info=exc)
+        else:  # the store's disk: intake pauses (Readiness) and takes them when it can
+            self.readiness.disk_failed("the job store", fault)
+
+    def _left_behind(self, relative: str, info: os.stat_result) -> None:
+        """Put away an original seen again after its job was done: the inbox was away
+        when it was to be archived (same path, same content: the same job, done)."""
+        if originals_fate(self.settings.paths) == "keep":
+            return
+        job = self.store.latest_of(relative)  # a read; the file is hashed only if it is done
+        done = job is not None and job.state in (JobState.DONE, JobState.SKIPPED)
+        if job is None or not done or (job.size, job.mtime) != (info.st_size, info.st_mtime):
+            return  # still in hand (queued, running), or another file now
+        try:
+            same = hash_source(self.inbox / relative, inside=self.inbox) == job.sha256
+        except (OSError, BadInput):
+            return
+        if same:
+            log.info("archived_late", job=job.id, file=job.path)
+            self.finisher.put_away(job)
 
     # --- taking in: mark, examine, record, then touch the file system --------
 
@@ -194,6 +237,11 @@ class Intake:
         try:
             self._settle(job)
         except Exception as exc:
+            fault = local_fault(exc)
+            if fault is not None:  # the disk, not the file: settled once it is fixed
+                self.readiness.disk_failed("the outbox or the store", fault)
+                self._unsettled = True
+                return
             log.exception("intake_error", file=job.path, job=job.id)
             if job.error is not None:
                 return

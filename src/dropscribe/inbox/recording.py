@@ -17,6 +17,7 @@ import structlog
 
 from dropscribe.config import Settings
 from dropscribe.config.originals import originals_fate
+from dropscribe.errors import local_fault
 from dropscribe.inbox.arrivals import Arrival
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
@@ -52,18 +53,23 @@ class JobRecorder:
     def record(self, arrivals: list[Arrival], paths: list[str]) -> list[Job]:
         """Record every arrival's job and clear the batch's marks, in one transaction."""
         jobs = []
+        recorded = []
         with self.store.batch():
             for arrival in arrivals:
                 try:
                     with self.store.batch():  # a savepoint: one file's failure undoes itself
                         job = self._recorded(arrival)
-                except Exception:
+                except Exception as exc:
+                    if local_fault(exc) is not None:
+                        raise  # the store's disk, not this file: the whole batch waits
                     log.exception("intake_error", file=arrival.relative)
                     continue
-                self.known[arrival.relative] = (arrival.size, arrival.mtime)
+                recorded.append(arrival)
                 if job is not None:
                     jobs.append(job)
             self.store.unmark_intake(paths)
+        # Only once committed: a batch the disk refused is taken in again later.
+        self.known.update({a.relative: (a.size, a.mtime) for a in recorded})
         return jobs
 
     def _recorded(self, arrival: Arrival) -> Job | None:

@@ -139,6 +139,7 @@ class InboxWatcher:
         self.filter = inbox_filter
         self.paths: queue.SimpleQueue[str] = queue.SimpleQueue()
         self.wake = wake
+        self.configured = mode
         self.mode, self.reason = choose_mode(mode, inbox)
         self.poll_seconds = poll_seconds
         self._observer: BaseObserver | None = None
@@ -173,6 +174,13 @@ class InboxWatcher:
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(timeout=5)
+
+    def restart(self) -> None:
+        """Watch the inbox anew: the folder under its path is another one (a share back)."""
+        self.stop()
+        self._observer = None
+        self.mode, self.reason = choose_mode(self.configured, self.inbox)
+        self.start()
 
     def drain(self) -> set[str]:
         """Return the absolute paths reported since the last call."""

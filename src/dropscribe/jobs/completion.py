@@ -203,6 +203,10 @@ class Finisher:
         if self.on_finish:  # set after construction (the metrics)
             self.on_finish(job)
 
+    def put_away(self, job: Job) -> Path | None:
+        """Archive, keep or delete ``job``'s original now, as after its success."""
+        return self._put_away(self.where_is(job)[1], job)
+
     def _put_away(self, source: Path, job: Job) -> Path | None:
         if originals_fate(self.paths) == "delete":
             with contextlib.suppress(FileNotFoundError):

@@ -25,9 +25,11 @@ from dropscribe.config import Settings
 from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.counters import BackendPauses, JobCounters
 from dropscribe.jobs.driver import JobDriver
+from dropscribe.jobs.readiness import Readiness
 from dropscribe.jobs.runner import BackendFactory, Runner
 from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Job, Store
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.jobs.dispatcher")
 
@@ -46,8 +48,11 @@ class Dispatcher:
         wake: threading.Event,
         backend_factory: BackendFactory = create_backend,
         backends: dict[str, Backend] | None = None,
+        readiness: Readiness | None = None,
     ) -> None:
         self.settings = settings
+        #: The machine's disks and inbox: no new job starts while they are not ready.
+        self.readiness = readiness or Readiness(clock)
         self.store = store
         self.clock = clock
         self.wake = wake
@@ -62,7 +67,15 @@ class Dispatcher:
         self.counters = JobCounters()
         self.pauses = BackendPauses()
         self.driver = JobDriver(
-            settings, store, finisher, self.runner, clock, self.pauses, self.counters, self
+            settings,
+            store,
+            finisher,
+            self.runner,
+            clock,
+            self.pauses,
+            self.counters,
+            self,
+            self.readiness,
         )
         self._lock = threading.Lock()
         self.active: Counter[str] = Counter()
@@ -124,7 +137,9 @@ class Dispatcher:
         """Start as many due jobs as the backends' concurrency allows; return how many."""
         if self.stopping.is_set():
             return 0
-        started = 0
+        started = self._resume_held(now)
+        if not self.readiness.may_take_work(now):
+            return started
         for name in self.store.queued_backends():
             if now < self.pauses.until(name):
                 continue
@@ -139,6 +154,18 @@ class Dispatcher:
                 self._start(job)
                 started += 1
         return started
+
+    def _resume_held(self, now: float) -> int:
+        """Take up the jobs held for the disk once its next try is due; return how many."""
+        held = self.driver.held.due(now)
+        for job_id, result in held:
+            try:
+                job = self.store.get(job_id)
+            except Exception as exc:  # the store cannot even be read: held again, not lost
+                self.driver.held.hold(job_id, result, exc)
+                continue
+            self._start(job, resume=True, result=result)
+        return len(held)
 
     def next_due(self) -> float | None:
         """Return when the earliest waiting job can start, if one waits for a free slot.
@@ -156,6 +183,8 @@ class Dispatcher:
             due = self.store.next_due(name)
             if due is not None:
                 known.append(max(due, self.pauses.until(name)))
+        if len(self.driver.held):
+            known.append(self.readiness.retry_at() or self.clock())
         return min(known) if known else None
 
     def stop(self, grace: float) -> None:
@@ -169,10 +198,12 @@ class Dispatcher:
 
     # --- one job -------------------------------------------------------------
 
-    def _start(self, job: Job) -> None:
+    def _start(
+        self, job: Job, *, resume: bool = False, result: Transcription | None = None
+    ) -> None:
         with self._lock:
             self.active[job.backend] += 1
-        task = self._executor.submit(self._run, job)
+        task = self._executor.submit(self._run, job, resume, result)
         with self._lock:
             self._tasks.add(task)
         task.add_done_callback(self._discard)
@@ -181,9 +212,12 @@ class Dispatcher:
         with self._lock:
             self._tasks.discard(task)
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job, resume: bool, result: Transcription | None) -> None:
         try:
-            self.driver.run(job)
+            if resume:
+                self.driver.resume(job, result)
+            else:
+                self.driver.run(job)
         finally:
             with self._lock:
                 self.active[job.backend] -= 1

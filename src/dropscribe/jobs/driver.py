@@ -18,11 +18,13 @@ import structlog
 from dropscribe.audio.headers import header_seconds
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import RemoteSettings, Settings
-from dropscribe.errors import DropscribeError, Retryable
+from dropscribe.errors import BadInput, DropscribeError, Retryable, local_fault
 from dropscribe.jobs.chunking.chunks import ChunkedUploads
 from dropscribe.jobs.chunking.run import SlotLender
 from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.counters import BackendPauses, JobCounters
+from dropscribe.jobs.held import HeldWork
+from dropscribe.jobs.readiness import Readiness
 from dropscribe.jobs.retry_policy import (
     Fail,
     JobHistory,
@@ -58,6 +60,7 @@ class JobDriver:
         pauses: BackendPauses,
         counters: JobCounters,
         lender: SlotLender,
+        readiness: Readiness | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -67,6 +70,9 @@ class JobDriver:
         self.pauses = pauses
         self.counters = counters
         self.lender = lender
+        self.readiness = readiness or Readiness(clock)
+        #: Jobs whose write met a disk fault, waiting for the disk (see jobs/held.py).
+        self.held = HeldWork(self.readiness, settings().paths)
         #: Each job's history of waits that spent no attempt (kept while the daemon runs;
         #: a restart forgets it, which only errs on the side of waiting longer).
         self._histories: dict[int, JobHistory] = {}
@@ -74,14 +80,42 @@ class JobDriver:
         self._rng = random.Random()
 
     def run(self, job: Job) -> None:
-        """Drive ``job`` until it is done, failed, queued again or handed back."""
+        """Drive ``job`` until it is done, failed, queued again, handed back or held."""
+        self._guarded(job, None, self._drive)
+
+    def resume(self, job: Job, result: Transcription | None) -> None:
+        """Take up a job held for the disk (with its result, if the store has none)."""
+        self._guarded(job, result, lambda job: self._resume(job, result))
+
+    def _guarded(
+        self, job: Job, result: Transcription | None, action: Callable[[Job], None]
+    ) -> None:
         try:
-            self._drive(job)
+            action(job)
         except DropscribeError as exc:
             self._handle_error_safely(job, exc)
         except Exception as exc:  # a bug must not stop the daemon: retry, then fail clearly
+            if local_fault(exc) is not None:  # the machine's disk, not the file: wait
+                self.held.hold(job.id, result, exc)
+                return
             log.exception("job_crashed", job=job.id, file=job.path)
             self._handle_error_safely(job, Retryable(f"Internal error: {exc!r}"))
+
+    def _resume(self, job: Job, result: Transcription | None) -> None:
+        """Take up a job held for the disk: write what it has, never decode it again."""
+        if job.state == JobState.FAILED:
+            self.finisher.recover()  # its error sidecar and the move to the failed folder
+            return
+        if result is not None and job.state in IN_FLIGHT:
+            self._finish_done(job, result)  # says itself whether the disk is fine again
+            return
+        if job.state == JobState.WRITING:
+            self._write_saved(job)
+        elif job.state in IN_FLIGHT:  # held before it had a result: queued again, no attempt
+            self._give_back(job)
+        else:
+            return
+        self.readiness.disk_ok()
 
     def _drive(self, job: Job) -> None:
         if job.state == JobState.WRITING:
@@ -105,15 +139,8 @@ class JobDriver:
         elif isinstance(outcome, Done):
             self.pauses.clear(job.backend)
             self._forget(job.id)
-            limits = limits_for(self.settings(), job.path)
-            if limits is None:
-                self.finisher.succeed_together(job, outcome.result)
-            else:  # the transcript is saved (state writing) before diarization starts
-                job = self.store.save_result(job.id, outcome.result.to_dict())
-                try:
-                    self.finisher.succeed(job, self._with_speakers(job, outcome.result))
-                except DiarizationInterrupted:
-                    return  # stopping: still writing, labelled after the restart
+            if not self._finish_done(job, outcome.result):
+                return
             chunked.finished(job)
         elif isinstance(outcome, Failed):
             self._handle_error(self.store.get(job.id), outcome.error)
@@ -140,6 +167,31 @@ class JobDriver:
         ends = [segment["end"] for segment in outcome.result.segments]
         duration = round(max([seconds, *ends]), 3)
         return Done(dataclasses.replace(outcome.result, duration=duration))
+
+    def _finish_done(self, job: Job, result: Transcription) -> bool:
+        """Save ``result`` and write the job out; return False when it is not done yet
+        (stopping while labelling speakers, or held for the disk with its result)."""
+        limits = limits_for(self.settings(), job.path)
+        try:
+            if limits is None:
+                if job.state == JobState.WRITING:  # saved already: held after the save
+                    self.finisher.succeed(job, result)
+                else:
+                    self.finisher.succeed_together(job, result)
+            else:  # the transcript is saved (state writing) before diarization starts
+                if job.state != JobState.WRITING:
+                    job = self.store.save_result(job.id, result.to_dict())
+                try:
+                    self.finisher.succeed(job, self._with_speakers(job, result))
+                except DiarizationInterrupted:
+                    return False  # stopping: still writing, labelled after the restart
+        except Exception as exc:
+            if local_fault(exc) is None:
+                raise
+            self.held.hold(job.id, result, exc)  # kept here: the store may not have it
+            return False
+        self.readiness.disk_ok()
+        return True
 
     def _write_saved(self, job: Job) -> None:
         """Write out the result saved before a crash, or queue the job again without one."""
@@ -241,7 +293,10 @@ class JobDriver:
     def _handle_error_safely(self, job: Job, error: DropscribeError) -> None:
         try:
             self._handle_error(self.store.get(job.id), error)
-        except Exception:
+        except Exception as exc:
+            if local_fault(exc) is not None:  # recording it met the disk's fault: wait
+                self.held.hold(job.id, None, exc)
+                return
             # Even the error could not be recorded (a full disk, say): the job keeps its
             # state and is taken up again at the next start; the log says so now.
             log.exception("job_stuck", job=job.id, file=job.path, error=str(error))
@@ -259,6 +314,9 @@ class JobDriver:
         rules = RetryRules.from_settings(self.settings().transcribe)
         step = carry_out(history, error, now, rules, self._rng.random())
         decision = step.decision
+        if isinstance(decision, Fail) and self._inbox_away(error):
+            self._give_back(job)  # its file is on a share that went away: held, not failed
+            return
         if isinstance(decision, Fail):
             self._forget(job.id)
             self.finisher.fail(job, step.error)
@@ -286,6 +344,10 @@ class JobDriver:
                 error=str(error),
                 retry_in=round(decision.at - now, 2),
             )
+
+    def _inbox_away(self, error: DropscribeError) -> bool:
+        """Return whether a bad-input failure may be the inbox's absence, not the file's."""
+        return isinstance(error, BadInput) and self.readiness.inbox_unavailable_now()
 
     def _forget(self, job_id: int) -> None:
         with self._lock:

@@ -9,6 +9,8 @@ partial sidecar. Temporary names start with ``.dropscribe-`` and end with
 from __future__ import annotations
 
 import contextlib
+import errno
+import filecmp
 import itertools
 import json
 import os
@@ -48,11 +50,11 @@ def write_durably(files: Sequence[tuple[Path, bytes]]) -> list[BaseException | N
     """
     errors: list[BaseException | None] = [None] * len(files)
     written = _write_temporaries(files, errors)
-    for index, _, descriptor in written:
+    for index, temporary, descriptor in written:
         try:
             os.fsync(descriptor)
         except OSError as exc:
-            errors[index] = exc
+            errors[index] = _named(exc, temporary)
         finally:
             os.close(descriptor)
     directories: set[Path] = set()
@@ -93,12 +95,20 @@ def _write_temporaries(
             while view:
                 view = view[os.write(descriptor, view) :]
         except OSError as exc:
-            errors[index] = exc
+            errors[index] = _named(exc, temporary)
             os.close(descriptor)
             _remove(temporary)
             continue
         written.append((index, temporary, descriptor))
     return written
+
+
+def _named(exc: OSError, path: Path) -> OSError:
+    """Return ``exc`` naming the file it is about (a failed ``write`` names none), so
+    that the log says which folder's disk is full."""
+    if exc.filename is None:
+        exc.filename = str(path)
+    return exc
 
 
 def atomic_write(path: Path, text: str) -> None:
@@ -266,14 +276,61 @@ def move_original(source: Path, destination_root: Path, relative_path: str) -> P
     if os.path.lexists(wanted) and not source.is_symlink() and os.path.samefile(source, wanted):
         source.unlink()  # linked before a crash: only the unlink was missing
         return wanted
+    if os.path.lexists(wanted) and not source.is_symlink() and _same_copy(source, wanted):
+        source.unlink()  # copied before, but the source could not be removed then
+        return wanted
     destination = free_destination(wanted)
     if source.is_symlink():
         os.rename(source, destination)
         return destination
     try:
         os.link(source, destination, follow_symlinks=False)
-    except OSError:
-        shutil.move(source, destination)  # another file system, or no hard links there
-    else:
-        source.unlink()
+    except OSError as exc:
+        if exc.errno not in _NO_LINK:
+            raise  # a full or read-only archive: the caller waits and tries again
+        _copy_durably(source, destination)  # another file system, or no hard links there
+    source.unlink()
     return destination
+
+
+def _same_copy(source: Path, copy: Path) -> bool:
+    """Return whether ``copy`` is a whole copy of ``source`` (same size, same bytes)."""
+    try:
+        if not copy.is_file() or copy.is_symlink():
+            return False
+        return source.stat().st_size == copy.stat().st_size and filecmp.cmp(
+            source, copy, shallow=False
+        )
+    except OSError:
+        return False
+
+
+#: What ``link`` answers across file systems, or where hard links do not exist.
+_NO_LINK = frozenset({errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP})
+
+
+def _copy_durably(source: Path, destination: Path) -> None:
+    """Copy ``source`` to ``destination`` so that it is whole there, and survives a
+    crash, before the caller removes the source: a temporary beside it, fsynced, then
+    renamed, then its folder fsynced. A failure (a full archive) leaves no partial copy
+    and the source in place.
+    """
+    temporary = _temporary_for(destination)
+    try:
+        shutil.copyfile(source, temporary, follow_symlinks=False)
+        shutil.copystat(source, temporary, follow_symlinks=False)
+        descriptor = os.open(temporary, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+        os.rename(temporary, destination)
+    except OSError as exc:
+        _remove(temporary)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS):
+            exc.filename = str(temporary)  # the copy's side is full, not the source's
+        raise
+    except BaseException:
+        _remove(temporary)
+        raise
+    _fsync_directory(destination.parent)

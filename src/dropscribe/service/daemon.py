@@ -19,16 +19,19 @@ from dropscribe import __version__
 from dropscribe.backends.base import Backend
 from dropscribe.config import CurrentSettings, Settings, load_settings
 from dropscribe.config.originals import archive_folder
-from dropscribe.errors import ConfigError
+from dropscribe.errors import ConfigError, local_fault
 from dropscribe.inbox.intake import Intake
+from dropscribe.inbox.presence import InboxPresence
 from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.dispatcher import Dispatcher
+from dropscribe.jobs.readiness import Readiness
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.hooks import HookCommands, Hooks
 from dropscribe.outbox.writer import Outbox, Sidecars
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
+from dropscribe.service.machine import MachineWatch
 from dropscribe.service.notify import Notifier
 from dropscribe.service.reload import ReloadPlan, plan_reload
 
@@ -55,6 +58,11 @@ def prepare_directories(settings: Settings) -> None:
     archive = archive_folder(paths)
     if archive is not None:
         archive.mkdir(parents=True, exist_ok=True)
+
+
+def waiting_jobs(counts: dict[str, int]) -> int:
+    """Return how many jobs wait for their files in the inbox (queued or in hand)."""
+    return sum(counts[state] for state in ("queued", "submitting", "running"))
 
 
 def status_line(counts: dict[str, int], in_flight: int) -> str:
@@ -100,6 +108,8 @@ class Daemon:
         settings = self.settings
         prepare_directories(settings)
         self.store = Store(settings.paths.state, clock=self.clock)
+        #: The machine's disks and inbox, as every part sees them (service/machine.py).
+        self.readiness = Readiness(self.clock)
         # Both read the settings in force at each batch or hook run: a reload swaps the
         # settings and assigns nothing into them while finisher threads use them.
         self.outbox = Outbox(
@@ -117,6 +127,7 @@ class Daemon:
             self.clock,
             self.wake,
             backends=self.early_backends,
+            readiness=self.readiness,
         )
         self.intake = Intake(
             self.current.get,
@@ -125,7 +136,11 @@ class Daemon:
             self.dispatcher.fingerprint,
             self.clock,
             self._heartbeat,
+            self.readiness,
         )
+        store = self.store
+        presence = InboxPresence(settings.paths.inbox, lambda: waiting_jobs(store.counts()))
+        self.machine = MachineWatch(self.readiness, presence, self.current.get)
 
     def run(self) -> int:
         settings = self.settings
@@ -143,6 +158,7 @@ class Daemon:
             settings.watch.poll_seconds,
             self.wake,
         )
+        self.machine.lock = daemon_lock
         metrics = self._start_metrics(store, dispatcher, finisher)
         log.info(
             "starting",
@@ -157,32 +173,25 @@ class Daemon:
         watcher.start()
         # Ready once the store and the watcher are up: files already waiting are
         # scanned afterwards, with heartbeats, however many there are.
-        self.notifier.ready(status_line(store.counts(), dispatcher.in_flight()))
+        self.machine.look()
+        line = status_line(store.counts(), dispatcher.in_flight())
+        self.notifier.ready(self.machine.status(line))
         log.info("ready")
         self._scan(watcher, intake)
         next_rescan = self.clock() + settings.watch.rescan_seconds
         last_status = 0.0
         while not self.stop_requested.is_set():
             now = self.clock()
-            try:
-                for path in watcher.drain():
-                    relative = intake.relative(path)
-                    if relative is not None:
-                        intake.look(relative, now)
-                intake.process_due(now)
-                if now >= next_rescan:
-                    next_rescan = now + settings.watch.rescan_seconds
-                    self._scan(watcher, intake)
-            except Exception:  # intake guards each file; this is the last net: never exit
-                log.exception("intake_error")
-            dispatcher.pump(now)
+            next_rescan = self._take_in(watcher, intake, now, next_rescan)
+            self._pump(dispatcher, now)
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self._reload()
             self._heartbeat()
             monotonic = time.monotonic()
             if monotonic - last_status >= STATUS_EVERY:
-                self.notifier.status(status_line(store.counts(), dispatcher.in_flight()))
+                line = status_line(store.counts(), dispatcher.in_flight())
+                self.notifier.status(self.machine.status(line))
                 last_status = monotonic
             interval = self.notifier.watchdog_interval
             self.wake.wait(self._sleep_time(intake, dispatcher, next_rescan, interval))
@@ -199,6 +208,39 @@ class Daemon:
         log.info("stopped")
         return 0
 
+    def _take_in(
+        self, watcher: InboxWatcher, intake: Intake, now: float, next_rescan: float
+    ) -> float:
+        """Look at the machine, then take in what the watcher reported and what is due;
+        return when the next rescan is due."""
+        try:
+            renewed = self.machine.look()
+            if renewed:  # the inbox is back, or another folder: watch it, rescan now
+                watcher.restart()
+            for path in watcher.drain():
+                relative = intake.relative(path)
+                if relative is not None:
+                    intake.look(relative, now)
+            if self.readiness.may_take_work(now):
+                intake.process_due(now)
+            if now >= next_rescan or renewed:
+                next_rescan = now + self.settings.watch.rescan_seconds
+                self._scan(watcher, intake)
+        except Exception:  # intake guards each file; this is the last net: never exit
+            log.exception("intake_error")
+        return next_rescan
+
+    def _pump(self, dispatcher: Dispatcher, now: float) -> None:
+        """Start due jobs; a store that cannot write pauses the work, never the daemon."""
+        try:
+            dispatcher.pump(now)
+        except Exception as exc:
+            fault = local_fault(exc)
+            if fault is None:
+                log.exception("dispatch_error")
+            else:
+                self.readiness.disk_failed("the job store", fault)
+
     def _heartbeat(self) -> None:
         """Ping the service watchdog when half its interval has passed."""
         interval = self.notifier.watchdog_interval
@@ -212,7 +254,8 @@ class Daemon:
     ) -> float:
         now = self.clock()
         candidates = [MAX_IDLE, next_rescan - now]
-        for deadline in (intake.tracker.next_deadline(), dispatcher.next_due()):
+        deadlines = (intake.tracker.next_deadline(), dispatcher.next_due())
+        for deadline in (*deadlines, self.readiness.retry_at()):
             if deadline is not None:
                 candidates.append(deadline - now)
         if ping is not None:
@@ -230,7 +273,8 @@ class Daemon:
                 count += 1
                 if count % 1000 == 0:
                     self._heartbeat()
-        intake.process_due(now)
+        if self.readiness.may_take_work(now):
+            intake.process_due(now)
         log.info("scanned", files=count, seconds=round(time.monotonic() - started, 3))
 
     def _reload(self) -> None:
@@ -264,6 +308,7 @@ class Daemon:
 
         metrics = Metrics(store)
         metrics.watch(dispatcher)
+        metrics.watch_machine(self.machine)
         finisher.on_finish = metrics.job_finished
         server = MetricsServer(self.settings.service, metrics)
         server.start()

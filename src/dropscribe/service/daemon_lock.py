@@ -29,6 +29,13 @@ class DaemonInfo:
     pid: int | None
     started_at: float | None
     version: str | None
+    #: What holds the daemon's work back now (a full disk, the inbox away); empty: nothing.
+    not_ready: tuple[str, ...] = ()
+
+
+#: The lock file's size: the record is padded to it, so that a later note is written
+#: over bytes the file already has and never needs space from a full disk.
+RECORD_BYTES = 4096
 
 
 def lock_path(paths: PathsSettings) -> Path:
@@ -39,8 +46,9 @@ def lock_path(paths: PathsSettings) -> Path:
 class DaemonLock:
     """Held for the daemon's whole life; ``release`` at a clean stop."""
 
-    def __init__(self, descriptor: int) -> None:
+    def __init__(self, descriptor: int, record: dict[str, object] | None = None) -> None:
         self._descriptor = descriptor
+        self._record = record or {}
 
     @classmethod
     def acquire(cls, path: Path, version: str, started_at: float) -> DaemonLock:
@@ -58,13 +66,32 @@ class DaemonLock:
             raise _already_running(path, other) from None
         record = {"pid": os.getpid(), "started_at": started_at, "version": version}
         os.ftruncate(descriptor, 0)
-        os.pwrite(descriptor, json.dumps(record).encode(), 0)
-        return cls(descriptor)
+        os.pwrite(descriptor, _padded(record), 0)
+        return cls(descriptor, record)
+
+    def note(self, not_ready: list[str]) -> None:
+        """Write what holds the work back now (for ``status``); best effort: on a
+        read-only disk it stays unwritten."""
+        record = {**self._record, "not_ready": not_ready}
+        with contextlib.suppress(OSError, ValueError):
+            os.pwrite(self._descriptor, _padded(record), 0)
 
     def release(self) -> None:
         with contextlib.suppress(OSError):
             os.ftruncate(self._descriptor, 0)
         os.close(self._descriptor)  # closing drops the lock
+
+
+def _padded(record: dict[str, object]) -> bytes:
+    """Return ``record`` as JSON padded with spaces to :data:`RECORD_BYTES`.
+
+    Raises:
+        ValueError: the record does not fit.
+    """
+    data = json.dumps(record).encode()
+    if len(data) > RECORD_BYTES:
+        raise ValueError("the lock record is too long")
+    return data.ljust(RECORD_BYTES)
 
 
 def _already_running(path: Path, other: DaemonInfo | None) -> AlreadyRunning:
@@ -103,9 +130,15 @@ def running_daemon(path: Path) -> DaemonInfo | None:
 
 def _read(descriptor: int) -> DaemonInfo | None:
     try:
-        data = json.loads(os.pread(descriptor, 4096, 0) or b"null")
+        data = json.loads(os.pread(descriptor, RECORD_BYTES, 0).strip() or b"null")
     except ValueError:
         return None
     if not isinstance(data, dict):
         return None
-    return DaemonInfo(data.get("pid"), data.get("started_at"), data.get("version"))
+    notes = data.get("not_ready") or []
+    return DaemonInfo(
+        data.get("pid"),
+        data.get("started_at"),
+        data.get("version"),
+        tuple(str(note) for note in notes) if isinstance(notes, list) else (),
+    )

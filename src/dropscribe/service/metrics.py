@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dropscribe.jobs.dispatcher import Dispatcher
     from dropscribe.jobs.store import Store
     from dropscribe.jobs.store.schema import Job
+    from dropscribe.service.machine import MachineWatch
 
 #: Upper bounds, in seconds, of the duration buckets: a short note to a long meeting.
 DURATION_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200)
@@ -34,12 +35,14 @@ class _ReadAtScrape(Collector):
     def __init__(self, store: Store) -> None:
         self.store = store
         self.dispatcher: Dispatcher | None = None
+        self.machine: MachineWatch | None = None
 
     def collect(self) -> Iterator[Metric]:
         jobs = GaugeMetricFamily("dropscribe_jobs", "Jobs in the store by state.", labels=["state"])
         for state, count in self.store.counts().items():
             jobs.add_metric([state], count)
         yield jobs
+        yield from self._machine()
         dispatcher = self.dispatcher
         if dispatcher is None:
             return
@@ -63,6 +66,28 @@ class _ReadAtScrape(Collector):
             errors.add_metric([backend, kind], count)
         yield errors
 
+    def _machine(self) -> Iterator[Metric]:
+        """Free space where the daemon writes, and whether it takes new work."""
+        machine = self.machine
+        if machine is None:
+            return
+        free = GaugeMetricFamily(
+            "dropscribe_free_bytes",
+            "Free bytes on the file system of the outbox and of the job store, at the "
+            "daemon's last look (below service.min_free_mb no new work is taken).",
+            labels=["folder"],
+        )
+        for folder, left in sorted(machine.free.items()):
+            if left is not None:
+                free.add_metric([folder], left)
+        yield free
+        yield GaugeMetricFamily(
+            "dropscribe_ready",
+            "1 while the daemon takes new work; 0 while a full or read-only disk, low "
+            "free space or an unavailable inbox holds it back.",
+            value=0 if machine.readiness.problems() else 1,
+        )
+
 
 class Metrics:
     """The daemon's metrics, in a registry of their own (never the process-wide one)."""
@@ -84,6 +109,10 @@ class Metrics:
             buckets=DURATION_BUCKETS,
             registry=self.registry,
         )
+
+    def watch_machine(self, machine: MachineWatch) -> None:
+        """Read free space and readiness from ``machine`` at each scrape."""
+        self._read_at_scrape.machine = machine
 
     def watch(self, dispatcher: Dispatcher) -> None:
         """Read in flight, retries and backend errors from ``dispatcher`` at each scrape."""

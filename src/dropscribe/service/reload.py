@@ -42,7 +42,8 @@ LIVE: dict[str, frozenset[str] | None] = {
         }
     ),
     # the hooks, each time one runs; the logger, set up again at the reload:
-    "service": frozenset({"on_done", "on_failed", "hook_timeout_seconds"}),
+    # min_free_mb: read by service/machine.py at each look.
+    "service": frozenset({"on_done", "on_failed", "hook_timeout_seconds", "min_free_mb"}),
     "log": None,
 }
 

@@ -184,6 +184,14 @@ class Store(JobMoves, CrashMarks, JobReports):
         )
         return Job.from_row(rows[0]) if rows else None
 
+    def latest_of(self, path: str) -> Job | None:
+        """Return the newest job for this path, whatever its content."""
+        rows = self._read(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? ORDER BY id DESC LIMIT 1",
+            [path_value(path)],
+        )
+        return Job.from_row(rows[0]) if rows else None
+
     def jobs(self, states: Iterable[JobState] | None = None, limit: int = 0) -> list[Job]:
         """Return jobs, oldest first, optionally only those in ``states``."""
         sql = f"SELECT {JOB_COLUMNS} FROM jobs"
