@@ -341,10 +341,23 @@ class OctoAIServer(FakeServer):
 
 
 class RunPodServer(FakeServer):
-    """POST /v2/{endpoint}/run -> {id, status}; GET /v2/{endpoint}/status/{id}."""
+    """POST /v2/{endpoint}/run -> {id, status}; GET /v2/{endpoint}/status/{id}.
+
+    Like the worker's validator (worker-faster_whisper's src/rp_schema.py), it
+    refuses an input it does not know.
+    """
 
     endpoint = "whisper123"
     max_body_bytes = 10 * MiB
+    known_inputs = frozenset(
+        {
+            "audio", "audio_base64", "model", "transcription", "translate", "translation",
+            "language", "temperature", "best_of", "beam_size", "patience", "length_penalty",
+            "suppress_tokens", "initial_prompt", "condition_on_previous_text",
+            "temperature_increment_on_fallback", "compression_ratio_threshold",
+            "logprob_threshold", "no_speech_threshold", "enable_vad", "word_timestamps",
+        }
+    )  # fmt: skip
 
     def route(self, method: str, path: str) -> str:
         if path.endswith("/health"):
@@ -361,6 +374,8 @@ class RunPodServer(FakeServer):
                 audio = base64.b64decode(inputs.pop("audio_base64"), validate=True)
             except (ValueError, KeyError, TypeError):
                 return Reply.json(400, {"error": "input.audio_base64 is required"})
+            if unknown := sorted(set(inputs) - self.known_inputs):
+                return Reply.json(400, {"error": f"Unexpected input. {unknown[0]} is not valid"})
             return Reply.json(200, {"id": self.new_job(audio, inputs).id, "status": "IN_QUEUE"})
         if method == "GET" and path.startswith(f"{prefix}/status/"):
             job = self.jobs.get(path.rsplit("/", 1)[-1])

@@ -12,7 +12,19 @@ from dropscribe.config.sections import BackendName, Section
 BUNDLED_MODEL = "tiny.en"
 
 
+#: What an engine that takes the words as one initial prompt does with them.
+FIRST_WINDOW = (
+    "as the initial prompt of each upload and chunk (it steers their first 30 s; "
+    "words written right there carry on)"
+)
+
+
 class LocalSettings(Section):
+    #: What the engine does with ``vocabulary`` and ``prompt`` (``check`` says it).
+    words_use: ClassVar[str | None] = (
+        "vocabulary as hotwords in every 30 s window, prompt as the initial prompt of each part"
+    )
+
     model: str = Field(BUNDLED_MODEL, description="A model name, or a CTranslate2 model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = Field("default", description='"default": int8 on CPU, float16 on GPU.')
@@ -58,6 +70,9 @@ class RemoteSettings(Section):
     required_keys: ClassVar[tuple[str, ...]] = ()
     secret_needed_when_hosted: ClassVar[bool] = False
     address_key: ClassVar[str | None] = None
+    #: What the engine does with ``vocabulary`` and ``prompt``; None: its protocol has
+    #: no field for them (``check`` says so).
+    words_use: ClassVar[str | None] = FIRST_WINDOW
 
     concurrency: int = Field(4, ge=1, description="Jobs in flight at once on this backend.")
     timeout_seconds: float = Field(60.0, gt=0, description="Per HTTP request.")
@@ -90,6 +105,7 @@ class RemoteSettings(Section):
 
 class OctoAISettings(RemoteSettings):
     secret_key = "token"  # noqa: S105 (the key\'s name, not a secret)
+    words_use = None  # the protocol's request is {"audio", "language", "task"}
     address_key = "endpoint"
 
     endpoint: str = "http://127.0.0.1:8080/predict"

@@ -140,6 +140,8 @@ class LocalBackend:
             # The limit in force for this job, not one copied at start (reload applies it).
             request.max_duration_seconds,
             self.audio_track,
+            hotwords=request.words.hotwords(),
+            initial_prompt=request.words.prompt,
         )
         try:
             worker.send(job)

@@ -148,7 +148,11 @@ class Engine:
             "task": job.task,
             "beam_size": self.options.beam_size,
             "word_timestamps": self.options.word_timestamps,
-            "initial_prompt": self.options.initial_prompt,
+            # Each part and each batch is its own decode and gets both; within one
+            # sequential decode the initial prompt primes the first window and the
+            # hotwords every window.
+            "initial_prompt": job.initial_prompt or self.options.initial_prompt,
+            "hotwords": job.hotwords,
         }
 
     def _language(self, job: Job, audio: Any) -> str:

@@ -67,6 +67,10 @@ class Job:
     max_duration: float
     #: ``transcribe.audio_track``: "auto", an index, or a language (audio/tracks.py).
     audio_track: int | str = "auto"
+    #: The folder's vocabulary as faster-whisper ``hotwords``: in the prompt of every window.
+    hotwords: str | None = None
+    #: The folder's prompt as ``initial_prompt`` (else the engine-wide one).
+    initial_prompt: str | None = None
 
 
 @dataclass(frozen=True)

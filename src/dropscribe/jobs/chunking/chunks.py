@@ -128,6 +128,7 @@ class ChunkedUploads:
             self.workdir(job),
             chunks,
             progress,
+            words=self.settings.words_for(job.path),
         ).run()
         if isinstance(outcome, Done):
             return Done(self._stitched(job, backend, section))

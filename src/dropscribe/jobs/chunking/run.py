@@ -17,6 +17,7 @@ import structlog
 
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.config import RemoteSettings, TranscribeSettings
+from dropscribe.config.vocabulary import Words
 from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
 from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
 from dropscribe.jobs.runner import await_outcome
@@ -75,8 +76,10 @@ class ChunkRun:
         workdir: Path,
         chunks: list[Chunk],
         progress: ChunkProgress | None = None,
+        words: Words | None = None,
     ) -> None:
         self.progress = progress
+        self.words = words or Words()
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -163,6 +166,8 @@ class ChunkRun:
                 job.language,
                 job.task,
                 on_upload=self.progress.uploaded if self.progress else None,
+                # Every chunk is primed with the folder's words, not only the first.
+                words=self.words,
             )
             try:
                 future = self.backend.submit(request)
