@@ -20,6 +20,7 @@ from dropscribe.backends.base import Request
 from dropscribe.backends.local.engine import Engine
 from dropscribe.backends.local.model import resolve_model
 from dropscribe.backends.local.protocol import EngineOptions, Job
+from dropscribe.commands.checks_words import check_words
 from dropscribe.config import Words, load_settings
 from dropscribe.config.vocabulary import parse_terms
 from dropscribe.errors import ConfigError
@@ -199,3 +200,40 @@ def test_every_part_of_a_long_recording_is_decoded_with_the_words(engine: Engine
     late = " ".join(w["word"] for w in heard if w["start"] > last - 6.5)
     assert spelt_right(early) == list(TERMS), early
     assert spelt_right(late) == list(TERMS), late
+
+
+# --- check ---------------------------------------------------------------------------
+
+
+def test_check_names_the_engine_that_ignores_the_words_and_what_the_others_do(
+    tmp_path: Path,
+) -> None:
+    settings = load_settings(
+        write_config(
+            tmp_path,
+            {
+                "transcribe": {"backend": "octoai", "vocabulary": ["Dashwood"]},
+                "backends.octoai": {"fallback": "local"},
+                'folders."calls"': {
+                    "backend": "openai",
+                    "vocabulary": [f"Term{i:02}" * 5 for i in range(30)],
+                },
+                'folders."plain"': {"backend": "octoai", "vocabulary": []},
+            },
+        )
+    )
+    said: list[str] = []
+    check_words(settings, said.append)
+    ignored = [line for line in said if "ignores" in line]
+    assert ignored == [
+        "transcribe.vocabulary: the octoai backend ignores the vocabulary and prompt (its "
+        "protocol has no field for them); choose another backend for this folder to use them"
+    ]
+    assert any(line.startswith("transcribe.vocabulary: 1 term; local takes them") for line in said)
+    assert any('folders."calls".vocabulary: 30 terms; openai takes them' in line for line in said)
+    assert any(
+        line.startswith('folders."calls".vocabulary: 30 terms, about ')
+        and "Whisper reads at most 223 tokens" in line
+        for line in said
+    )
+    assert not any("plain" in line for line in said)  # no words there: nothing to say

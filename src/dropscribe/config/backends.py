@@ -22,7 +22,8 @@ FIRST_WINDOW = (
 class LocalSettings(Section):
     #: What the engine does with ``vocabulary`` and ``prompt`` (``check`` says it).
     words_use: ClassVar[str | None] = (
-        "vocabulary as hotwords in every 30 s window, prompt as the initial prompt of each part"
+        "as hotwords in every 30 s window (the terms) and as the initial prompt of each "
+        "part of a recording (the prompt)"
     )
 
     model: str = Field(BUNDLED_MODEL, description="A model name, or a CTranslate2 model directory.")
