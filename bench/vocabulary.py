@@ -9,7 +9,15 @@ figures: the share of the terms written right (aligned to the reference),
 the word error rate on the real speech, and on the rest of the spoken
 sentences.
 
-Run: .venv/bin/python -m bench.vocabulary [--smoke]
+Run: .venv/bin/python -m bench.vocabulary [--smoke] [--sequential]
+
+``--sequential`` decodes the longest file in one sequential decode
+(``batched = "off"``), where an initial prompt primes only the first 30 s
+window and hotwords reach every window.
+
+The terms go to faster-whisper as dropscribe sends them: in the initial
+prompt (``vocabulary_as = "prompt"``, the default, and what every remote
+engine gets) or as hotwords (``vocabulary_as = "hotwords"``).
 """
 
 from __future__ import annotations
@@ -49,15 +57,15 @@ REAL = [
 OUT = REPO / "bench" / "results" / "vocabulary"
 GAP_SECONDS = 0.8
 
-#: How the words reach faster-whisper, for comparison: dropscribe sends the terms as
-#: hotwords (every window); remote engines get them as an initial prompt.
+#: How the words reach faster-whisper: the terms (``terms``), given as ``as`` says, after
+#: a prompt (``prompt``).
 DOTS = " ".join(term + "." for term in TERMS)
 WAYS: dict[str, dict[str, str]] = {
     "no vocabulary": {},
-    "vocabulary as hotwords (dropscribe's local engine)": {"hotwords": DOTS},
-    "vocabulary as initial prompt (what remote engines get)": {"initial_prompt": DOTS},
-    "both at once": {"hotwords": DOTS, "initial_prompt": DOTS},
-    "hotwords as a comma list": {"hotwords": ", ".join(TERMS)},
+    "as initial prompt (the default; what remote engines get)": {"terms": DOTS, "as": "prompt"},
+    "as hotwords": {"terms": DOTS, "as": "hotwords"},
+    "both at once": {"terms": DOTS, "as": "hotwords", "prompt": DOTS},
+    "hotwords as a comma list": {"terms": ", ".join(TERMS), "as": "hotwords"},
 }
 
 
@@ -153,13 +161,15 @@ def score(corpus: Corpus, hypothesis: str) -> dict[str, int]:
     return {**errors, **counts}
 
 
-def run(engine: Engine, corpus: Corpus, way: dict[str, str]) -> tuple[dict[str, int], float, str]:
+def run(
+    engine: Engine, corpus: Corpus, way: dict[str, str], mode: str = "auto"
+) -> tuple[dict[str, int], float, str]:
     from dropscribe.backends.local.protocol import Job
 
     engine.engine.options = dataclasses.replace(
-        engine.options, initial_prompt=way.get("initial_prompt")
+        engine.options, batched=mode, vocabulary_as=way.get("as", "prompt")
     )
-    job = Job(1, "bench", "en", "transcribe", 1e9, hotwords=way.get("hotwords"))
+    job = Job(1, "bench", "en", "transcribe", 1e9, terms=way.get("terms"), prompt=way.get("prompt"))
     started = time.process_time()
     result, decoding = engine.engine.transcribe(
         job, corpus.audio(), engine.engine.parallel, lambda _s: None
@@ -170,21 +180,26 @@ def run(engine: Engine, corpus: Corpus, way: dict[str, str]) -> tuple[dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--sequential", action="store_true")
     args = parser.parse_args()
     engine = Engine()
     groups: dict[str, list[Corpus]] = {}
-    for corpus in corpora(args.smoke):
+    chosen = corpora(args.smoke)
+    mode = "off" if args.sequential else "auto"
+    if args.sequential:
+        chosen = chosen[-1:]
+    for corpus in chosen:
         groups.setdefault(
             corpus.name.split(" ")[0] if corpus.name.startswith("short") else corpus.name, []
         ).append(corpus)
     rows: dict[str, Any] = {"machine": machine(), "model": "tiny.en int8, beam 5, language en"}
-    ways = dict(list(WAYS.items())[:2]) if args.smoke else WAYS
+    ways = dict(list(WAYS.items())[: 2 if args.smoke else 3 if args.sequential else 5])
     for group, members in groups.items():
         for label, way in ways.items():
             total = {"term": 0, "real": 0, "said": 0, "n_term": 0, "n_real": 0, "n_said": 0}
             cpu, decodings = 0.0, set()
             for corpus in members:
-                found, seconds, decoding = run(engine, corpus, way)
+                found, seconds, decoding = run(engine, corpus, way, mode)
                 total = {key: total[key] + found[key] for key in total}
                 cpu += seconds
                 decodings.add(decoding)

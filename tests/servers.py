@@ -412,7 +412,20 @@ class RunPodServer(FakeServer):
 
 
 class ReplicateServer(FakeServer):
-    """POST /v1/predictions -> 201 {id, status, urls}; GET /v1/predictions/{id}."""
+    """POST /v1/predictions -> 201 {id, status, urls}; GET /v1/predictions/{id}.
+
+    Like Replicate, it refuses an input the model does not declare: these are the
+    inputs of openai/whisper (replicate/cog-whisper's predict.py).
+    """
+
+    known_inputs = frozenset(
+        {
+            "audio", "model", "transcription", "translate", "language", "temperature",
+            "patience", "suppress_tokens", "initial_prompt", "condition_on_previous_text",
+            "temperature_increment_on_fallback", "compression_ratio_threshold",
+            "logprob_threshold", "no_speech_threshold",
+        }
+    )  # fmt: skip
 
     def route(self, method: str, path: str) -> str:
         return "submit" if method == "POST" else "poll"
@@ -429,6 +442,9 @@ class ReplicateServer(FakeServer):
                 return Reply.json(422, {"detail": "input.audio: invalid data URI"})
             if not data.get("version"):
                 return Reply.json(422, {"detail": "version is required"})
+            if unknown := sorted(set(data["input"]) - self.known_inputs):
+                detail = f"- input: Additional property {unknown[0]} is not allowed"
+                return Reply.json(422, {"detail": detail})
             created = self.new_job(audio, {**data["input"], "version": data["version"]})
             get = f"{self.url}/v1/predictions/{created.id}"
             return Reply.json(

@@ -1,12 +1,14 @@
 """The user's words (issue 27): ``vocabulary`` and ``prompt`` per folder, into every request.
 
-Remote engines are real servers on 127.0.0.1 (the fake RunPod worker refuses
-inputs its schema does not know, as the real one does); the settings are
-read from real files.
+Remote engines are real servers on 127.0.0.1 (the fake RunPod worker and the
+fake Replicate refuse inputs the real ones do not know, so a misnamed field
+fails); the settings are read from real files; the local engine is the real
+one on real audio.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -73,11 +75,11 @@ def test_octoai_has_no_field_for_words_and_is_sent_none(tmp_path: Path) -> None:
     assert server.submissions[0].fields == {"task": "transcribe"}
 
 
-def test_the_local_engine_gets_the_terms_as_hotwords_and_the_prompt_as_initial_prompt() -> None:
-    assert WORDS.hotwords() == "Dashwood. Norland. Kubernetes."
-    assert Words(("Dr. Who?",)).hotwords() == "Dr. Who?"
+def test_the_terms_are_written_as_short_sentences_after_the_prompt() -> None:
+    assert WORDS.terms_text() == "Dashwood. Norland. Kubernetes."
+    assert Words(("Dr. Who?",)).terms_text() == "Dr. Who?"
     assert WORDS.as_prompt() == PROMPT
-    assert Words().hotwords() is None and Words().as_prompt() is None
+    assert Words().terms_text() is None and Words().as_prompt() is None
 
 
 # --- the settings ----------------------------------------------------------------------
@@ -186,7 +188,7 @@ def test_every_part_of_a_long_recording_is_decoded_with_the_words(engine: Engine
         ]
     )
     words = Words(TERMS)
-    told = Job(1, "joined", "en", "transcribe", 600, hotwords=words.hotwords())
+    told = Job(1, "joined", "en", "transcribe", 600, terms=words.terms_text())
     plain = Job(2, "joined", "en", "transcribe", 600)
     with_words, decoding = engine.transcribe(told, audio, 2, lambda _seconds: None)
     without, _ = engine.transcribe(plain, audio, 2, lambda _seconds: None)
@@ -264,3 +266,19 @@ def test_the_local_engine_is_sent_the_words_from_the_configuration(workdir: Path
     # Without the words none of the four is right; with them at least three (Kubernetes
     # comes and goes on this short clip: bench/README.md has the figures over many).
     assert len(set(spelt_right(text))) >= 3, text
+
+
+def test_the_terms_go_in_the_initial_prompt_unless_hotwords_are_asked_for(engine: Engine) -> None:
+    job = Job(1, "x", "en", "transcribe", 600, terms="Dashwood. Norland.", prompt="A novel.")
+    bare = Job(2, "x", "en", "transcribe", 600)
+    options = engine.options
+    try:
+        assert engine._decode_options(job)["initial_prompt"] == "A novel. Dashwood. Norland."
+        assert engine._decode_options(job)["hotwords"] is None
+        engine.options = dataclasses.replace(options, initial_prompt="Engine wide.")
+        assert engine._decode_options(bare)["initial_prompt"] == "Engine wide."
+        engine.options = dataclasses.replace(options, vocabulary_as="hotwords")
+        chosen = engine._decode_options(job)
+        assert (chosen["initial_prompt"], chosen["hotwords"]) == ("A novel.", "Dashwood. Norland.")
+    finally:
+        engine.options = options

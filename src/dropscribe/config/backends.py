@@ -22,8 +22,8 @@ FIRST_WINDOW = (
 class LocalSettings(Section):
     #: What the engine does with ``vocabulary`` and ``prompt`` (``check`` says it).
     words_use: ClassVar[str | None] = (
-        "as hotwords in every 30 s window (the terms) and as the initial prompt of each "
-        "part of a recording (the prompt)"
+        "as the initial prompt of each part and batch a recording is decoded in (a file "
+        "decoded in one piece: its first 30 s window; words written right there carry on)"
     )
 
     model: str = Field(BUNDLED_MODEL, description="A model name, or a CTranslate2 model directory.")
@@ -37,6 +37,11 @@ class LocalSettings(Section):
     vad_filter: bool = False
     word_timestamps: bool = True
     initial_prompt: str | None = None
+    vocabulary_as: Literal["prompt", "hotwords"] = Field(
+        "prompt",
+        description='How the engine is given the terms: "prompt" (after the prompt, as '
+        'initial_prompt) or "hotwords" (faster-whisper\'s, in every window).',
+    )
     workers: int = Field(1, ge=1, description="Worker processes, each with its own model.")
     timeout_seconds: float = Field(
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."

@@ -31,8 +31,8 @@ class Words:
     def __bool__(self) -> bool:
         return bool(self.terms or self.prompt)
 
-    def hotwords(self) -> str | None:
-        """Return the terms as one text for faster-whisper's ``hotwords`` (every window).
+    def terms_text(self) -> str | None:
+        """Return the terms as one text for a prompt (or faster-whisper's ``hotwords``).
 
         Terms are written as short sentences ("Dashwood. Norland."): with tiny.en a
         comma list made the decoder write lists itself (bench/README.md, issue 27).
@@ -43,7 +43,7 @@ class Words:
 
     def as_prompt(self) -> str | None:
         """Return the context text and the terms as one prompt (engines with one field)."""
-        parts = [part for part in (self.prompt, self.hotwords()) if part]
+        parts = [part for part in (self.prompt, self.terms_text()) if part]
         return " ".join(parts) or None
 
     def fingerprint(self) -> str | None:

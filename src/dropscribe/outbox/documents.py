@@ -41,7 +41,7 @@ def turns_of(document: Document) -> list[Turn]:
     """Return the paragraphs: segments of one speaker in a row join into one turn."""
     turns: list[Turn] = []
     for segment in document["response"]["segments"]:
-        text = segment["text"].strip()
+        text = " ".join(segment["text"].split())  # a server's line breaks would split a turn
         if not text:
             continue
         speaker = segment["speaker"]

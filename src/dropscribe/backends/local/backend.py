@@ -105,6 +105,7 @@ class LocalBackend:
             "vad_filter",
             "word_timestamps",
             "initial_prompt",
+            "vocabulary_as",
         )
         return {key: getattr(self.settings, key) for key in keep}
 
@@ -140,8 +141,8 @@ class LocalBackend:
             # The limit in force for this job, not one copied at start (reload applies it).
             request.max_duration_seconds,
             self.audio_track,
-            hotwords=request.words.hotwords(),
-            initial_prompt=request.words.prompt,
+            terms=request.words.terms_text(),
+            prompt=request.words.prompt,
         )
         try:
             worker.send(job)
