@@ -1,5 +1,6 @@
 """The folder's words in the real daemon (issue 27): every chunk of a long recording is
-sent them, and a copy in a folder with other words is transcribed again, not reused.
+sent them, and a copy in a folder with other words is transcribed again, not reused;
+a folder that asks for documents gets them.
 
 The daemon is ``dropscribe run`` in a subprocess; the engine a fake RunPod worker on
 127.0.0.1 that refuses inputs its schema does not know.
@@ -28,7 +29,11 @@ def config_for(workdir: Path, server: FakeServer) -> Path:
                 **backend_section("runpod", server.url),
                 "max_chunk_seconds": 10,
             },
-            'folders."clinic"': {"vocabulary": "clinic.txt", "prompt": "A clinic's notes."},
+            'folders."clinic"': {
+                "vocabulary": "clinic.txt",
+                "prompt": "A clinic's notes.",
+                "formats": ["json", "docx", "md"],
+            },
             'folders."ward"': {"vocabulary": "clinic.txt", "prompt": "A clinic's notes."},
         },
     )
@@ -73,3 +78,10 @@ def test_every_chunk_is_sent_its_folders_words_and_other_words_mean_another_resu
     assert len(prompts) == 2 * first
     ward = json.loads((outbox / "ward" / "visit.json").read_text())
     assert ward["source"]["path"] == "ward/visit.flac"
+    # The clinic asked for documents; the other folders write the default sidecars.
+    assert sorted(p.name for p in (outbox / "clinic").iterdir()) == [
+        "visit.docx",
+        "visit.json",
+        "visit.md",
+    ]
+    assert sorted(p.suffix for p in outbox.glob("visit.*")) == [".json", ".srt", ".txt", ".vtt"]
