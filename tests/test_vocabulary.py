@@ -241,6 +241,20 @@ def test_check_names_the_engine_that_ignores_the_words_and_what_the_others_do(
         for line in said
     )
     assert not any("plain" in line for line in said)  # no words there: nothing to say
+    hot = settings.model_copy(
+        update={
+            "backends": settings.backends.model_copy(
+                update={
+                    "local": settings.backends.local.model_copy(
+                        update={"vocabulary_as": "hotwords"}
+                    )
+                }
+            )
+        }
+    )
+    said.clear()
+    check_words(hot, said.append)
+    assert any("local takes them as faster-whisper hotwords" in line for line in said)
 
 
 def test_the_local_engine_is_sent_the_words_from_the_configuration(workdir: Path) -> None:

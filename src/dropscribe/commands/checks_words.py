@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dropscribe.config import Settings, Words
+from dropscribe.config import LocalSettings, Settings, Words
 
 Say = Callable[[str], None]
 #: Whisper reads at most this many tokens of a prompt (half its 448-token context, less one).
@@ -26,6 +26,13 @@ def places_with_words(settings: Settings) -> dict[str, tuple[str, Words]]:
     return {key: place for key, place in places.items() if place[1]}
 
 
+def _words_use(settings: Settings, name: str) -> str | None:
+    section = settings.backend_settings(name)
+    if isinstance(section, LocalSettings) and section.vocabulary_as == "hotwords":
+        return 'as faster-whisper hotwords in every 30 s window (vocabulary_as = "hotwords")'
+    return section.words_use
+
+
 def check_words(settings: Settings, say: Say) -> None:
     """Say, for each place with a vocabulary or prompt, how each engine it reaches uses them;
     an engine with no field for them is named (the words are then ignored, not an error)."""
@@ -42,7 +49,7 @@ def check_words(settings: Settings, say: Say) -> None:
                 f"{PROMPT_TOKENS} tokens of a prompt and drops the rest; keep the list short"
             )
         for name in settings.reachable_from(first):
-            use = settings.backend_settings(name).words_use
+            use = _words_use(settings, name)
             if use is None:
                 say(
                     f"{key}.vocabulary: the {name} backend ignores the vocabulary and prompt "
