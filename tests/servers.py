@@ -455,12 +455,22 @@ class RunPodServer(FakeServer):
     with word_timestamps, ``word_timestamps`` without probabilities. A failed job's
     ``error`` is the validator's list of sentences, or the JSON string the SDK makes of
     a raised exception, traceback included. ``has_health`` False: a compatible server
-    without /health (the SDK's own test API has none).
+    without /health (the SDK's own test API has none). Like the worker's validator
+    (worker-faster_whisper's src/rp_schema.py), it refuses an input it does not know.
     """
 
     endpoint = "whisper123"
     max_body_bytes = 10 * MiB
     has_health = True
+    known_inputs = frozenset(
+        {
+            "audio", "audio_base64", "model", "transcription", "translate", "translation",
+            "language", "temperature", "best_of", "beam_size", "patience", "length_penalty",
+            "suppress_tokens", "initial_prompt", "condition_on_previous_text",
+            "temperature_increment_on_fallback", "compression_ratio_threshold",
+            "logprob_threshold", "no_speech_threshold", "enable_vad", "word_timestamps",
+        }
+    )  # fmt: skip
 
     def route(self, method: str, path: str) -> str:
         if path.endswith("/health"):
@@ -477,6 +487,8 @@ class RunPodServer(FakeServer):
                 audio = base64.b64decode(inputs.pop("audio_base64"), validate=True)
             except (ValueError, KeyError, TypeError):
                 return Reply.json(400, {"error": "input.audio_base64 is required"})
+            if unknown := sorted(set(inputs) - self.known_inputs):
+                return Reply.json(400, {"error": f"Unexpected input. {unknown[0]} is not valid"})
             return Reply.json(200, {"id": self.new_job(audio, inputs).id, "status": "IN_QUEUE"})
         if method == "GET" and path.startswith(f"{prefix}/status/"):
             job = self.jobs.get(path.rsplit("/", 1)[-1])
@@ -548,7 +560,18 @@ class ReplicateServer(FakeServer):
     The output as the openai/whisper Cog model's predict.py returns it: Whisper's
     segments (scores included) in the spoken language, ``detected_language`` as a
     name, ``transcription``, and ``translation``: the translating pass's text only.
+    Like Replicate, it refuses an input the model does not declare: these are the
+    inputs of openai/whisper (replicate/cog-whisper's predict.py).
     """
+
+    known_inputs = frozenset(
+        {
+            "audio", "model", "transcription", "translate", "language", "temperature",
+            "patience", "suppress_tokens", "initial_prompt", "condition_on_previous_text",
+            "temperature_increment_on_fallback", "compression_ratio_threshold",
+            "logprob_threshold", "no_speech_threshold",
+        }
+    )  # fmt: skip
 
     def route(self, method: str, path: str) -> str:
         return "submit" if method == "POST" else "poll"
@@ -565,6 +588,9 @@ class ReplicateServer(FakeServer):
                 return Reply.json(422, {"detail": "input.audio: invalid data URI"})
             if not data.get("version"):
                 return Reply.json(422, {"detail": "version is required"})
+            if unknown := sorted(set(data["input"]) - self.known_inputs):
+                detail = f"- input: Additional property {unknown[0]} is not allowed"
+                return Reply.json(422, {"detail": detail})
             created = self.new_job(audio, {**data["input"], "version": data["version"]})
             get = f"{self.url}/v1/predictions/{created.id}"
             return Reply.json(

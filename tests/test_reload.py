@@ -11,7 +11,7 @@ import pytest
 import structlog
 
 from dropscribe.backends.base import Backend, Failed, Future, Outcome
-from dropscribe.config import Settings, load_settings
+from dropscribe.config import Settings, Words, load_settings
 from dropscribe.errors import ConfigError, Retryable
 from dropscribe.jobs.retry_policy import RetryRules
 from dropscribe.jobs.states import JobState
@@ -42,6 +42,8 @@ AFTER: dict[str, dict[str, object]] = {
         "cue_min_seconds": 0.5,
         "cue_max_seconds": 5.0,
         "cue_chars_per_second": 12.0,
+        "vocabulary": ["Dashwood"],
+        "prompt": "A reading.",
     },
     "service": {
         "on_done": ["/bin/true"],
@@ -131,6 +133,7 @@ def test_every_live_key_reaches_its_component(
         running.wake.wait(0.05)
         running.wake.clear()
     assert [request.max_duration_seconds for request in remote.requests] == [42.0]
+    assert [request.words for request in remote.requests] == [Words(("Dashwood",), "A reading.")]
     retried = running.store.get(small.id)
     assert retried.state == JobState.QUEUED
     assert 500 <= retried.next_attempt_at - clock() <= 1000  # retry_base_seconds = 1000

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from dropscribe.config.sections import DEFAULT_MAX_DURATION_SECONDS
+from dropscribe.config.vocabulary import Words
 from dropscribe.errors import BackendError, BadInput
 from dropscribe.transcript import Transcription
 
@@ -40,6 +41,8 @@ class Request:
     max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS
     #: Told how many more bytes of the file went out, as the upload goes (a progress bar).
     on_upload: Callable[[int], None] | None = field(default=None, compare=False)
+    #: The vocabulary and prompt of the file's folder; each engine takes what it can use.
+    words: Words = field(default_factory=Words)
 
 
 @dataclass

@@ -14,6 +14,7 @@ import httpx
 
 from dropscribe.backends.registry import create_backend
 from dropscribe.commands.checks_local import check_local
+from dropscribe.commands.checks_words import check_words
 from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings, inbox_problem
 from dropscribe.config.originals import archive_folder
 from dropscribe.inbox.watcher import choose_mode
@@ -143,6 +144,7 @@ def run_checks(
         problems += [_keyed(name, problem) for problem in found]
         if not found:
             say(f"backends.{name}: ok")
+    check_words(settings, say)
     if (speakers := speakers_setup_problem(settings)) is not None:
         problems.append(speakers)
     return problems

@@ -103,6 +103,7 @@ def _transcribe_one(
         transcribe.language,
         transcribe.task,
         transcribe.max_duration_seconds,
+        words=settings.words_for(path.name),
     )
     chosen = runner.backend(transcribe.backend)
     if sends_chunks(settings, chosen, size):  # remote: compact chunks, as the daemon sends them

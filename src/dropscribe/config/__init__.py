@@ -29,6 +29,7 @@ from dropscribe.config.sections import (
     WatchSettings,
 )
 from dropscribe.config.settings import CurrentSettings, Settings
+from dropscribe.config.vocabulary import Words
 
 __all__ = [
     "DEFAULT_EXTENSIONS",
@@ -51,6 +52,7 @@ __all__ = [
     "Settings",
     "TranscribeSettings",
     "WatchSettings",
+    "Words",
     "check_paths",
     "inbox_problem",
     "load_settings",

@@ -12,7 +12,20 @@ from dropscribe.config.sections import BackendName, Section
 BUNDLED_MODEL = "tiny.en"
 
 
+#: What an engine that takes the words as one initial prompt does with them.
+FIRST_WINDOW = (
+    "as the initial prompt of each upload and chunk (it steers their first 30 s; "
+    "words written right there carry on)"
+)
+
+
 class LocalSettings(Section):
+    #: What the engine does with ``vocabulary`` and ``prompt`` (``check`` says it).
+    words_use: ClassVar[str | None] = (
+        "as the initial prompt of each part and batch a recording is decoded in (a file "
+        "decoded in one piece: its first 30 s window; words written right there carry on)"
+    )
+
     model: str = Field(BUNDLED_MODEL, description="A model name, or a CTranslate2 model directory.")
     device: Literal["auto", "cpu", "cuda"] = "auto"
     compute_type: str = Field("default", description='"default": int8 on CPU, float16 on GPU.')
@@ -24,6 +37,11 @@ class LocalSettings(Section):
     vad_filter: bool = False
     word_timestamps: bool = True
     initial_prompt: str | None = None
+    vocabulary_as: Literal["prompt", "hotwords"] = Field(
+        "prompt",
+        description='How the engine is given the terms: "prompt" (after the prompt, as '
+        'initial_prompt) or "hotwords" (faster-whisper\'s, in every window).',
+    )
     workers: int = Field(1, ge=1, description="Worker processes, each with its own model.")
     timeout_seconds: float = Field(
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."
@@ -58,6 +76,9 @@ class RemoteSettings(Section):
     required_keys: ClassVar[tuple[str, ...]] = ()
     secret_needed_when_hosted: ClassVar[bool] = False
     address_key: ClassVar[str | None] = None
+    #: What the engine does with ``vocabulary`` and ``prompt``; None: its protocol has
+    #: no field for them (``check`` says so).
+    words_use: ClassVar[str | None] = FIRST_WINDOW
 
     concurrency: int = Field(4, ge=1, description="Jobs in flight at once on this backend.")
     timeout_seconds: float = Field(60.0, gt=0, description="Per HTTP request.")
@@ -94,6 +115,7 @@ class RemoteSettings(Section):
 
 class OctoAISettings(RemoteSettings):
     secret_key = "token"  # noqa: S105 (the key\'s name, not a secret)
+    words_use = None  # the protocol's request is {"audio", "language", "task"}
     address_key = "endpoint"
 
     endpoint: str = "http://127.0.0.1:8080/predict"

@@ -9,7 +9,7 @@ naming the variable.
 from __future__ import annotations
 
 import json
-from typing import Any, get_origin
+from typing import Any, get_args, get_origin
 
 from pydantic.fields import FieldInfo
 from pydantic_settings import EnvSettingsSource
@@ -50,7 +50,15 @@ class EnvironmentSource(EnvSettingsSource):
                 return parse_list_variable(value)
             return json.loads(value)
         except ValueError:
+            if field is not None and _list_or_text(field.annotation):
+                return value  # vocabulary: a JSON array is a list, anything else a file
             raise UnreadableVariable(field_name, value) from None
+
+
+def _list_or_text(annotation: Any) -> bool:
+    """Whether a field takes a list or a plain string (``vocabulary``)."""
+    options = get_args(annotation)
+    return str in options and any(get_origin(option) is list for option in options)
 
 
 def variable_for(key: str, value: str, environ: dict[str, str]) -> str:

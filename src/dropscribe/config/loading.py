@@ -21,6 +21,7 @@ from dropscribe.config.environment import UnreadableVariable, variable_for
 from dropscribe.config.originals import archive_folder
 from dropscribe.config.sections import PathsSettings
 from dropscribe.config.settings import Settings
+from dropscribe.config.vocabulary import FILES
 from dropscribe.errors import ConfigError, remember_secret
 
 SECRET_KEYS = secret_keys()
@@ -57,7 +58,7 @@ def load_settings(path: Path | None) -> Settings:
                 '(txt,srt) or a JSON array (["txt", "srt"]), a table as a JSON object'
             ]
         ) from None
-    problems = check_paths(settings)
+    problems = check_paths(settings) + vocabulary_problems(settings)
     if problems:
         raise ConfigError(problems)
     _remember_secrets(settings)
@@ -97,12 +98,55 @@ def _anchor_paths(settings: Settings, base: Path) -> Settings:
     local = backends.local
     if local.model.startswith((".", "/")):
         local = local.model_copy(update={"model": str((base / local.model).resolve())})
-    return settings.model_copy(
-        update={
-            "paths": paths.model_copy(update=anchored),
-            "backends": backends.model_copy(update={"local": local}),
-        }
+    return _anchor_vocabularies(
+        settings.model_copy(
+            update={
+                "paths": paths.model_copy(update=anchored),
+                "backends": backends.model_copy(update={"local": local}),
+            }
+        ),
+        base,
     )
+
+
+def _anchor_vocabularies(settings: Settings, base: Path) -> Settings:
+    """Return ``settings`` with vocabulary files made absolute against ``base``."""
+
+    def anchored(section: Any) -> Any:
+        vocabulary = section.vocabulary
+        if not isinstance(vocabulary, str) or not vocabulary:
+            return section
+        return section.model_copy(update={"vocabulary": str((base / vocabulary).resolve())})
+
+    folders = {name: anchored(folder) for name, folder in settings.folders.items()}
+    return settings.model_copy(
+        update={"transcribe": anchored(settings.transcribe), "folders": folders}
+    )
+
+
+def vocabulary_files(settings: Settings) -> dict[str, str]:
+    """Return every vocabulary file named in the settings, by the key that names it."""
+    found = {}
+    if isinstance(settings.transcribe.vocabulary, str) and settings.transcribe.vocabulary:
+        found["transcribe.vocabulary"] = settings.transcribe.vocabulary
+    for name, folder in settings.folders.items():
+        if isinstance(folder.vocabulary, str) and folder.vocabulary:
+            found[f'folders."{name}".vocabulary'] = folder.vocabulary
+    return found
+
+
+def vocabulary_problems(settings: Settings) -> list[str]:
+    """Return one line per vocabulary file that cannot be read."""
+    problems = []
+    for key, file in vocabulary_files(settings).items():
+        try:
+            FILES.terms(Path(file))
+        except OSError as exc:
+            problems.append(
+                f"{key}: cannot read {file} ({exc.strerror or exc}); give a file with one "
+                'term a line, or a list of terms (vocabulary = ["Dashwood", "Norland"])'
+            )
+    return problems
 
 
 def _load_credentials(settings: Settings) -> Settings:

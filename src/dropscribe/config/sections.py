@@ -37,7 +37,9 @@ def check_backend_name(name: str) -> str:
 
 #: A backend's name, checked against the one list of backends.
 BackendName = Annotated[str, AfterValidator(check_backend_name)]
-Format = Literal["json", "txt", "srt", "vtt"]
+Format = Literal["json", "txt", "srt", "vtt", "docx", "md"]
+#: Terms to spell right, or the path of a file with one term a line (config/vocabulary.py).
+Vocabulary = list[str] | str
 DEFAULT_EXTENSIONS = ["wav", "mp3", "m4a", "flac", "ogg", "opus", "webm", "aac", "aiff"]
 #: Video containers: their audio track is transcribed (issue 13).
 DEFAULT_EXTENSIONS += ["mp4", "mkv", "mov", "m4v", "avi"]
@@ -112,6 +114,9 @@ class FolderOverride(Section):
     task: Literal["transcribe", "translate"] | None = None
     diarize: bool | None = None
     speakers: int | None = Field(None, ge=0)
+    formats: list[Format] | None = None
+    vocabulary: Vocabulary | None = None
+    prompt: str | None = None
 
     _known_language = field_validator("language")(_language)
 
@@ -121,6 +126,13 @@ class TranscribeSettings(Section):
     language: str = Field("auto", description='"auto" or a language code such as "en".')
     task: Literal["transcribe", "translate"] = "transcribe"
     formats: list[Format] = Field(default_factory=_all_formats)
+    vocabulary: Vocabulary = Field(
+        default_factory=list,
+        description="Terms to spell right, or a file with one term a line (per folder too).",
+    )
+    prompt: str | None = Field(
+        None, description="Context text the engine is primed with (per folder too)."
+    )
     max_attempts: int = Field(3, ge=1, description="Attempts before a job fails for good.")
     retry_base_seconds: float = Field(2.0, gt=0, description="First retry delay; doubles.")
     retry_max_seconds: float = Field(300.0, gt=0, description="Longest retry delay.")

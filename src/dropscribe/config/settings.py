@@ -15,6 +15,7 @@ from dropscribe.config.sections import (
     TranscribeSettings,
     WatchSettings,
 )
+from dropscribe.config.vocabulary import Words, resolve_words
 
 
 class Settings(BaseSettings):
@@ -71,6 +72,23 @@ class Settings(BaseSettings):
             if override is not None:
                 merged = merged.model_copy(update=override.model_dump(exclude_none=True))
         return merged
+
+    def words_for(self, relative_path: str) -> Words:
+        """Return the vocabulary and prompt in force for ``relative_path`` (the innermost
+        folder that sets one replaces the ``[transcribe]`` value)."""
+        override = self.folder_override(relative_path)
+        transcribe = self.transcribe
+        vocabulary = (
+            override.vocabulary if override.vocabulary is not None else transcribe.vocabulary
+        )
+        prompt = override.prompt if override.prompt is not None else transcribe.prompt
+        return resolve_words(vocabulary, prompt)
+
+    def formats_for(self, relative_path: str) -> list[str]:
+        """Return the sidecar formats for ``relative_path`` (a folder's list replaces the
+        ``[transcribe]`` one)."""
+        override = self.folder_override(relative_path)
+        return list(override.formats if override.formats is not None else self.transcribe.formats)
 
 
 class CurrentSettings:

@@ -92,11 +92,15 @@ class JobRecorder:
 
     def _fingerprint(self, settings: Settings, relative: str, backend: str) -> dict[str, Any]:
         """What the result depends on besides the content: the backend's settings and
-        whether (and how) speakers are labelled, so that a duplicate reuses a result
-        made the way its own folder asks."""
+        whether (and how) speakers are labelled, and the folder's vocabulary and prompt,
+        so that a duplicate reuses a result made the way its own folder asks."""
         limits = limits_for(settings, relative)
         speakers = None if limits is None else dataclasses.asdict(limits)
-        return {**self.fingerprint(backend), "speakers": speakers}
+        fingerprint = {**self.fingerprint(backend), "speakers": speakers}
+        words = settings.words_for(relative).fingerprint()
+        if words is not None:  # absent without words: keys made before them still match
+            fingerprint["words"] = words
+        return fingerprint
 
     def _new_job(self, arrival: Arrival, error: str | None = None) -> Job:
         relative = arrival.relative

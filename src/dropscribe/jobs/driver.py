@@ -267,8 +267,18 @@ class JobDriver:
             log.info("using_fallback", job=job.id, file=job.path, backend=chosen)
             self._give_back(job, backend=chosen)
             return None
-        limit = self.settings().transcribe.max_duration_seconds
-        request = Request(job.id, source, job.path, job.size, job.language, job.task, limit)
+        settings = self.settings()
+        limit = settings.transcribe.max_duration_seconds
+        request = Request(
+            job.id,
+            source,
+            job.path,
+            job.size,
+            job.language,
+            job.task,
+            limit,
+            words=settings.words_for(job.path),
+        )
         return self.runner.submit(job.backend, request)
 
     def _hand_back(self, job: Job) -> None:

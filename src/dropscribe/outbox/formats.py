@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from dropscribe.outbox.cues import Cue, CueRules, build_cues, speaker_prefix, tokens_from_segments
+from dropscribe.outbox.documents import to_md
+from dropscribe.outbox.docx_render import to_docx
 from dropscribe.transcript import Document
 from dropscribe.transcript.segments import LONG_PAUSE_SECONDS
 
@@ -82,4 +84,7 @@ RENDERERS: dict[str, Callable[[Document, CueRules | None], str]] = {
     "txt": to_txt,
     "srt": to_srt,
     "vtt": to_vtt,
+    "md": to_md,
 }
+#: Formats that are bytes, not text.
+BINARY_RENDERERS: dict[str, Callable[[Document, CueRules | None], bytes]] = {"docx": to_docx}

@@ -16,13 +16,13 @@ import json
 import os
 import shutil
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from dropscribe.config import TranscribeSettings
+from dropscribe.config import Settings, TranscribeSettings
 from dropscribe.outbox.cues import CueRules
-from dropscribe.outbox.formats import RENDERERS
+from dropscribe.outbox.formats import BINARY_RENDERERS, RENDERERS
 from dropscribe.transcript import Document
 
 TEMP_PREFIX = ".dropscribe-"
@@ -138,10 +138,32 @@ class Sidecars:
 
     formats: tuple[str, ...]
     cue_rules: CueRules = field(default_factory=CueRules)
+    #: (folder, formats) of the folders that choose their own (``[folders."x"] formats``).
+    folder_formats: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @classmethod
     def from_settings(cls, settings: TranscribeSettings) -> Sidecars:
         return cls(tuple(settings.formats), CueRules.from_settings(settings))
+
+    @classmethod
+    def of(cls, settings: Settings) -> Sidecars:
+        """The sidecars of ``settings``, the folders' own formats included."""
+        chosen = tuple(
+            (folder, tuple(override.formats))
+            for folder, override in sorted(settings.folders.items())
+            if override.formats is not None
+        )
+        return replace(cls.from_settings(settings.transcribe), folder_formats=chosen)
+
+    def formats_for(self, source_path: str) -> tuple[str, ...]:
+        """Return the formats for a recording at ``source_path`` in the inbox: those of the
+        innermost folder that chooses some, else ``formats``."""
+        chosen = dict(self.folder_formats)
+        parts = source_path.split("/")[:-1]
+        for depth in range(len(parts), 0, -1):
+            if (found := chosen.get("/".join(parts[:depth]))) is not None:
+                return found
+        return self.formats
 
 
 class Outbox:
@@ -164,9 +186,11 @@ class Outbox:
         fixed = Sidecars(tuple(formats), cue_rules or CueRules())
         self.current: Callable[[], Sidecars] = current or (lambda: fixed)
 
-    def paths_for(self, output_name: str, sidecars: Sidecars | None = None) -> dict[str, Path]:
-        """Return the sidecar path of every selected format, by format."""
-        formats = (sidecars or self.current()).formats
+    def paths_for(
+        self, output_name: str, sidecars: Sidecars | None = None, source_path: str = ""
+    ) -> dict[str, Path]:
+        """Return the sidecar path of every format selected for ``source_path``, by format."""
+        formats = (sidecars or self.current()).formats_for(source_path)
         return {fmt: self.root / f"{output_name}.{fmt}" for fmt in formats}
 
     def error_path(self, output_name: str) -> Path:
@@ -178,13 +202,17 @@ class Outbox:
         """Return every selected sidecar of ``document`` with its path."""
         chosen = sidecars or self.current()
         rendered = []
-        for fmt, path in self.paths_for(output_name, chosen).items():
+        source = document["source"]["path"]
+        for fmt, path in self.paths_for(output_name, chosen, source).items():
             if fmt == "json":
                 # Strict JSON: a NaN would make the file unreadable to strict parsers.
                 text = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+                data = text.encode()
+            elif fmt in BINARY_RENDERERS:
+                data = BINARY_RENDERERS[fmt](document, chosen.cue_rules)
             else:
-                text = RENDERERS[fmt](document, chosen.cue_rules)
-            rendered.append((path, text.encode("utf-8")))
+                data = RENDERERS[fmt](document, chosen.cue_rules).encode("utf-8")
+            rendered.append((path, data))
         return rendered
 
     def write_transcripts(
@@ -230,7 +258,7 @@ class Outbox:
         """Write ``<stem>.error.json``; drop sidecars of an earlier success for this stem."""
         path = self.error_path(output_name)
         atomic_write(path, json.dumps(report, ensure_ascii=False, indent=2, allow_nan=False) + "\n")
-        for fmt in RENDERERS.keys() | {"json"}:
+        for fmt in RENDERERS.keys() | BINARY_RENDERERS.keys() | {"json"}:
             _remove(self.root / f"{output_name}.{fmt}")
         _fsync_directory(path.parent)
         return path

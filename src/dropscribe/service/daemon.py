@@ -114,7 +114,7 @@ class Daemon:
         # settings and assigns nothing into them while finisher threads use them.
         self.outbox = Outbox(
             settings.paths.outbox,
-            current=lambda: Sidecars.from_settings(self.current.get().transcribe),
+            current=lambda: Sidecars.of(self.current.get()),
         )
         self.hooks = Hooks(current=lambda: HookCommands.from_settings(self.current.get().service))
         self.finisher = Finisher(

@@ -32,6 +32,9 @@ LIVE: dict[str, frozenset[str] | None] = {
             "transient_budget_seconds",
             # the job's request, built at each submission:
             "max_duration_seconds",
+            # intake (the result key) and each request, per file:
+            "vocabulary",
+            "prompt",
             # the outbox, once per batch of sidecars it writes:
             "formats",
             "cue_line_chars",

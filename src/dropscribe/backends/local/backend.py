@@ -105,6 +105,7 @@ class LocalBackend:
             "vad_filter",
             "word_timestamps",
             "initial_prompt",
+            "vocabulary_as",
         )
         return {key: getattr(self.settings, key) for key in keep}
 
@@ -140,6 +141,8 @@ class LocalBackend:
             # The limit in force for this job, not one copied at start (reload applies it).
             request.max_duration_seconds,
             self.audio_track,
+            terms=request.words.terms_text(),
+            prompt=request.words.prompt,
         )
         try:
             worker.send(job)

@@ -148,8 +148,20 @@ class Engine:
             "task": job.task,
             "beam_size": self.options.beam_size,
             "word_timestamps": self.options.word_timestamps,
-            "initial_prompt": self.options.initial_prompt,
+            **self._words(job),
         }
+
+    def _words(self, job: Job) -> dict[str, str | None]:
+        """The folder's words as decode options. Each part and each batch is a decode of
+        its own, so each gets them; in one sequential decode the initial prompt primes
+        the first window and hotwords every window. The terms go in the initial prompt
+        unless ``vocabulary_as = "hotwords"``: on a long sequential decode tiny.en lost
+        whole windows with hotwords (bench/README.md, issue 27)."""
+        prompt = job.prompt or self.options.initial_prompt
+        if self.options.vocabulary_as == "hotwords":
+            return {"initial_prompt": prompt, "hotwords": job.terms}
+        joined = " ".join(part for part in (prompt, job.terms) if part)
+        return {"initial_prompt": joined or None, "hotwords": None}
 
     def _language(self, job: Job, audio: Any) -> str:
         """One language for the whole file, detected as sequential decoding does."""

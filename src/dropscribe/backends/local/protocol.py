@@ -38,6 +38,8 @@ class EngineOptions:
     initial_prompt: str | None
     batched: str
     batch_size: int
+    #: ``vocabulary_as``: the terms in the initial prompt, or as hotwords.
+    vocabulary_as: str = "prompt"
 
     @classmethod
     def from_settings(cls, settings: LocalSettings, model_load: str) -> EngineOptions:
@@ -55,6 +57,7 @@ class EngineOptions:
             initial_prompt=settings.initial_prompt,
             batched=settings.batched,
             batch_size=settings.batch_size,
+            vocabulary_as=settings.vocabulary_as,
         )
 
 
@@ -67,6 +70,10 @@ class Job:
     max_duration: float
     #: ``transcribe.audio_track``: "auto", an index, or a language (audio/tracks.py).
     audio_track: int | str = "auto"
+    #: The folder's terms ("Dashwood. Norland."), given as ``vocabulary_as`` says.
+    terms: str | None = None
+    #: The folder's prompt (else the engine-wide ``initial_prompt``).
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)

@@ -104,6 +104,8 @@ class OpenAIBackend:
         }
         if request.language != "auto" and not translate:
             data["language"] = request.language
+        if (prompt := request.words.as_prompt()) is not None:
+            data["prompt"] = prompt
         with open_source(request.path) as stream:  # never through a link
             upload = ReportingReader(stream, request.on_upload)
             files = {"file": (request.path.name, upload, "application/octet-stream")}

@@ -51,6 +51,8 @@ class ReplicateBackend(AsyncHTTPBackend):
         if (language := self.language_for(request)) is not None:
             # The Whisper models on Replicate take the language by name.
             inputs["language"] = CODE_TO_NAME.get(language, language)
+        if (prompt := request.words.as_prompt()) is not None:
+            inputs["initial_prompt"] = prompt  # openai/whisper's input for the first window
         after = ('", ' + json.dumps(inputs)[1:] + "}").encode()
         before = b'{"version": ' + json.dumps(self.rep.version).encode() + b', "input": {"audio": "'
         prefix = f"data:{self.media_type(request.path)};base64,".encode()

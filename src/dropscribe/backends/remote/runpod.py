@@ -61,6 +61,9 @@ class RunPodBackend(AsyncHTTPBackend):
         }
         if request.task == "translate":
             fields["translation"] = "srt"  # the translation's own times, as cues
+        if (prompt := request.words.as_prompt()) is not None:
+            # The worker's only field for words (its schema refuses unknown ones).
+            fields["initial_prompt"] = prompt
         after = ('", ' + json.dumps(fields)[1:] + "}").encode()
         body, length = base64_json_body(
             request.path, b'{"input": {"audio_base64": "', after, on_upload=request.on_upload

@@ -134,6 +134,7 @@ class ChunkedUploads:
             chunks,
             progress,
             sleep=self.sleep,
+            words=self.settings.words_for(job.path),
         ).run()
         if isinstance(outcome, Done):
             return Done(self._stitched(job, backend, section))

@@ -17,6 +17,7 @@ import structlog
 
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.config import RemoteSettings, TranscribeSettings
+from dropscribe.config.vocabulary import Words
 from dropscribe.errors import BackendError, BadInput, Retryable
 from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, carry_out, give_back
 from dropscribe.jobs.runner import await_outcome
@@ -78,11 +79,13 @@ class ChunkRun:
         progress: ChunkProgress | None = None,
         *,
         sleep: Callable[[float], bool] | None = None,
+        words: Words | None = None,
     ) -> None:
         self.progress = progress
         #: Waits until a retry is due and says whether to stop (beside the clock, so a
         #: test's manual clock drives the whole run).
         self.sleep = sleep or stopping.wait
+        self.words = words or Words()
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -185,6 +188,8 @@ class ChunkRun:
             job.language,
             job.task,
             on_upload=self.progress.uploaded if self.progress else None,
+            # Every chunk is primed with the folder's words, not only the first.
+            words=self.words,
         )
         try:
             future = self.backend.submit(request)
