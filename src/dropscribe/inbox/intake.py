@@ -77,6 +77,8 @@ class Intake:
         self.filter = InboxFilter(settings.watch.extensions, settings.watch.ignore)
         self.tracker = StabilityTracker(settings.watch.settle_seconds)
         self.recorder = JobRecorder(current, store, fingerprint, clock)
+        #: Copies waiting in ``discovered`` for the first job of their content to finish.
+        self.waiting: set[int] = set()
 
     @property
     def settings(self) -> Settings:
@@ -187,9 +189,25 @@ class Intake:
             except Exception:
                 log.exception("intake_error", file=job.path, job=job.id)
 
+    def settle_waiting(self) -> int:
+        """Settle the copies that waited for their content's first job, now finished:
+        its result is reused (or, if it failed, the copy is queued on its own)."""
+        settled = 0
+        for job_id in sorted(self.waiting):
+            job = self.store.get(job_id)
+            if job.state == JobState.DISCOVERED and self.store.active_twin(job) is not None:
+                continue
+            self.waiting.discard(job_id)
+            self._complete(job)
+            settled += 1
+        return settled
+
     def _settle(self, job: Job) -> None:
         if job.error is not None:
             self.finisher.fail(job, BadInput(job.error))
+            return
+        if self.store.active_twin(job) is not None:
+            self.waiting.add(job.id)  # its content's first job is at work: wait for it
             return
         reused = self.store.result_for(job.sha256, job.settings_key)
         if reused is None:  # the result went missing since: transcribe it after all

@@ -1,8 +1,9 @@
 """Recording arrivals as jobs: one transaction for a batch, one savepoint a file.
 
 Each examined file becomes a job: queued, a duplicate whose stored result will
-be reused (left in ``discovered`` for intake to settle), or a refusal carrying
-its error. An arrival an existing job already covers records nothing.
+be reused (left in ``discovered`` for intake to settle; a copy of content still
+being transcribed waits there for it), or a refusal carrying its error. An
+arrival an existing job already covers records nothing.
 """
 
 from __future__ import annotations
@@ -79,7 +80,12 @@ class JobRecorder:
         if kept and latest is not None and latest.state in (JobState.DONE, JobState.SKIPPED):
             return None  # a kept original seen again by a rescan or a restart
         job = self._new_job(arrival)
-        if self.store.result_for(job.sha256, job.settings_key) is None:
+        first = self.store.active_twin(job)
+        if first is not None:
+            # The same content is being transcribed (a copy dropped with it, or while it
+            # runs): wait in `discovered` for its result instead of decoding it twice.
+            log.info("duplicate_waiting", job=job.id, file=job.path, first=first.id)
+        elif self.store.result_for(job.sha256, job.settings_key) is None:
             job = self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
             log.info("job_queued", job=job.id, file=job.path, backend=job.backend)
         return job

@@ -170,6 +170,7 @@ class Daemon:
                     if relative is not None:
                         intake.look(relative, now)
                 intake.process_due(now)
+                intake.settle_waiting()
                 if now >= next_rescan:
                     next_rescan = now + settings.watch.rescan_seconds
                     self._scan(watcher, intake)

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dropscribe.jobs.states import JobState
+from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store.chunks import ChunkTable
 from dropscribe.jobs.store.marks import CrashMarks
 from dropscribe.jobs.store.moves import JobMoves, refuse_empty_hash
@@ -182,6 +182,19 @@ class Store(JobMoves, CrashMarks, JobReports):
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? AND sha256 = ? "
             "ORDER BY id DESC LIMIT 1",
             [path_value(path), sha256],
+        )
+        return Job.from_row(rows[0]) if rows else None
+
+    def active_twin(self, job: Job) -> Job | None:
+        """Return the oldest other job with ``job``'s content and settings that is still
+        queued or at work, if there is one (its result will serve ``job`` too)."""
+        if not job.sha256:
+            return None
+        active = [str(state) for state in (JobState.QUEUED, *IN_FLIGHT)]
+        rows = self._read(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ({','.join('?' * len(active))}) "
+            "AND sha256 = ? AND settings_key = ? AND id != ? ORDER BY id LIMIT 1",
+            [*active, job.sha256, job.settings_key, job.id],
         )
         return Job.from_row(rows[0]) if rows else None
 
