@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     jobs.add_argument("--state", choices=[str(s) for s in JobState], help="only this state")
     jobs.add_argument("--json", action="store_true", help="print a JSON array")
     jobs.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    jobs.add_argument(
+        "--warnings",
+        action="store_true",
+        help="only jobs whose transcript has warnings (it may be wrong)",
+    )
     retry = command("retry", "Put failed jobs back in the queue.")
     retry.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID")
     retry.add_argument("--failed", action="store_true", help="retry every failed job")
@@ -184,11 +189,14 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     if store is None:
         return EXIT_FAILED
     states = [JobState(args.state)] if args.state else None
-    jobs = store.jobs(states, limit=args.limit)
+    warned = store.warnings_by_job()
+    jobs = store.jobs(states, limit=0 if args.warnings else args.limit)
+    if args.warnings:
+        jobs = [job for job in jobs if job.id in warned][: args.limit or None]
     if args.json:
-        print(json.dumps([job_record(job) for job in jobs], indent=2))
+        print(json.dumps([job_record(job, warned.get(job.id)) for job in jobs], indent=2))
         return EXIT_OK
-    for line in jobs_table(jobs):
+    for line in jobs_table(jobs, warned):
         print(line)
     return EXIT_OK
 

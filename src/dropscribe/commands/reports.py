@@ -16,9 +16,11 @@ TIME_FIELDS = ("mtime", "next_attempt_at", "created_at", "updated_at", "started_
 FUTURE_TIME_FIELDS = ("submitted_at", "expires_at")
 
 
-def job_record(job: Job) -> dict[str, Any]:
-    """Return the job as plain data with every time in ISO 8601."""
+def job_record(job: Job, warnings: list[str] | None = None) -> dict[str, Any]:
+    """Return the job as plain data with every time in ISO 8601, and its transcript's
+    ``warnings`` (empty when none, or no transcript)."""
     data = job.as_dict()
+    data["warnings"] = list(warnings or [])
     for key in TIME_FIELDS:
         # next_attempt_at is 0 for "whenever a slot is free": no time to show.
         data[key] = iso_time(data[key]) if data[key] else None
@@ -104,14 +106,19 @@ def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[s
     }
 
 
-def jobs_table(jobs: list[Job]) -> list[str]:
-    """Return ``jobs`` as lines of a table under a header, the last change of each in UTC."""
-    lines = [f"{'ID':>6}  {'STATE':<10}  {'BACKEND':<9}  {'UPDATED (UTC)':<20}  FILE"]
+def jobs_table(jobs: list[Job], warnings: dict[int, list[str]] | None = None) -> list[str]:
+    """Return ``jobs`` as lines of a table under a header, the last change of each in UTC
+    and how many warnings its transcript has (blank: none)."""
+    warnings = warnings or {}
+    header = f"{'ID':>6}  {'STATE':<10}  {'BACKEND':<9}  {'UPDATED (UTC)':<20}  {'WARNINGS':<8}"
+    lines = [header + "  FILE"]
     for job in jobs:
         error = f"  {job.error}" if job.error and job.state != "done" else ""
         updated = iso_time(job.updated_at) or ""
         path = display_path(job.path)
+        count = str(len(warnings.get(job.id, []))) if job.id in warnings else ""
         lines.append(
-            f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {path}{error}"
+            f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {count:<8}  "
+            f"{path}{error}"
         )
     return lines
