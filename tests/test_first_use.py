@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
+import dropscribe
+from dropscribe.commands.program import program_name
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for, write_config
 
 SIDECARS = ("json", "txt", "srt", "vtt")
@@ -58,3 +64,66 @@ def test_the_daemon_writes_nothing_into_its_users_home(workdir: Path) -> None:
         wait_for(lambda: len(sidecars_of(outbox, "weather")) == 4, 120, "the transcript")
         assert daemon.stop() == 0
     assert sorted(str(p.relative_to(home)) for p in home.rglob("*")) == []
+
+
+def test_hints_name_the_program_as_it_was_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    script = tmp_path / ".venv" / "bin" / "dropscribe"
+    script.parent.mkdir(parents=True)
+    script.write_text("#!/bin/sh\n")
+    monkeypatch.chdir(tmp_path)
+    assert program_name(".venv/bin/dropscribe") == ".venv/bin/dropscribe"
+    assert program_name(".venv/bin/dropscribe", absolute=True) == str(script)
+    assert program_name("dropscribe") == "dropscribe"  # found on the PATH
+    module = str(Path(dropscribe.__file__).parent / "__main__.py")
+    assert program_name(module, absolute=True) == f"{sys.executable} -m dropscribe"
+    assert program_name("/usr/bin/pytest") == "dropscribe"
+
+
+def test_status_before_the_first_run_names_the_program_as_it_was_run(workdir: Path) -> None:
+    config = write_config(workdir)
+    command = [sys.executable, "-m", "dropscribe", "status", "--config", str(config)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert f"'{sys.executable} -m dropscribe run'" in result.stdout + result.stderr
+
+
+def test_a_text_file_named_mp3_is_refused_at_intake_in_one_sentence_with_a_retry_line_that_runs(
+    workdir: Path,
+) -> None:
+    config = write_config(workdir)
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    with DaemonProcess(config) as daemon:
+        daemon.wait_event("ready", timeout=60)
+        (inbox / "notes.mp3").write_text("hello world, these are notes\n")
+        daemon.wait_event("job_failed", timeout=60, file="notes.mp3")
+        assert daemon.stop() == 0
+    assert daemon.event("job_submitted") is None  # never queued behind real work
+    report = json.loads((outbox / "notes.error.json").read_text())
+    assert report["error"] == "The file holds text, not a recording; drop the recording itself."
+    assert "hello world" in report["detail"]
+    # The daemon ran as `python -m dropscribe`: the retry line says so, and works pasted.
+    hint = report["retry"].removeprefix("fix the cause, then run: ")
+    assert hint.startswith(f"{sys.executable} -m dropscribe retry --config ")
+    pasted = subprocess.run(hint, shell=True, capture_output=True, text=True, timeout=60)
+    assert pasted.returncode == 0 and "queued again: 1 job(s)" in pasted.stdout, pasted
+
+
+def test_an_undecodable_file_says_so_in_one_sentence_the_decoder_s_words_in_detail(
+    workdir: Path,
+) -> None:
+    config = write_config(workdir)
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    with DaemonProcess(config) as daemon:
+        daemon.wait_event("ready", timeout=60)
+        (inbox / "noise.mp3").write_bytes(bytes(range(256)) * 64)
+        daemon.wait_event("job_failed", timeout=90, file="noise.mp3")
+        assert daemon.stop() == 0
+    report = json.loads((outbox / "noise.error.json").read_text())
+    assert report["error"] == (
+        "The file could not be decoded as audio; check that it is a complete recording "
+        "in a supported format."
+    )
+    assert report["detail"] and "Errno" not in report["error"]

@@ -27,7 +27,7 @@ from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.writer import Outbox
 from dropscribe.outbox.writer import move_original as real_move
-from dropscribe.sources import hash_source as real_hash
+from dropscribe.sources import hash_and_head as real_hash
 from dropscribe.transcript import Transcription, make_segment, make_word
 from tests.helpers import write_config
 
@@ -187,12 +187,12 @@ def test_a_file_that_kills_the_daemon_while_taken_in_alone_twice_is_failed(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    def hash_or_die(path: Path, inside: Path | None = None) -> str:
+    def hash_or_die(path: Path, inside: Path | None = None, head: int = 4096) -> tuple[str, bytes]:
         if path.name == "deadly.wav":
             raise Crash
-        return real_hash(path, inside)
+        return real_hash(path, inside, head)
 
-    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_source", hash_or_die)
+    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_and_head", hash_or_die)
     (rig.inbox / "deadly.wav").write_bytes(b"RIFF-deadly")
     (rig.inbox / "fine.wav").write_bytes(b"RIFF-fine")
     with pytest.raises(Crash):
@@ -216,18 +216,19 @@ def test_one_file_raising_anywhere_in_intake_fails_alone_and_the_rest_go_on(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    def buggy_hash(path: Path, inside: Path | None = None) -> str:
+    def buggy_hash(path: Path, inside: Path | None = None, head: int = 4096) -> tuple[str, bytes]:
         if path.name == "buggy.wav":
             raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
-        return real_hash(path, inside)
+        return real_hash(path, inside, head)
 
-    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_source", buggy_hash)
+    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_and_head", buggy_hash)
     (rig.inbox / "buggy.wav").write_bytes(b"RIFF-1")
     (rig.inbox / "good.wav").write_bytes(b"RIFF-2")
     assert rig.take_in("buggy.wav", "good.wav") == 2
     assert rig.job("good.wav").state == JobState.QUEUED
     buggy = rig.job("buggy.wav")
-    assert buggy.state == JobState.FAILED and "UnicodeEncodeError" in (buggy.error or "")
+    assert buggy.state == JobState.FAILED and "UnicodeEncodeError" in (buggy.error_detail or "")
+    assert "UnicodeEncodeError" not in (buggy.error or "")  # a sentence, the internals aside
     assert (rig.settings.paths.outbox / "buggy.error.json").exists()
 
 

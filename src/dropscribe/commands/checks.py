@@ -14,6 +14,7 @@ import httpx
 
 from dropscribe.backends.registry import create_backend
 from dropscribe.commands.checks_local import check_local
+from dropscribe.commands.program import program_name
 from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings, inbox_problem
 from dropscribe.config.originals import archive_folder
 from dropscribe.inbox.watcher import choose_mode
@@ -88,7 +89,7 @@ def _check_directories(settings: Settings, say: Say) -> list[str]:
                 "owner or permissions (see the README's troubleshooting section)"
             )
         elif not directory.exists():
-            say(f"paths.{key}: {directory} does not exist yet; 'dropscribe run' creates it")
+            say(f"paths.{key}: {directory} does not exist yet; '{program_name()} run' creates it")
         else:
             say(f"paths.{key}: {directory} ok")
     say(f"paths.originals: {paths.originals}")

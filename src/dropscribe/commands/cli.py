@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dropscribe import __version__
 from dropscribe.commands.discovery import find_config, nothing_found
+from dropscribe.commands.program import program_name
 from dropscribe.config import Settings, load_settings
 from dropscribe.errors import ConfigError
 from dropscribe.jobs.states import JobState
@@ -132,7 +133,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.service.daemon import run_daemon
 
     try:
-        return run_daemon(settings, early, config_path=args.config_path)
+        return run_daemon(
+            settings, early, config_path=args.config_path, program=program_name(absolute=True)
+        )
     except AlreadyRunning as exc:
         for backend in early.values():
             backend.close()
@@ -144,7 +147,7 @@ def _open_readonly(settings: Settings) -> Store | None:
     if not settings.paths.state.exists():
         print(
             f"dropscribe: no job store at {settings.paths.state} yet; start the daemon "
-            "with 'dropscribe run' first",
+            f"with '{program_name()} run' first",
             file=sys.stderr,
         )
         return None
@@ -163,7 +166,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(daemon_line(report["daemon"]))
+    print(daemon_line(report["daemon"], program_name()))
     counts = report["counts"]
     print("jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     print(f"done in the last hour: {report['done_last_hour']}")
@@ -204,7 +207,7 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 def _retry(settings: Settings, args: argparse.Namespace) -> int:
     if not args.failed and not args.job_ids:
         print(
-            "dropscribe: name the jobs to retry (see 'dropscribe jobs --state failed') "
+            f"dropscribe: name the jobs to retry (see '{program_name()} jobs --state failed') "
             "or pass --failed",
             file=sys.stderr,
         )

@@ -62,10 +62,11 @@ def daemon_report(info: DaemonInfo | None, now: float) -> dict[str, Any]:
     }
 
 
-def daemon_line(report: dict[str, Any]) -> str:
-    """Return the daemon's state in one line for ``status``."""
+def daemon_line(report: dict[str, Any], program: str = "dropscribe") -> str:
+    """Return the daemon's state in one line for ``status`` (``program``: how to run
+    dropscribe, as the user just did)."""
     if not report["running"]:
-        return "daemon: not running (start it with 'dropscribe run' or its systemd unit)"
+        return f"daemon: not running (start it with '{program} run' or its systemd unit)"
     uptime = report["uptime_seconds"]
     since = (
         f", up {duration_text(uptime)} since {report['started_at']}" if uptime is not None else ""

@@ -181,8 +181,9 @@ class Intake:
             if job.error is not None:
                 return
             problem = BadInput(
-                f"dropscribe could not finish this file ({type(exc).__name__}: {exc}); "
-                "fix the cause or report it, then retry it."
+                "dropscribe could not finish this file; fix the cause (the log and the "
+                "detail say what went wrong) or report it, then retry it.",
+                detail=f"{type(exc).__name__}: {exc}",
             )
             try:
                 self.finisher.fail(self.store.get(job.id), problem)
@@ -204,7 +205,7 @@ class Intake:
 
     def _settle(self, job: Job) -> None:
         if job.error is not None:
-            self.finisher.fail(job, BadInput(job.error))
+            self.finisher.fail(job, BadInput(job.error, job.error_detail))
             return
         if self.store.active_twin(job) is not None:
             self.waiting.add(job.id)  # its content's first job is at work: wait for it

@@ -18,6 +18,7 @@ import structlog
 
 from dropscribe.config import Settings
 from dropscribe.config.originals import originals_fate
+from dropscribe.errors import BadInput
 from dropscribe.inbox.arrivals import Arrival
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
@@ -75,7 +76,7 @@ class JobRecorder:
         if arrival.refusal is not None:
             if latest is not None and (latest.size, latest.mtime) == (arrival.size, arrival.mtime):
                 return None  # a folder or link left where it was: refused once
-            return self._new_job(arrival, error=str(arrival.refusal))
+            return self._new_job(arrival, arrival.refusal)
         kept = originals_fate(self.current().paths) == "keep"
         if kept and latest is not None and latest.state in (JobState.DONE, JobState.SKIPPED):
             return None  # a kept original seen again by a rescan or a restart
@@ -98,7 +99,7 @@ class JobRecorder:
         speakers = None if limits is None else dataclasses.asdict(limits)
         return {**self.fingerprint(backend), "speakers": speakers}
 
-    def _new_job(self, arrival: Arrival, error: str | None = None) -> Job:
+    def _new_job(self, arrival: Arrival, refusal: BadInput | None = None) -> Job:
         relative = arrival.relative
         settings = self.current()  # once: a reload in between must not mix two settings
         override = settings.folder_override(relative)
@@ -121,5 +122,6 @@ class JobRecorder:
             settings_key=settings_key(
                 backend, language, task, self._fingerprint(settings, relative, backend)
             ),
-            error=error,
+            error=None if refusal is None else str(refusal),
+            error_detail=None if refusal is None else refusal.detail,
         )

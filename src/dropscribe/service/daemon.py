@@ -71,6 +71,7 @@ class Daemon:
         settings: Settings,
         *,
         config_path: Path | None = None,
+        program: str = "dropscribe",
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
         backends: dict[str, Backend] | None = None,
@@ -82,6 +83,8 @@ class Daemon:
         self.current = CurrentSettings(settings)
         #: The file a reload reads again (not a setting: where the settings came from).
         self.config_path = config_path
+        #: The daemon's own command, as it was run: the error sidecars' retry line names it.
+        self.program = program
         self.early_backends = backends or {}
         self.clock = clock
         self.notifier = notifier or Notifier()
@@ -108,7 +111,12 @@ class Daemon:
         )
         self.hooks = Hooks(current=lambda: HookCommands.from_settings(self.current.get().service))
         self.finisher = Finisher(
-            settings, self.store, self.outbox, self.hooks, config_path=self.config_path
+            settings,
+            self.store,
+            self.outbox,
+            self.hooks,
+            config_path=self.config_path,
+            program=self.program,
         )
         self.dispatcher = Dispatcher(
             self.current.get,
@@ -276,12 +284,16 @@ def run_daemon(
     backends: dict[str, Backend] | None = None,
     *,
     config_path: Path | None = None,
+    program: str = "dropscribe",
 ) -> int:
     """Run the daemon; ``backends`` are engines already started (the local one warms early);
     ``config_path`` is read again on SIGHUP."""
     try:
         stops = signals.install()  # first: a SIGTERM from now on is a clean stop
-        return Daemon(settings, config_path=config_path, backends=backends, stops=stops).run()
+        daemon = Daemon(
+            settings, config_path=config_path, program=program, backends=backends, stops=stops
+        )
+        return daemon.run()
     except KeyboardInterrupt:
         return 0
     finally:

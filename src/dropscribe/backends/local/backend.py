@@ -247,7 +247,8 @@ class LocalBackend:
             self._log_finished(slot, message)
             self._settle(slot, Done(message.result))
         elif isinstance(message, JobFailed):
-            error = BadInput(message.message) if message.bad_input else Retryable(message.message)
+            kind = BadInput if message.bad_input else Retryable
+            error = kind(message.message, message.detail)
             self._settle(slot, Failed(error))
 
     def _worker_ready(self, worker: _Worker, ready: Ready) -> None:

@@ -127,6 +127,7 @@ class JobFailed:
     job_id: int
     message: str
     bad_input: bool
+    detail: str | None = None
 
 
 WorkerMessage = Ready | Fatal | TrackChosen | Started | Progress | Finished | JobFailed

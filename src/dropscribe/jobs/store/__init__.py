@@ -123,6 +123,7 @@ class Store(JobMoves, CrashMarks, JobReports):
         task: str,
         settings_key: str,
         error: str | None = None,
+        error_detail: str | None = None,
     ) -> Job:
         """Record a newly found file in state ``discovered`` and return its job.
 
@@ -133,8 +134,8 @@ class Store(JobMoves, CrashMarks, JobReports):
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, "
-                "task, settings_key, state, error, created_at, updated_at) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}",
+                "task, settings_key, state, error, error_detail, created_at, updated_at) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}",
                 (
                     path_value(path),
                     sha256,
@@ -147,6 +148,7 @@ class Store(JobMoves, CrashMarks, JobReports):
                     settings_key,
                     JobState.DISCOVERED,
                     error,
+                    error_detail,
                     now,
                     now,
                 ),
