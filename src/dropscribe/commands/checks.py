@@ -18,6 +18,7 @@ from dropscribe.commands.program import program_name
 from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings, inbox_problem
 from dropscribe.config.originals import archive_folder
 from dropscribe.inbox.watcher import choose_mode
+from dropscribe.service.features import diarization_in_force, metrics_in_force
 from dropscribe.speakers.runner import setup_problem as speakers_setup_problem
 
 Say = Callable[[str], None]
@@ -137,6 +138,8 @@ def run_checks(
     problems += _check_directories(settings, say)
     mode, why = choose_mode(settings.watch.mode, settings.paths.inbox)
     say(f"watch: {mode} ({why})")
+    say(f"speaker labels (transcribe.diarize): {diarization_in_force(settings)}")
+    say(f"metrics (service.metrics_port): {metrics_in_force(settings)}")
     for name in settings.backend_names():
         if missing_keys(name, settings):
             continue  # already said; asking a server without them would only add noise

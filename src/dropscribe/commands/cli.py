@@ -8,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from dropscribe import __version__
 from dropscribe.commands.discovery import find_config, nothing_found
@@ -20,19 +21,25 @@ from dropscribe.jobs.store import Store
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+#: Where the configuration is searched, said by every --help.
+SEARCH_ORDER = (
+    "Without --config: $DROPSCRIBE_CONFIG, ./dropscribe.toml, ./config.toml, "
+    "~/.config/dropscribe/config.toml, /etc/dropscribe/config.toml, the first found. "
+    "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dropscribe",
         description="Drop a recording into the inbox; its transcript appears in the outbox.",
-        epilog="Without --config: $DROPSCRIBE_CONFIG, ./dropscribe.toml, ./config.toml, "
-        "~/.config/dropscribe/config.toml, /etc/dropscribe/config.toml, the first found. "
-        "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration.",
+        epilog=SEARCH_ORDER,
     )
     parser.add_argument("--version", action="version", version=f"dropscribe {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text, description=text)
+        sub = commands.add_parser(name, help=text, description=text, epilog=SEARCH_ORDER)
         sub.add_argument(
             "--config",
             type=Path,
@@ -100,7 +107,15 @@ def main(argv: list[str] | None = None) -> int:
         "transcribe": _transcribe,
         "check": _check,
     }[args.command]
-    return handler(settings, args)
+    try:
+        code = handler(settings, args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
+    except BrokenPipeError:
+        # `status --json | head`: the reader left; no traceback for that (and none when
+        # Python flushes stdout at exit, hence the redirect to /dev/null).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    return code
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -155,18 +170,21 @@ def _open_readonly(settings: Settings) -> Store | None:
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
-    from dropscribe.commands.reports import daemon_line, status_report
-    from dropscribe.service.daemon_lock import lock_path, running_daemon
+    from dropscribe.commands.reports import daemon_line
 
-    store = _open_readonly(settings)
-    if store is None:
-        return EXIT_FAILED
-    daemon = running_daemon(lock_path(settings.paths))
-    report = status_report(store, daemon, time.time())
+    report = _status_report(settings)
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
     print(daemon_line(report["daemon"], program_name()))
+    settling = report["settling"]
+    if settling["count"]:
+        more = settling["count"] - len(settling["files"])
+        names = ", ".join(settling["files"]) + (f" and {more} more" if more else "")
+        print(
+            f"in the inbox, not taken in yet: {settling['count']} (a file is taken once it "
+            f"has not changed for {settings.watch.settle_seconds:g} s): {names}"
+        )
     counts = report["counts"]
     print("jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     print(f"done in the last hour: {report['done_last_hour']}")
@@ -183,6 +201,27 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     for item in report["last_failures"]:
         print(f"failed: #{item['job']} {item['file']} at {item['at']}: {item['error']}")
     return EXIT_OK
+
+
+def _status_report(settings: Settings) -> dict[str, Any]:
+    """The report ``status`` prints; before the first run, with nothing counted (a
+    script reads ``{"daemon": {"running": false}, ...}`` rather than nothing)."""
+    from dropscribe.commands.reports import empty_report, settling_report, status_report
+    from dropscribe.inbox.filters import InboxFilter
+    from dropscribe.inbox.scanning import not_taken_in
+    from dropscribe.service.daemon_lock import lock_path, running_daemon
+
+    daemon = running_daemon(lock_path(settings.paths))
+    store = _open_readonly(settings)
+    if store is None:
+        report, known = empty_report(daemon, time.time()), {}
+    else:
+        report, known = status_report(store, daemon, time.time()), store.known_files()
+        store.close()
+    watch = settings.watch
+    inbox_filter = InboxFilter(watch.extensions, watch.ignore)
+    report["settling"] = settling_report(not_taken_in(settings.paths.inbox, inbox_filter, known))
+    return report
 
 
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:

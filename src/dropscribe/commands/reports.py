@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dropscribe.jobs.states import IN_FLIGHT
+from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Store
 from dropscribe.jobs.store.schema import Job
 from dropscribe.outbox.naming import display_path
@@ -72,6 +72,23 @@ def daemon_line(report: dict[str, Any], program: str = "dropscribe") -> str:
         f", up {duration_text(uptime)} since {report['started_at']}" if uptime is not None else ""
     )
     return f"daemon: running (pid {report['pid']}{since}, version {report['version']})"
+
+
+def empty_report(daemon: DaemonInfo | None, now: float) -> dict[str, Any]:
+    """Return the report of a store that does not exist yet: nothing has run."""
+    return {
+        "daemon": daemon_report(daemon, now),
+        "counts": {str(state): 0 for state in JobState},
+        "in_flight": [],
+        "last_failures": [],
+        "done_last_hour": 0,
+        "with_warnings": 0,
+    }
+
+
+def settling_report(waiting: list[str], shown: int = 20) -> dict[str, Any]:
+    """Return the files in the inbox not taken in yet: how many, and the first names."""
+    return {"count": len(waiting), "files": [display_path(name) for name in waiting[:shown]]}
 
 
 def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[str, Any]:

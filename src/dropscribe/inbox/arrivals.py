@@ -23,7 +23,6 @@ from dropscribe.sources import EMPTY, EMPTY_SHA256, Vanished, hash_and_head, not
 log = structlog.get_logger("dropscribe.inbox.intake")
 
 
-
 @dataclass(frozen=True)
 class Arrival:
     """A file ready to be recorded: its identity and, if it cannot be used, why."""

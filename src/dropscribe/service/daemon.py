@@ -29,6 +29,7 @@ from dropscribe.outbox.hooks import HookCommands, Hooks
 from dropscribe.outbox.writer import Outbox, Sidecars
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
+from dropscribe.service.features import diarization_in_force, metrics_in_force
 from dropscribe.service.notify import Notifier
 from dropscribe.service.reload import ReloadPlan, plan_reload
 
@@ -157,6 +158,8 @@ class Daemon:
             inbox=str(settings.paths.inbox),
             outbox=str(settings.paths.outbox),
             backend=settings.transcribe.backend,
+            diarize=diarization_in_force(settings),
+            metrics=metrics_in_force(settings),
             removed_temporaries=removed,
         )
         dispatcher.warm_up()
@@ -199,10 +202,11 @@ class Daemon:
         log.info("stopping", in_flight=dispatcher.in_flight())
         self.notifier.stopping()
         watcher.stop()
-        dispatcher.stop(SHUTDOWN_GRACE)
+        ended = dispatcher.stop(SHUTDOWN_GRACE)
         if metrics is not None:
             metrics.stop()
-        store.close()
+        if ended:  # else the process exit closes it: a job thread may still write
+            store.close()
         daemon_lock.release()
         self.notifier.close()
         log.info("stopped")
