@@ -40,6 +40,9 @@ class Request:
     max_duration_seconds: float = DEFAULT_MAX_DURATION_SECONDS
     #: Told how many more bytes of the file went out, as the upload goes (a progress bar).
     on_upload: Callable[[int], None] | None = field(default=None, compare=False)
+    #: Someone watches the progress (``transcribe`` on a terminal): the embedded engine
+    #: decodes batched windows in smaller batches, so that progress comes as it goes.
+    watched: bool = False
 
 
 @dataclass

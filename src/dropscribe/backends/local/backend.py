@@ -140,6 +140,7 @@ class LocalBackend:
             # The limit in force for this job, not one copied at start (reload applies it).
             request.max_duration_seconds,
             self.audio_track,
+            request.watched,
         )
         try:
             worker.send(job)

@@ -67,6 +67,8 @@ class Job:
     max_duration: float
     #: ``transcribe.audio_track``: "auto", an index, or a language (audio/tracks.py).
     audio_track: int | str = "auto"
+    #: A progress bar shows this job (see base.Request.watched).
+    watched: bool = False
 
 
 @dataclass(frozen=True)
