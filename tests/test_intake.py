@@ -364,3 +364,32 @@ def test_job_done_seconds_after_a_retry_is_the_time_of_the_new_attempt(rig: Rig)
         rig.intake.finisher.succeed(rig.store.get(job.id), transcription())
     (done,) = [entry for entry in logs if entry["event"] == "job_done"]
     assert done["seconds"] == 5
+
+
+def test_a_copy_of_content_in_flight_waits_for_it_across_a_restart_then_reuses_it(
+    rig: Rig,
+) -> None:
+    for name in ("a.wav", "b.wav"):
+        (rig.inbox / name).write_bytes(b"RIFF-same")
+    rig.take_in("a.wav", "b.wav")  # one batch
+    first, copy = rig.job("a.wav"), rig.job("b.wav")
+    assert (first.state, copy.state) == (JobState.QUEUED, JobState.DISCOVERED)
+    assert rig.intake.settle_waiting() == 0  # the first is still queued
+    rig = rig.restart()  # still waiting after a restart, not queued a second time
+    assert rig.job("b.wav").state == JobState.DISCOVERED
+    for state in (JobState.SUBMITTING, JobState.RUNNING):
+        rig.store.move(first.id, state)
+    rig.intake.finisher.succeed_together(rig.store.get(first.id), transcription())
+    assert rig.intake.settle_waiting() == 1
+    assert rig.job("b.wav").state == JobState.SKIPPED
+    assert (rig.settings.paths.outbox / "b.json").exists()
+
+
+def test_a_copy_whose_first_job_failed_is_transcribed_on_its_own(rig: Rig) -> None:
+    for name in ("a.wav", "b.wav"):
+        (rig.inbox / name).write_bytes(b"RIFF-same")
+    rig.take_in("a.wav", "b.wav")
+    first = rig.job("a.wav")
+    rig.intake.finisher.fail(first, BadInput("The file is broken."))
+    assert rig.intake.settle_waiting() == 1
+    assert rig.job("b.wav").state == JobState.QUEUED
