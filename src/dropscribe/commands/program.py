@@ -2,7 +2,7 @@
 
 ``make run`` does not put ``dropscribe`` on the PATH, so a hint naming the bare
 command fails when pasted. A hint names the program as it was invoked: the
-bare name when that is what the PATH finds, ``python -m dropscribe`` when run
+bare name when that is what the PATH finds, ``<python> -m dropscribe`` when run
 as a module, else the path typed (made absolute where the hint is read later,
 from anywhere: the error sidecar the daemon writes).
 """
@@ -22,11 +22,9 @@ def program_name(argv0: str | None = None, *, absolute: bool = False) -> str:
     given = sys.argv[0] if argv0 is None else argv0
     base = os.path.basename(given)
     if base == "__main__.py" and os.path.basename(os.path.dirname(given)) == NAME:
-        python = sys.executable
-        found = shutil.which("python3")
-        if found and os.path.realpath(found) == os.path.realpath(python) and not absolute:
-            python = "python3"
-        return f"{shlex.quote(python)} -m {NAME}"
+        # The interpreter's own path: a virtual environment's python is a link to the
+        # system's, which does not have dropscribe installed.
+        return f"{shlex.quote(sys.executable)} -m {NAME}"
     if not base.startswith(NAME):
         return NAME  # called from elsewhere (a test, an embedding program)
     if os.sep not in given:
