@@ -55,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = command("jobs", "List jobs, oldest first.")
     jobs.add_argument("--state", choices=[str(s) for s in JobState], help="only this state")
     jobs.add_argument("--json", action="store_true", help="print a JSON array")
-    jobs.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    jobs.add_argument(
+        "--limit", type=int, default=0, metavar="N", help="at most this many (0: all)"
+    )
     jobs.add_argument(
         "--warnings",
         action="store_true",
