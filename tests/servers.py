@@ -22,6 +22,7 @@ import hashlib
 import io
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -33,6 +34,17 @@ from typing import Any, Self
 import av
 
 MiB = 1024 * 1024
+
+
+class QuietServer(ThreadingHTTPServer):
+    """A server that does not print a traceback when a client hangs up mid-answer: the
+    client under test gives up on purpose (a limit, a timeout, a stop), which is no error
+    of the server's and only buried the test output in BrokenPipeError tracebacks."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
 
 
 @dataclass
@@ -178,7 +190,7 @@ class FakeServer:
             def log_message(self, format: str, *args: Any) -> None:
                 return
 
-        server = ThreadingHTTPServer(("127.0.0.1", self._port), Handler)
+        server = QuietServer(("127.0.0.1", self._port), Handler)
         server.daemon_threads = True
         server.allow_reuse_address = True
         self._port = server.server_address[1]

@@ -96,7 +96,7 @@ def test_parts_fit_a_byte_limit_smaller_than_the_compact_file(tmp_path: Path) ->
 def test_a_file_that_is_not_audio_is_one_clear_sentence(tmp_path: Path) -> None:
     fake = tmp_path / "notes.wav"
     fake.write_text("these are meeting notes, not a recording\n" * 50)
-    with pytest.raises(BadInput, match=r"^The file could not be decoded as audio .*format\.$"):
+    with pytest.raises(BadInput, match=r"^The file could not be decoded as audio; .*format\.$"):
         prepare(
             fake, tmp_path / "work", "opus", audio_limit=10**8, section=section(), max_duration=3600
         )

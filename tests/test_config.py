@@ -143,7 +143,28 @@ def test_a_bad_item_in_a_list_variable_names_the_key_and_the_item(
     monkeypatch.setenv("DROPSCRIBE_TRANSCRIBE__FORMATS", "txt,pdf")
     with pytest.raises(ConfigError) as caught:
         load_settings(None)
-    assert caught.value.problems[0].startswith("transcribe.formats.1: bad value 'pdf'")
+    assert caught.value.problems[0].startswith(
+        "DROPSCRIBE_TRANSCRIBE__FORMATS: transcribe.formats.1: bad value 'pdf'"
+    )
+
+
+def test_a_mistyped_variable_is_reported_by_its_name_not_as_a_key_of_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "d.toml"
+    config.write_text("[watch]\nsettle_seconds = 1.0\n")
+    monkeypatch.setenv("DROPSCRIBE_WATCH__SETLE_SECONDS", "3")
+    monkeypatch.setenv("DROPSCRIBE_WATCH__MODE", "sometimes")
+    assert main(["check", "--config", str(config)]) == 2
+    lines = sorted(capsys.readouterr().err.strip().splitlines())
+    assert lines[0] == (
+        "dropscribe: DROPSCRIBE_WATCH__MODE: watch.mode: bad value 'sometimes': "
+        "Input should be 'auto', 'events' or 'polling'"
+    )
+    assert lines[1].startswith(
+        "dropscribe: DROPSCRIBE_WATCH__SETLE_SECONDS: unknown setting watch.setle_seconds; "
+    )
+    assert "config.example.toml" in lines[1] and "remove it" in lines[1]
 
 
 def test_the_config_is_searched_in_the_documented_order(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from dropscribe.errors import ConfigError
 from dropscribe.outbox.cues import Cue, CueRules, build_cues, speaker_prefix, tokens_from_segments
 from dropscribe.outbox.document import build_document
 from dropscribe.outbox.formats import cues_of, to_srt, to_vtt
+from dropscribe.outbox.phrasing import leaves_hanging
 from dropscribe.outbox.writer import Outbox
 from dropscribe.transcript import (
     Document,
@@ -253,3 +254,97 @@ def test_a_minimum_longer_than_the_maximum_is_one_clear_sentence(tmp_path: Path)
     config = write_config(tmp_path, {"transcribe": {"cue_min_seconds": 8.0}})
     with pytest.raises(ConfigError, match="cue_min_seconds is longer than cue_max_seconds"):
         load_settings(config)
+
+
+#: tiny.en's words for the JFK recording (11.0 s), as the engine cut them into segments.
+JFK = [
+    (
+        " And so, my fellow Americans ask not what your country can do for you",
+        [
+            ("And", 0.0, 0.74),
+            ("so,", 0.74, 1.06),
+            ("my", 1.38, 1.42),
+            ("fellow", 1.42, 1.76),
+            ("Americans", 1.76, 2.26),
+            ("ask", 2.26, 3.88),
+            ("not", 3.88, 4.54),
+            ("what", 4.54, 5.7),
+            ("your", 5.7, 6.02),
+            ("country", 6.02, 6.36),
+            ("can", 6.36, 6.76),
+            ("do", 6.76, 7.02),
+            ("for", 7.02, 7.26),
+            ("you", 7.26, 8.02),
+        ],
+    ),
+    (
+        " ask what you can do for your country.",
+        [
+            ("ask", 8.02, 8.66),
+            ("what", 8.66, 8.94),
+            ("you", 8.94, 9.28),
+            ("can", 9.28, 9.5),
+            ("do", 9.5, 9.72),
+            ("for", 9.72, 9.92),
+            ("your", 9.92, 10.24),
+            ("country.", 10.24, 10.5),
+        ],
+    ),
+]
+
+
+def jfk_segments() -> list[Segment]:
+    return [
+        make_segment(text, words[0][1], words[-1][2], [make_word(*w, 0.9) for w in words])
+        for text, words in JFK
+    ]
+
+
+def test_no_cue_and_no_line_ends_on_a_function_word_when_a_better_break_fits() -> None:
+    """tiny.en on JFK ended cue 1 on "can" and began cue 2 "do for you ask what you"."""
+    document = document_of(jfk_segments())
+    lines = [line for cue in cues_of(document) for line in cue.lines]
+    assert all(not leaves_hanging(line.split()[-1]) for line in lines), lines
+    # The engine's segment ended at "for you | ask": a line or a cue breaks there.
+    assert any(line.endswith("do for you") for line in lines), lines
+    parsed = list(srt.parse(to_srt(document)))
+    assert " ".join(cue.content.replace("\n", " ") for cue in parsed) == (
+        "And so, my fellow Americans ask not what your country can do for you "
+        "ask what you can do for your country."
+    )
+
+
+def test_a_line_does_not_end_on_to_when_another_cue_boundary_reads_better() -> None:
+    text = (
+        "And Mr. John Dashwood had then leisure to consider how much there might be "
+        "prudently in his power to do for them."
+    )
+    cues = cues_of(document_of([timed(text, seconds_per_word=0.35)]))
+    lines = [line for cue in cues for line in cue.lines]
+    assert all(not leaves_hanging(line.split()[-1]) for line in lines), lines
+
+
+def test_a_diarized_cue_keeps_its_phrases_together() -> None:
+    """A speaker label on the first line leaves less room: still no line on "your"."""
+    segments = jfk_segments()
+    for segment in segments:
+        segment["speaker"] = "SPEAKER_2"
+        for number, word in enumerate(segment["words"]):
+            word["speaker"] = "SPEAKER_1" if segment is segments[0] and number < 5 else "SPEAKER_2"
+    document = document_of(segments)
+    lines = [line for cue in cues_of(document) for line in cue.lines]
+    assert all(not leaves_hanging(line.split()[-1]) for line in lines), lines
+    assert any(line.endswith("do for you") for line in lines), lines
+    parsed = webvtt.from_string(to_vtt(document))
+    assert [caption.voice for caption in parsed.captions][:2] == ["SPEAKER_1", "SPEAKER_2"]
+
+
+def test_no_cue_outlasts_the_audio() -> None:
+    """A 0.96 s recording had a cue until 1.44 s (reading time, the minimum second)."""
+    segment = timed("Hello there friend.", start=0.1, seconds_per_word=0.25)
+    result = Transcription([segment], "en", 0.96, 1.0, "tiny.en")
+    document = build_document(result, source_path="a.wav", sha256="0" * 64, size=1, backend="x")
+    cues = cues_of(document)
+    assert cues[-1].end <= 0.96
+    parsed = list(srt.parse(to_srt(document)))
+    assert parsed[-1].end.total_seconds() <= 0.96

@@ -27,7 +27,7 @@ from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.writer import Outbox
 from dropscribe.outbox.writer import move_original as real_move
-from dropscribe.sources import hash_source as real_hash
+from dropscribe.sources import hash_and_head as real_hash
 from dropscribe.transcript import Transcription, make_segment, make_word
 from tests.helpers import write_config
 
@@ -187,12 +187,12 @@ def test_a_file_that_kills_the_daemon_while_taken_in_alone_twice_is_failed(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    def hash_or_die(path: Path, inside: Path | None = None) -> str:
+    def hash_or_die(path: Path, inside: Path | None = None, head: int = 4096) -> tuple[str, bytes]:
         if path.name == "deadly.wav":
             raise Crash
-        return real_hash(path, inside)
+        return real_hash(path, inside, head)
 
-    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_source", hash_or_die)
+    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_and_head", hash_or_die)
     (rig.inbox / "deadly.wav").write_bytes(b"RIFF-deadly")
     (rig.inbox / "fine.wav").write_bytes(b"RIFF-fine")
     with pytest.raises(Crash):
@@ -216,18 +216,19 @@ def test_one_file_raising_anywhere_in_intake_fails_alone_and_the_rest_go_on(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
 
-    def buggy_hash(path: Path, inside: Path | None = None) -> str:
+    def buggy_hash(path: Path, inside: Path | None = None, head: int = 4096) -> tuple[str, bytes]:
         if path.name == "buggy.wav":
             raise UnicodeEncodeError("utf-8", "x", 0, 1, "surrogates not allowed")
-        return real_hash(path, inside)
+        return real_hash(path, inside, head)
 
-    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_source", buggy_hash)
+    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_and_head", buggy_hash)
     (rig.inbox / "buggy.wav").write_bytes(b"RIFF-1")
     (rig.inbox / "good.wav").write_bytes(b"RIFF-2")
     assert rig.take_in("buggy.wav", "good.wav") == 2
     assert rig.job("good.wav").state == JobState.QUEUED
     buggy = rig.job("buggy.wav")
-    assert buggy.state == JobState.FAILED and "UnicodeEncodeError" in (buggy.error or "")
+    assert buggy.state == JobState.FAILED and "UnicodeEncodeError" in (buggy.error_detail or "")
+    assert "UnicodeEncodeError" not in (buggy.error or "")  # a sentence, the internals aside
     assert (rig.settings.paths.outbox / "buggy.error.json").exists()
 
 
@@ -372,11 +373,11 @@ def test_a_slow_hash_happens_off_the_main_loop_which_keeps_feeding_the_watchdog(
     beats: list[bool] = []
     main = threading.current_thread()
 
-    def slow_hash(path: Path, inside: Path | None = None) -> str:
+    def slow_hash(path: Path, inside: Path | None = None, head: int = 0) -> tuple[str, bytes]:
         assert threading.current_thread() is not main  # not on the main loop
         # Holds the hash until the main loop has fed the watchdog at least twice.
         assert hashed.wait(timeout=60)
-        return real_hash(path, inside)
+        return real_hash(path, inside, head)
 
     def heartbeat() -> None:
         assert threading.current_thread() is main
@@ -384,10 +385,37 @@ def test_a_slow_hash_happens_off_the_main_loop_which_keeps_feeding_the_watchdog(
         if len(beats) >= 2:
             hashed.set()
 
-    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_source", slow_hash)
+    monkeypatch.setattr("dropscribe.inbox.arrivals.hash_and_head", slow_hash)
     monkeypatch.setattr("dropscribe.inbox.intake.HEARTBEAT_SECONDS", 0.01)
     rig.intake.heartbeat = heartbeat
     (rig.inbox / "big.wav").write_bytes(b"RIFF-big")
     assert rig.take_in("big.wav") == 1
     assert len(beats) >= 2
     assert rig.job("big.wav").state == JobState.QUEUED
+def test_a_copy_of_content_in_flight_waits_for_it_across_a_restart_then_reuses_it(
+    rig: Rig,
+) -> None:
+    for name in ("a.wav", "b.wav"):
+        (rig.inbox / name).write_bytes(b"RIFF-same")
+    rig.take_in("a.wav", "b.wav")  # one batch
+    first, copy = rig.job("a.wav"), rig.job("b.wav")
+    assert (first.state, copy.state) == (JobState.QUEUED, JobState.DISCOVERED)
+    assert rig.intake.settle_waiting() == 0  # the first is still queued
+    rig = rig.restart()  # still waiting after a restart, not queued a second time
+    assert rig.job("b.wav").state == JobState.DISCOVERED
+    for state in (JobState.SUBMITTING, JobState.RUNNING):
+        rig.store.move(first.id, state)
+    rig.intake.finisher.succeed_together(rig.store.get(first.id), transcription())
+    assert rig.intake.settle_waiting() == 1
+    assert rig.job("b.wav").state == JobState.SKIPPED
+    assert (rig.settings.paths.outbox / "b.json").exists()
+
+
+def test_a_copy_whose_first_job_failed_is_transcribed_on_its_own(rig: Rig) -> None:
+    for name in ("a.wav", "b.wav"):
+        (rig.inbox / name).write_bytes(b"RIFF-same")
+    rig.take_in("a.wav", "b.wav")
+    first = rig.job("a.wav")
+    rig.intake.finisher.fail(first, BadInput("The file is broken."))
+    assert rig.intake.settle_waiting() == 1
+    assert rig.job("b.wav").state == JobState.QUEUED

@@ -73,3 +73,42 @@ def test_the_readme_stands_alone() -> None:
     text = README.read_text()
     assert "DESIGN.md" not in text and "../shared" not in text
     assert "## Contents" in text and "## Troubleshooting" in text
+
+
+def github_anchor(heading: str) -> str:
+    """Return the anchor GitHub gives a heading: lower case, punctuation dropped,
+    spaces as hyphens."""
+    text = heading.strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def test_every_contents_link_leads_to_a_heading() -> None:
+    text = README.read_text()
+    headings = {
+        github_anchor(line.lstrip("#")) for line in text.splitlines() if re.match(r"^#{2,6} ", line)
+    }
+    links = set(re.findall(r"\]\(#([^)]+)\)", text))
+    assert sorted(links - headings) == []
+
+
+def test_every_command_line_option_is_in_the_readme() -> None:
+    import argparse
+
+    from dropscribe.commands.cli import build_parser
+
+    parser = build_parser()
+    section = README.read_text().split("## Command line")[1].split("\n## ")[0]
+    options = {"--version"}
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                options |= {o for a in sub._actions for o in a.option_strings if o.startswith("--")}
+    options -= {"--help"}
+    assert sorted(o for o in options if o not in section) == []
+
+
+def test_the_quick_start_drops_a_file_that_exists() -> None:
+    quick = README.read_text().split("## Quick start")[1].split("\n## ")[0]
+    dropped = re.findall(r"^cp (\S+) inbox/", quick, flags=re.MULTILINE)
+    assert dropped and all((README.parent / name).is_file() for name in dropped)

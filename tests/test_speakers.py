@@ -273,6 +273,12 @@ def test_the_daemon_labels_speakers_in_a_folder_that_asks_for_them(
             "the copies' transcripts",
         )
         assert daemon.stop() == 0
+    # The log names the file as every other line does (its path in the inbox), and the
+    # start-up line says where labels are on.
+    diarized = daemon.event("diarized")
+    assert diarized is not None and diarized["file"] == "calls/conversation.wav"
+    starting = daemon.event("starting")
+    assert starting is not None and starting["diarize"] == "on in calls"
     copy = json.loads((outbox / "calls" / "copy.json").read_text())
     assert [entry["label"] for entry in copy["speakers"]] == ["SPEAKER_1", "SPEAKER_2"]
     assert "speakers" not in json.loads((outbox / "copy.json").read_text())

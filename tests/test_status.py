@@ -110,14 +110,13 @@ def test_status_and_jobs_give_times_in_iso_8601_and_jobs_has_a_header(workdir: P
             assert ISO.match(job[key]), (key, job[key])
     assert listed[0]["mtime"] == "1970-01-01T00:00:01Z"
     lines = dropscribe(config, "jobs").stdout.splitlines()
-    assert lines[0].split() == ["ID", "STATE", "BACKEND", "UPDATED", "(UTC)", "FILE"]
+    assert lines[0].split() == ["ID", "STATE", "BACKEND", "UPDATED", "(UTC)", "WARNINGS", "FILE"]
     assert re.match(r"^\s+1  failed\s+local\s+\d{4}-\S+Z\s+a\.wav  boom\.$", lines[1]), lines[1]
     assert "failed: #1 a.wav at " in dropscribe(config, "status").stdout
 
 
-def test_status_counts_the_transcripts_whose_warnings_say_they_may_be_wrong(
-    workdir: Path,
-) -> None:
+def a_store_with_warnings(workdir: Path) -> Path:
+    """Write a config and three finished jobs, the first with a warning; return the config."""
     config = write_config(workdir)
     store = Store(workdir / "state" / "dropscribe.sqlite3")
     for n, warnings in enumerate((["The engine was unsure of this transcript."], [], None)):
@@ -137,6 +136,32 @@ def test_status_counts_the_transcripts_whose_warnings_say_they_may_be_wrong(
         result = Transcription([], "en", 1.0, 1.0, warnings=warnings or [])
         store.save_result(job.id, result.to_dict())
         store.move(job.id, JobState.DONE)
+    store.close()
+    return config
+
+
+def test_status_counts_the_transcripts_whose_warnings_say_they_may_be_wrong(
+    workdir: Path,
+) -> None:
+    config = a_store_with_warnings(workdir)
     report = json.loads(dropscribe(config, "status", "--json").stdout)
     assert report["with_warnings"] == 1
     assert "transcripts with warnings: 1" in dropscribe(config, "status").stdout
+
+
+def test_jobs_shows_which_transcripts_have_warnings_and_lists_only_those(
+    workdir: Path,
+) -> None:
+    config = a_store_with_warnings(workdir)
+    listed = json.loads(dropscribe(config, "jobs", "--json").stdout)
+    assert [job["warnings"] for job in listed] == [
+        ["The engine was unsure of this transcript."],
+        [],
+        [],
+    ]
+    warned = json.loads(dropscribe(config, "jobs", "--warnings", "--json").stdout)
+    assert [job["path"] for job in warned] == ["0.wav"]
+    table = dropscribe(config, "jobs").stdout.splitlines()
+    column = table[0].index("WARNINGS")
+    assert [line[column : column + 8].strip() for line in table[1:]] == ["1", "", ""]
+    assert len(dropscribe(config, "jobs", "--warnings").stdout.splitlines()) == 2

@@ -15,7 +15,8 @@ read-only disk, an I/O error) from everything else: such work waits, it never fa
 
 Third-party exceptions are translated into these at the boundary, with
 ``raise X(...) from exc``. Every message is one sentence for the user: what
-is wrong and what to do.
+is wrong and what to do, without error numbers or exception names; those go
+in ``detail`` (BadInput, BackendError), which the error sidecar and the log carry.
 
 A server's words reach us through these errors, and a server may echo what
 it was sent (a 401 page quoting the Authorization header): every
@@ -78,7 +79,12 @@ class ConfigError(DropscribeError):
 
 
 class BadInput(DropscribeError):
-    """The input file cannot be transcribed as it is."""
+    """The input file cannot be transcribed as it is; ``detail``: what the decoder or
+    the system said, for the error sidecar's ``detail`` and the log (not the sentence)."""
+
+    def __init__(self, message: str, detail: str | None = None) -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class BackendError(DropscribeError):

@@ -142,8 +142,16 @@ def open_source(path: Path, inside: Path | None = None) -> BinaryIO:
 
 def hash_source(path: Path, inside: Path | None = None) -> str:
     """Return the SHA-256 of the file's content, read through :func:`open_source`."""
+    return hash_and_head(path, inside)[0]
+
+
+def hash_and_head(path: Path, inside: Path | None = None, head: int = 4096) -> tuple[str, bytes]:
+    """Return the SHA-256 of the file's content and its first ``head`` bytes, in one read."""
     digest = hashlib.sha256()
+    first = b""
     with open_source(path, inside) as stream:
         while chunk := stream.read(HASH_CHUNK):
+            if not first:
+                first = chunk[:head]
             digest.update(chunk)
-    return digest.hexdigest()
+    return digest.hexdigest(), first

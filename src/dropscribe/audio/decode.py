@@ -136,8 +136,9 @@ def too_long(max_duration: float, claimed: float | None = None) -> BadInput:
 
 def _undecodable(exc: Exception) -> BadInput:
     return BadInput(
-        f"The file could not be decoded as audio ({type(exc).__name__}: {str(exc)[:160]}); "
-        "check that it is a complete recording in a supported format."
+        "The file could not be decoded as audio; check that it is a complete recording "
+        "in a supported format.",
+        detail=f"{type(exc).__name__}: {str(exc)[:300]}",
     )
 
 

@@ -43,6 +43,9 @@ class Request:
     on_upload: Callable[[int], None] | None = field(default=None, compare=False)
     #: The vocabulary and prompt of the file's folder; each engine takes what it can use.
     words: Words = field(default_factory=Words)
+    #: Someone watches the progress (``transcribe`` on a terminal): the embedded engine
+    #: decodes batched windows in smaller batches, so that progress comes as it goes.
+    watched: bool = False
 
 
 @dataclass

@@ -15,9 +15,11 @@ import httpx
 from dropscribe.backends.registry import create_backend
 from dropscribe.commands.checks_local import check_local
 from dropscribe.commands.checks_words import check_words
+from dropscribe.commands.program import program_name
 from dropscribe.config import SECRET_KEYS, RemoteSettings, Settings, inbox_problem
 from dropscribe.config.originals import archive_folder
 from dropscribe.inbox.watcher import choose_mode
+from dropscribe.service.features import diarization_in_force, metrics_in_force
 from dropscribe.speakers.runner import setup_problem as speakers_setup_problem
 
 Say = Callable[[str], None]
@@ -89,7 +91,7 @@ def _check_directories(settings: Settings, say: Say) -> list[str]:
                 "owner or permissions (see the README's troubleshooting section)"
             )
         elif not directory.exists():
-            say(f"paths.{key}: {directory} does not exist yet; 'dropscribe run' creates it")
+            say(f"paths.{key}: {directory} does not exist yet; '{program_name()} run' creates it")
         else:
             say(f"paths.{key}: {directory} ok")
     say(f"paths.originals: {paths.originals}")
@@ -137,6 +139,8 @@ def run_checks(
     problems += _check_directories(settings, say)
     mode, why = choose_mode(settings.watch.mode, settings.paths.inbox)
     say(f"watch: {mode} ({why})")
+    say(f"speaker labels (transcribe.diarize): {diarization_in_force(settings)}")
+    say(f"metrics (service.metrics_port): {metrics_in_force(settings)}")
     for name in settings.backend_names():
         if missing_keys(name, settings):
             continue  # already said; asking a server without them would only add noise

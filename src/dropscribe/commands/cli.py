@@ -8,9 +8,11 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from dropscribe import __version__
 from dropscribe.commands.discovery import find_config, nothing_found
+from dropscribe.commands.program import program_name
 from dropscribe.config import Settings, load_settings
 from dropscribe.errors import ConfigError
 from dropscribe.jobs.states import JobState
@@ -19,19 +21,25 @@ from dropscribe.jobs.store import Store
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
+#: Where the configuration is searched, said by every --help.
+SEARCH_ORDER = (
+    "Without --config: $DROPSCRIBE_CONFIG, ./dropscribe.toml, ./config.toml, "
+    "~/.config/dropscribe/config.toml, /etc/dropscribe/config.toml, the first found. "
+    "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration."
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="dropscribe",
         description="Drop a recording into the inbox; its transcript appears in the outbox.",
-        epilog="Without --config: $DROPSCRIBE_CONFIG, ./dropscribe.toml, ./config.toml, "
-        "~/.config/dropscribe/config.toml, /etc/dropscribe/config.toml, the first found. "
-        "Exit codes: 0 ok, 1 the work failed, 2 bad usage or configuration.",
+        epilog=SEARCH_ORDER,
     )
     parser.add_argument("--version", action="version", version=f"dropscribe {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     def command(name: str, text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text, description=text)
+        sub = commands.add_parser(name, help=text, description=text, epilog=SEARCH_ORDER)
         sub.add_argument(
             "--config",
             type=Path,
@@ -47,7 +55,14 @@ def build_parser() -> argparse.ArgumentParser:
     jobs = command("jobs", "List jobs, oldest first.")
     jobs.add_argument("--state", choices=[str(s) for s in JobState], help="only this state")
     jobs.add_argument("--json", action="store_true", help="print a JSON array")
-    jobs.add_argument("--limit", type=int, default=0, help="at most this many (0: all)")
+    jobs.add_argument(
+        "--limit", type=int, default=0, metavar="N", help="at most this many (0: all)"
+    )
+    jobs.add_argument(
+        "--warnings",
+        action="store_true",
+        help="only jobs whose transcript has warnings (it may be wrong)",
+    )
     retry = command("retry", "Put failed jobs back in the queue.")
     retry.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID")
     retry.add_argument("--failed", action="store_true", help="retry every failed job")
@@ -94,7 +109,15 @@ def main(argv: list[str] | None = None) -> int:
         "transcribe": _transcribe,
         "check": _check,
     }[args.command]
-    return handler(settings, args)
+    try:
+        code = handler(settings, args)
+        sys.stdout.flush()  # here, so that a closed pipe is caught below, not at exit
+    except BrokenPipeError:
+        # `status --json | head`: the reader left; no traceback for that (and none when
+        # Python flushes stdout at exit, hence the redirect to /dev/null).
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILED
+    return code
 
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
@@ -127,7 +150,9 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.service.daemon import run_daemon
 
     try:
-        return run_daemon(settings, early, config_path=args.config_path)
+        return run_daemon(
+            settings, early, config_path=args.config_path, program=program_name(absolute=True)
+        )
     except AlreadyRunning as exc:
         for backend in early.values():
             backend.close()
@@ -139,7 +164,7 @@ def _open_readonly(settings: Settings) -> Store | None:
     if not settings.paths.state.exists():
         print(
             f"dropscribe: no job store at {settings.paths.state} yet; start the daemon "
-            "with 'dropscribe run' first",
+            f"with '{program_name()} run' first",
             file=sys.stderr,
         )
         return None
@@ -147,22 +172,21 @@ def _open_readonly(settings: Settings) -> Store | None:
 
 
 def _status(settings: Settings, args: argparse.Namespace) -> int:
-    from dropscribe.commands.reports import daemon_line, status_report
-    from dropscribe.service.daemon_lock import lock_path, running_daemon
-    from dropscribe.service.machine import read_only_folders
+    from dropscribe.commands.reports import daemon_line
 
-    store = _open_readonly(settings)
-    if store is None:
-        return EXIT_FAILED
-    daemon = running_daemon(lock_path(settings.paths))
-    report = status_report(store, daemon, time.time())
-    if report["daemon"]["running"]:  # what the daemon could not note on a read-only disk
-        notes = report["daemon"]["not_ready"]
-        notes += [n for n in read_only_folders(settings.paths) if n not in notes]
+    report = _status_report(settings)
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(daemon_line(report["daemon"]))
+    print(daemon_line(report["daemon"], program_name()))
+    settling = report["settling"]
+    if settling["count"]:
+        more = settling["count"] - len(settling["files"])
+        names = ", ".join(settling["files"]) + (f" and {more} more" if more else "")
+        print(
+            f"in the inbox, not taken in yet: {settling['count']} (a file is taken once it "
+            f"has not changed for {settings.watch.settle_seconds:g} s): {names}"
+        )
     counts = report["counts"]
     print("jobs: " + ", ".join(f"{state} {n}" for state, n in counts.items()))
     print(f"done in the last hour: {report['done_last_hour']}")
@@ -181,6 +205,31 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _status_report(settings: Settings) -> dict[str, Any]:
+    """The report ``status`` prints; before the first run, with nothing counted (a
+    script reads ``{"daemon": {"running": false}, ...}`` rather than nothing)."""
+    from dropscribe.commands.reports import empty_report, settling_report, status_report
+    from dropscribe.inbox.filters import InboxFilter
+    from dropscribe.inbox.scanning import not_taken_in
+    from dropscribe.service.daemon_lock import lock_path, running_daemon
+    from dropscribe.service.machine import read_only_folders
+
+    daemon = running_daemon(lock_path(settings.paths))
+    store = _open_readonly(settings)
+    if store is None:
+        report, known = empty_report(daemon, time.time()), {}
+    else:
+        report, known = status_report(store, daemon, time.time()), store.known_files()
+        store.close()
+    if report["daemon"]["running"]:  # what the daemon could not note on a read-only disk
+        notes = report["daemon"].setdefault("not_ready", [])
+        notes += [n for n in read_only_folders(settings.paths) if n not in notes]
+    watch = settings.watch
+    inbox_filter = InboxFilter(watch.extensions, watch.ignore)
+    report["settling"] = settling_report(not_taken_in(settings.paths.inbox, inbox_filter, known))
+    return report
+
+
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.reports import job_record, jobs_table
 
@@ -188,11 +237,14 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     if store is None:
         return EXIT_FAILED
     states = [JobState(args.state)] if args.state else None
-    jobs = store.jobs(states, limit=args.limit)
+    warned = store.warnings_by_job()
+    jobs = store.jobs(states, limit=0 if args.warnings else args.limit)
+    if args.warnings:
+        jobs = [job for job in jobs if job.id in warned][: args.limit or None]
     if args.json:
-        print(json.dumps([job_record(job) for job in jobs], indent=2))
+        print(json.dumps([job_record(job, warned.get(job.id)) for job in jobs], indent=2))
         return EXIT_OK
-    for line in jobs_table(jobs):
+    for line in jobs_table(jobs, warned):
         print(line)
     return EXIT_OK
 
@@ -200,7 +252,7 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
 def _retry(settings: Settings, args: argparse.Namespace) -> int:
     if not args.failed and not args.job_ids:
         print(
-            "dropscribe: name the jobs to retry (see 'dropscribe jobs --state failed') "
+            f"dropscribe: name the jobs to retry (see '{program_name()} jobs --state failed') "
             "or pass --failed",
             file=sys.stderr,
         )

@@ -15,13 +15,13 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Never, TypeVar
+from typing import TextIO, TypeVar, cast
 
 import structlog
-from tqdm import tqdm
 
-from dropscribe.backends.base import Done, Failed, Gone, Pending, Request
+from dropscribe.backends.base import Done, Failed, Gone, Request
 from dropscribe.backends.registry import create_backend
+from dropscribe.commands.progress import AudioBar, BarSafeStream
 from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Retryable
@@ -32,6 +32,7 @@ from dropscribe.outbox.cues import CueRules
 from dropscribe.outbox.document import build_document
 from dropscribe.outbox.naming import sidecar_stem
 from dropscribe.outbox.writer import Outbox
+from dropscribe.service import logs
 from dropscribe.sources import Vanished, hash_source
 from dropscribe.speakers.runner import add_speakers, limits_for
 from dropscribe.transcript import Transcription
@@ -67,6 +68,9 @@ def transcribe_files(
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Transcribe ``files`` into ``out``; return 0 when all succeeded, else 1."""
+    if sys.stderr.isatty():  # log lines above the bar, never through it
+        stream = cast(TextIO, BarSafeStream(sys.stderr))  # write, flush, isatty: enough
+        logs.configure(settings.log.level, settings.log.format, stream)
     runner = Runner(lambda: settings, clock=clock, factory=factory)
     outbox = Outbox(out, settings.transcribe.formats, CueRules.from_settings(settings.transcribe))
     failures = 0
@@ -104,6 +108,7 @@ def _transcribe_one(
         transcribe.task,
         transcribe.max_duration_seconds,
         words=settings.words_for(path.name),
+        watched=sys.stderr.isatty(),  # a bar is drawn: progress must come as it goes
     )
     chosen = runner.backend(transcribe.backend)
     if sends_chunks(settings, chosen, size):  # remote: compact chunks, as the daemon sends them
@@ -160,7 +165,7 @@ def run_to_outcome(
     def one_try() -> tuple[Transcription, str] | None:
         name = runner.route(backend, request.size)
         future = runner.submit(name, request)
-        with _ProgressBar(request.relative_path) as bar:
+        with AudioBar(request.relative_path) as bar:
             outcome = runner.wait(name, future, bar.update)
         if isinstance(outcome, Done):
             return outcome.result, name
@@ -208,33 +213,3 @@ def with_retries(
         if result is not None:
             return result
         history = replace(history, attempts=give_back(history.attempts))
-
-
-class _ProgressBar:
-    """A bar on a terminal, drawn once the audio's duration is known."""
-
-    def __init__(self, label: str) -> None:
-        self.label = label
-        self.bar: tqdm[Never] | None = None
-        self.duration = 0.0
-
-    def __enter__(self) -> _ProgressBar:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.bar is not None:
-            self.bar.close()
-
-    def update(self, pending: Pending) -> None:
-        if pending.duration and self.bar is None and sys.stderr.isatty():
-            self.duration = pending.duration
-            self.bar = tqdm(
-                total=self.duration,
-                desc=self.label,
-                unit="s",
-                leave=False,
-                bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s audio",
-            )
-        if self.bar is not None and pending.position is not None:
-            self.bar.n = min(pending.position, self.duration)
-            self.bar.refresh()

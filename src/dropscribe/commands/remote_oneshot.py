@@ -20,6 +20,7 @@ from typing import Any, TextIO
 from tqdm import tqdm
 
 from dropscribe.backends.base import Backend, Done, Failed
+from dropscribe.commands.progress import bar_size
 from dropscribe.config import Settings
 from dropscribe.errors import Retryable
 from dropscribe.jobs.chunking.chunks import ChunkedUploads
@@ -51,6 +52,7 @@ class UploadBar:
     def planned(self, chunks: int, upload_bytes: int) -> None:
         with self._lock:
             self.chunks, self.total = chunks, upload_bytes
+            columns, rows = bar_size()
             self.bar = tqdm(
                 total=upload_bytes,
                 desc=f"{self.label}: uploading",
@@ -58,6 +60,8 @@ class UploadBar:
                 unit_scale=True,
                 leave=False,
                 file=self.stream,
+                ncols=columns,
+                nrows=rows,
             )
 
     def uploaded(self, size: int) -> None:

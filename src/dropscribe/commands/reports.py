@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from dropscribe.jobs.states import IN_FLIGHT
+from dropscribe.jobs.states import IN_FLIGHT, JobState
 from dropscribe.jobs.store import Store
 from dropscribe.jobs.store.schema import Job
 from dropscribe.outbox.naming import display_path
@@ -16,9 +16,11 @@ TIME_FIELDS = ("mtime", "next_attempt_at", "created_at", "updated_at", "started_
 FUTURE_TIME_FIELDS = ("submitted_at", "expires_at")
 
 
-def job_record(job: Job) -> dict[str, Any]:
-    """Return the job as plain data with every time in ISO 8601."""
+def job_record(job: Job, warnings: list[str] | None = None) -> dict[str, Any]:
+    """Return the job as plain data with every time in ISO 8601, and its transcript's
+    ``warnings`` (empty when none, or no transcript)."""
     data = job.as_dict()
+    data["warnings"] = list(warnings or [])
     for key in TIME_FIELDS:
         # next_attempt_at is 0 for "whenever a slot is free": no time to show.
         data[key] = iso_time(data[key]) if data[key] else None
@@ -61,10 +63,11 @@ def daemon_report(info: DaemonInfo | None, now: float) -> dict[str, Any]:
     }
 
 
-def daemon_line(report: dict[str, Any]) -> str:
-    """Return the daemon's state in one line for ``status``."""
+def daemon_line(report: dict[str, Any], program: str = "dropscribe") -> str:
+    """Return the daemon's state in one line for ``status`` (``program``: how to run
+    dropscribe, as the user just did)."""
     if not report["running"]:
-        return "daemon: not running (start it with 'dropscribe run' or its systemd unit)"
+        return f"daemon: not running (start it with '{program} run' or its systemd unit)"
     uptime = report["uptime_seconds"]
     since = (
         f", up {duration_text(uptime)} since {report['started_at']}" if uptime is not None else ""
@@ -72,6 +75,23 @@ def daemon_line(report: dict[str, Any]) -> str:
     line = f"daemon: running (pid {report['pid']}{since}, version {report['version']})"
     # What holds the work back, one sentence a line under it (a full disk, the inbox away).
     return "\n".join([line, *(f"not ready: {note}" for note in report.get("not_ready", []))])
+
+
+def empty_report(daemon: DaemonInfo | None, now: float) -> dict[str, Any]:
+    """Return the report of a store that does not exist yet: nothing has run."""
+    return {
+        "daemon": daemon_report(daemon, now),
+        "counts": {str(state): 0 for state in JobState},
+        "in_flight": [],
+        "last_failures": [],
+        "done_last_hour": 0,
+        "with_warnings": 0,
+    }
+
+
+def settling_report(waiting: list[str], shown: int = 20) -> dict[str, Any]:
+    """Return the files in the inbox not taken in yet: how many, and the first names."""
+    return {"count": len(waiting), "files": [display_path(name) for name in waiting[:shown]]}
 
 
 def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[str, Any]:
@@ -107,14 +127,19 @@ def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[s
     }
 
 
-def jobs_table(jobs: list[Job]) -> list[str]:
-    """Return ``jobs`` as lines of a table under a header, the last change of each in UTC."""
-    lines = [f"{'ID':>6}  {'STATE':<10}  {'BACKEND':<9}  {'UPDATED (UTC)':<20}  FILE"]
+def jobs_table(jobs: list[Job], warnings: dict[int, list[str]] | None = None) -> list[str]:
+    """Return ``jobs`` as lines of a table under a header, the last change of each in UTC
+    and how many warnings its transcript has (blank: none)."""
+    warnings = warnings or {}
+    header = f"{'ID':>6}  {'STATE':<10}  {'BACKEND':<9}  {'UPDATED (UTC)':<20}  {'WARNINGS':<8}"
+    lines = [header + "  FILE"]
     for job in jobs:
         error = f"  {job.error}" if job.error and job.state != "done" else ""
         updated = iso_time(job.updated_at) or ""
         path = display_path(job.path)
+        count = str(len(warnings.get(job.id, []))) if job.id in warnings else ""
         lines.append(
-            f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {path}{error}"
+            f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {count:<8}  "
+            f"{path}{error}"
         )
     return lines

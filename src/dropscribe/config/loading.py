@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from dropscribe.config.backends import secret_keys
-from dropscribe.config.environment import UnreadableVariable, variable_for
+from dropscribe.config.environment import ENV_PREFIX, UnreadableVariable, variable_for
 from dropscribe.config.originals import archive_folder
 from dropscribe.config.sections import PathsSettings
 from dropscribe.config.settings import Settings
@@ -49,7 +49,8 @@ def load_settings(path: Path | None) -> Settings:
     try:
         settings = _load_credentials(_anchor_paths(Settings(**data), base))
     except ValidationError as exc:
-        raise ConfigError([_describe(error) for error in exc.errors()]) from None
+        environ = dict(os.environ)
+        raise ConfigError([_describe(error, environ) for error in exc.errors()]) from None
     except UnreadableVariable as exc:
         name = variable_for(exc.key, exc.value, dict(os.environ))
         raise ConfigError(
@@ -73,7 +74,33 @@ def _remember_secrets(settings: Settings) -> None:
             remember_secret(secret.get_secret_value())
 
 
-def _describe(error: Any) -> str:
+def _describe(error: Any, environ: dict[str, str]) -> str:
+    """One line for one problem; a value that came from a variable names the variable
+    first (a mistyped variable is no key of the file)."""
+    loc = [str(part) for part in error["loc"]]
+    variable = variable_of(loc, environ)
+    if variable is None:
+        return _problem(error)
+    if error["type"] == "extra_forbidden":
+        return (
+            f"{variable}: unknown setting {'.'.join(loc)}; correct the variable's name or "
+            "remove it (the settings are listed in config.example.toml and the README)"
+        )
+    return f"{variable}: {_problem(error)}"
+
+
+def variable_of(loc: list[str], environ: dict[str, str]) -> str | None:
+    """Return the ``DROPSCRIBE_`` variable that set the key at ``loc`` (or a table or list
+    holding it), if one did: variables override the file, so it is where the value is from."""
+    names = {name.upper(): name for name in environ}
+    for length in range(len(loc), 0, -1):
+        wanted = ENV_PREFIX + "__".join(loc[:length]).upper()
+        if wanted in names:
+            return names[wanted]
+    return None
+
+
+def _problem(error: Any) -> str:
     key = ".".join(str(part) for part in error["loc"])
     value = error.get("input")
     if error["type"] == "extra_forbidden":

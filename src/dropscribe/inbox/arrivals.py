@@ -17,7 +17,8 @@ from pathlib import Path
 import structlog
 
 from dropscribe.errors import BadInput
-from dropscribe.sources import EMPTY, EMPTY_SHA256, Vanished, hash_source, not_a_file
+from dropscribe.inbox.sniffing import HEAD_BYTES, not_audio
+from dropscribe.sources import EMPTY, EMPTY_SHA256, Vanished, hash_and_head, not_a_file
 
 log = structlog.get_logger("dropscribe.inbox.intake")
 
@@ -46,8 +47,9 @@ def examine(inbox: Path, relative: str, info: os.stat_result, max_bytes: int) ->
             info.st_mtime,
             "",
             BadInput(
-                f"dropscribe could not take in this file ({type(exc).__name__}: {exc}); "
-                "fix the cause or report it, then retry it."
+                "dropscribe could not take in this file; fix the cause (the log and the "
+                "detail say what went wrong) or report it, then retry it.",
+                detail=f"{type(exc).__name__}: {exc}",
             ),
         )
 
@@ -77,7 +79,7 @@ def _examine(inbox: Path, relative: str, info: os.stat_result, max_bytes: int) -
             ),
         )
     try:
-        sha256 = hash_source(inbox / relative, inside=inbox)
+        sha256, head = hash_and_head(inbox / relative, inside=inbox, head=HEAD_BYTES)
     except Vanished:
         return None
     except BadInput as exc:  # unreadable, or replaced by a link, a folder, a pipe
@@ -85,7 +87,8 @@ def _examine(inbox: Path, relative: str, info: os.stat_result, max_bytes: int) -
     except OSError as exc:
         log.warning("cannot_read", file=relative, error=str(exc))
         return None
-    return Arrival(relative, size, mtime, sha256)
+    # Refused here, at once, rather than after waiting in the queue for the decoder.
+    return Arrival(relative, size, mtime, sha256, not_audio(head))
 
 
 def special(inbox: Path, relative: str, info: os.stat_result) -> Arrival:

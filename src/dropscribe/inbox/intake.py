@@ -88,6 +88,8 @@ class Intake:
         self.readiness = readiness or Readiness(clock)
         #: Recorded jobs whose settling met a disk fault: settled at the next batch.
         self._unsettled = False
+        #: Copies waiting in ``discovered`` for the first job of their content to finish.
+        self.waiting: set[int] = set()
 
     @property
     def settings(self) -> Settings:
@@ -246,17 +248,34 @@ class Intake:
             if job.error is not None:
                 return
             problem = BadInput(
-                f"dropscribe could not finish this file ({type(exc).__name__}: {exc}); "
-                "fix the cause or report it, then retry it."
+                "dropscribe could not finish this file; fix the cause (the log and the "
+                "detail say what went wrong) or report it, then retry it.",
+                detail=f"{type(exc).__name__}: {exc}",
             )
             try:
                 self.finisher.fail(self.store.get(job.id), problem)
             except Exception:
                 log.exception("intake_error", file=job.path, job=job.id)
 
+    def settle_waiting(self) -> int:
+        """Settle the copies that waited for their content's first job, now finished:
+        its result is reused (or, if it failed, the copy is queued on its own)."""
+        settled = 0
+        for job_id in sorted(self.waiting):
+            job = self.store.get(job_id)
+            if job.state == JobState.DISCOVERED and self.store.active_twin(job) is not None:
+                continue
+            self.waiting.discard(job_id)
+            self._complete(job)
+            settled += 1
+        return settled
+
     def _settle(self, job: Job) -> None:
         if job.error is not None:
-            self.finisher.fail(job, BadInput(job.error))
+            self.finisher.fail(job, BadInput(job.error, job.error_detail))
+            return
+        if self.store.active_twin(job) is not None:
+            self.waiting.add(job.id)  # its content's first job is at work: wait for it
             return
         reused = self.store.result_for(job.sha256, job.settings_key)
         if reused is None:  # the result went missing since: transcribe it after all

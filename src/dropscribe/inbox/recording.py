@@ -1,8 +1,9 @@
 """Recording arrivals as jobs: one transaction for a batch, one savepoint a file.
 
 Each examined file becomes a job: queued, a duplicate whose stored result will
-be reused (left in ``discovered`` for intake to settle), or a refusal carrying
-its error. An arrival an existing job already covers records nothing.
+be reused (left in ``discovered`` for intake to settle; a copy of content still
+being transcribed waits there for it), or a refusal carrying its error. An
+arrival an existing job already covers records nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import structlog
 
 from dropscribe.config import Settings
 from dropscribe.config.originals import originals_fate
-from dropscribe.errors import local_fault
+from dropscribe.errors import BadInput, local_fault
 from dropscribe.inbox.arrivals import Arrival
 from dropscribe.jobs.states import TERMINAL, JobState
 from dropscribe.jobs.store import Job, Store
@@ -80,12 +81,17 @@ class JobRecorder:
         if arrival.refusal is not None:
             if latest is not None and (latest.size, latest.mtime) == (arrival.size, arrival.mtime):
                 return None  # a folder or link left where it was: refused once
-            return self._new_job(arrival, error=str(arrival.refusal))
+            return self._new_job(arrival, arrival.refusal)
         kept = originals_fate(self.current().paths) == "keep"
         if kept and latest is not None and latest.state in (JobState.DONE, JobState.SKIPPED):
             return None  # a kept original seen again by a rescan or a restart
         job = self._new_job(arrival)
-        if self.store.result_for(job.sha256, job.settings_key) is None:
+        first = self.store.active_twin(job)
+        if first is not None:
+            # The same content is being transcribed (a copy dropped with it, or while it
+            # runs): wait in `discovered` for its result instead of decoding it twice.
+            log.info("duplicate_waiting", job=job.id, file=job.path, first=first.id)
+        elif self.store.result_for(job.sha256, job.settings_key) is None:
             job = self.store.move(job.id, JobState.QUEUED, next_attempt_at=self.clock())
             log.info("job_queued", job=job.id, file=job.path, backend=job.backend)
         return job
@@ -102,7 +108,7 @@ class JobRecorder:
             fingerprint["words"] = words
         return fingerprint
 
-    def _new_job(self, arrival: Arrival, error: str | None = None) -> Job:
+    def _new_job(self, arrival: Arrival, refusal: BadInput | None = None) -> Job:
         relative = arrival.relative
         settings = self.current()  # once: a reload in between must not mix two settings
         override = settings.folder_override(relative)
@@ -125,5 +131,6 @@ class JobRecorder:
             settings_key=settings_key(
                 backend, language, task, self._fingerprint(settings, relative, backend)
             ),
-            error=error,
+            error=None if refusal is None else str(refusal),
+            error_detail=None if refusal is None else refusal.detail,
         )

@@ -32,6 +32,7 @@ from watchdog.observers.polling import PollingObserver
 
 from dropscribe.inbox import move_pairing
 from dropscribe.inbox.filters import InboxFilter
+from dropscribe.inbox.scanning import scan_inbox
 
 log = structlog.get_logger("dropscribe.inbox.watcher")
 
@@ -197,19 +198,4 @@ class InboxWatcher:
         Directories, links and special files with an audio name are yielded too,
         so that intake can give them a clear error instead of silence.
         """
-        root = str(self.inbox)
-        stack = [root]
-        while stack:
-            directory = stack.pop()
-            try:
-                entries = list(os.scandir(directory))
-            except OSError as exc:
-                log.warning("cannot_list_directory", directory=directory, error=str(exc))
-                continue
-            for entry in sorted(entries, key=lambda e: e.name):
-                if entry.is_dir(follow_symlinks=False) and not self.filter.ignores_folder(
-                    entry.name
-                ):
-                    stack.append(entry.path)
-                if self.filter(entry.path[len(root) + 1 :]):
-                    yield entry
+        return scan_inbox(self.inbox, self.filter)

@@ -51,6 +51,7 @@ class Finisher:
         hooks: Hooks,
         on_finish: Callable[[Job], None] | None = None,
         config_path: Path | None = None,
+        program: str = "dropscribe",
     ) -> None:
         self.paths = settings.paths
         self.config_path = config_path
@@ -62,7 +63,7 @@ class Finisher:
         self._waiting_lock = threading.Lock()
         self._writing = threading.Lock()
         self.failures = Failures(
-            self.paths, store, outbox, hooks, self._announced, config_path=config_path
+            self.paths, store, outbox, hooks, self._announced, config_path, program
         )
 
     def where_is(self, job: Job) -> tuple[Path, Path]:

@@ -126,6 +126,8 @@ class Dispatcher:
 
     def recover(self) -> None:
         """After a restart: resend interrupted submissions, poll saved futures, finish writes."""
+        # The work in hand is timed from now: a job's seconds never span the restart.
+        self.store.restart_clocks()
         requeued = self.store.requeue_interrupted()
         resumed = self.store.jobs([JobState.RUNNING, JobState.WRITING])
         if requeued or resumed:
@@ -187,14 +189,23 @@ class Dispatcher:
             known.append(self.readiness.retry_at() or self.clock())
         return min(known) if known else None
 
-    def stop(self, grace: float) -> None:
-        """Stop polling; wait up to ``grace`` seconds for jobs to hand their work back."""
+    def stop(self, grace: float) -> bool:
+        """Stop polling; wait up to ``grace`` seconds for jobs to hand their work back,
+        close the engines, then wait as long again for the job threads to end.
+
+        Returns whether every job thread ended: only then may the store be closed (a
+        thread still running would write to a closed database).
+        """
         self.stopping.set()
         with self._lock:
             tasks = list(self._tasks)
         wait(tasks, timeout=grace)
         self._executor.shutdown(wait=False, cancel_futures=True)
-        self.runner.close()
+        self.runner.close()  # a thread still waiting on an engine is answered now
+        _, running = wait(tasks, timeout=grace)
+        if running:
+            log.warning("job_threads_still_running", threads=len(running))
+        return not running
 
     # --- one job -------------------------------------------------------------
 

@@ -231,7 +231,12 @@ class JobDriver:
             return skipped(result, exc)
         limit = self.settings().transcribe.max_duration_seconds
         labelled = add_speakers(
-            result, source, limits, max_duration=limit, stopping=self.runner.stopping
+            result,
+            source,
+            limits,
+            max_duration=limit,
+            stopping=self.runner.stopping,
+            label=job.path,  # relative, as every other log line names the file
         )
         # Kept in place of the unlabelled one, so that a duplicate reuses the labels.
         self.store.replace_result(job.id, labelled.to_dict())

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from dropscribe.errors import BackendError, DropscribeError
+from dropscribe.errors import BackendError, BadInput, DropscribeError
 from dropscribe.jobs.store import Job, Store
 from dropscribe.outbox.hooks import Hooks
 from dropscribe.outbox.naming import display_path
@@ -31,10 +31,11 @@ if TYPE_CHECKING:
 log = structlog.get_logger("dropscribe.jobs")
 
 
-def retry_hint(config_path: Path | None, job_id: int) -> str:
-    """Return the command that puts this job back in the queue, as a user types it."""
+def retry_hint(config_path: Path | None, job_id: int, program: str = "dropscribe") -> str:
+    """Return the command that puts this job back in the queue, as a user types it
+    (``program``: the daemon's own command, as it was run)."""
     config = f" --config {shlex.quote(str(config_path))}" if config_path else ""
-    return f"fix the cause, then run: dropscribe retry{config} {job_id}"
+    return f"fix the cause, then run: {program} retry{config} {job_id}"
 
 
 def where_is(paths: PathsSettings, job: Job) -> tuple[Path, Path]:
@@ -59,8 +60,10 @@ class Failures:
         hooks: Hooks,
         announce: Callable[[Job], None],
         config_path: Path | None = None,
+        program: str = "dropscribe",
     ) -> None:
         self.paths = paths
+        self.program = program
         self.store = store
         self.outbox = outbox
         self.hooks = hooks
@@ -75,7 +78,7 @@ class Failures:
             OSError: the file system step failed; the job stays failed and marked,
                 and the next start does the step again.
         """
-        detail = error.detail if isinstance(error, BackendError) else None
+        detail = error.detail if isinstance(error, BackendError | BadInput) else None
         failed = self.store.fail_unsettled(job.id, error=str(error), error_detail=detail)
         self._settle(failed)
         return failed
@@ -115,7 +118,7 @@ class Failures:
             "job": job.id,
             "first_seen": iso_time(job.created_at),
             "failed_at": iso_time(job.finished_at),
-            "retry": retry_hint(self.config_path, job.id),
+            "retry": retry_hint(self.config_path, job.id, self.program),
         }
         error_path = self.outbox.write_error(job.output_name, report)
         self.store.settled(job.id)
@@ -125,6 +128,7 @@ class Failures:
             file=job.path,
             original=report["original"],
             error=job.error,
+            detail=job.error_detail,
             attempt=job.attempts,
         )
         self.hooks.failed(moved, error_path)

@@ -160,7 +160,7 @@ def after(job: JobHistory, error: DropscribeError, decision: Decision, now: floa
 def gave_up(error: DropscribeError, attempts: int, where: str = "") -> DropscribeError:
     """Return the error a file (or ``where``: a part of it) fails with for good: the one
     sentence, the detail kept."""
-    detail = error.detail if isinstance(error, BackendError) else None
+    detail = error.detail if isinstance(error, BackendError | BadInput) else None
     tries = f" after {attempts} attempts" if isinstance(error, Retryable) else ""
     if where:
         message = f"{where} failed{tries}: {error}"
@@ -168,7 +168,9 @@ def gave_up(error: DropscribeError, attempts: int, where: str = "") -> Dropscrib
         message = f"Gave up{tries}: {error}"
     else:
         return error
-    return BadInput(message) if isinstance(error, BadInput) else Permanent(message, detail=detail)
+    if isinstance(error, BadInput):
+        return BadInput(message, detail)
+    return Permanent(message, detail=detail)
 
 
 @dataclass(frozen=True)
@@ -187,7 +189,7 @@ class Step:
 
     def store_fields(self) -> dict[str, Any]:
         """Return the fields of the job or chunk row that record this step."""
-        detail = self.error.detail if isinstance(self.error, BackendError) else None
+        detail = self.error.detail if isinstance(self.error, BackendError | BadInput) else None
         fields: dict[str, Any] = {"attempts": self.attempts, "error": str(self.error)}
         if self.at is not None:
             fields.update(next_attempt_at=self.at, future=None, error_detail=detail)

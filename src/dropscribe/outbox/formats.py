@@ -40,7 +40,8 @@ def to_txt(document: Document, rules: CueRules | None = None) -> str:
 def cues_of(document: Document, rules: CueRules | None = None) -> list[Cue]:
     """Return the subtitle cues of ``document``."""
     rules = rules or CueRules()
-    return build_cues(tokens_from_segments(document["response"]["segments"], rules), rules)
+    tokens = tokens_from_segments(document["response"]["segments"], rules)
+    return build_cues(tokens, rules, document["duration"])
 
 
 def _timestamp(seconds: float, separator: str) -> str:

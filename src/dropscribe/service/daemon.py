@@ -31,6 +31,7 @@ from dropscribe.outbox.hooks import HookCommands, Hooks
 from dropscribe.outbox.writer import Outbox, Sidecars
 from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
+from dropscribe.service.features import diarization_in_force, metrics_in_force
 from dropscribe.service.machine import MachineWatch
 from dropscribe.service.notify import Notifier
 from dropscribe.service.reload import ReloadPlan, plan_reload
@@ -79,6 +80,7 @@ class Daemon:
         settings: Settings,
         *,
         config_path: Path | None = None,
+        program: str = "dropscribe",
         clock: Callable[[], float] = time.time,
         notifier: Notifier | None = None,
         backends: dict[str, Backend] | None = None,
@@ -90,6 +92,8 @@ class Daemon:
         self.current = CurrentSettings(settings)
         #: The file a reload reads again (not a setting: where the settings came from).
         self.config_path = config_path
+        #: The daemon's own command, as it was run: the error sidecars' retry line names it.
+        self.program = program
         self.early_backends = backends or {}
         self.clock = clock
         self.notifier = notifier or Notifier()
@@ -118,7 +122,12 @@ class Daemon:
         )
         self.hooks = Hooks(current=lambda: HookCommands.from_settings(self.current.get().service))
         self.finisher = Finisher(
-            settings, self.store, self.outbox, self.hooks, config_path=self.config_path
+            settings,
+            self.store,
+            self.outbox,
+            self.hooks,
+            config_path=self.config_path,
+            program=self.program,
         )
         self.dispatcher = Dispatcher(
             self.current.get,
@@ -165,6 +174,8 @@ class Daemon:
             inbox=str(settings.paths.inbox),
             outbox=str(settings.paths.outbox),
             backend=settings.transcribe.backend,
+            diarize=diarization_in_force(settings),
+            metrics=metrics_in_force(settings),
             removed_temporaries=removed,
         )
         dispatcher.warm_up()
@@ -199,10 +210,11 @@ class Daemon:
         log.info("stopping", in_flight=dispatcher.in_flight())
         self.notifier.stopping()
         watcher.stop()
-        dispatcher.stop(SHUTDOWN_GRACE)
+        ended = dispatcher.stop(SHUTDOWN_GRACE)
         if metrics is not None:
             metrics.stop()
-        store.close()
+        if ended:  # else the process exit closes it: a job thread may still write
+            store.close()
         daemon_lock.release()
         self.notifier.close()
         log.info("stopped")
@@ -223,6 +235,7 @@ class Daemon:
                     intake.look(relative, now)
             if self.readiness.may_take_work(now):
                 intake.process_due(now)
+                intake.settle_waiting()
             if now >= next_rescan or renewed:
                 next_rescan = now + self.settings.watch.rescan_seconds
                 self._scan(watcher, intake)
@@ -320,12 +333,16 @@ def run_daemon(
     backends: dict[str, Backend] | None = None,
     *,
     config_path: Path | None = None,
+    program: str = "dropscribe",
 ) -> int:
     """Run the daemon; ``backends`` are engines already started (the local one warms early);
     ``config_path`` is read again on SIGHUP."""
     try:
         stops = signals.install()  # first: a SIGTERM from now on is a clean stop
-        return Daemon(settings, config_path=config_path, backends=backends, stops=stops).run()
+        daemon = Daemon(
+            settings, config_path=config_path, program=program, backends=backends, stops=stops
+        )
+        return daemon.run()
     except KeyboardInterrupt:
         return 0
     finally:

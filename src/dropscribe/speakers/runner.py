@@ -98,8 +98,10 @@ def add_speakers(
     *,
     max_duration: float,
     stopping: threading.Event | None = None,
+    label: str | None = None,
 ) -> Transcription:
-    """Return ``result`` with speaker labels, or unchanged but for a warning sentence.
+    """Return ``result`` with speaker labels, or unchanged but for a warning sentence
+    (``label``: the file as the log names it, its path in the inbox; default the path).
 
     A result that already has labels, or a warning from an earlier try, is returned as
     it is (a job resumed after a restart is not diarized twice).
@@ -117,7 +119,7 @@ def add_speakers(
     outcome = run_diarization(request, diarization_timeout(duration), stopping)
     log.info(
         "diarized",
-        file=str(audio_path),
+        file=label if label is not None else str(audio_path),
         speakers=outcome.speakers,
         seconds=round(outcome.seconds, 2),
         warning=outcome.warning,

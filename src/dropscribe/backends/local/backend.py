@@ -141,6 +141,7 @@ class LocalBackend:
             # The limit in force for this job, not one copied at start (reload applies it).
             request.max_duration_seconds,
             self.audio_track,
+            request.watched,
             terms=request.words.terms_text(),
             prompt=request.words.prompt,
         )
@@ -250,7 +251,8 @@ class LocalBackend:
             self._log_finished(slot, message)
             self._settle(slot, Done(message.result))
         elif isinstance(message, JobFailed):
-            error = BadInput(message.message) if message.bad_input else Retryable(message.message)
+            kind = BadInput if message.bad_input else Retryable
+            error = kind(message.message, message.detail)
             self._settle(slot, Failed(error))
 
     def _worker_ready(self, worker: _Worker, ready: Ready) -> None:

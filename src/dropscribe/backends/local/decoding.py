@@ -70,6 +70,19 @@ def decode_sequential(
     return decoded
 
 
+#: Progress updates a watched lane of batched windows should give at least.
+WATCHED_STEPS = 4
+
+
+def watched_batch(batch_size: int, groups: list[list[dict[str, float]]]) -> int:
+    """Return the batch size for a watched job: faster-whisper yields a batch's segments
+    only once the whole batch is decoded, so a lane of a few windows in one batch would
+    report nothing until its end (a 198 s recording: 0 % then done). Smaller batches
+    let the bar move; they cost decoding time (bench/README.md), so only when watched."""
+    longest = max((len(group) for group in groups), default=1)
+    return max(1, min(batch_size, -(-longest // WATCHED_STEPS)))
+
+
 def decode_batched(
     model: Any,
     audio: Any,

@@ -30,6 +30,7 @@ from dropscribe.backends.local.decoding import (
     decode_batched,
     decode_parts,
     decode_sequential,
+    watched_batch,
 )
 from dropscribe.backends.local.protocol import EngineOptions, Job
 from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
@@ -126,8 +127,9 @@ class Engine:
             groups = split_windows(plan.clips, self.parallel)
             if len(groups) > 1:
                 options = {**options, "language": self._language(job, audio)}
+            batch = watched_batch(self.options.batch_size, groups) if job.watched else None
             decoded = decode_batched(
-                self.model, audio, groups, options, self.options.batch_size, report, keep
+                self.model, audio, groups, options, batch or self.options.batch_size, report, keep
             )
             if not uncovered_speech(speech, decoded.segments):
                 return decoded, "batched"

@@ -70,6 +70,8 @@ class Job:
     max_duration: float
     #: ``transcribe.audio_track``: "auto", an index, or a language (audio/tracks.py).
     audio_track: int | str = "auto"
+    #: A progress bar shows this job (see base.Request.watched).
+    watched: bool = False
     #: The folder's terms ("Dashwood. Norland."), given as ``vocabulary_as`` says.
     terms: str | None = None
     #: The folder's prompt (else the engine-wide ``initial_prompt``).
@@ -134,6 +136,7 @@ class JobFailed:
     job_id: int
     message: str
     bad_input: bool
+    detail: str | None = None
 
 
 WorkerMessage = Ready | Fatal | TrackChosen | Started | Progress | Finished | JobFailed

@@ -138,11 +138,12 @@ def _decode_loop(
         try:
             audio = decode_file(job.path, job.max_duration, job.audio_track)
         except BadInput as exc:
-            send(JobFailed(job.job_id, str(exc), bad_input=True))
+            send(JobFailed(job.job_id, str(exc), bad_input=True, detail=exc.detail))
             load.dropped()
             continue
         except Exception as exc:  # this thread must live on for the next file
-            send(JobFailed(job.job_id, f"Decoding failed: {exc}", bad_input=False))
+            message = "The recording could not be decoded; it is tried again."
+            send(JobFailed(job.job_id, message, bad_input=False, detail=_detail(exc)))
             load.dropped()
             continue
         send(TrackChosen(job.job_id, audio.choice.log_fields()))
@@ -171,11 +172,17 @@ def _transcribe_loop(
         try:
             result, decoding = engine.transcribe(job, audio, decodes, _progress_to(send, job))
         except Exception as exc:
-            send(JobFailed(job.job_id, f"The engine failed on this file: {exc}", bad_input=False))
+            message = "The engine failed on this file; it is tried again."
+            send(JobFailed(job.job_id, message, bad_input=False, detail=_detail(exc)))
         else:
             send(Finished(job.job_id, result, decoding))
         finally:
             load.finish(decodes)
+
+
+def _detail(exc: BaseException) -> str:
+    """What went wrong, for the error sidecar's ``detail`` and the log: not the sentence."""
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
 
 
 def _progress_to(send: Send, job: Job) -> Callable[[float], None]:

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from dropscribe.jobs.states import JobState, TransitionError
+from dropscribe.jobs.states import IN_FLIGHT, JobState, TransitionError
 from dropscribe.jobs.store.chunks import ChunkTable
 from dropscribe.jobs.store.marks import CrashMarks
 from dropscribe.jobs.store.moves import JobMoves, refuse_empty_hash
@@ -122,6 +122,7 @@ class Store(JobMoves, CrashMarks, JobReports):
         task: str,
         settings_key: str,
         error: str | None = None,
+        error_detail: str | None = None,
     ) -> Job:
         """Record a newly found file in state ``discovered`` and return its job.
 
@@ -132,8 +133,8 @@ class Store(JobMoves, CrashMarks, JobReports):
         with self._write() as db:
             cursor = db.execute(
                 "INSERT INTO jobs (path, sha256, size, mtime, output_name, backend, language, "
-                "task, settings_key, state, error, created_at, updated_at) "
-                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}",
+                "task, settings_key, state, error, error_detail, created_at, updated_at) "
+                f"VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING {JOB_COLUMNS}",
                 (
                     path_value(path),
                     sha256,
@@ -146,6 +147,7 @@ class Store(JobMoves, CrashMarks, JobReports):
                     settings_key,
                     JobState.DISCOVERED,
                     error,
+                    error_detail,
                     now,
                     now,
                 ),
@@ -189,6 +191,19 @@ class Store(JobMoves, CrashMarks, JobReports):
         rows = self._read(
             f"SELECT {JOB_COLUMNS} FROM jobs WHERE path = ? ORDER BY id DESC LIMIT 1",
             [path_value(path)],
+        )
+        return Job.from_row(rows[0]) if rows else None
+
+    def active_twin(self, job: Job) -> Job | None:
+        """Return the oldest other job with ``job``'s content and settings that is still
+        queued or at work, if there is one (its result will serve ``job`` too)."""
+        if not job.sha256:
+            return None
+        active = [str(state) for state in (JobState.QUEUED, *IN_FLIGHT)]
+        rows = self._read(
+            f"SELECT {JOB_COLUMNS} FROM jobs WHERE state IN ({','.join('?' * len(active))}) "
+            "AND sha256 = ? AND settings_key = ? AND id != ? ORDER BY id LIMIT 1",
+            [*active, job.sha256, job.settings_key, job.id],
         )
         return Job.from_row(rows[0]) if rows else None
 

@@ -154,6 +154,22 @@ class JobMoves:
             db.execute("INSERT OR IGNORE INTO unsettled_failures (job_id) VALUES (?)", (job_id,))
         return job
 
+    def restart_clocks(self) -> int:
+        """After a restart: time the work in hand from now (``started_at``), so that a
+        job's ``seconds`` never count the time the daemon was down; return how many.
+
+        Jobs waiting in the queue start their clock when claimed again; jobs in flight
+        from this moment."""
+        now = self._clock()
+        with self._write() as db:
+            cursor = db.execute(
+                "UPDATE jobs SET started_at = CASE WHEN state IN ('running', 'writing') "
+                "THEN ? END WHERE state IN ('queued', 'submitting', 'running', 'writing') "
+                "AND started_at IS NOT NULL",
+                (now,),
+            )
+        return cursor.rowcount
+
     def requeue_interrupted(self) -> int:
         """After a restart: jobs caught in ``submitting`` go back to the queue.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Iterable
 from typing import Any
@@ -42,6 +43,16 @@ class JobReports:
             "AND json_array_length(results.result, '$.warnings') > 0"
         )
         return int(rows[0][0])
+
+    def warnings_by_job(self) -> dict[int, list[str]]:
+        """Return the ``warnings`` of every finished job whose transcript has some, by job."""
+        rows = self._read(
+            "SELECT jobs.id, json_extract(results.result, '$.warnings') AS warnings "
+            "FROM jobs JOIN results USING (sha256, settings_key) "
+            "WHERE jobs.state IN ('done', 'skipped') "
+            "AND json_array_length(results.result, '$.warnings') > 0"
+        )
+        return {int(row["id"]): list(json.loads(row["warnings"])) for row in rows}
 
     def recent_failures(self, limit: int = 5) -> list[Job]:
         rows = self._read(
