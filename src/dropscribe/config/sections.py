@@ -11,11 +11,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dropscribe.config.audio_track import parse_audio_track
+from dropscribe.config.defaults import DEFAULT_MAX_DURATION_SECONDS
 from dropscribe.config.originals import originals_contradiction
 from dropscribe.languages import language_code
-
-#: The longest recording transcribed unless ``transcribe.max_duration_seconds`` says otherwise.
-DEFAULT_MAX_DURATION_SECONDS = 6 * 3600.0
 
 #: Every backend's name, in the order the README lists them: each has a section in
 #: :class:`~dropscribe.config.backends.BackendsSettings` and an entry in

@@ -21,7 +21,7 @@ import structlog
 
 from dropscribe import workers
 from dropscribe.config import Settings
-from dropscribe.config.sections import DEFAULT_MAX_DURATION_SECONDS
+from dropscribe.config.defaults import DEFAULT_MAX_DURATION_SECONDS
 from dropscribe.speakers.request import CountLimits, Span, word_times
 from dropscribe.transcript import Transcription
 from dropscribe.transcript.segments import label_speakers

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from dropscribe.config.backends import BUNDLED_MODEL
+from dropscribe.config.defaults import BUNDLED_MODEL
 
 
 @dataclass(frozen=True)
