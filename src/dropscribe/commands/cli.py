@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "check", "Check configuration, directories and backend: what is wrong and how to fix it."
     )
+    from dropscribe.commands.voices import add_arguments
+
+    add_arguments(command("voices", "List the enrolled voices, or enroll one (voices add)."))
     return parser
 
 
@@ -93,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         "retry": _retry,
         "transcribe": _transcribe,
         "check": _check,
+        "voices": _voices,
     }[args.command]
     return handler(settings, args)
 
@@ -133,6 +137,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             backend.close()
         print(f"dropscribe: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _voices(settings: Settings, args: argparse.Namespace) -> int:
+    from dropscribe.commands.voices import voices_command
+
+    return voices_command(settings, args)
 
 
 def _open_readonly(settings: Settings) -> Store | None:

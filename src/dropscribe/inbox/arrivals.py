@@ -22,7 +22,6 @@ from dropscribe.sources import EMPTY, EMPTY_SHA256, Vanished, hash_source, not_a
 log = structlog.get_logger("dropscribe.inbox.intake")
 
 
-
 @dataclass(frozen=True)
 class Arrival:
     """A file ready to be recorded: its identity and, if it cannot be used, why."""
