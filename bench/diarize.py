@@ -44,6 +44,8 @@ from dropscribe.speakers.request import CountLimits
 from dropscribe.speakers.windows import speech_regions
 
 Recording = tuple[str, cv.Floats, list[cv.Turn]]
+#: Enrolment samples are the enrolment half's pieces joined into recordings this long.
+ENROL_SAMPLE_SECONDS = 8.0
 #: pyannote's published DER (the pyannote.audio 4.0.7 README's benchmark, 2025-09; the
 #: 3.1 model card: no forgiveness collar, overlapped speech scored), count unknown.
 PUBLISHED = (
@@ -159,7 +161,7 @@ def naming(
 ) -> dict[str, str]:
     """Enrolled voices named, strangers named (must be none), by channel."""
     enrolment = {
-        name: [sample_vector(audio, encoder)[1] for audio, _ in pieces[0::2]]
+        name: [sample_vector(audio, encoder)[1] for audio in _samples(pieces[0::2])]
         for name, (pieces, _) in found.items()
     }
     named: dict[str, list[int]] = defaultdict(
@@ -188,6 +190,21 @@ def naming(
         f"stranger named {f}/{s}"
         for kind, (r, e, f, s) in named.items()
     }
+
+
+def _samples(pieces: list[cv.Piece], seconds: float = ENROL_SAMPLE_SECONDS) -> list[cv.Floats]:
+    """Return ``pieces`` joined into recordings of about ``seconds`` each, as a person would
+    be enrolled from a few recordings rather than from single utterances."""
+    samples: list[cv.Floats] = []
+    current: list[cv.Floats] = []
+    for audio, _ in pieces:
+        current.append(audio)
+        if sum(len(part) for part in current) >= seconds * cv.RATE:
+            samples.append(np.concatenate(current))
+            current = []
+    if current:
+        samples.append(np.concatenate(current))
+    return samples
 
 
 def _names(
