@@ -153,6 +153,21 @@ def test_a_stranger_is_never_named(
     assert "Bo" not in answer["labels"]  # one name, one speaker: never given twice
 
 
+def test_a_voices_folder_that_is_gone_costs_the_names_not_the_labels(
+    calls: dict[str, tuple[Path, list[Turn]]], tmp_path: Path
+) -> None:
+    from dropscribe.speakers.runner import DiarizeOutcome, with_outcome
+    from dropscribe.transcript import Transcription, make_segment, make_word
+
+    answer, _ = label(*calls["pair"], tmp_path / "gone")
+    assert set(answer["labels"]) == {"SPEAKER_1", "SPEAKER_2"}
+    assert answer["note"].startswith("Speakers were not named from the voices folder: ")
+    words = [make_word("Hi.", 0.0, 0.5, 0.9)]
+    result = Transcription([make_segment(" Hi.", 0.0, 0.5, words)], "en", 1.0, 1.0)
+    outcome = DiarizeOutcome(["SPEAKER_1"], 1, None, 0.1, {}, answer["note"])
+    assert with_outcome(result, outcome).warnings == [answer["note"]]
+
+
 def test_the_folder_is_read_again_and_the_cache_follows_it(
     voices_folder: Path, calls: dict[str, tuple[Path, list[Turn]]], tmp_path: Path
 ) -> None:

@@ -31,6 +31,7 @@ from dropscribe.speakers.windows import LABEL_STEP_FRAMES
 if TYPE_CHECKING:  # the runner imports this module in its worker only
     from dropscribe.speakers.runner import DiarizeRequest
 
+NOT_NAMED = "Speakers were not named from the voices folder"
 #: Seconds of speech a labelling window stands for (they start every 0.25 s).
 WINDOW_SHARE_SECONDS = LABEL_STEP_FRAMES / 100
 
@@ -55,13 +56,20 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
         labels = speaker_labels(found)
         numbers = [-1 if n is None else n for n in found]
         voices, seconds = result.centres(), _seconds(result)
+    note = None
     if request.limits.voices:
-        labels = _named(labels, numbers, voices, seconds, request, encoder, weights_path, details)
-    return {
+        try:
+            labels = _named(
+                labels, numbers, voices, seconds, request, encoder, weights_path, details
+            )
+        except Exception as exc:  # an unreadable voices folder costs the names, not the labels
+            note = f"{NOT_NAMED}: {exc}"
+    answer = {
         "labels": labels,
         "speakers": len({label for label in labels if label}),
         "details": details,
     }
+    return answer if note is None else {**answer, "note": note}
 
 
 def _named(

@@ -58,6 +58,8 @@ class DiarizeOutcome:
     warning: str | None
     seconds: float
     details: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: A sentence for the transcript's warnings when the labels stand but naming failed.
+    note: str | None = None
 
 
 def limits_for(settings: Settings, relative_path: str) -> CountLimits | None:
@@ -144,7 +146,8 @@ def with_outcome(result: Transcription, outcome: DiarizeOutcome) -> Transcriptio
         SpeakerTime(**entry, **outcome.details.get(entry["label"], {}))  # type: ignore[typeddict-item]
         for entry in labelled.speakers or []
     ]
-    return dataclasses.replace(labelled, speakers=speakers)
+    warnings = [*labelled.warnings, outcome.note] if outcome.note else labelled.warnings
+    return dataclasses.replace(labelled, speakers=speakers, warnings=warnings)
 
 
 def skipped(result: Transcription, reason: object) -> Transcription:
@@ -190,7 +193,12 @@ def run_diarization(
     if "error" in answer:
         return DiarizeOutcome(blank, 0, f"{SKIPPED}: {answer['error']}", elapsed)
     return DiarizeOutcome(
-        answer["labels"], answer["speakers"], None, elapsed, answer.get("details", {})
+        answer["labels"],
+        answer["speakers"],
+        None,
+        elapsed,
+        answer.get("details", {}),
+        answer.get("note"),
     )
 
 
