@@ -159,37 +159,61 @@ def singles(
 def naming(
     found: dict[str, tuple[list[cv.Piece], str]], encoder: VoiceEncoder, channels: tuple[str, ...]
 ) -> dict[str, str]:
-    """Enrolled voices named, strangers named (must be none), by channel."""
-    enrolment = {
-        name: [sample_vector(audio, encoder)[1] for audio in _samples(pieces[0::2])]
-        for name, (pieces, _) in found.items()
-    }
-    named: dict[str, list[int]] = defaultdict(
-        lambda: [0, 0, 0, 0]
-    )  # right, enrolled, false, strangers
-    for seed, (first, second) in enumerate(same_sex_pairs(found)):
-        mix, turns = cv.converse(
-            found[first][0][1::2], found[second][0][1::2], (first, second), seed + 50
-        )
-        people = [name for name in found if name != second]
-        for kind in channels:
-            audio = cv.channel(mix, kind)
-            result = diarize(audio, encoder, CountLimits(speakers=2))
-            names = _names(result, people, enrolment)
-            for window, speaker in zip(result.windows, result.speakers.tolist(), strict=True):
-                voice = scoring.truth_at(turns, (window.start + window.end) / 2)
-                tally = named[kind]
-                if voice == first:
-                    tally[0] += names[speaker] == first
-                    tally[1] += 1
-                elif voice == second:
-                    tally[2] += names[speaker] is not None
-                    tally[3] += 1
+    """By channel: how often the enrolled voice's speaker got its name, how often the
+    stranger's speaker got any name (must be never), and the same counted in windows.
+    Everyone is enrolled from recordings heard on the same channel as the test."""
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for kind in channels:
+        enrolment = {
+            name: [
+                sample_vector(cv.channel(audio, kind), encoder)[1]
+                for audio in _samples(pieces[0::2])
+            ]
+            for name, (pieces, _) in found.items()
+        }
+        for seed, (first, second) in enumerate(same_sex_pairs(found)):
+            mix, turns = cv.converse(
+                found[first][0][1::2], found[second][0][1::2], (first, second), seed + 50
+            )
+            result = diarize(cv.channel(mix, kind), encoder, CountLimits(speakers=2))
+            names = _names(result, [name for name in found if name != second], enrolment)
+            _count_names(tallies[kind], result, names, turns, (first, second))
     return {
-        kind: f"enrolled voice named {r}/{e} = {r / max(e, 1):.1%} of its windows; "
-        f"stranger named {f}/{s}"
-        for kind, (r, e, f, s) in named.items()
+        kind: f"enrolled speaker named {a}/{n}, a wrong name {w}/{n}, stranger named {f}/{n}; "
+        f"stranger's windows carrying a name {s}"
+        for kind, (a, w, f, n, s) in ((k, _parts(t)) for k, t in tallies.items())
     }
+
+
+def _majority(speakers: list[int]) -> int | None:
+    return max(set(speakers), key=speakers.count) if speakers else None
+
+
+def _parts(tally: list[int]) -> tuple[int, int, int, int, str]:
+    return tally[0], tally[1], tally[2], tally[3], f"{tally[4]}"
+
+
+def _count_names(
+    tally: list[int],
+    result: SpeakerWindows,
+    names: list[str | None],
+    turns: list[cv.Turn],
+    pair: tuple[str, str],
+) -> None:
+    """Add one conversation: the speaker holding most of each voice's windows, named?"""
+    owners: dict[str, list[int]] = defaultdict(list)
+    for window, speaker in zip(result.windows, result.speakers.tolist(), strict=True):
+        voice = scoring.truth_at(turns, (window.start + window.end) / 2)
+        if voice is not None:
+            owners[voice].append(speaker)
+    first, second = (_majority(owners[voice]) for voice in pair)
+    first_name = None if first is None else names[first]
+    second_name = None if second is None else names[second]
+    tally[0] += first_name == pair[0]
+    tally[1] += first_name not in (None, pair[0])
+    tally[2] += second_name is not None
+    tally[3] += 1
+    tally[4] += sum(names[speaker] is not None for speaker in owners[pair[1]])
 
 
 def _samples(pieces: list[cv.Piece], seconds: float = ENROL_SAMPLE_SECONDS) -> list[cv.Floats]:
