@@ -340,3 +340,14 @@ def test_a_name_replaces_the_label_in_every_sidecar() -> None:
     assert to_txt(document).startswith("Ann Lee: Hello there.")
     assert "Ann Lee: Hello there." in to_srt(document)
     assert "<v Ann Lee>Hello there." in to_vtt(document)
+
+
+def test_check_says_when_the_voices_folder_is_missing(tmp_path: Path) -> None:
+    from dropscribe.config import Settings
+    from dropscribe.speakers.runner import setup_problem
+
+    asked = {"diarize": True, "voices": str(tmp_path / "absent")}
+    problem = setup_problem(Settings(folders={"calls": asked}))
+    assert problem is not None and problem.startswith("transcribe.voices: ")
+    (tmp_path / "absent").mkdir()
+    assert setup_problem(Settings(folders={"calls": asked})) is None
