@@ -149,14 +149,26 @@ def channel(audio: Floats, kind: str) -> Floats:
         write_wav(source, audio)
         if kind == "phone":
             narrow = ["-e", "mu-law", "-r", "8000", str(middle), "sinc", "300-3400"]
-            subprocess.run(["sox", "-V1", str(source), *narrow], check=True)
+            subprocess.run(["sox", "-V1", "-D", str(source), *narrow], check=True)
             subprocess.run(
-                ["sox", "-V1", str(middle), "-e", "signed", "-b", "16", str(out), "rate", "16000"],
+                [
+                    "sox",
+                    "-V1",
+                    "-D",
+                    str(middle),
+                    "-e",
+                    "signed",
+                    "-b",
+                    "16",
+                    str(out),
+                    "rate",
+                    "16000",
+                ],
                 check=True,
             )
         else:
             room = ["reverb", "50", "50", "100", "gain", "-n", "-3"]
-            subprocess.run(["sox", "-V1", str(source), str(out), *room], check=True)
+            subprocess.run(["sox", "-V1", "-D", str(source), str(out), *room], check=True)
         heard = decode(out)
     return (
         heard[: len(audio)]
