@@ -11,7 +11,7 @@ whose voice lies below the threshold, keeps a number.
 
 The threshold is calibrated on real voices enrolled from some recordings and
 tested on others (bench/README.md, "speakers by name"): the most alike
-stranger pair scored 0.83, genuine voices with 10 s or more enrolled 0.86 and
+stranger pair scored 0.83, genuine voices with 5 s or more enrolled 0.86 and
 up. A voice enrolled from a few seconds, or over another channel than the
 recording's (a studio sample, a phone call), scores lower and may stay
 unnamed: that is the side this errs on.
