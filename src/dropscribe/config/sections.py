@@ -115,6 +115,7 @@ class FolderOverride(Section):
     formats: list[Format] | None = None
     vocabulary: Vocabulary | None = None
     prompt: str | None = None
+    voices: str | None = None
 
     _known_language = field_validator("language")(_language)
 
@@ -168,6 +169,9 @@ class TranscribeSettings(Section):
     speakers: int = Field(0, ge=0, description="0: count the speakers; or their number.")
     min_speakers: int = Field(1, ge=1, description="When counting: at least this many.")
     max_speakers: int = Field(8, ge=1, description="When counting: at most this many.")
+    voices: str = Field(
+        "", description="A folder with one sub-folder of recordings per person, to name speakers."
+    )
 
     @model_validator(mode="after")
     def _speaker_bounds_in_order(self) -> TranscribeSettings:

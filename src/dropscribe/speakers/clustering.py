@@ -1,18 +1,17 @@
 """Which window is whose voice, and how many voices there are.
 
 Average-linkage agglomerative clustering on cosine similarity builds the
-whole merge tree; the number of speakers is where the tree is cut:
+whole merge tree. The speakers are then found by a *guarded cut*: the tree
+is cut at the wanted count, and one more, and one more, until that many
+clusters each hold ``GUARD_SHARE`` of the windows; those are the speakers and
+the small clusters (windows at a turn change or in overlap, which a plain
+cut at two makes "the second speaker" of a call) join the nearest of them.
 
-- a forced count cuts it at that many clusters;
-- otherwise merging stops when the two closest clusters are less alike than
-  ``MERGE_SIMILARITY`` (calibrated on real voices, see bench/README.md);
-  clusters holding less than ``MIN_SHARE`` of the speech are then folded into
-  the nearest large one, since a real speaker has more to say than a cough;
-  a cluster whose centre is closer than ``BLEND_SIMILARITY`` to the blend of
-  two larger clusters' centres is folded too: it holds the windows where those
-  two speak at once or hand over; and clusters whose centre vectors are still
-  closer than ``CENTROID_SIMILARITY`` are merged, which is what keeps a single
-  reader in one piece when their voice drifts through a recording.
+The wanted count is ``speakers`` when given; otherwise merging stops when the
+two closest clusters are less alike than ``MERGE_SIMILARITY`` (calibrated on
+real voices, see bench/README.md), and the groups that are not a speaker of
+their own are folded away (``folding``: too little speech, a blend of two
+others, or too close to another), before the guarded cut at that count.
 
 A few rounds of nearest-centre assignment (k-means on the unit sphere) then
 tidy the windows up. Long recordings cluster a stride-sampled subset of at
@@ -21,14 +20,14 @@ most ``MAX_TREE_WINDOWS`` windows and assign the rest to the nearest centre.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from dropscribe.speakers.folding import fold_blends, fold_small, merge_close
 from dropscribe.speakers.request import CountLimits
+from dropscribe.speakers.vectors import Floats, Ints, centres, nearest
 
 MERGE_SIMILARITY = 0.63
 CENTROID_SIMILARITY = 0.8
@@ -36,9 +35,9 @@ BLEND_SIMILARITY = 0.8
 MIN_SHARE = 0.05
 MAX_TREE_WINDOWS = 800
 REFINE_ROUNDS = 3
-
-Floats = npt.NDArray[np.float32]
-Ints = npt.NDArray[np.int64]
+GUARD_SHARE = 0.10
+#: The guarded cut looks this many clusters past the wanted count at most.
+MAX_GUARD_CLUSTERS = 40
 
 
 @dataclass(frozen=True)
@@ -118,25 +117,49 @@ def assign_speakers(
     ``weights`` is each window's length (frames), so that short windows count less
     towards a cluster's share of the speech.
     """
-    count = len(vectors)
-    if count == 0:
+    if len(vectors) == 0:
         return np.zeros(0, dtype=np.int64)
-    tree_rows = _tree_sample(count)
-    sample = vectors[tree_rows]
+    return refine(vectors, speaker_centres(vectors, weights, limits, tuning))
+
+
+def speaker_centres(
+    vectors: Floats,
+    weights: npt.NDArray[np.float64],
+    limits: CountLimits,
+    tuning: Tuning = Tuning(),
+) -> Floats:
+    """Return one unit centre per speaker found among the (non-empty) ``vectors``."""
+    sample = vectors[_tree_sample(len(vectors))]
     merges = merge_tree(sample)
     if limits.speakers > 0:
-        wanted = min(limits.speakers, len(sample))
-        labels = cut_tree(len(sample), merges, wanted)
-        centres = _centres(sample, labels, wanted)
-        return _refine(vectors, centres)
+        return guarded_cut(sample, merges, min(limits.speakers, len(sample)))
     clusters = clusters_above(merges, len(sample), tuning.merge_similarity)
     clusters = min(max(clusters, limits.minimum), limits.maximum, len(sample))
     labels = cut_tree(len(sample), merges, clusters)
-    centres = _centres(sample, labels, clusters)
-    centres = _fold_small(centres, vectors, weights, tuning.min_share, limits.minimum)
-    centres = _fold_blends(centres, vectors, weights, tuning.blend_similarity, limits.minimum)
-    centres = _merge_close(centres, tuning.centroid_similarity, limits.minimum)
-    return _refine(vectors, centres)
+    found = centres(sample, labels, clusters)
+    found = fold_small(found, vectors, weights, tuning.min_share, limits.minimum)
+    found = fold_blends(found, vectors, weights, tuning.blend_similarity, limits.minimum)
+    found = merge_close(found, tuning.centroid_similarity, limits.minimum)
+    if len(found) < 2:
+        return found
+    # Counted: the groups are then made by the guarded cut, as for a given count.
+    return guarded_cut(sample, merges, len(found))
+
+
+def guarded_cut(sample: Floats, merges: list[Merge], wanted: int) -> Floats:
+    """Return ``wanted`` centres: the tree cut at ``wanted``, ``wanted + 1``, … clusters
+    until ``wanted`` of them each hold ``GUARD_SHARE`` of the windows; those are the
+    speakers, and the rest (a few windows at a turn change or in overlap, which the
+    plain cut at ``wanted`` would have made a speaker) go to the nearest of them."""
+    count = len(sample)
+    for clusters in range(wanted, min(count, wanted + MAX_GUARD_CLUSTERS) + 1):
+        labels = cut_tree(count, merges, clusters)
+        shares = np.bincount(labels, minlength=clusters) / count
+        large = np.flatnonzero(shares >= GUARD_SHARE)
+        if len(large) >= wanted:
+            kept = large[np.argsort(-shares[large], kind="stable")][:wanted]
+            return centres(sample, labels, clusters)[np.sort(kept)]
+    return centres(sample, cut_tree(count, merges, wanted), wanted)
 
 
 def _tree_sample(count: int) -> Ints:
@@ -145,79 +168,11 @@ def _tree_sample(count: int) -> Ints:
     return np.linspace(0, count - 1, MAX_TREE_WINDOWS).round().astype(np.int64)
 
 
-def _centres(vectors: Floats, labels: Ints, clusters: int) -> Floats:
-    sums = np.zeros((clusters, vectors.shape[1]), np.float64)
-    np.add.at(sums, labels, vectors)
-    return _unit(sums)
-
-
-def _unit(rows: npt.NDArray[np.floating[Any]]) -> Floats:
-    norms = np.linalg.norm(rows, axis=1, keepdims=True)
-    result: Floats = (rows / np.maximum(norms, 1e-12)).astype(np.float32)
-    return result
-
-
-def _nearest(vectors: Floats, centres: Floats) -> Ints:
-    nearest: Ints = np.argmax(vectors @ centres.T, axis=1).astype(np.int64)
-    return nearest
-
-
-def _fold_small(
-    centres: Floats, vectors: Floats, weights: npt.NDArray[np.float64], share: float, keep: int
-) -> Floats:
-    """Drop the centres whose windows hold less than ``share`` of the speech, smallest first."""
-    while len(centres) > keep:
-        owners = _nearest(vectors, centres)
-        held = np.bincount(owners, weights=weights, minlength=len(centres)) / weights.sum()
-        smallest = int(np.argmin(held))
-        if held[smallest] >= share:
-            break
-        centres = np.delete(centres, smallest, axis=0)
-    return centres
-
-
-def _fold_blends(
-    centres: Floats, vectors: Floats, weights: npt.NDArray[np.float64], threshold: float, keep: int
-) -> Floats:
-    """Drop a centre that lies near the blend of two centres holding more speech than it."""
-    while len(centres) > max(keep, 2):
-        owners = _nearest(vectors, centres)
-        held = np.bincount(owners, weights=weights, minlength=len(centres))
-        blended = None
-        for candidate in np.argsort(held).tolist():
-            larger = [other for other in range(len(centres)) if held[other] > held[candidate]]
-            for first, second in itertools.combinations(larger, 2):
-                blend = _unit((centres[first] + centres[second])[None, :])[0]
-                if float(centres[candidate] @ blend) >= threshold:
-                    blended = candidate
-                    break
-            if blended is not None:
-                break
-        if blended is None:
-            break
-        centres = np.delete(centres, blended, axis=0)
-    return centres
-
-
-def _merge_close(centres: Floats, threshold: float, keep: int) -> Floats:
-    """Merge the two most alike centres while they are more alike than ``threshold``."""
-    while len(centres) > max(keep, 1):
-        similarity = centres @ centres.T
-        np.fill_diagonal(similarity, -np.inf)
-        first, second = divmod(int(np.argmax(similarity)), len(centres))
-        if similarity[first, second] < threshold:
-            break
-        merged = _unit((centres[first] + centres[second])[None, :])
-        centres = np.vstack([np.delete(centres, [first, second], axis=0), merged])
-    return centres
-
-
-def _refine(vectors: Floats, centres: Floats) -> Ints:
+def refine(vectors: Floats, found: Floats) -> Ints:
     """A few rounds of nearest-centre assignment; empty clusters disappear."""
-    labels = _nearest(vectors, centres)
+    labels = nearest(vectors, found)
     for _ in range(REFINE_ROUNDS):
         present = np.unique(labels)
         labels = np.searchsorted(present, labels)
-        centres = _centres(vectors, labels, len(present))
-        labels = _nearest(vectors, centres)
+        labels = nearest(vectors, centres(vectors, labels, len(present)))
     return _by_first_appearance(labels)

@@ -15,11 +15,15 @@ Span = tuple[float, float]
 
 @dataclass(frozen=True)
 class CountLimits:
-    """``speakers`` forces a count when above 0; otherwise it lies in [minimum, maximum]."""
+    """How speakers are labelled: ``speakers`` forces a count when above 0; otherwise it
+    lies in [minimum, maximum]; ``voices``, when set, is the folder that names them.
+
+    All of it is part of the key under which a labelled result is reused."""
 
     speakers: int = 0
     minimum: int = 1
     maximum: int = 8
+    voices: str = ""
 
 
 def word_times(segments: list[Segment]) -> list[Span]:

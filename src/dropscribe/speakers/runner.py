@@ -23,7 +23,7 @@ from dropscribe import workers
 from dropscribe.config import Settings
 from dropscribe.config.defaults import DEFAULT_MAX_DURATION_SECONDS
 from dropscribe.speakers.request import CountLimits, Span, word_times
-from dropscribe.transcript import Transcription
+from dropscribe.transcript import SpeakerTime, Transcription
 from dropscribe.transcript.segments import label_speakers
 
 log = structlog.get_logger(__name__)
@@ -50,12 +50,16 @@ class DiarizeRequest:
 
 @dataclass(frozen=True)
 class DiarizeOutcome:
-    """Labels, one per word (None everywhere with a warning when diarization failed)."""
+    """Labels, one per word (None everywhere with a warning when diarization failed), and
+    what ``speakers[]`` says of each label beyond its time (enrolled, score, channel)."""
 
     labels: list[str | None]
     speakers: int
     warning: str | None
     seconds: float
+    details: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    #: A sentence for the transcript's warnings when the labels stand but naming failed.
+    note: str | None = None
 
 
 def limits_for(settings: Settings, relative_path: str) -> CountLimits | None:
@@ -67,7 +71,8 @@ def limits_for(settings: Settings, relative_path: str) -> CountLimits | None:
     if not wanted:
         return None
     speakers = override.speakers if override.speakers is not None else transcribe.speakers
-    return CountLimits(speakers, transcribe.min_speakers, transcribe.max_speakers)
+    voices = override.voices if override.voices is not None else transcribe.voices
+    return CountLimits(speakers, transcribe.min_speakers, transcribe.max_speakers, voices)
 
 
 def setup_problem(settings: Settings) -> str | None:
@@ -82,6 +87,13 @@ def setup_problem(settings: Settings) -> str | None:
         load_weights()
     except WeightsError as exc:
         return f"transcribe.diarize: {exc}"
+    folders = [settings.transcribe.voices, *(o.voices or "" for o in settings.folders.values())]
+    for folder in filter(None, folders):
+        if not Path(folder).is_dir():
+            return (
+                f"transcribe.voices: {folder} is not a folder; make it, with one sub-folder "
+                "of recordings per person (voices/Alice/call.wav), or leave voices empty"
+            )
     return None
 
 
@@ -131,7 +143,13 @@ def with_outcome(result: Transcription, outcome: DiarizeOutcome) -> Transcriptio
     """Return ``result`` labelled by ``outcome``, or with its warning added."""
     if outcome.warning is not None:
         return dataclasses.replace(result, warnings=[*result.warnings, outcome.warning])
-    return label_speakers(result, outcome.labels)
+    labelled = label_speakers(result, outcome.labels)
+    speakers = [
+        SpeakerTime(**entry, **outcome.details.get(entry["label"], {}))  # type: ignore[typeddict-item]
+        for entry in labelled.speakers or []
+    ]
+    warnings = [*labelled.warnings, outcome.note] if outcome.note else labelled.warnings
+    return dataclasses.replace(labelled, speakers=speakers, warnings=warnings)
 
 
 def skipped(result: Transcription, reason: object) -> Transcription:
@@ -172,7 +190,14 @@ def run_diarization(
         return DiarizeOutcome(blank, 0, f"{SKIPPED}: {reason}.", elapsed)
     if "error" in answer:
         return DiarizeOutcome(blank, 0, f"{SKIPPED}: {answer['error']}", elapsed)
-    return DiarizeOutcome(answer["labels"], answer["speakers"], None, elapsed)
+    return DiarizeOutcome(
+        answer["labels"],
+        answer["speakers"],
+        None,
+        elapsed,
+        answer.get("details", {}),
+        answer.get("note"),
+    )
 
 
 #: One BLAS thread: the encoder's matrix products are small (a batch of windows
@@ -211,18 +236,11 @@ def _work(request: DiarizeRequest, sender: Connection) -> None:
 
 
 def diarize_words(request: DiarizeRequest) -> dict[str, Any]:
-    """Return ``{"labels": [...], "speakers": n}`` for ``request`` (in this process)."""
-    from dropscribe.audio.decode import decode_file
-    from dropscribe.speakers.diarize import diarize
-    from dropscribe.speakers.encoder import VoiceEncoder
-    from dropscribe.speakers.labelling import speaker_labels, word_speakers
+    """Return ``{"labels": [...], "speakers": n, "details": {...}}`` for ``request`` (in
+    this process)."""
+    from dropscribe.speakers.labelled import label_words
 
-    weights = Path(request.weights_path) if request.weights_path else None
-    encoder = VoiceEncoder.load(weights)
-    audio = decode_file(request.audio_path, request.max_duration).samples
-    result = diarize(audio, encoder, request.limits)
-    labels = speaker_labels(word_speakers(request.spans, result))
-    return {"labels": labels, "speakers": len({label for label in labels if label})}
+    return label_words(request)
 
 
 def _sentence(exc: object) -> str:

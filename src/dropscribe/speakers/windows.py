@@ -1,10 +1,12 @@
 """Where the voice vectors are taken: speech regions cut into overlapping windows.
 
 Windows stay inside one speech region, so a pause, where turns usually
-change, is never inside a window. A region shorter than a window gets one
-window of its own length (rounded down to a multiple of ``LENGTH_QUANTUM``
-frames, so that windows batch together by length); regions too short to say
-anything about a voice get none, and their words borrow their neighbours'.
+change, is never inside a window; turns that change without a pause are found
+by the labelling windows, which overlap densely inside a region. A region
+shorter than a window gets one window of its own length (rounded down to a
+multiple of ``LENGTH_QUANTUM`` frames, so that windows batch together by
+length); regions too short to say anything about a voice get none, and their
+words borrow their neighbours'.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from dropscribe.audio import SAMPLE_RATE
 from dropscribe.speakers.features import FRAMES_PER_SECOND, HOP
 
 WINDOW_FRAMES = 160  # 1.6 s: the length the encoder was trained on
-STEP_FRAMES = 75  # a new window every 0.75 s
+STEP_FRAMES = 75  # a new window every 0.75 s: the windows that are clustered
+#: Labelling windows, every 0.25 s: a word takes the voice of the window centred
+#: nearest to it, so a turn change is placed to about an eighth of a second. The
+#: clustered windows are every third of them (the same start, the same tail).
+LABEL_STEP_FRAMES = 25
 MIN_FRAMES = 50  # 0.5 s: shorter regions get no window of their own
 LENGTH_QUANTUM = 10
 

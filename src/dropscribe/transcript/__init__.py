@@ -36,10 +36,15 @@ class Segment(TypedDict):
 
 
 class SpeakerTime(TypedDict):
-    """One speaker's label and total speaking time."""
+    """One speaker's label and total speaking time; with diarization since issue 22, also
+    whether the label is an enrolled person's name, the best match's similarity, and
+    the channel that carried the voice (a stereo call labelled by channel)."""
 
     label: str
     seconds: float
+    enrolled: NotRequired[bool]
+    score: NotRequired[float | None]
+    channel: NotRequired[int]
 
 
 class Response(TypedDict):
