@@ -33,8 +33,10 @@ from dropscribe.backends.local.decoding import (
 )
 from dropscribe.backends.local.protocol import EngineOptions, Job
 from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
+from dropscribe.backends.local.recovery import recover_speech
 from dropscribe.backends.local.threads import plan_threads
 from dropscribe.transcript import Transcription
+from dropscribe.transcript.coverage import Span
 
 #: Whisper's own threshold for "this window holds no speech".
 NO_SPEECH = 0.6
@@ -88,6 +90,8 @@ class Engine:
         speech = detect_speech(audio, SAMPLE_RATE, max_speech_seconds=CLIP_SECONDS)
         plan = plan_decoding(self.options.batched, speech, duration, decodes)
         decoded, decoding = self._decode(job, audio, plan, speech, report, decodes)
+        if speech:
+            decoded = self._recover(job, audio, decoded, speech)
         result = Transcription(
             segments=decoded.segments,
             language=decoded.language or self._language(job, audio),
@@ -141,6 +145,16 @@ class Engine:
             return sequential, "sequential"
         options["vad_filter"] = self.options.vad_filter
         return decode_sequential(self.model, audio, options, report, keep), "sequential"
+
+    def _recover(self, job: Job, audio: Any, decoded: Decoded, speech: list[Span]) -> Decoded:
+        """The coverage pass (recovery.py): speech that no word covers, decoded again."""
+        options = self._decode_options(job)
+        options["language"] = decoded.language or self._language(job, audio)
+        options["vad_filter"] = self.options.vad_filter
+        repaired, _recovery = recover_speech(
+            self.model, audio, decoded, speech, options, heard(speech)
+        )
+        return repaired
 
     def _decode_options(self, job: Job) -> dict[str, Any]:
         return {
