@@ -69,6 +69,17 @@ class Recovery:
     recovered_words: int = 0
     decoded_seconds: float = 0.0
 
+    def log_fields(self) -> dict[str, object]:
+        def shown(spans: Sequence[Span]) -> list[str]:
+            return [f"{clock_time(start)}-{clock_time(math.ceil(end))}" for start, end in spans]
+
+        return {
+            "stretches": shown(self.stretches),
+            "recovered_words": self.recovered_words,
+            "decoded_seconds": round(self.decoded_seconds, 1),
+            "still_missing": shown(self.missing),
+        }
+
 
 def _overlap(a: Span, b: Span) -> float:
     return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))

@@ -36,7 +36,7 @@ from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
 from dropscribe.backends.local.recovery import recover_speech
 from dropscribe.backends.local.threads import plan_threads
 from dropscribe.transcript import Transcription
-from dropscribe.transcript.coverage import Span
+from dropscribe.transcript.coverage import Recovery, Span
 
 #: Whisper's own threshold for "this window holds no speech".
 NO_SPEECH = 0.6
@@ -77,11 +77,17 @@ class Engine:
         self.multilingual = bool(self.model.model.is_multilingual)
 
     def transcribe(
-        self, job: Job, audio: Any, decodes: int, report: Callable[[float], None]
+        self,
+        job: Job,
+        audio: Any,
+        decodes: int,
+        report: Callable[[float], None],
+        noted: Callable[[dict[str, object]], None] | None = None,
     ) -> tuple[Transcription, Decoding]:
         """Transcribe decoded ``audio`` using up to ``decodes`` parallel decodes.
 
-        Returns the transcription (warnings included) and how it was decoded.
+        Returns the transcription (warnings included) and how it was decoded;
+        ``noted`` is told what the coverage pass did, when it found speech missing.
         """
         started = time.perf_counter()
         duration = len(audio) / SAMPLE_RATE
@@ -91,7 +97,9 @@ class Engine:
         plan = plan_decoding(self.options.batched, speech, duration, decodes)
         decoded, decoding = self._decode(job, audio, plan, speech, report, decodes)
         if speech:
-            decoded = self._recover(job, audio, decoded, speech)
+            decoded, recovery = self._recover(job, audio, decoded, speech)
+            if recovery.stretches and noted is not None:
+                noted(recovery.log_fields())
         result = Transcription(
             segments=decoded.segments,
             language=decoded.language or self._language(job, audio),
@@ -146,15 +154,14 @@ class Engine:
         options["vad_filter"] = self.options.vad_filter
         return decode_sequential(self.model, audio, options, report, keep), "sequential"
 
-    def _recover(self, job: Job, audio: Any, decoded: Decoded, speech: list[Span]) -> Decoded:
+    def _recover(
+        self, job: Job, audio: Any, decoded: Decoded, speech: list[Span]
+    ) -> tuple[Decoded, Recovery]:
         """The coverage pass (recovery.py): speech that no word covers, decoded again."""
         options = self._decode_options(job)
         options["language"] = decoded.language or self._language(job, audio)
         options["vad_filter"] = self.options.vad_filter
-        repaired, _recovery = recover_speech(
-            self.model, audio, decoded, speech, options, heard(speech)
-        )
-        return repaired
+        return recover_speech(self.model, audio, decoded, speech, options, heard(speech))
 
     def _decode_options(self, job: Job) -> dict[str, Any]:
         return {

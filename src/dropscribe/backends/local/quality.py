@@ -26,6 +26,10 @@ REPETITIVE_COMPRESSION = 2.4
 #: -0.79 to -1.11; the English recordings 0.77-0.95 and -0.31 to -0.68.
 FOREIGN_WORD_PROBABILITY = 0.66
 FOREIGN_LOGPROB = -0.75
+#: Fewer words are too little to judge a language by: espeak's "Yes." alone averaged
+#: 0.54-0.63 (issue 25), while every English recording of three words or more
+#: averaged 0.76 or more.
+FOREIGN_MIN_WORDS = 3
 #: Below this share of speech, the recording is "mostly silence".
 MOSTLY_SILENCE = 0.1
 #: Shorter recordings are too short to call mostly silent (a word in a 2 s clip).
@@ -110,6 +114,8 @@ def _sounds_foreign(
         if (score := word["score"]) is not None and _in_speech(word, speech)
     ]
     if probabilities:
+        if len(probabilities) < FOREIGN_MIN_WORDS:
+            return False
         return sum(probabilities) / len(probabilities) < FOREIGN_WORD_PROBABILITY
     return logprob is not None and logprob < FOREIGN_LOGPROB
 
