@@ -12,7 +12,8 @@ from collections.abc import Sequence
 
 from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
 from dropscribe.outbox.cues import CueRules, build_cues, tokens_from_segments
-from dropscribe.transcript import Segment, Word, make_segment, make_word
+from dropscribe.outbox.document import build_document
+from dropscribe.transcript import Segment, Transcription, Word, make_segment, make_word
 from dropscribe.transcript.coverage import (
     clip_stretched,
     missing_speech,
@@ -156,3 +157,17 @@ def test_segments_without_word_timings_cover_their_time() -> None:
     bare = make_segment(" words without timings", 0.0, 5.0, [])
     assert missing_speech([bare], [(0.0, 5.0)]) == []
     assert missing_speech([bare], [(0.0, 5.0), (7.0, 9.0)]) == [(7.0, 9.0)]
+
+
+def test_every_engines_document_has_its_stretched_words_clipped() -> None:
+    """A remote server's words go through build_document too (no detector there: the
+    end that touches its neighbour is kept)."""
+    result = Transcription(stretched(), "en", 20.0, 1.0)
+    document = build_document(
+        result, source_path="a.wav", sha256="0" * 64, size=1, backend="openai"
+    )
+    words = document["response"]["word_segments"]
+    assert [w["word"] for w in words] == HEAD.split()
+    assert all(w["end"] - w["start"] <= 1.0 for w in words)
+    for segment in document["response"]["segments"]:
+        assert segment["end"] <= segment["words"][-1]["end"] + 1.0
