@@ -23,6 +23,7 @@ Run: .venv/bin/python -m bench.coverage [--orders 20] [--mode off] [--smoke]
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import random
 import re
 import statistics
@@ -122,8 +123,6 @@ def longest(segments: list[Any]) -> float:
 
 def measure(engine: Engine, audio: Any, reference: str, mode: str, decodes: int) -> Measured:
     """Decode as the worker does, then run the coverage pass alone, timing each."""
-    import dataclasses
-
     from dropscribe.audio.speech import detect_speech
     from dropscribe.backends.local.batching import CLIP_SECONDS, plan_decoding
     from dropscribe.backends.local.protocol import Job
@@ -199,6 +198,56 @@ def summary(label: str, results: list[Measured]) -> dict[str, str]:
     return rows
 
 
+#: Clean English recordings for the language warning, and the foreign ones it must catch.
+SHARED_ENGLISH = [*CLIPS, "jfk.mp3"]
+SHARED_FOREIGN = ["speechrecognition_french.aiff", "speechrecognition_chinese.flac"]
+FIXTURE_ENGLISH = [*FIXTURES, "long_reading.flac"]
+PADS = (0.0, 0.3, 0.5, 1.0, 2.0)
+
+
+def language_warnings(engine: Engine, smoke: bool) -> dict[str, str]:
+    """How often "does not sound like English" fires, on every clean English recording
+    with 0-2 s of silence before it (and 0.5 and 2 s after), and on the foreign ones."""
+    from dropscribe.backends.local.protocol import Job
+
+    fixtures = REPO / "tests" / "fixtures" / "audio"
+    english = [fixtures / n for n in FIXTURE_ENGLISH]
+    foreign = [fixtures / "french.flac"]
+    if HAVE_SHARED_AUDIO and not smoke:
+        english += [clip_path(n) for n in SHARED_ENGLISH]
+        foreign += [clip_path(n) for n in SHARED_FOREIGN]
+    variants = [("before", pad) for pad in PADS] + [("after", 0.5), ("after", 2.0)]
+    if smoke:
+        variants = variants[:2]
+    counts = {"english": [0, 0], "foreign": [0, 0]}
+    flagged = []
+    inner = engine.engine
+    for kind, paths in (("english", english), ("foreign", foreign)):
+        for path in paths:
+            audio = load(path)
+            for where, pad in variants:
+                silence = np.zeros(int(pad * SAMPLE_RATE), dtype=np.float32)
+                padded = np.concatenate([silence, audio] if where == "before" else [audio, silence])
+                result, _ = inner.transcribe(
+                    Job(1, "bench", "auto", "transcribe", 1e9), padded, 1, lambda s: None
+                )
+                warned = any("does not sound like English" in w for w in result.warnings)
+                counts[kind][0] += 1
+                counts[kind][1] += warned
+                if warned and kind == "english":
+                    flagged.append(f"{path.name} {pad} s {where}")
+    rows = {
+        "language warning on clean English (recordings x paddings)": (
+            f"{counts['english'][1]} of {counts['english'][0]} "
+            f"({len(english)} recordings){': ' + ', '.join(flagged) if flagged else ''}"
+        ),
+        "language warning on French and Chinese": (
+            f"{counts['foreign'][1]} of {counts['foreign'][0]} ({len(foreign)} recordings)"
+        ),
+    }
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--orders", type=int, default=20)
@@ -206,9 +255,18 @@ def main() -> None:
     parser.add_argument("--decodes", type=int, default=1)
     parser.add_argument("--no-reading", action="store_true")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument(
+        "--language", action="store_true", help="only the language warning's false alarms"
+    )
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     engine = Engine()
+    engine.engine.options = dataclasses.replace(engine.options, batched="off")
+    if args.language or args.smoke:
+        rows = {"machine": machine(), **language_warnings(engine, args.smoke)}
+        report("Language warning (issue 25)", rows)
+        if args.language:
+            return
     pieces = clips(args.smoke)
     orders = 2 if args.smoke else args.orders
     results = [

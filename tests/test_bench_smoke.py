@@ -28,6 +28,7 @@ REPO = Path(__file__).parent.parent
         ("bench.hostile_memory", "## Worker peak memory on crafted headers (smoke)"),
         ("bench.vad_filter", "## vad_filter on and off"),
         ("bench.job_threads", "## Job threads (smoke)"),
+        ("bench.coverage", "## Coverage pass (issue 25)"),
     ],
 )
 def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:
