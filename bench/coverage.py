@@ -263,8 +263,10 @@ def main() -> None:
     engine = Engine()
     engine.engine.options = dataclasses.replace(engine.options, batched="off")
     if args.language or args.smoke:
-        rows = {"machine": machine(), **language_warnings(engine, args.smoke)}
-        report("Language warning (issue 25)", rows)
+        report(
+            "Language warning (issue 25)",
+            {"machine": machine(), **language_warnings(engine, args.smoke)},
+        )
         if args.language:
             return
     pieces = clips(args.smoke)
