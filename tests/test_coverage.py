@@ -8,6 +8,7 @@ sequential decoding stopped after "...for people to" in a 20 s clip, the word
 from __future__ import annotations
 
 import itertools
+import time
 from collections.abc import Sequence
 
 from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
@@ -171,3 +172,20 @@ def test_every_engines_document_has_its_stretched_words_clipped() -> None:
     assert all(w["end"] - w["start"] <= 1.0 for w in words)
     for segment in document["response"]["segments"]:
         assert segment["end"] <= segment["words"][-1]["end"] + 1.0
+
+
+def test_holes_with_only_silence_between_are_one_stretch_and_a_word_keeps_them_apart() -> None:
+    speech = [(0.0, 2.0), (3.0, 5.0), (6.0, 8.0)]
+    assert missing_speech([], speech) == [(0.0, 8.0)]
+    word = said("hello", 5.2)  # a word between the second span and the third
+    assert missing_speech([word], speech) == [(0.0, 5.0), (6.0, 8.0)]
+
+
+def test_a_long_recording_is_checked_in_one_sweep() -> None:
+    """Five and a half hours of words and speech: comparing each of the 40,000 words with
+    each of the 8,000 spans would be 320 million steps; one sweep is a fraction of a second."""
+    segments = [said("one two three four five", at * 2.5) for at in range(8000)]
+    speech = [(at * 2.5, at * 2.5 + 2.0) for at in range(8000)]
+    started = time.process_time()
+    assert missing_speech(segments, speech) == []
+    assert time.process_time() - started < 20.0

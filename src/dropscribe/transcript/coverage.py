@@ -21,6 +21,7 @@ Pure: segments are the transcript dicts, speech spans are seconds.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -163,6 +164,37 @@ def _covered(segments: Sequence[Segment]) -> list[Span]:
     return sorted(spans)
 
 
+def _union(spans: Sequence[Span]) -> list[Span]:
+    """Return sorted ``spans`` with the overlapping ones joined: disjoint, in order."""
+    joined: list[Span] = []
+    for low, high in spans:
+        if joined and low <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], high))
+        else:
+            joined.append((low, high))
+    return joined
+
+
+def _holes(speech: Sequence[Span], covered: Sequence[Span]) -> list[Span]:
+    """Return the parts of ``speech`` outside ``covered`` (disjoint, in order), in one
+    sweep: a long recording has thousands of both."""
+    holes: list[Span] = []
+    first = 0
+    for start, end in sorted(speech):
+        while first < len(covered) and covered[first][1] <= start:
+            first += 1
+        cursor, index = start, first
+        while index < len(covered) and covered[index][0] < end:
+            low, high = covered[index]
+            if low > cursor:
+                holes.append((cursor, low))
+            cursor = max(cursor, high)
+            index += 1
+        if cursor < end:
+            holes.append((cursor, end))
+    return holes
+
+
 def missing_speech(
     segments: Sequence[Segment],
     speech: Sequence[Span],
@@ -170,22 +202,13 @@ def missing_speech(
 ) -> list[Span]:
     """Return the stretches of ``speech`` that no word covers, each holding at least
     ``min_seconds`` of speech; neighbouring holes with no word between them are one."""
-    covered = _covered(segments)
-    holes: list[Span] = []
-    for start, end in sorted(speech):
-        cursor = start
-        for low, high in covered:
-            if high <= cursor or low >= end:
-                continue
-            if low > cursor:
-                holes.append((cursor, low))
-            cursor = max(cursor, high)
-        if cursor < end:
-            holes.append((cursor, end))
+    covered = _union(_covered(segments))
+    lows = [low for low, _ in covered]
     merged: list[tuple[float, float, float]] = []
-    for start, end in holes:
+    for start, end in _holes(speech, covered):
         previous = merged[-1] if merged else None
-        if previous and not any(previous[1] <= low and high <= start for low, high in covered):
+        # No word between the two holes (only silence): one stretch, decoded together.
+        if previous and bisect.bisect_left(lows, previous[1]) == bisect.bisect_left(lows, start):
             merged[-1] = (previous[0], end, previous[2] + end - start)
         else:
             merged.append((start, end, end - start))
