@@ -263,7 +263,14 @@ def splice(
     """Return ``segments`` with the words of ``found`` (a decode of ``stretch``) that
     lie in it and over no word already there, as segments of their own, in time order;
     and how many words were added."""
-    old = [(word["start"], word["end"]) for segment in segments for word in segment["words"]]
+    # Only the words near the stretch can meet the new ones (a long file has thousands).
+    reach = (stretch[0] - 2 * MARGIN_SECONDS, stretch[1] + 2 * MARGIN_SECONDS)
+    old = [
+        (word["start"], word["end"])
+        for segment in segments
+        for word in segment["words"]
+        if word["end"] > reach[0] and word["start"] < reach[1]
+    ]
     added: list[Segment] = []
     for segment in found:
         words = _fitting_words(segment, stretch, old)
