@@ -28,7 +28,10 @@ from dropscribe.transcript import Segment, Transcription, make_segment
 from tests.helpers import AUDIO, reference
 
 PAUSE = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
-CLIPS = ["weather", "fox", "numbers", "fox", "weather"]
+#: In this order, decoded sequentially, tiny.en skips 24.6-31.4 s and 38.2-41.4 s
+#: (64 words of 94; found among 60 random orders, 10 of which lost words): the
+#: coverage pass brings all 30 back.
+CLIPS = ["numbers", "numbers", "weather", "fox", "fox", "numbers", "numbers"]
 FOREIGN = "does not sound like English"
 
 Audio = np.ndarray
