@@ -9,23 +9,30 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import wave
 from collections.abc import Iterator
+from pathlib import Path
 
 import jiwer
 import numpy as np
 import pytest
+import structlog
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.decode import decode_file
 from dropscribe.audio.speech import detect_speech
+from dropscribe.backends.base import Done
+from dropscribe.backends.local.backend import LocalBackend
 from dropscribe.backends.local.batching import CLIP_SECONDS
 from dropscribe.backends.local.decoding import Decoded
 from dropscribe.backends.local.engine import Engine, heard
 from dropscribe.backends.local.model import resolve_model
 from dropscribe.backends.local.protocol import EngineOptions, Job
 from dropscribe.backends.local.recovery import recover_speech
+from dropscribe.config import load_settings
 from dropscribe.transcript import Segment, Transcription, make_segment
-from tests.helpers import AUDIO, reference
+from tests.helpers import AUDIO, reference, write_config
+from tests.test_local_engine import request, settle
 
 PAUSE = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
 #: In this order, decoded sequentially, tiny.en skips 24.6-31.4 s and 38.2-41.4 s
@@ -162,3 +169,31 @@ def test_french_still_sounds_foreign_with_leading_silence(engine: Engine, pad: f
         [np.zeros(int(pad * SAMPLE_RATE), dtype=np.float32), clip("french.flac")]
     )
     assert any(FOREIGN in warning for warning in transcribe(engine, audio).warnings)
+
+
+def test_the_daemons_engine_logs_what_the_pass_recovered(
+    tmp_path: Path, joined: tuple[Audio, list[tuple[float, float, list[str]]]]
+) -> None:
+    """Through the worker process, as the daemon runs it (sequential, as when busy)."""
+    audio, where = joined
+    path = tmp_path / "joined.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(SAMPLE_RATE)
+        out.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    config = write_config(tmp_path, {"backends.local": {"batched": "off", "cpu_threads": 2}})
+    backend = LocalBackend(load_settings(config))
+    try:
+        with structlog.testing.capture_logs() as logs:
+            outcome = settle(backend, request(path), timeout=300)
+    finally:
+        backend.close()
+    assert isinstance(outcome, Done), outcome
+    recovered = [entry for entry in logs if entry["event"] == "speech_recovered"]
+    assert recovered and int(recovered[0]["recovered_words"]) >= 20, recovered
+    assert recovered[0]["still_missing"] == []
+    assert outcome.result.warnings == []
+    heard = [token for segment in outcome.result.segments for token in words(segment["text"])]
+    expected = [word for _, _, clip_words in where for word in clip_words]
+    assert deletions(expected, heard) <= len(where)
