@@ -189,3 +189,11 @@ def test_a_long_recording_is_checked_in_one_sweep() -> None:
     started = time.process_time()
     assert missing_speech(segments, speech) == []
     assert time.process_time() - started < 20.0
+
+
+def test_without_word_timings_a_found_segment_is_spliced_whole() -> None:
+    bare = make_segment(" before the gap", 0.0, 2.0, [])
+    found = [make_segment(" lost words", 3.0, 5.0, []), make_segment(" again", 0.5, 1.5, [])]
+    recovery = recover([bare], [(0.0, 2.0), (3.0, 5.0)], 6.0, lambda start, end: found)
+    assert [segment["text"] for segment in recovery.segments] == [" before the gap", " lost words"]
+    assert recovery.missing == []

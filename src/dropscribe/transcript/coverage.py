@@ -238,6 +238,15 @@ def _fitting_words(found: Segment, stretch: Span, old: Sequence[Span]) -> list[W
     return kept
 
 
+def _fits_whole(segment: Segment, stretch: Span, segments: Sequence[Segment]) -> bool:
+    """Whether a segment without words lies in ``stretch`` and mostly over nothing there."""
+    span = (segment["start"], segment["end"])
+    if not stretch[0] <= (span[0] + span[1]) / 2 <= stretch[1]:
+        return False
+    length = max(span[1] - span[0], 0.01)
+    return sum(_overlap(span, there) for there in _covered(segments)) <= 0.5 * length
+
+
 def _split_around(segments: Sequence[Segment], stretch: Span) -> list[Segment]:
     """Cut a segment whose words lie on both sides of ``stretch`` there."""
     result: list[Segment] = []
@@ -273,6 +282,10 @@ def splice(
     ]
     added: list[Segment] = []
     for segment in found:
+        if not segment["words"]:  # no word timings (word_timestamps off): whole or not at all
+            if _fits_whole(segment, stretch, segments):
+                added.append(segment)
+            continue
         words = _fitting_words(segment, stretch, old)
         if not words:
             continue
@@ -283,7 +296,7 @@ def splice(
         return list(segments), 0
     joined = _split_around(segments, stretch) + added
     joined.sort(key=_start_of)
-    return joined, sum(len(segment["words"]) for segment in added)
+    return joined, sum(max(1, len(segment["words"])) for segment in added)
 
 
 def recover(
