@@ -5,7 +5,8 @@ audio): it decides how the recording is decoded (batching.plan_decoding), it
 turns silence and noise into an empty transcript instead of Whisper's "Thank
 you." (a recording where it hears no speech is not decoded at all, and a
 segment outside its speech that the decoder itself calls no speech is
-dropped), and it feeds the warnings (local_warnings).
+dropped), it shows the coverage pass the speech no word covers, to decode
+again (recovery.py), and it feeds the warnings (quality.py).
 """
 
 from __future__ import annotations
