@@ -110,18 +110,6 @@ def test_one_unsure_word_is_too_little_to_call_another_language() -> None:
     assert warnings == []
 
 
-def test_words_outside_the_speech_do_not_judge_the_language() -> None:
-    over_silence = sentence(3.0, 5.0, probability=0.2)
-    warnings = transcript_warnings(
-        [sentence(0, 3, probability=0.9), over_silence],
-        [scored(0, 5)],
-        [(0.0, 3.0)],
-        5.0,
-        english_only=True,
-    )
-    assert warnings == []
-
-
 @pytest.fixture(scope="module")
 def engine(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBackend]:
     backend = LocalBackend(load_settings(write_config(tmp_path_factory.mktemp("warnings"))))

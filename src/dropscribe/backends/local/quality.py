@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from dropscribe.audio.cuts import Span
-from dropscribe.transcript import Segment, Word
+from dropscribe.transcript import Segment
 from dropscribe.transcript.coverage import missing_speech, missing_warning
 
 #: Whisper's own threshold: below it, a window is decoded again.
@@ -79,7 +79,7 @@ def transcript_warnings(
     missing = missing_warning(missing_speech(segments, speech))
     if missing is not None:
         warnings.append(missing)
-    if english_only and segments and _sounds_foreign(segments, speech, logprob):
+    if english_only and segments and _sounds_foreign(segments, logprob):
         warnings.append(
             "The English-only model decoded speech that does not sound like English; if "
             'it is another language, use a multilingual model (such as "small") and set '
@@ -95,33 +95,26 @@ def _weighted_logprob(scores: Sequence[SegmentScore]) -> float | None:
     return sum(s.avg_logprob * max(s.end - s.start, 0.01) for s in scores) / total
 
 
-def _sounds_foreign(
-    segments: Sequence[Segment], speech: Sequence[Span], logprob: float | None
-) -> bool:
-    """Judge the language on the words heard in speech, by their probabilities.
+def _sounds_foreign(segments: Sequence[Segment], logprob: float | None) -> bool:
+    """Judge the language on the words' own probabilities.
 
     A segment's log-probability also scores its timestamps: 0.5 s of silence before
     "Go forward ten meters" took it from -0.67 to -0.78, past FOREIGN_LOGPROB, while
-    the words' own probabilities rose (0.76 to 0.86). On every clean English
-    recording, with and without leading or trailing silence, the words averaged
-    0.76 or more, the French and Chinese ones 0.60 or less (bench/README.md,
-    issue 25). The log-probability decides only where there are no word timings.
+    the words' probabilities rose (0.76 to 0.86). On every clean English recording,
+    with and without silence before or after it, the words averaged 0.76 or more,
+    the French and Chinese ones 0.60 or less (bench/README.md, issue 25). Words the
+    detector did not place in speech count too: an English-only model's "Thank you
+    very much" over French is such words. The log-probability decides only where
+    there are no word timings.
     """
     probabilities = [
         float(score)
         for segment in segments
         for word in segment["words"]
-        if (score := word["score"]) is not None and _in_speech(word, speech)
+        if (score := word["score"]) is not None
     ]
     if probabilities:
         if len(probabilities) < FOREIGN_MIN_WORDS:
             return False
         return sum(probabilities) / len(probabilities) < FOREIGN_WORD_PROBABILITY
     return logprob is not None and logprob < FOREIGN_LOGPROB
-
-
-def _in_speech(word: Word, speech: Sequence[Span]) -> bool:
-    """Whether the detector heard speech under ``word`` (all words count without it)."""
-    if not speech:
-        return True
-    return any(start < word["end"] and end > word["start"] for start, end in speech)
