@@ -50,7 +50,7 @@ def test_low_confidence_a_looping_segment_and_untranscribed_speech_are_each_name
     assert len(warnings) == 3
     assert "unsure" in warnings[0] and "-1.30" in warnings[0]
     assert "repeats itself (at 0.0 s)" in warnings[1]
-    assert "18 s of speech that got no text" in warnings[2]
+    assert warnings[2].startswith("Speech at 0:12-0:30 has no transcript")
 
 
 def test_mostly_silence_is_said() -> None:
@@ -58,9 +58,18 @@ def test_mostly_silence_is_said() -> None:
     assert warnings[0].startswith("The recording is mostly silence")
 
 
+def sentence(start: float, end: float, probability: float, count: int = 4) -> Segment:
+    step = (end - start) / count
+    words = [
+        make_word(f"w{index}", start + index * step, start + (index + 1) * step, probability)
+        for index in range(count)
+    ]
+    return make_segment(" " + " ".join(w["word"] for w in words), start, end, words)
+
+
 def test_an_english_only_model_unsure_of_every_word_suggests_another_language() -> None:
     warnings = transcript_warnings(
-        [segment(0, 3, probability=0.4)],
+        [sentence(0, 3, probability=0.4)],
         [scored(0, 3, logprob=-0.8)],
         [(0.0, 3.0)],
         3.0,
@@ -68,13 +77,37 @@ def test_an_english_only_model_unsure_of_every_word_suggests_another_language() 
     )
     assert any("does not sound like English" in warning for warning in warnings)
     multilingual = transcript_warnings(
-        [segment(0, 3, probability=0.4)],
+        [sentence(0, 3, probability=0.4)],
         [scored(0, 3, logprob=-0.8)],
         [(0.0, 3.0)],
         3.0,
         english_only=False,
     )
     assert multilingual == []
+
+
+def test_the_language_is_judged_on_the_words_not_on_a_log_probability_silence_lowered() -> None:
+    """Silence before a short command lowers its segment's log-probability (it also
+    scores the timestamps) while its words stay confident: that is English."""
+    confident = transcript_warnings(
+        [sentence(1.0, 3.0, probability=0.85)],
+        [scored(0.0, 3.0, logprob=-0.8)],
+        [(1.0, 3.0)],
+        3.0,
+        english_only=True,
+    )
+    assert confident == []
+
+
+def test_one_unsure_word_is_too_little_to_call_another_language() -> None:
+    warnings = transcript_warnings(
+        [sentence(0, 1, probability=0.55, count=1)],
+        [scored(0, 1, logprob=-0.9)],
+        [(0.0, 1.0)],
+        1.0,
+        english_only=True,
+    )
+    assert warnings == []
 
 
 @pytest.fixture(scope="module")

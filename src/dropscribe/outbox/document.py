@@ -13,6 +13,7 @@ from importlib import resources
 from typing import Any
 
 from dropscribe.transcript import Document, EngineInfo, Transcription, iso_time
+from dropscribe.transcript.coverage import clip_stretched
 from dropscribe.transcript.segments import tidy_segments
 
 
@@ -25,9 +26,12 @@ def build_document(
     backend: str,
     now: dt.datetime | None = None,
 ) -> Document:
-    """Return the ``<stem>.json`` document for ``result``, its segments tidied."""
+    """Return the ``<stem>.json`` document for ``result``, its segments tidied and no
+    word stretched over a gap."""
     created = iso_time((now or dt.datetime.now(dt.UTC)).timestamp())
-    segments = tidy_segments(result.segments)
+    # Every engine's words, remote ones too, are clipped to a plausible length here; the
+    # local engine also decoded the speech under them again (transcript/coverage.py).
+    segments = tidy_segments(clip_stretched(result.segments, []))
     words = [word for segment in segments for word in segment["words"]]
     engine: EngineInfo = {"backend": backend, "model": result.model}
     if result.upload is not None:

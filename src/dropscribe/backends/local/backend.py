@@ -283,6 +283,9 @@ class LocalBackend:
             decoding=finished.decoding,
             seconds=round(result.prediction_time_ms / 1000, 2),
         )
+        if finished.coverage is not None:
+            # Speech the decoder had left without words, decoded again (transcript/coverage.py).
+            log.info("speech_recovered", job=slot.job_id, **finished.coverage)
         for warning in result.warnings:
             log.warning("transcript_warning", job=slot.job_id, warning=warning)
 

@@ -175,3 +175,15 @@ def _segment_dict(segment: Any, offset: float) -> Segment:
         for word in (segment.words or [])
     ]
     return make_segment(segment.text, segment.start + offset, segment.end + offset, words)
+
+
+def decode_stretch(
+    model: Any, audio: Any, start: float, end: float, options: dict[str, Any], keep: Keep
+) -> Decoded:
+    """Decode ``[start, end)`` of the recording alone, without the words before it as a
+    prompt (the coverage pass: the stretch the long-form decoding skipped)."""
+    clip = audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)]
+    segments, info = model.transcribe(clip, **{**options, "condition_on_previous_text": False})
+    decoded = _collect(segments, start, lambda _end: None, keep)
+    decoded.language = info.language
+    return decoded

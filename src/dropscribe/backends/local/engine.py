@@ -5,7 +5,8 @@ audio): it decides how the recording is decoded (batching.plan_decoding), it
 turns silence and noise into an empty transcript instead of Whisper's "Thank
 you." (a recording where it hears no speech is not decoded at all, and a
 segment outside its speech that the decoder itself calls no speech is
-dropped), and it feeds the warnings (local_warnings).
+dropped), it shows the coverage pass the speech no word covers, to decode
+again (recovery.py), and it feeds the warnings (quality.py).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ from dropscribe.backends.local.decoding import (
 )
 from dropscribe.backends.local.protocol import EngineOptions, Job
 from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
+from dropscribe.backends.local.recovery import recover_speech
 from dropscribe.backends.local.threads import plan_threads
 from dropscribe.transcript import Transcription
+from dropscribe.transcript.coverage import Recovery, Span
 
 #: Whisper's own threshold for "this window holds no speech".
 NO_SPEECH = 0.6
@@ -76,11 +79,17 @@ class Engine:
         self.multilingual = bool(self.model.model.is_multilingual)
 
     def transcribe(
-        self, job: Job, audio: Any, decodes: int, report: Callable[[float], None]
+        self,
+        job: Job,
+        audio: Any,
+        decodes: int,
+        report: Callable[[float], None],
+        noted: Callable[[dict[str, object]], None] | None = None,
     ) -> tuple[Transcription, Decoding]:
         """Transcribe decoded ``audio`` using up to ``decodes`` parallel decodes.
 
-        Returns the transcription (warnings included) and how it was decoded.
+        Returns the transcription (warnings included) and how it was decoded;
+        ``noted`` is told what the coverage pass did, when it found speech missing.
         """
         started = time.perf_counter()
         duration = len(audio) / SAMPLE_RATE
@@ -89,6 +98,10 @@ class Engine:
         speech = detect_speech(audio, SAMPLE_RATE, max_speech_seconds=CLIP_SECONDS)
         plan = plan_decoding(self.options.batched, speech, duration, decodes)
         decoded, decoding = self._decode(job, audio, plan, speech, report, decodes)
+        if speech:
+            decoded, recovery = self._recover(job, audio, decoded, speech)
+            if recovery.stretches and noted is not None:
+                noted(recovery.log_fields())
         result = Transcription(
             segments=decoded.segments,
             language=decoded.language or self._language(job, audio),
@@ -143,6 +156,15 @@ class Engine:
             return sequential, "sequential"
         options["vad_filter"] = self.options.vad_filter
         return decode_sequential(self.model, audio, options, report, keep), "sequential"
+
+    def _recover(
+        self, job: Job, audio: Any, decoded: Decoded, speech: list[Span]
+    ) -> tuple[Decoded, Recovery]:
+        """The coverage pass (recovery.py): speech that no word covers, decoded again."""
+        options = self._decode_options(job)
+        options["language"] = decoded.language or self._language(job, audio)
+        options["vad_filter"] = self.options.vad_filter
+        return recover_speech(self.model, audio, decoded, speech, options, heard(speech))
 
     def _decode_options(self, job: Job) -> dict[str, Any]:
         return {

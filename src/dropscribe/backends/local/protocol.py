@@ -127,6 +127,8 @@ class Finished:
     result: Transcription
     #: How it was decoded ("sequential", "batched", "parts", ...), for the log.
     decoding: str = "sequential"
+    #: What the coverage pass found and did, for the log (None when nothing was missing).
+    coverage: dict[str, object] | None = None
 
 
 @dataclass(frozen=True)

@@ -170,12 +170,15 @@ def _transcribe_loop(
         decodes = load.start()
         send(Started(job.job_id, len(audio) / SAMPLE_RATE))
         try:
-            result, decoding = engine.transcribe(job, audio, decodes, _progress_to(send, job))
+            coverage: dict[str, object] = {}
+            result, decoding = engine.transcribe(
+                job, audio, decodes, _progress_to(send, job), noted=coverage.update
+            )
         except Exception as exc:
             message = "The engine failed on this file; it is tried again."
             send(JobFailed(job.job_id, message, bad_input=False, detail=_detail(exc)))
         else:
-            send(Finished(job.job_id, result, decoding))
+            send(Finished(job.job_id, result, decoding, coverage or None))
         finally:
             load.finish(decodes)
 

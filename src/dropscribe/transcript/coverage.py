@@ -1,0 +1,347 @@
+"""No speech left behind: the words of a transcript against the speech the detector heard.
+
+Whisper's long-form decoding sometimes emits its end of text early in a
+window and moves on: the rest of the window gets no words, and the last word
+is stretched over it (measured: "to" from 62.1 s to 79.5 s, 17 words lost,
+no warning). So after decoding, on every engine path:
+
+1. :func:`clip_stretched`: a word longer than ``MAX_WORD_SECONDS`` keeps
+   ``PLAUSIBLE_WORD_SECONDS`` at the end that holds speech (or touches its
+   neighbour); a segment's bounds come back to its words.
+2. :func:`missing_speech`: the stretches of detected speech that no word
+   covers, at least ``MIN_MISSING_SECONDS`` of speech each (stretches with no
+   word between them count as one).
+3. :func:`recover`: each stretch is decoded again alone (with margins, by a
+   ``decode`` the engine supplies: no prompt of the words before), and
+   :func:`splice` puts the new words in at their times, never over a word
+   already there. What is still missing is named by :func:`missing_warning`.
+
+Pure: segments are the transcript dicts, speech spans are seconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from dropscribe.transcript import Segment, Word, clock_time, make_segment
+from dropscribe.transcript.segments import split_segment
+from dropscribe.transcript.wording import join_words
+
+Span = tuple[float, float]
+#: Decodes the audio of ``[start, end)`` alone; returns segments on the recording's clock.
+Decode = Callable[[float, float], list[Segment]]
+
+#: Less uncovered speech than this is the pause between words, not a lost phrase.
+MIN_MISSING_SECONDS = 1.0
+#: Longer "words" are stretched over speech or silence (the longest real word
+#: measured on the shared recordings, a sentence's last, held: 1.9 s).
+MAX_WORD_SECONDS = 2.5
+#: What a stretched word is clipped to: about what its letters take to say (the
+#: shared recordings: 0.06 s a character and a little), at most a second. Short, so
+#: that the words after it, lost under it, are found and not taken for it.
+PLAUSIBLE_WORD_SECONDS = 1.0
+SECONDS_PER_CHARACTER = 0.06
+WORD_BASE_SECONDS = 0.2
+#: A segment reaching further than this past its first or last word is cut back to them.
+SEGMENT_SLACK_SECONDS = 1.0
+#: Audio decoded on each side of a missing stretch, so its edge words are heard whole.
+MARGIN_SECONDS = 0.5
+#: A word's timing is this loose at each edge.
+WORD_TOLERANCE = 0.15
+#: Stretches still missing after a decode are decoded once more, shorter (measured:
+#: a second round found a digit string the first, 15 s long, skipped again).
+ROUNDS = 2
+#: At most this many stretches are named in the warning.
+NAMED_STRETCHES = 3
+
+
+@dataclass
+class Recovery:
+    """What the coverage pass did: the segments after it, and the stretches concerned."""
+
+    segments: list[Segment]
+    #: The stretches found without words, before any was decoded again.
+    stretches: list[Span] = field(default_factory=list)
+    #: The stretches still without words afterwards.
+    missing: list[Span] = field(default_factory=list)
+    recovered_words: int = 0
+    decoded_seconds: float = 0.0
+
+    def log_fields(self) -> dict[str, object]:
+        def shown(spans: Sequence[Span]) -> list[str]:
+            return [f"{clock_time(start)}-{clock_time(math.ceil(end))}" for start, end in spans]
+
+        return {
+            "stretches": shown(self.stretches),
+            "recovered_words": self.recovered_words,
+            "decoded_seconds": round(self.decoded_seconds, 1),
+            "still_missing": shown(self.missing),
+        }
+
+
+def _overlap(a: Span, b: Span) -> float:
+    return max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+
+
+def _speech_in(speech: Sequence[Span], span: Span) -> float:
+    return sum(_overlap(span, heard) for heard in speech)
+
+
+def _clip_word(word: Word, before: Word | None, after: Word | None, speech: Sequence[Span]) -> Word:
+    """Return ``word`` clipped to a plausible length when it is stretched: its head or
+    its tail, whichever holds more speech (the detector's), else the one that touches
+    its neighbour, else the head (Whisper stretches the last word before a jump)."""
+    start, end = word["start"], word["end"]
+    if end - start <= MAX_WORD_SECONDS:
+        return word
+    length = plausible_length(word["word"])
+    head = (start, start + length)
+    tail = (end - length, end)
+    in_head, in_tail = _speech_in(speech, head), _speech_in(speech, tail)
+    if abs(in_head - in_tail) >= 0.1:
+        keep = head if in_head > in_tail else tail
+    else:
+        gap_before = start - before["end"] if before else float("inf")
+        gap_after = after["start"] - end if after else float("inf")
+        keep = tail if gap_after < gap_before else head
+    return {**word, "start": round(keep[0], 3), "end": round(keep[1], 3)}
+
+
+def plausible_length(text: str) -> float:
+    """How long a word that reads ``text`` plausibly lasts, in seconds."""
+    return min(PLAUSIBLE_WORD_SECONDS, WORD_BASE_SECONDS + SECONDS_PER_CHARACTER * len(text))
+
+
+def clip_stretched(segments: Sequence[Segment], speech: Sequence[Span]) -> list[Segment]:
+    """Return ``segments`` with stretched words clipped and each segment's bounds no
+    further than ``SEGMENT_SLACK_SECONDS`` from its words."""
+    words = [word for segment in segments for word in segment["words"]]
+    clipped = [
+        _clip_word(
+            word,
+            words[index - 1] if index else None,
+            words[index + 1] if index + 1 < len(words) else None,
+            speech,
+        )
+        for index, word in enumerate(words)
+    ]
+    result: list[Segment] = []
+    position = 0
+    for segment in segments:
+        own = clipped[position : position + len(segment["words"])]
+        position += len(own)
+        result.append(_fit_segment({**segment, "words": own}))
+    return result
+
+
+def _fit_segment(segment: Segment) -> Segment:
+    words = segment["words"]
+    if not words:
+        return segment
+    start, end = segment["start"], segment["end"]
+    if words[0]["start"] - start > SEGMENT_SLACK_SECONDS:
+        start = words[0]["start"]
+    if end - words[-1]["end"] > SEGMENT_SLACK_SECONDS:
+        end = words[-1]["end"]
+    return {**segment, "start": start, "end": max(start, end)}
+
+
+def _covered(segments: Sequence[Segment]) -> list[Span]:
+    """What the transcript covers: its words (a little wider), or a segment's time
+    where it has no word timings."""
+    spans: list[Span] = []
+    for segment in segments:
+        if segment["words"]:
+            spans += [
+                (word["start"] - WORD_TOLERANCE, word["end"] + WORD_TOLERANCE)
+                for word in segment["words"]
+            ]
+        else:
+            spans.append((segment["start"], segment["end"]))
+    return sorted(spans)
+
+
+def _union(spans: Sequence[Span]) -> list[Span]:
+    """Return sorted ``spans`` with the overlapping ones joined: disjoint, in order."""
+    joined: list[Span] = []
+    for low, high in spans:
+        if joined and low <= joined[-1][1]:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], high))
+        else:
+            joined.append((low, high))
+    return joined
+
+
+def _holes(speech: Sequence[Span], covered: Sequence[Span]) -> list[Span]:
+    """Return the parts of ``speech`` outside ``covered`` (disjoint, in order), in one
+    sweep: a long recording has thousands of both."""
+    holes: list[Span] = []
+    first = 0
+    for start, end in sorted(speech):
+        while first < len(covered) and covered[first][1] <= start:
+            first += 1
+        cursor, index = start, first
+        while index < len(covered) and covered[index][0] < end:
+            low, high = covered[index]
+            if low > cursor:
+                holes.append((cursor, low))
+            cursor = max(cursor, high)
+            index += 1
+        if cursor < end:
+            holes.append((cursor, end))
+    return holes
+
+
+def missing_speech(
+    segments: Sequence[Segment],
+    speech: Sequence[Span],
+    min_seconds: float = MIN_MISSING_SECONDS,
+) -> list[Span]:
+    """Return the stretches of ``speech`` that no word covers, each holding at least
+    ``min_seconds`` of speech; neighbouring holes with no word between them are one."""
+    covered = _union(_covered(segments))
+    lows = [low for low, _ in covered]
+    merged: list[tuple[float, float, float]] = []
+    for start, end in _holes(speech, covered):
+        previous = merged[-1] if merged else None
+        # No word between the two holes (only silence): one stretch, decoded together.
+        if previous and bisect.bisect_left(lows, previous[1]) == bisect.bisect_left(lows, start):
+            merged[-1] = (previous[0], end, previous[2] + end - start)
+        else:
+            merged.append((start, end, end - start))
+    return [(round(s, 3), round(e, 3)) for s, e, heard in merged if heard >= min_seconds]
+
+
+def _fitting_words(found: Segment, stretch: Span, old: Sequence[Span]) -> list[Word]:
+    """The words of ``found`` whose middle lies in ``stretch``, trimmed off the words
+    already there; a word lying mostly over one of them is that word heard again."""
+    kept: list[Word] = []
+    for word in found["words"]:
+        middle = (word["start"] + word["end"]) / 2
+        span = (word["start"], word["end"])
+        length = max(span[1] - span[0], 0.01)
+        if not stretch[0] - WORD_TOLERANCE <= middle <= stretch[1] + WORD_TOLERANCE:
+            continue
+        if any(_overlap(span, there) > 0.5 * length for there in old):
+            continue
+        start, end = span
+        for low, high in old:
+            if _overlap((start, end), (low, high)) > 0:
+                if (low + high) / 2 < middle:
+                    start = min(high, end)
+                else:
+                    end = max(low, start)
+        kept.append({**word, "start": round(start, 3), "end": round(end, 3)})
+    return kept
+
+
+def _fits_whole(segment: Segment, stretch: Span, segments: Sequence[Segment]) -> bool:
+    """Whether a segment without words lies in ``stretch`` and mostly over nothing there."""
+    span = (segment["start"], segment["end"])
+    if not stretch[0] <= (span[0] + span[1]) / 2 <= stretch[1]:
+        return False
+    length = max(span[1] - span[0], 0.01)
+    return sum(_overlap(span, there) for there in _covered(segments)) <= 0.5 * length
+
+
+def _split_around(segments: Sequence[Segment], stretch: Span) -> list[Segment]:
+    """Cut a segment whose words lie on both sides of ``stretch`` there."""
+    result: list[Segment] = []
+    for segment in segments:
+        words = segment["words"]
+        cuts = [
+            index
+            for index in range(1, len(words))
+            if words[index - 1]["end"] <= stretch[0] + WORD_TOLERANCE
+            and words[index]["start"] >= stretch[1] - WORD_TOLERANCE
+        ]
+        result += split_segment(segment, cuts[:1]) if cuts else [segment]
+    return result
+
+
+def _start_of(segment: Segment) -> float:
+    return segment["words"][0]["start"] if segment["words"] else segment["start"]
+
+
+def splice(
+    segments: Sequence[Segment], stretch: Span, found: Sequence[Segment]
+) -> tuple[list[Segment], int]:
+    """Return ``segments`` with the words of ``found`` (a decode of ``stretch``) that
+    lie in it and over no word already there, as segments of their own, in time order;
+    and how many words were added."""
+    # Only the words near the stretch can meet the new ones (a long file has thousands).
+    reach = (stretch[0] - 2 * MARGIN_SECONDS, stretch[1] + 2 * MARGIN_SECONDS)
+    old = [
+        (word["start"], word["end"])
+        for segment in segments
+        for word in segment["words"]
+        if word["end"] > reach[0] and word["start"] < reach[1]
+    ]
+    added: list[Segment] = []
+    for segment in found:
+        if not segment["words"]:  # no word timings (word_timestamps off): whole or not at all
+            if _fits_whole(segment, stretch, segments):
+                added.append(segment)
+            continue
+        words = _fitting_words(segment, stretch, old)
+        if not words:
+            continue
+        whole = len(words) == len(segment["words"])
+        text = segment["text"] if whole else " " + join_words([w["word"] for w in words])
+        added.append(make_segment(text, words[0]["start"], words[-1]["end"], words))
+    if not added:
+        return list(segments), 0
+    joined = _split_around(segments, stretch) + added
+    joined.sort(key=_start_of)
+    return joined, sum(max(1, len(segment["words"])) for segment in added)
+
+
+def recover(
+    segments: Sequence[Segment],
+    speech: Sequence[Span],
+    duration: float,
+    decode: Decode,
+    rounds: int = ROUNDS,
+) -> Recovery:
+    """Run the coverage pass: clip, find what is missing, decode it again, splice."""
+    recovery = Recovery(clip_stretched(segments, speech))
+    stretches = missing_speech(recovery.segments, speech)
+    recovery.stretches = stretches
+    for _ in range(rounds):
+        if not stretches:
+            break
+        for stretch in stretches:
+            start = max(0.0, stretch[0] - MARGIN_SECONDS)
+            end = min(duration, stretch[1] + MARGIN_SECONDS)
+            recovery.decoded_seconds += end - start
+            found = clip_stretched(decode(start, end), speech)
+            recovery.segments, added = splice(recovery.segments, stretch, found)
+            recovery.recovered_words += added
+        again = missing_speech(recovery.segments, speech)
+        if again == stretches:
+            break
+        stretches = again
+    recovery.missing = stretches
+    return recovery
+
+
+def missing_warning(missing: Sequence[Span]) -> str | None:
+    """The sentence for ``warnings`` naming where speech still has no words, or None."""
+    if not missing:
+        return None
+    named = ", ".join(
+        f"{clock_time(start)}-{clock_time(max(math.ceil(end), int(start) + 1))}"
+        for start, end in missing[:NAMED_STRETCHES]
+    )
+    more = len(missing) - NAMED_STRETCHES
+    if more > 0:
+        total = sum(end - start for start, end in missing)
+        named += f" and {more} more stretch{'es' if more > 1 else ''} ({total:.0f} s in all)"
+    return (
+        f"Speech at {named} has no transcript: the voice detector heard speech there but "
+        "the engine gave no words (another language, music or noise?); check that part "
+        "against the audio."
+    )
