@@ -17,7 +17,7 @@ import structlog
 
 from dropscribe import __version__
 from dropscribe.backends.base import Backend
-from dropscribe.config import CurrentSettings, Settings, load_settings
+from dropscribe.config import CurrentSettings, PathsSettings, Settings, load_settings
 from dropscribe.config.originals import archive_folder
 from dropscribe.errors import ConfigError, local_fault
 from dropscribe.inbox.intake import Intake
@@ -25,7 +25,9 @@ from dropscribe.inbox.presence import InboxPresence
 from dropscribe.inbox.watcher import InboxWatcher
 from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.dispatcher import Dispatcher
+from dropscribe.jobs.failures import where_is
 from dropscribe.jobs.readiness import Readiness
+from dropscribe.jobs.states import JobState
 from dropscribe.jobs.store import Store
 from dropscribe.outbox.hooks import HookCommands, Hooks
 from dropscribe.outbox.writer import Outbox, Sidecars
@@ -61,9 +63,17 @@ def prepare_directories(settings: Settings) -> None:
         archive.mkdir(parents=True, exist_ok=True)
 
 
-def waiting_jobs(counts: dict[str, int]) -> int:
-    """Return how many jobs wait for their files in the inbox (queued or in hand)."""
-    return sum(counts[state] for state in ("queued", "submitting", "running"))
+#: Jobs looked at to tell whether any waits for a file in the inbox.
+WAITING_SAMPLE = 50
+
+
+def waiting_on_inbox(store: Store, paths: PathsSettings) -> int:
+    """Return how many jobs (of the oldest few queued or in hand) wait for a file in the
+    inbox: a job retried from the failed folder reads its original there, so an empty
+    inbox is no sign of a share gone away for it."""
+    states = [JobState.QUEUED, JobState.SUBMITTING, JobState.RUNNING]
+    jobs = store.jobs(states, limit=WAITING_SAMPLE)
+    return sum(1 for job in jobs if where_is(paths, job)[0] == paths.inbox)
 
 
 def status_line(counts: dict[str, int], in_flight: int) -> str:
@@ -148,7 +158,8 @@ class Daemon:
             self.readiness,
         )
         store = self.store
-        presence = InboxPresence(settings.paths.inbox, lambda: waiting_jobs(store.counts()))
+        paths = settings.paths
+        presence = InboxPresence(paths.inbox, lambda: waiting_on_inbox(store, paths))
         self.machine = MachineWatch(self.readiness, presence, self.current.get)
 
     def run(self) -> int:
