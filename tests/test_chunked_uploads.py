@@ -142,12 +142,14 @@ def test_a_chunk_that_fails_for_good_fails_the_file_and_retry_sends_only_what_is
         # The sentence names the failed chunk's time range and the server's words.
         assert report["error"].startswith("The part from 0:0")
         assert "audio could not be decoded" in report["error"]
+        # The failure stopped the preparation; the chunks it had written are kept.
+        kept = sum(len(found) for found in saved_chunks(workdir).values())
         subprocess_retry(config)
         with DaemonProcess(config) as daemon:
             wait_for(lambda: (outbox / "meeting.json").exists(), 60, "the transcript")
-            prepared_again = daemon.event("upload_prepared")
+            prepared_again = [e["chunk"] for e in chunk_events(daemon, "chunk_prepared")]
             assert daemon.stop() == 0
-    assert prepared_again is None  # the plan and the chunk files were kept
+    assert kept >= 2 and all(index >= kept for index in prepared_again)
     hashes = [job.audio_sha256 for job in server.submissions]
     assert len(hashes) == len(set(hashes))  # the finished chunk was not sent again
     document = json.loads((outbox / "meeting.json").read_text())

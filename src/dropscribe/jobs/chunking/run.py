@@ -18,6 +18,7 @@ import structlog
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
+from dropscribe.jobs.chunking.feed import ChunkFeed
 from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
 from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.store import Job, Store
@@ -75,8 +76,12 @@ class ChunkRun:
         workdir: Path,
         chunks: list[Chunk],
         progress: ChunkProgress | None = None,
+        feed: ChunkFeed | None = None,
     ) -> None:
         self.progress = progress
+        #: Chunks still being prepared come from here (None: all are in ``chunks``).
+        self.feed = feed
+        self.known = list(chunks)
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -98,27 +103,65 @@ class ChunkRun:
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
         Failed when one failed for good or the server is down, None when told to stop."""
-        if not self.todo:
-            return Done(Transcription([], None, None, 0.0))
+        self._planned()
         running: dict[Any, Chunk] = {}
         with ThreadPoolExecutor(self.section.concurrency, thread_name_prefix="chunk") as pool:
             while True:
+                self._take_arrivals()
                 now = self.clock()
                 self._start_due(pool, running, now)
                 if not running:
-                    if not self._more_to_do():
+                    if not self._more_to_do() and not self._expecting():
                         break
-                    earliest = min(due for due, _ in self.todo)
-                    self.stopping.wait(max(0.0, earliest - now))
+                    self._idle(now)
                     continue
-                finished, _ = wait(running, timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+                arrival = [self.feed.signal] if self._expecting() and self.feed else []
+                finished, _ = wait(
+                    [*running, *arrival], timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED
+                )
                 for done in finished:
-                    self._give_back_a_slot()
-                    self._settle(running.pop(done), done.result())
+                    if done in running:
+                        self._give_back_a_slot()
+                        self._settle(running.pop(done), done.result())
         return self._outcome()
 
     def _more_to_do(self) -> bool:
         return bool(self.todo) and self.failure is None and not self.stopping.is_set()
+
+    def _expecting(self) -> bool:
+        """Whether chunks still being prepared are to be waited for."""
+        return (
+            self.feed is not None
+            and self.feed.open
+            and self.failure is None
+            and not self.stopping.is_set()
+        )
+
+    def _idle(self, now: float) -> None:
+        """Wait, with nothing running, for the next chunk due or prepared (or a stop)."""
+        delay = min((due for due, _ in self.todo), default=now + LEND_CHECK_SECONDS) - now
+        delay = max(0.0, delay)
+        if self._expecting() and self.feed is not None:
+            wait([self.feed.signal], timeout=min(delay, LEND_CHECK_SECONDS))
+        else:
+            self.stopping.wait(delay)
+
+    def _take_arrivals(self) -> None:
+        """Queue the chunks the preparation has written since the last look."""
+        if self.feed is None:
+            return
+        arrived = self.feed.take()
+        if arrived:
+            self.known.extend(arrived)
+            self.todo.extend((0.0, chunk) for chunk in arrived)
+            self._planned()
+        if self.feed.error is not None and self.failure is None:
+            self.failure = self.feed.error
+
+    def _planned(self) -> None:
+        if self.progress is not None:
+            left = [c for c in self.known if c.state != "done"]
+            self.progress.planned(len(left), sum(c.bytes for c in left))
 
     def _start_due(self, pool: ThreadPoolExecutor, running: dict[Any, Chunk], now: float) -> None:
         """Start the chunks that are due: the first on the job's own slot, each further
