@@ -1,0 +1,201 @@
+"""Issue 26: a long recording on a serverless engine, from the drop to the transcript.
+
+1. A recording of real speech (the English clips of ../shared/audio in a seeded
+   random order, with pauses of 0.7-3 s, to ``--minutes``), 16 kHz mono WAV,
+   dropped into ``dropscribe run`` on the octoai backend. The server is a
+   serverless endpoint simulated on 127.0.0.1 (bench/serverless_server.py: 4
+   workers, each job 0.05 x its audio seconds). Once with
+   ``upload_format = "original"`` (one upload of the whole WAV), once with the
+   defaults (compact chunks, streamed); interleaved over ``--rounds``. Reported:
+   drop -> transcript, when the first chunk left, the bytes sent per hour of
+   audio (base64 and JSON included), the machine's load and the CPU time used.
+2. The words: a 12-minute version through faster-whisper-server (the bundled
+   tiny.en) on the openai backend, the original against the defaults (4 chunks
+   of the plan for ``concurrency = 2``): WER of each.
+
+faster-whisper-server is not a dependency of the project; install it beside
+(see bench/remote_uploads.py). Run:
+    PYTHONPATH=$PWD/src .venv/bin/python -m bench.serverless_chunks [--part 1 2] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import wave
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.batched import ENGLISH, SAMPLE_RATE, load, wer
+from bench.harness import REPO, Daemon, clip_path, fresh_dir, machine, reference_text, report
+from bench.remote_uploads import FWS, real_server
+from bench.serverless_server import ServerlessServer
+
+WORK = REPO / "bench" / "results" / "serverless"
+
+
+def build_recording(minutes: float) -> tuple[Path, str]:
+    """The English clips in a seeded random order with pauses, to ``minutes``; its text."""
+    path = WORK / f"speech_{minutes:g}min.wav"
+    rng = np.random.default_rng(26)
+    clips = [(load(clip_path(name)), reference_text(name) or "") for name in ENGLISH]
+    texts: list[str] = []
+    total, target = 0, int(minutes * 60 * SAMPLE_RATE)
+    with wave.open(str(path), "wb") as stream:
+        stream.setnchannels(1)
+        stream.setsampwidth(2)
+        stream.setframerate(SAMPLE_RATE)
+        while total < target:
+            for index in rng.permutation(len(clips)):
+                audio, text = clips[index]
+                pause = np.zeros(int(rng.uniform(0.7, 3.0) * SAMPLE_RATE), np.float32)
+                block = np.concatenate([audio, pause])
+                stream.writeframes((np.clip(block, -1, 1) * 32767).astype("<i2").tobytes())
+                total += len(block)
+                texts.append(text)
+    return path, " ".join(texts)
+
+
+def config_for(work: Path, section: str, keys: dict[str, Any]) -> Path:
+    lines = [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+    config = work / "bench.toml"
+    config.write_text(
+        "\n".join(
+            [
+                '[paths]\ninbox = "inbox"\noutbox = "outbox"\noriginals = "keep"',
+                "[watch]\nsettle_seconds = 0.5",
+                f'[transcribe]\nbackend = "{section}"\nformats = ["json"]',
+                f"[backends.{section}]",
+                *lines,
+                '[log]\nformat = "json"\n',
+            ]
+        )
+    )
+    return config
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process and its waited-for children (the workers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def drop_to_transcript(
+    label: str, recording: Path, section: str, keys: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """Start the daemon, drop ``recording`` once it is ready; time it to the transcript."""
+    work = fresh_dir(WORK / label)
+    (work / "inbox").mkdir()
+    daemon = Daemon(config_for(work, section, keys))
+    try:
+        daemon.wait_log('"ready"', 60)
+        load_before = os.getloadavg()[0]
+        dropped = time.time()
+        os.link(recording, work / "inbox" / recording.name)
+        daemon.wait_log('"job_done"', timeout)
+        took = time.time() - dropped
+        cpu = cpu_seconds(daemon.process.pid)
+        load_after = os.getloadavg()[0]
+    finally:
+        daemon.stop()
+    events = [json.loads(line) for line in daemon.log.read_text().splitlines() if line[:1] == "{"]
+    submitted = [at(e) - dropped for e in events if e.get("event") == "chunk_submitted"]
+    document = json.loads(next((work / "outbox").glob("*.json")).read_text())
+    return {
+        "seconds": took,
+        "first_sent": min(submitted) if submitted else None,
+        "chunks": len(submitted) or 1,
+        "cpu": cpu,
+        "load": (load_before, load_after),
+        "text": document["transcription"],
+        "duration": document["duration"],
+    }
+
+
+def at(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+def one_round(recording: Path, rtf: float, label: str) -> dict[str, dict[str, Any]]:
+    runs: dict[str, dict[str, Any]] = {}
+    sides = {
+        "original": {"upload_format": "original", "max_upload_bytes": 2**31},
+        "defaults": {},
+    }
+    for side, extra in sides.items():
+        server = ServerlessServer(workers=4, rtf=rtf)
+        keys = {"endpoint": f"{server.url}/predict", "timeout_seconds": 600, **extra}
+        try:
+            runs[side] = drop_to_transcript(f"{label}-{side}", recording, "octoai", keys, 3600)
+        finally:
+            server.close()
+        runs[side]["sent"] = server.body_bytes()
+    return runs
+
+
+def part_timing(minutes: float, rtf: float, rounds: int) -> dict[str, str]:
+    recording, _ = build_recording(minutes)
+    results = [one_round(recording, rtf, f"round{n}") for n in range(rounds)]
+    hours = results[0]["defaults"]["duration"] / 3600
+    rows = {
+        "recording": f"{hours * 60:.1f} min of speech with pauses, "
+        f"{recording.stat().st_size / 1e6:.0f} MB as 16 kHz mono WAV; "
+        f"server: 4 workers, each job {rtf} x its audio seconds",
+    }
+    for n, runs in enumerate(results):
+        for side, run in runs.items():
+            first = f", first chunk sent at {run['first_sent']:.1f} s" if side == "defaults" else ""
+            rows[f"round {n + 1}, {side}"] = (
+                f"{run['seconds']:.1f} s drop -> transcript ({run['chunks']} upload(s){first}); "
+                f"{run['sent'] / hours / 1e6:.1f} MB sent per hour; daemon+worker CPU "
+                f"{run['cpu']:.1f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
+            )
+    ratios = [r["original"]["seconds"] / r["defaults"]["seconds"] for r in results]
+    rows["ratio original / defaults (median)"] = f"{statistics.median(ratios):.2f}"
+    return rows
+
+
+def part_words(minutes: float) -> dict[str, str]:
+    recording, reference = build_recording(minutes)
+    rows: dict[str, str] = {}
+    sides = {"original": {"upload_format": "original", "max_upload_bytes": 2**31}, "defaults": {}}
+    with real_server(2) as url:
+        for side, extra in sides.items():
+            keys = {"base_url": url, "timeout_seconds": 600, **extra}
+            run = drop_to_transcript(f"words-{side}", recording, "openai", keys, 3600)
+            rows[side] = (
+                f"{run['chunks']} upload(s), {run['seconds']:.0f} s, "
+                f"WER {wer(reference, run['text']):.4f} ({len(reference.split())} words)"
+            )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--minutes", type=float, default=42.0)
+    parser.add_argument("--words-minutes", type=float, default=12.0)
+    parser.add_argument("--rtf", type=float, default=0.05)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    title = "Serverless chunks, drop to transcript"
+    report(title, {"machine": machine(), "load": f"{os.getloadavg()[0]:.1f}"})
+    if 1 in args.part:
+        minutes, rounds, rtf = (
+            (11.0, 1, 0.01) if args.smoke else (args.minutes, args.rounds, args.rtf)
+        )
+        report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
+    if 2 in args.part and not args.smoke and FWS.exists():
+        report(f"{title}: 2. words", part_words(args.words_minutes))
+
+
+if __name__ == "__main__":
+    main()
