@@ -12,6 +12,9 @@
 2. The words: a 12-minute version through faster-whisper-server (the bundled
    tiny.en) on the openai backend, the original against the defaults (4 chunks
    of the plan for ``concurrency = 2``): WER of each.
+3. The encoder setting: Opus bit rates and complexities, the encoder's speed
+   (CPU time) and bytes on 10 minutes of the recording, and the WER of the
+   clips joined once through faster-whisper with the same tiny.en.
 
 faster-whisper-server is not a dependency of the project; install it beside
 (see bench/remote_uploads.py). Run:
@@ -30,12 +33,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 
-from bench.batched import ENGLISH, SAMPLE_RATE, load, wer
+from bench.batched import ENGLISH, SAMPLE_RATE, joined, load, wer
 from bench.harness import REPO, Daemon, clip_path, fresh_dir, machine, reference_text, report
 from bench.remote_uploads import FWS, real_server
+from bench.remote_uploads import WORK as REMOTE_WORK
 from bench.serverless_server import ServerlessServer
+from dropscribe.audio.compact import CODEC_OPTIONS
 
 WORK = REPO / "bench" / "results" / "serverless"
 
@@ -164,6 +170,7 @@ def part_timing(minutes: float, rtf: float, rounds: int) -> dict[str, str]:
 def part_words(minutes: float) -> dict[str, str]:
     recording, reference = build_recording(minutes)
     rows: dict[str, str] = {}
+    REMOTE_WORK.mkdir(parents=True, exist_ok=True)  # the server's log goes there
     sides = {"original": {"upload_format": "original", "max_upload_bytes": 2**31}, "defaults": {}}
     with real_server(2) as url:
         for side, extra in sides.items():
@@ -176,9 +183,66 @@ def part_words(minutes: float) -> dict[str, str]:
     return rows
 
 
+#: (label, bit rate, libopus options): the old default first, then the candidates.
+SETTINGS: list[tuple[str, int, dict[str, str]]] = [
+    ("24 kbit/s, complexity 10, 20 ms (before)", 24_000, {}),
+    (
+        "16 kbit/s, complexity 10, 60 ms",
+        16_000,
+        {"compression_level": "10", "frame_duration": "60"},
+    ),
+    ("16 kbit/s, complexity 5, 60 ms", 16_000, {"compression_level": "5", "frame_duration": "60"}),
+    ("16 kbit/s, complexity 1, 60 ms (now)", 16_000, CODEC_OPTIONS["opus"]),
+    ("16 kbit/s, complexity 0, 60 ms", 16_000, {"compression_level": "0", "frame_duration": "60"}),
+    ("12 kbit/s, complexity 1, 60 ms", 12_000, {**CODEC_OPTIONS["opus"]}),
+]
+
+
+def encode(path: Path, samples: Any, bit_rate: int, options: dict[str, str]) -> float:
+    """Write ``samples`` (int16) as Ogg Opus; return the encoder's CPU seconds."""
+    started = time.thread_time()
+    with av.open(str(path), "w", format="ogg") as container:
+        stream: Any = container.add_stream("libopus", rate=SAMPLE_RATE, options=options)
+        stream.layout, stream.format, stream.bit_rate = "mono", "s16", bit_rate
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = SAMPLE_RATE, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return time.thread_time() - started
+
+
+def part_encoder(minutes: float, settings: list[tuple[str, int, dict[str, str]]]) -> dict[str, str]:
+    """Speed and bytes on ``minutes`` of the long recording; WER on the clips joined once."""
+    from faster_whisper import WhisperModel
+
+    from dropscribe.backends.local.model import resolve_model
+
+    long, _ = build_recording(minutes)
+    speech = (load(long)[: int(minutes * 60 * SAMPLE_RATE)] * 32767).astype(np.int16)
+    block, reference = joined(1.5, 1, ENGLISH)
+    clips = (np.clip(block, -1, 1) * 32767).astype(np.int16)
+    model = WhisperModel(resolve_model("tiny.en").load, device="cpu", compute_type="int8")
+    rows = {"WER sending the clips as they are": f"{heard(model, block, reference):.4f}"}
+    for label, bit_rate, options in settings:
+        cpu = encode(WORK / "speed.ogg", speech, bit_rate, options)
+        per_hour = (WORK / "speed.ogg").stat().st_size / (len(speech) / SAMPLE_RATE) * 3600
+        encode(WORK / "words.ogg", clips, bit_rate, options)
+        words = heard(model, load(WORK / "words.ogg"), reference)
+        rows[label] = (
+            f"{len(speech) / SAMPLE_RATE / cpu:.0f}x real time (CPU), {per_hour / 1e6:.2f} MB/h "
+            f"({per_hour * 4 / 3 / 1e6:.2f} in base64), WER {words:.4f}"
+        )
+    return rows
+
+
+def heard(model: Any, audio: Any, reference: str) -> float:
+    segments, _ = model.transcribe(audio, beam_size=5, language="en")
+    return wer(reference, " ".join(segment.text for segment in segments))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", type=int, nargs="*", default=[1, 2])
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])
     parser.add_argument("--minutes", type=float, default=42.0)
     parser.add_argument("--words-minutes", type=float, default=12.0)
     parser.add_argument("--rtf", type=float, default=0.05)
@@ -195,6 +259,11 @@ def main() -> None:
         report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
     if 2 in args.part and not args.smoke and FWS.exists():
         report(f"{title}: 2. words", part_words(args.words_minutes))
+    if 3 in args.part:
+        report(
+            f"{title}: 3. encoder settings",
+            part_encoder(*((0.5, SETTINGS[:1]) if args.smoke else (10.0, SETTINGS))),
+        )
 
 
 if __name__ == "__main__":

@@ -185,12 +185,15 @@ def test_after_kill_9_finished_chunks_stay_finished_and_chunks_in_flight_are_pol
         saved = saved_chunks(workdir)
         assert "done" in saved and "running" in saved
         assert not (outbox / "meeting.json").exists()
+        kept = sum(len(found) for found in saved.values())
         server.pending_polls = 1
         with DaemonProcess(config) as daemon:
             wait_for(lambda: finished(outbox, "meeting"), 60, "the transcript")
-            prepared = daemon.event("upload_prepared")
+            prepared = [e["chunk"] for e in chunk_events(daemon, "chunk_prepared")]
             assert daemon.stop() == 0
-    assert prepared is None  # the plan came from the store
+    # The saved chunks came from the store; only those after them (if the kill came
+    # while the worker was still preparing) were prepared again.
+    assert all(index >= kept for index in prepared)
     hashes = [job.audio_sha256 for job in server.submissions]
     # Finished chunks were not sent again; those in flight were polled, not resubmitted.
     # (A chunk caught between its request and the saved future is sent again, as files are.)

@@ -78,7 +78,7 @@ def chunk_lengths(duration: float, concurrency: int, cap: float) -> list[float]:
         lengths = [duration * w / sum(weights) for w in weights]
         if lengths[0] <= room:
             return lengths
-        count += 1
+        count += concurrency if count % max(1, concurrency) == 0 else 1  # whole rounds
 
 
 class ChunkPlanner:

@@ -222,7 +222,8 @@ class ChunkRun:
                 span=_label(chunk),
                 remote_id=future.remote_id,
             )
-            if not any(
+            prepared = self.feed is None or not self.feed.open  # no chunk is still to come
+            if prepared and not any(
                 c.state in ("pending", "submitting") for c in self.store.chunks.for_job(job.id)
             ):
                 log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
