@@ -178,7 +178,7 @@ def part_words(minutes: float, chunk_seconds: float) -> dict[str, str]:
     recording, reference = build_recording(minutes)
     rows: dict[str, str] = {}
     REMOTE_WORK.mkdir(parents=True, exist_ok=True)  # the server's log goes there
-    sides = {
+    sides: dict[str, dict[str, Any]] = {
         "original": {"upload_format": "original", "max_upload_bytes": 2**31},
         f"defaults, max_chunk_seconds = {chunk_seconds:g}": {"max_chunk_seconds": chunk_seconds},
     }

@@ -77,6 +77,48 @@ class ChunkFeed:
             self._signal.set_result(None)
 
 
+class Incoming:
+    """A job's chunks as its run sees them: those known, and those still to arrive.
+
+    ``on_planned`` hears the chunks not done yet and their bytes, each time more come.
+    """
+
+    def __init__(
+        self,
+        chunks: list[Chunk],
+        feed: ChunkFeed | None,
+        on_planned: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.known, self.feed, self.on_planned = list(chunks), feed, on_planned
+        self._planned()
+
+    def arrived(self) -> list[Chunk]:
+        """Return the chunks prepared since the last call."""
+        arrived = self.feed.take() if self.feed is not None else []
+        if arrived:
+            self.known.extend(arrived)
+            self._planned()
+        return arrived
+
+    @property
+    def error(self) -> BadInput | Retryable | None:
+        return self.feed.error if self.feed is not None else None
+
+    @property
+    def expecting(self) -> bool:
+        """Whether more chunks may still come."""
+        return self.feed is not None and self.feed.open
+
+    def signals(self) -> list[Future[None]]:
+        """What to wait on, besides the chunks running, to hear of the next arrival."""
+        return [self.feed.signal] if self.feed is not None and self.feed.open else []
+
+    def _planned(self) -> None:
+        if self.on_planned is not None:
+            left = [c for c in self.known if c.state != "done"]
+            self.on_planned(len(left), sum(c.bytes for c in left))
+
+
 class Preparation:
     """The worker preparing a job's chunks, saving and feeding each as it comes."""
 

@@ -18,7 +18,7 @@ import structlog
 from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcome, Pending, Request
 from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.errors import BackendError, BadInput, Permanent, Retryable
-from dropscribe.jobs.chunking.feed import ChunkFeed
+from dropscribe.jobs.chunking.feed import ChunkFeed, Incoming
 from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, after, decide
 from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.store import Job, Store
@@ -79,9 +79,8 @@ class ChunkRun:
         feed: ChunkFeed | None = None,
     ) -> None:
         self.progress = progress
-        #: Chunks still being prepared come from here (None: all are in ``chunks``).
-        self.feed = feed
-        self.known = list(chunks)
+        #: Chunks still being prepared come from the feed (None: all are in ``chunks``).
+        self.incoming = Incoming(chunks, feed, progress.planned if progress else None)
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -103,7 +102,6 @@ class ChunkRun:
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
         Failed when one failed for good or the server is down, None when told to stop."""
-        self._planned()
         running: dict[Any, Chunk] = {}
         with ThreadPoolExecutor(self.section.concurrency, thread_name_prefix="chunk") as pool:
             while True:
@@ -115,7 +113,7 @@ class ChunkRun:
                         break
                     self._idle(now)
                     continue
-                arrival = [self.feed.signal] if self._expecting() and self.feed else []
+                arrival = self.incoming.signals() if self._expecting() else []
                 finished, _ = wait(
                     [*running, *arrival], timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED
                 )
@@ -130,38 +128,21 @@ class ChunkRun:
 
     def _expecting(self) -> bool:
         """Whether chunks still being prepared are to be waited for."""
-        return (
-            self.feed is not None
-            and self.feed.open
-            and self.failure is None
-            and not self.stopping.is_set()
-        )
+        return self.incoming.expecting and self.failure is None and not self.stopping.is_set()
 
     def _idle(self, now: float) -> None:
         """Wait, with nothing running, for the next chunk due or prepared (or a stop)."""
         delay = min((due for due, _ in self.todo), default=now + LEND_CHECK_SECONDS) - now
-        delay = max(0.0, delay)
-        if self._expecting() and self.feed is not None:
-            wait([self.feed.signal], timeout=min(delay, LEND_CHECK_SECONDS))
+        if self._expecting():
+            wait(self.incoming.signals(), timeout=min(max(0.0, delay), LEND_CHECK_SECONDS))
         else:
-            self.stopping.wait(delay)
+            self.stopping.wait(max(0.0, delay))
 
     def _take_arrivals(self) -> None:
         """Queue the chunks the preparation has written since the last look."""
-        if self.feed is None:
-            return
-        arrived = self.feed.take()
-        if arrived:
-            self.known.extend(arrived)
-            self.todo.extend((0.0, chunk) for chunk in arrived)
-            self._planned()
-        if self.feed.error is not None and self.failure is None:
-            self.failure = self.feed.error
-
-    def _planned(self) -> None:
-        if self.progress is not None:
-            left = [c for c in self.known if c.state != "done"]
-            self.progress.planned(len(left), sum(c.bytes for c in left))
+        self.todo.extend((0.0, chunk) for chunk in self.incoming.arrived())
+        if self.incoming.error is not None and self.failure is None:
+            self.failure = self.incoming.error
 
     def _start_due(self, pool: ThreadPoolExecutor, running: dict[Any, Chunk], now: float) -> None:
         """Start the chunks that are due: the first on the job's own slot, each further
@@ -222,7 +203,7 @@ class ChunkRun:
                 span=_label(chunk),
                 remote_id=future.remote_id,
             )
-            prepared = self.feed is None or not self.feed.open  # no chunk is still to come
+            prepared = not self.incoming.expecting  # no chunk is still to come
             if prepared and not any(
                 c.state in ("pending", "submitting") for c in self.store.chunks.for_job(job.id)
             ):
