@@ -246,6 +246,38 @@ def part_encoder(minutes: float, settings: list[tuple[str, int, dict[str, str]]]
     return rows
 
 
+def part_words_here(minutes: float, chunk_seconds: float) -> dict[str, str]:
+    """Part 2 without the server, when two loaded cores cannot run it: the same engine
+    (faster-whisper, tiny.en) on the WAV whole and on the defaults' chunks, in order."""
+    from faster_whisper import WhisperModel
+
+    from dropscribe.backends.local.model import resolve_model
+    from dropscribe.config import OctoAISettings
+    from dropscribe.jobs.chunking.uploads import prepare
+
+    recording, reference = build_recording(minutes)
+    work = fresh_dir(WORK / "words-here")
+    section = OctoAISettings(max_chunk_seconds=chunk_seconds, concurrency=2)
+    manifest = prepare(
+        recording, work, "opus", audio_limit=7_858_000, section=section, max_duration=7200
+    )
+    model = WhisperModel(resolve_model("tiny.en").load, device="cpu", compute_type="int8")
+    chunks = " ".join(text_of(model, load(work / part.path)) for part in manifest.parts)
+    lengths = ", ".join(f"{part.end - part.start:.0f}" for part in manifest.parts)
+    return {
+        "recording": f"{manifest.duration:.0f} s, {len(reference.split())} words",
+        "the WAV whole": f"WER {wer(reference, text_of(model, load(recording))):.4f}",
+        f"{len(manifest.parts)} chunks ({lengths} s), Opus as the defaults make it": (
+            f"WER {wer(reference, chunks):.4f}"
+        ),
+    }
+
+
+def text_of(model: Any, audio: Any) -> str:
+    segments, _ = model.transcribe(audio, beam_size=5, language="en")
+    return " ".join(segment.text for segment in segments)
+
+
 def heard(model: Any, audio: Any, reference: str) -> float:
     segments, _ = model.transcribe(audio, beam_size=5, language="en")
     return wer(reference, " ".join(segment.text for segment in segments))
@@ -253,7 +285,7 @@ def heard(model: Any, audio: Any, reference: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process
     parser.add_argument("--minutes", type=float, default=42.0)
     parser.add_argument("--words-minutes", type=float, default=4.0)
     parser.add_argument("--words-chunk", type=float, default=60.0)
@@ -271,6 +303,10 @@ def main() -> None:
         report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
     if 2 in args.part and not args.smoke and FWS.exists():
         report(f"{title}: 2. words", part_words(args.words_minutes, args.words_chunk))
+    if 4 in args.part and not args.smoke:
+        report(
+            f"{title}: 4. words, in-process", part_words_here(args.words_minutes, args.words_chunk)
+        )
     if 3 in args.part:
         report(
             f"{title}: 3. encoder settings",

@@ -55,7 +55,7 @@ CODECS: dict[str, tuple[str, str, str, int | None]] = {
     "flac": ("flac", "flac", ".flac", None),
 }
 #: Encoder options, chosen by measurement (bench/README.md, issue 26): Opus at 16 kbit/s
-#: gives the words of 24 kbit/s; complexity 1 encodes 3.5x faster than the default 10 at
+#: gives the words of 24 kbit/s; complexity 1 encodes over 3x faster than the default 10 at
 #: the same words and size; 60 ms frames and the speech mode save per-frame overhead.
 CODEC_OPTIONS: dict[str, dict[str, str]] = {
     "opus": {"compression_level": "1", "frame_duration": "60", "application": "voip"},
