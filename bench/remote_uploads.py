@@ -50,6 +50,7 @@ import numpy as np
 
 from bench.batched import ENGLISH, SAMPLE_RATE, joined, wer
 from bench.harness import REPO, Daemon, clip_path, fresh_dir, machine, reference_text, report
+from dropscribe.audio.compact import CODECS
 from dropscribe.config import OpenAISettings
 from dropscribe.jobs.chunking.uploads import prepare
 
@@ -196,10 +197,11 @@ def part_compact(smoke: bool) -> dict[str, str]:
             sent_original.append(transcribe(url, source))
             sent_compact.append(transcribe(url, work / str(index) / part.path))
     reference = " ".join(references)
+    kbits = (CODECS["opus"][3] or 0) // 1000
     return {
         "recordings": f"{len(clips)} English recordings of ../shared/audio, {seconds:.1f} s",
         "original: bytes per hour": f"{original_bytes / seconds * 3600 / 1e6:.1f} MB",
-        "compact (Ogg Opus 24 kbit/s, 16 kHz mono): bytes per hour": (
+        f"compact (Ogg Opus {kbits} kbit/s, 16 kHz mono): bytes per hour": (
             f"{compact_bytes / seconds * 3600 / 1e6:.1f} MB"
         ),
         "WER sending the original": f"{wer(reference, ' '.join(sent_original)):.3f}",

@@ -24,6 +24,7 @@ REPO = Path(__file__).parent.parent
         ("bench.long_recordings", "## One long recording: daemon against the bare loop"),
         ("bench.diarize", "## Speaker labels"),
         ("bench.remote_uploads", "## Compact uploads and chunks (remote engines)"),
+        ("bench.serverless_chunks", "## Serverless chunks, drop to transcript"),
         ("bench.output", "## Output (smoke)"),
         ("bench.hostile_memory", "## Worker peak memory on crafted headers (smoke)"),
         ("bench.vad_filter", "## vad_filter on and off"),

@@ -142,12 +142,14 @@ def test_a_chunk_that_fails_for_good_fails_the_file_and_retry_sends_only_what_is
         # The sentence names the failed chunk's time range and the server's words.
         assert report["error"].startswith("The part from 0:0")
         assert "audio could not be decoded" in report["error"]
+        # The failure stopped the preparation; the chunks it had written are kept.
+        kept = sum(len(found) for found in saved_chunks(workdir).values())
         subprocess_retry(config)
         with DaemonProcess(config) as daemon:
             wait_for(lambda: (outbox / "meeting.json").exists(), 60, "the transcript")
-            prepared_again = daemon.event("upload_prepared")
+            prepared_again = [e["chunk"] for e in chunk_events(daemon, "chunk_prepared")]
             assert daemon.stop() == 0
-    assert prepared_again is None  # the plan and the chunk files were kept
+    assert kept >= 2 and all(index >= kept for index in prepared_again)
     hashes = [job.audio_sha256 for job in server.submissions]
     assert len(hashes) == len(set(hashes))  # the finished chunk was not sent again
     document = json.loads((outbox / "meeting.json").read_text())
@@ -183,12 +185,15 @@ def test_after_kill_9_finished_chunks_stay_finished_and_chunks_in_flight_are_pol
         saved = saved_chunks(workdir)
         assert "done" in saved and "running" in saved
         assert not (outbox / "meeting.json").exists()
+        kept = sum(len(found) for found in saved.values())
         server.pending_polls = 1
         with DaemonProcess(config) as daemon:
             wait_for(lambda: finished(outbox, "meeting"), 60, "the transcript")
-            prepared = daemon.event("upload_prepared")
+            prepared = [e["chunk"] for e in chunk_events(daemon, "chunk_prepared")]
             assert daemon.stop() == 0
-    assert prepared is None  # the plan came from the store
+    # The saved chunks came from the store; only those after them (if the kill came
+    # while the worker was still preparing) were prepared again.
+    assert all(index >= kept for index in prepared)
     hashes = [job.audio_sha256 for job in server.submissions]
     # Finished chunks were not sent again; those in flight were polled, not resubmitted.
     # (A chunk caught between its request and the saved future is sent again, as files are.)

@@ -4,23 +4,31 @@ The daemon runs ``python -m dropscribe.audio.compact`` with a JSON request on
 stdin (:mod:`dropscribe.jobs.chunking.uploads` builds it) and reads a JSON manifest
 from stdout. The worker limits its own memory first, then:
 
-1. decodes the recording once, resampled to 16 kHz mono, streamed frame by
-   frame; encodes it in the compact codec (until it proves longer than a
-   chunk: then it goes in parts anyway) and finds the speech in it;
-2. when the compact file is over the byte limit or longer than the chunk
-   limit, decodes the original again and writes each part, cut at pauses by
-   :func:`dropscribe.audio.cuts.plan_parts`, to a file of its own.
+1. a recording whose header says it is longer than a chunk is decoded once
+   and cut into chunks as it comes (:mod:`dropscribe.audio.streamed`): each
+   chunk is written, on as many encoder threads as the machine has cores
+   free, and announced on stdout (one JSON line, ``{"part": ...}``) while the
+   rest is still decoding, so the daemon sends it at once;
+2. any other is decoded once, resampled to 16 kHz mono, streamed frame by
+   frame; encoded in the compact codec (until it proves longer than a chunk:
+   then it goes in parts anyway) while the speech in it is found;
+3. when that compact file is over the byte limit or longer than the chunk
+   limit, the original is decoded again and each part, cut at pauses by
+   :func:`dropscribe.audio.chunk_plan.plan_chunks`, written to a file of its own.
 
+The last line on stdout is the manifest (every part, the duration, the track).
 Memory stays flat: frames are encoded as they come; the voice detector sees
-blocks of a few minutes.
+blocks of a few minutes (or only the windows around the cuts).
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
 import sys
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -28,36 +36,42 @@ import av
 import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
+from dropscribe.audio.chunk_plan import ChunkPlanner, plan_chunks
+from dropscribe.audio.cuts import Span
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
 from dropscribe.audio.speech_blocks import SpeechFinder
+from dropscribe.audio.streamed import PartFile, Place, Samples, StreamedParts
 from dropscribe.errors import BadInput
 from dropscribe.workers import die_with_the_daemon, limit_memory
 
 #: prctl option: the signal this process gets when its parent thread ends.
 #: Codec, container, file suffix and bit rate of each compact format.
 CODECS: dict[str, tuple[str, str, str, int | None]] = {
-    "opus": ("libopus", "ogg", ".ogg", 24_000),
+    "opus": ("libopus", "ogg", ".ogg", 16_000),
     "mp3": ("libmp3lame", "mp3", ".mp3", 24_000),
     "flac": ("flac", "flac", ".flac", None),
 }
+#: Encoder options, chosen by measurement (bench/README.md, issue 26): Opus at 16 kbit/s
+#: gives the words of 24 kbit/s; complexity 1 encodes over 3x faster than the default 10 at
+#: the same words and size; 60 ms frames and the speech mode save per-frame overhead.
+CODEC_OPTIONS: dict[str, dict[str, str]] = {
+    "opus": {"compression_level": "1", "frame_duration": "60", "application": "voip"},
+}
+#: Bytes per second planned for a format before any is written (above its nominal
+#: bit rate: a variable bit rate runs over it on dense speech); FLAC as plain PCM.
+PLANNED_RATE = {"opus": 2_600.0, "mp3": 3_900.0, "flac": 32_000.0}
+#: Encoder threads at most, however many cores are free.
+MAX_ENCODERS = 4
 #: Parts found over the byte limit (a variable bit rate) are planned again this much shorter.
 REPLAN_FACTOR = 0.8
-
-
-@dataclass(frozen=True)
-class PartFile:
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str
-    bytes: int
 
 
 class TrackLog:
     """Where the chosen track is noted, for the manifest."""
 
     fields: dict[str, object] | None = None
+    #: The recording's length as its header claims it (None: the header does not say).
+    claimed: float | None = None
 
 
 def pcm_pieces(
@@ -78,6 +92,7 @@ def pcm_pieces(
     ):
         if track is not None:
             track.fields = reader.choice.log_fields()
+            track.claimed = reader.claim.track_seconds or reader.claim.file_seconds
         for piece in reader.pieces():
             decoded += len(piece)
             yield (np.clip(piece, -1.0, 1.0) * 32767).astype(np.int16)
@@ -91,7 +106,8 @@ class Encoder:
         codec, container_format, _, bit_rate = CODECS[fmt]
         self.path = path
         self.container = av.open(str(path), "w", format=container_format)
-        stream: Any = self.container.add_stream(codec, rate=SAMPLE_RATE)
+        options = CODEC_OPTIONS.get(fmt, {})
+        stream: Any = self.container.add_stream(codec, rate=SAMPLE_RATE, options=options)
         self.stream = stream
         self.stream.layout = "mono"
         self.stream.format = "s16"
@@ -126,23 +142,93 @@ class Encoder:
         return self.path.stat().st_size
 
 
-def compact(request: dict[str, Any]) -> dict[str, Any]:
-    """Do what ``request`` asks (see the module docstring) and return the manifest."""
+def compact(
+    request: dict[str, Any], emit: Callable[[PartFile], None] = lambda part: None
+) -> dict[str, Any]:
+    """Do what ``request`` asks (see the module docstring) and return the manifest;
+    ``emit`` is told of each chunk as soon as it is written (the streamed way only)."""
     source, workdir, fmt = request["source"], Path(request["workdir"]), request["format"]
-    max_bytes: int = request["max_bytes"]
-    max_seconds: float = request["max_seconds"]
     max_duration: float = request["max_duration"]
     track = request.get("audio_track", "auto")
     workdir.mkdir(parents=True, exist_ok=True)
     if request.get("parts"):  # parts planned before (a restart): write the same ones again
         again = write_parts(source, workdir, fmt, request["parts"], max_duration, track)
         return {"parts": [asdict(p) for p in again]}
+    chosen = TrackLog()
+    pieces = pcm_pieces(source, max_duration, track, chosen)
+    first = next(pieces, None)  # the header is read: its claimed length is known
+    blocks = itertools.chain([] if first is None else [first], pieces)
+    claimed = chosen.claimed or 0.0
+    if request.get("continue") or claimed > request["max_seconds"]:
+        written, samples = streamed(request, blocks, claimed, emit)
+    else:
+        written, samples = whole_or_planned(request, blocks)
+    return {
+        "duration": samples / SAMPLE_RATE,
+        "format": fmt,
+        "track": chosen.fields,
+        "parts": [asdict(part) for part in written],
+    }
+
+
+def streamed(
+    request: dict[str, Any],
+    blocks: Iterator[Samples],
+    claimed: float,
+    emit: Callable[[PartFile], None],
+) -> tuple[list[PartFile], int]:
+    """Cut the recording into chunks as it is decoded (:mod:`dropscribe.audio.streamed`)."""
+    fmt, max_bytes = request["format"], request["max_bytes"]
+    cap = min(request["max_seconds"], max_bytes / PLANNED_RATE[fmt])
+    planner = ChunkPlanner(claimed, int(request.get("concurrency", 1)), max(cap, 2.0))
+    carry_on = request.get("continue") or {}
+    parts = StreamedParts(
+        Path(request["workdir"]),
+        CODECS[fmt][2],
+        lambda path, samples: encode_file(path, fmt, samples),
+        planner,
+        max_bytes=max_bytes,
+        emit=emit,
+        encoders=int(request.get("encoders") or free_cores()),
+        place=Place(**carry_on),
+    )
+    try:
+        for block in blocks:
+            parts.feed(block)
+        return parts.finish(), parts.position
+    finally:
+        parts.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def encode_file(path: Path, fmt: str, samples: Samples) -> int:
+    encoder = Encoder(path, fmt)
+    encoder.write(samples)
+    return encoder.close()
+
+
+def free_cores() -> int:
+    """Return how many cores no one else is using now (at least 1), for encoder threads."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    busy = int(os.getloadavg()[0])
+    return max(1, min(MAX_ENCODERS, cores - busy))
+
+
+def whole_or_planned(
+    request: dict[str, Any], blocks: Iterator[Samples]
+) -> tuple[list[PartFile], int]:
+    """Encode the recording whole; when it is too big or too long, plan its parts on
+    the speech found meanwhile and decode it again to write them."""
+    workdir, fmt = Path(request["workdir"]), request["format"]
+    max_bytes: int = request["max_bytes"]
+    max_seconds: float = request["max_seconds"]
     finder = SpeechFinder(hold_seconds=min(max_seconds, 600.0))
     whole: Encoder | None = Encoder(workdir / f"whole{CODECS[fmt][2]}", fmt)
     rate = 0.0  # bytes per second of the compact audio
     samples = 0
-    chosen = TrackLog()
-    for block in pcm_pieces(source, max_duration, track, chosen):
+    for block in blocks:
         samples += len(block)
         long_enough = samples / SAMPLE_RATE > max_seconds
         if whole is not None:
@@ -155,40 +241,46 @@ def compact(request: dict[str, Any]) -> dict[str, Any]:
                 whole = None
         finder.feed(block, needed=long_enough)
     duration = samples / SAMPLE_RATE
-    manifest: dict[str, Any] = {"duration": duration, "format": fmt, "track": chosen.fields}
     if whole is not None:
         size = whole.close()
         rate = size / duration
         if size <= max_bytes:
-            part = PartFile(0.0, duration, 0.0, duration, whole.path.name, size)
-            manifest["parts"] = [asdict(part)]
-            return manifest
+            return [PartFile(0.0, duration, 0.0, duration, whole.path.name, size)], samples
         whole.path.unlink(missing_ok=True)
-    speech = finder.finish()
+    return planned_parts(request, finder.finish(), duration, rate), samples
+
+
+def planned_parts(
+    request: dict[str, Any], speech: list[Span], duration: float, rate: float
+) -> list[PartFile]:
+    """Write the parts planned on the whole recording's speech, shorter until they fit."""
+    max_bytes: int = request["max_bytes"]
     # Seconds that fit under the byte limit at the bit rate just measured.
-    limit = min(max_seconds, max_bytes / rate * 0.95)
+    limit = min(request["max_seconds"], max_bytes / rate * 0.95)
     for _ in range(4):
-        parts = plan(speech, duration, limit)
-        written = write_parts(source, workdir, fmt, parts, max_duration, track)
+        parts = plan(speech, duration, int(request.get("concurrency", 1)), limit)
+        written = write_parts(
+            request["source"],
+            Path(request["workdir"]),
+            request["format"],
+            parts,
+            request["max_duration"],
+            request.get("audio_track", "auto"),
+        )
         largest = max(part.bytes for part in written)
         if largest <= max_bytes:
-            break
+            return written
         limit *= REPLAN_FACTOR * max_bytes / largest
-    else:
-        raise BadInput(
-            f"The recording could not be cut into parts under {max_bytes} bytes; "
-            "raise the backend's max_upload_bytes or choose a smaller upload_format."
-        )
-    manifest["parts"] = [asdict(part) for part in written]
-    return manifest
+    raise BadInput(
+        f"The recording could not be cut into parts under {max_bytes} bytes; "
+        "raise the backend's max_upload_bytes or choose a smaller upload_format."
+    )
 
 
 def plan(
-    speech: list[tuple[float, float]], duration: float, limit: float
+    speech: list[Span], duration: float, concurrency: int, limit: float
 ) -> list[dict[str, float]]:
-    from dropscribe.audio.cuts import plan_parts
-
-    parts = plan_parts(speech, duration, max_seconds=max(limit, 2.0))
+    parts = plan_chunks(speech, duration, concurrency, max(limit, 2.0))
     return [
         {"start": p.start, "end": p.end, "keep_start": p.keep_start, "keep_end": p.keep_end}
         for p in parts
@@ -230,12 +322,17 @@ def write_parts(
     ]
 
 
+def announce(part: PartFile) -> None:
+    """Tell the daemon of a chunk just written (one line, at once: it may send it now)."""
+    print(json.dumps({"part": asdict(part)}), flush=True)
+
+
 def main() -> int:
     die_with_the_daemon()
     request = json.loads(sys.stdin.read())
     limit_memory(int(request.get("memory_mb", 0)))
     try:
-        manifest = compact(request)
+        manifest = compact(request, announce)
     except BadInput as exc:
         print(json.dumps({"error": str(exc)}))
         return 3

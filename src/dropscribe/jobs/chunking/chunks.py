@@ -29,10 +29,12 @@ from dropscribe.audio.cuts import Part as CutPart
 from dropscribe.audio.stitch import PartTranscript, stitch
 from dropscribe.backends.base import Backend, CompactUploads, Done, Future, Outcome
 from dropscribe.config import RemoteSettings, Settings
+from dropscribe.jobs.chunking.feed import UNFINISHED, Preparation
 from dropscribe.jobs.chunking.run import ChunkProgress, ChunkRun, SlotLender
 from dropscribe.jobs.chunking.uploads import (
     Manifest,
     Part,
+    Resume,
     audio_bytes_within,
     choose_format,
     plan_key,
@@ -101,49 +103,53 @@ class ChunkedUploads:
     ) -> Outcome | None:
         """Drive ``job`` (submitting or running) to one outcome; None when told to stop.
 
+        The chunks go out as the worker writes them (:mod:`dropscribe.jobs.chunking.feed`).
+
         Raises:
             BadInput: the recording cannot be prepared. Retryable: the worker did not start.
         """
         section = self.settings.backend_settings(job.backend)
         assert isinstance(section, RemoteSettings)
-        chunks = self._chunks(job, backend, section, source)
-        if progress is not None:
-            progress.planned(
-                len(chunks), sum(c.bytes for c in chunks if c.state != ChunkState.DONE)
-            )
+        chunks, preparation = self._chunks(job, backend, section, source)
         if job.state == JobState.SUBMITTING:
             future = Future(
                 backend=job.backend,
-                remote_id=f"{len(chunks)} chunks",
+                remote_id="chunks",
                 submitted_at=self.clock(),
                 data={"chunks": len(chunks)},
             )
             job = self.store.move(
                 job.id, JobState.RUNNING, future=future.to_dict(), count_submission=True
             )
-        outcome = ChunkRun(
-            self.store,
-            self.clock,
-            self.stopping,
-            self.lender,
-            self.settings.transcribe,
-            job,
-            backend,
-            section,
-            self.workdir(job),
-            chunks,
-            progress,
-            sleep=self.sleep,
-            words=self.settings.words_for(job.path),
-        ).run()
+        try:
+            outcome = ChunkRun(
+                self.store,
+                self.clock,
+                self.stopping,
+                self.lender,
+                self.settings.transcribe,
+                job,
+                backend,
+                section,
+                self.workdir(job),
+                chunks,
+                progress,
+                sleep=self.sleep,
+                words=self.settings.words_for(job.path),
+                feed=preparation.feed if preparation else None,
+            ).run()
+        finally:
+            if preparation is not None:
+                preparation.stop()
         if isinstance(outcome, Done):
             return Done(self._stitched(job, backend, section))
         return outcome
 
     def _chunks(
         self, job: Job, backend: Backend, section: RemoteSettings, source: Path
-    ) -> list[Chunk]:
-        """Return the job's chunks, planned (or their files written again) when needed."""
+    ) -> tuple[list[Chunk], Preparation | None]:
+        """Return the job's chunks saved so far, and the preparation making the rest
+        (None when the plan is whole); the lost files of saved chunks are written again."""
         assert isinstance(backend, CompactUploads)  # only they are sent chunks
         fmt = choose_format(section.upload_format, backend.upload_formats)
         assert fmt is not None  # only compacted uploads are cut into chunks
@@ -152,36 +158,31 @@ class ChunkedUploads:
         chunks = self.store.chunks.for_job(job.id)
         self.store.chunks.resume(job.id, fresh_attempts=job.state == JobState.SUBMITTING)
         workdir = self.workdir(job)
-        max_duration = self.settings.transcribe.max_duration_seconds
-        track = self.settings.transcribe.audio_track
 
-        def prepared(earlier: list[Part] | None = None) -> Manifest:
+        def prepared(
+            earlier: list[Part] | None = None,
+            resume: Resume | None = None,
+            on_part: Callable[[Part], None] | None = None,
+            cancel: threading.Event | None = None,
+        ) -> Manifest:
             return prepare(
                 source,
                 workdir,
                 fmt,
                 audio_limit=limit,
                 section=section,
-                max_duration=max_duration,
-                audio_track=track,
+                max_duration=self.settings.transcribe.max_duration_seconds,
+                audio_track=self.settings.transcribe.audio_track,
                 parts=earlier,
+                resume=resume,
+                on_part=on_part,
+                cancel=cancel,
             )
 
-        if not chunks or chunks[0].plan != key:
+        if not chunks or chunks[0].plan not in (key, UNFINISHED + key):
             shutil.rmtree(workdir, ignore_errors=True)
-            manifest = prepared()
-            log.info(
-                "upload_prepared",
-                job=job.id,
-                file=job.path,
-                format=manifest.format,
-                chunks=len(manifest.parts),
-                bytes=sum(p.bytes for p in manifest.parts),
-                original_bytes=job.size,
-                seconds=round(manifest.duration, 1),
-                **(manifest.track or {}),
-            )
-            return self.store.chunks.replace_plan(job.id, key, _new_chunks(manifest))
+            self.store.chunks.replace_plan(job.id, UNFINISHED + key, [])
+            return [], self._preparation(job, key, prepared, None)
         missing = [
             c for c in chunks if c.state != ChunkState.DONE and not (workdir / c.path).exists()
         ]
@@ -189,9 +190,36 @@ class ChunkedUploads:
             earlier = [
                 Part(c.idx, c.start, c.end, c.keep_start, c.keep_end, c.path, 0) for c in chunks
             ]
-            manifest = prepared(earlier)
-            self.store.chunks.update_files(job.id, _new_chunks(manifest))
-        return self.store.chunks.for_job(job.id)
+            self.store.chunks.update_files(job.id, _new_chunks(prepared(earlier)))
+        chunks = self.store.chunks.for_job(job.id)
+        if chunks[0].plan == key:
+            return chunks, None
+        last = chunks[-1]  # the plan was cut short: the worker goes on after its last chunk
+        resume = Resume(last.keep_end - (last.end - last.keep_end), last.keep_end, last.idx + 1)
+        return chunks, self._preparation(job, key, prepared, resume)
+
+    def _preparation(
+        self, job: Job, key: str, prepared: Callable[..., Manifest], resume: Resume | None
+    ) -> Preparation:
+        def logged(manifest: Manifest, count: int) -> None:
+            log.info(
+                "upload_prepared",
+                job=job.id,
+                file=job.path,
+                format=manifest.format,
+                chunks=count,
+                bytes=sum(c.bytes for c in self.store.chunks.for_job(job.id)),
+                original_bytes=job.size,
+                seconds=round(manifest.duration, 1),
+                **(manifest.track or {}),
+            )
+
+        def run_worker(
+            resume: Resume | None, on_part: Callable[[Part], None], cancel: threading.Event
+        ) -> Manifest:
+            return prepared(resume=resume, on_part=on_part, cancel=cancel)
+
+        return Preparation(self.store, job.id, key, run_worker, resume, logged).start()
 
     def _stitched(self, job: Job, backend: Backend, section: RemoteSettings) -> Transcription:
         chunks = self.store.chunks.for_job(job.id)

@@ -19,6 +19,7 @@ from dropscribe.backends.base import Backend, Done, Failed, Future, Gone, Outcom
 from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.config.vocabulary import Words
 from dropscribe.errors import BackendError, BadInput, Retryable
+from dropscribe.jobs.chunking.feed import ChunkFeed, Incoming
 from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, carry_out, give_back
 from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.states import ChunkState
@@ -80,12 +81,15 @@ class ChunkRun:
         *,
         sleep: Callable[[float], bool] | None = None,
         words: Words | None = None,
+        feed: ChunkFeed | None = None,
     ) -> None:
         self.progress = progress
         #: Waits until a retry is due and says whether to stop (beside the clock, so a
         #: test's manual clock drives the whole run).
         self.sleep = sleep or stopping.wait
         self.words = words or Words()
+        #: Chunks still being prepared come from the feed (None: all are in ``chunks``).
+        self.incoming = Incoming(chunks, feed, progress.planned if progress else None)
         self.store = store
         self.clock = clock
         self.stopping = stopping
@@ -109,27 +113,47 @@ class ChunkRun:
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
         Failed when one failed for good or the server is down, None when told to stop."""
-        if not self.todo:
-            return Done(Transcription([], None, None, 0.0))
         running: dict[Any, Chunk] = {}
         with ThreadPoolExecutor(self.section.concurrency, thread_name_prefix="chunk") as pool:
             while True:
+                self._take_arrivals()
                 now = self.clock()
                 self._start_due(pool, running, now)
                 if not running:
-                    if not self._more_to_do():
+                    if not self._more_to_do() and not self._expecting():
                         break
-                    earliest = min(due for due, _ in self.todo)
-                    self.sleep(max(0.0, earliest - now))
+                    self._idle(now)
                     continue
-                finished, _ = wait(running, timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED)
+                arrival = self.incoming.signals() if self._expecting() else []
+                finished, _ = wait(
+                    [*running, *arrival], timeout=LEND_CHECK_SECONDS, return_when=FIRST_COMPLETED
+                )
                 for done in finished:
-                    self._give_back_a_slot()
-                    self._settle(running.pop(done), done.result())
+                    if done in running:
+                        self._give_back_a_slot()
+                        self._settle(running.pop(done), done.result())
         return self._outcome()
 
     def _more_to_do(self) -> bool:
         return bool(self.todo) and self.failure is None and not self.stopping.is_set()
+
+    def _expecting(self) -> bool:
+        """Whether chunks still being prepared are to be waited for."""
+        return self.incoming.expecting and self.failure is None and not self.stopping.is_set()
+
+    def _idle(self, now: float) -> None:
+        """Wait, with nothing running, for the next chunk due or prepared (or a stop)."""
+        delay = min((due for due, _ in self.todo), default=now + LEND_CHECK_SECONDS) - now
+        if self._expecting():
+            wait(self.incoming.signals(), timeout=min(max(0.0, delay), LEND_CHECK_SECONDS))
+        else:
+            self.sleep(max(0.0, delay))
+
+    def _take_arrivals(self) -> None:
+        """Queue the chunks the preparation has written since the last look."""
+        self.todo.extend((0.0, chunk) for chunk in self.incoming.arrived())
+        if self.incoming.error is not None and self.failure is None:
+            self.failure = self.incoming.error
 
     def _start_due(self, pool: ThreadPoolExecutor, running: dict[Any, Chunk], now: float) -> None:
         """Start the chunks that are due: the first on the job's own slot, each further
@@ -207,7 +231,9 @@ class ChunkRun:
             remote_id=future.remote_id,
         )
         unsent = (ChunkState.PENDING, ChunkState.SUBMITTING)
-        if not any(c.state in unsent for c in self.store.chunks.for_job(job.id)):
+        prepared = not self.incoming.expecting  # no chunk is still to come
+        chunks = self.store.chunks.for_job(job.id)
+        if prepared and not any(c.state in unsent for c in chunks):
             log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
         return future
 

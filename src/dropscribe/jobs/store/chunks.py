@@ -120,6 +120,35 @@ class ChunkTable:
             )
         return self.for_job(job_id)
 
+    def add(self, job_id: int, idx: int, plan: str, chunk: NewChunk) -> Chunk:
+        """Record one more chunk of a plan still being prepared, pending; return it."""
+        with self.store._write() as db:
+            db.execute(
+                "INSERT INTO chunks (job_id, idx, plan, start, end, keep_start, keep_end, path, "
+                "bytes, state, updated_at) VALUES (?,?,?,?,?,?,?,?,?,'pending',?)",
+                (
+                    job_id,
+                    idx,
+                    plan,
+                    chunk.start,
+                    chunk.end,
+                    chunk.keep_start,
+                    chunk.keep_end,
+                    chunk.path,
+                    chunk.bytes,
+                    self.store.now(),
+                ),
+            )
+        rows = self.store._read(
+            f"SELECT {COLUMNS} FROM chunks WHERE job_id = ? AND idx = ?", [job_id, idx]
+        )
+        return Chunk.from_row(rows[0])
+
+    def name_plan(self, job_id: int, plan: str) -> None:
+        """Give every chunk of the job the plan's name (a plan whose preparation ended)."""
+        with self.store._write() as db:
+            db.execute("UPDATE chunks SET plan = ? WHERE job_id = ?", (plan, job_id))
+
     def update_files(self, job_id: int, chunks: Sequence[NewChunk]) -> None:
         """Record the sizes of the chunks' files written again after they were lost."""
         with self.store._write() as db:

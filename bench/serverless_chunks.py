@@ -1,0 +1,318 @@
+"""Issue 26: a long recording on a serverless engine, from the drop to the transcript.
+
+1. A recording of real speech (the English clips of ../shared/audio in a seeded
+   random order, with pauses of 0.7-3 s, to ``--minutes``), 16 kHz mono WAV,
+   dropped into ``dropscribe run`` on the octoai backend. The server is a
+   serverless endpoint simulated on 127.0.0.1 (bench/serverless_server.py: 4
+   workers, each job 0.05 x its audio seconds). Once with
+   ``upload_format = "original"`` (one upload of the whole WAV), once with the
+   defaults (compact chunks, streamed); interleaved over ``--rounds``. Reported:
+   drop -> transcript, when the first chunk left, the bytes sent per hour of
+   audio (base64 and JSON included), the machine's load and the CPU time used.
+2. The words: a 4-minute version through faster-whisper-server (the bundled
+   tiny.en) on the openai backend, the original against the defaults with
+   ``max_chunk_seconds = 60`` (so that it is still cut: 6 chunks of the plan for
+   ``concurrency = 2``): WER of each.
+3. The encoder setting: Opus bit rates and complexities, the encoder's speed
+   (CPU time) and bytes on 10 minutes of the recording, and the WER of the
+   clips joined once through faster-whisper with the same tiny.en.
+
+faster-whisper-server is not a dependency of the project; install it beside
+(see bench/remote_uploads.py). Run:
+    PYTHONPATH=$PWD/src .venv/bin/python -m bench.serverless_chunks [--part 1 2] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+import wave
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from bench.batched import ENGLISH, SAMPLE_RATE, joined, load, wer
+from bench.harness import REPO, Daemon, clip_path, fresh_dir, machine, reference_text, report
+from bench.remote_uploads import FWS, real_server
+from bench.remote_uploads import WORK as REMOTE_WORK
+from bench.serverless_server import ServerlessServer
+from dropscribe.audio.compact import CODEC_OPTIONS
+
+WORK = REPO / "bench" / "results" / "serverless"
+
+
+def build_recording(minutes: float) -> tuple[Path, str]:
+    """The English clips in a seeded random order with pauses, to ``minutes``; its text."""
+    path = WORK / f"speech_{minutes:g}min.wav"
+    rng = np.random.default_rng(26)
+    clips = [(load(clip_path(name)), reference_text(name) or "") for name in ENGLISH]
+    texts: list[str] = []
+    total, target = 0, int(minutes * 60 * SAMPLE_RATE)
+    with wave.open(str(path), "wb") as stream:
+        stream.setnchannels(1)
+        stream.setsampwidth(2)
+        stream.setframerate(SAMPLE_RATE)
+        while total < target:
+            for index in rng.permutation(len(clips)):
+                audio, text = clips[index]
+                pause = np.zeros(int(rng.uniform(0.7, 3.0) * SAMPLE_RATE), np.float32)
+                block = np.concatenate([audio, pause])
+                stream.writeframes((np.clip(block, -1, 1) * 32767).astype("<i2").tobytes())
+                total += len(block)
+                texts.append(text)
+    return path, " ".join(texts)
+
+
+def config_for(work: Path, section: str, keys: dict[str, Any]) -> Path:
+    lines = [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+    config = work / "bench.toml"
+    config.write_text(
+        "\n".join(
+            [
+                '[paths]\ninbox = "inbox"\noutbox = "outbox"\noriginals = "keep"',
+                "[watch]\nsettle_seconds = 0.5",
+                f'[transcribe]\nbackend = "{section}"\nformats = ["json"]',
+                f"[backends.{section}]",
+                *lines,
+                '[log]\nformat = "json"\n',
+            ]
+        )
+    )
+    return config
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system time of a process and its waited-for children (the workers)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+
+
+def drop_to_transcript(
+    label: str, recording: Path, section: str, keys: dict[str, Any], timeout: float
+) -> dict[str, Any]:
+    """Start the daemon, drop ``recording`` once it is ready; time it to the transcript."""
+    work = fresh_dir(WORK / label)
+    (work / "inbox").mkdir()
+    daemon = Daemon(config_for(work, section, keys))
+    try:
+        daemon.wait_log('"ready"', 60)
+        load_before = os.getloadavg()[0]
+        dropped = time.time()
+        os.link(recording, work / "inbox" / recording.name)
+        daemon.wait_log('"job_done"', timeout)
+        took = time.time() - dropped
+        cpu = cpu_seconds(daemon.process.pid)
+        load_after = os.getloadavg()[0]
+    finally:
+        daemon.stop()
+    events = [json.loads(line) for line in daemon.log.read_text().splitlines() if line[:1] == "{"]
+    submitted = [at(e) - dropped for e in events if e.get("event") == "chunk_submitted"]
+    document = json.loads(next((work / "outbox").glob("*.json")).read_text())
+    return {
+        "seconds": took,
+        "first_sent": min(submitted) if submitted else None,
+        "chunks": len(submitted) or 1,
+        "cpu": cpu,
+        "load": (load_before, load_after),
+        "text": document["transcription"],
+        "duration": document["duration"],
+    }
+
+
+def at(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(event["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+def one_round(recording: Path, rtf: float, label: str) -> dict[str, dict[str, Any]]:
+    runs: dict[str, dict[str, Any]] = {}
+    sides = {
+        "original": {"upload_format": "original", "max_upload_bytes": 2**31},
+        "defaults": {},
+    }
+    for side, extra in sides.items():
+        server = ServerlessServer(workers=4, rtf=rtf)
+        keys = {"endpoint": f"{server.url}/predict", "timeout_seconds": 600, **extra}
+        try:
+            runs[side] = drop_to_transcript(f"{label}-{side}", recording, "octoai", keys, 3600)
+        finally:
+            server.close()
+        runs[side]["sent"] = server.body_bytes()
+    return runs
+
+
+def part_timing(minutes: float, rtf: float, rounds: int) -> dict[str, str]:
+    recording, _ = build_recording(minutes)
+    results = [one_round(recording, rtf, f"round{n}") for n in range(rounds)]
+    hours = results[0]["defaults"]["duration"] / 3600
+    rows = {
+        "recording": f"{hours * 60:.1f} min of speech with pauses, "
+        f"{recording.stat().st_size / 1e6:.0f} MB as 16 kHz mono WAV; "
+        f"server: 4 workers, each job {rtf} x its audio seconds",
+    }
+    for n, runs in enumerate(results):
+        for side, run in runs.items():
+            first = f", first chunk sent at {run['first_sent']:.1f} s" if side == "defaults" else ""
+            rows[f"round {n + 1}, {side}"] = (
+                f"{run['seconds']:.1f} s drop -> transcript ({run['chunks']} upload(s){first}); "
+                f"{run['sent'] / hours / 1e6:.1f} MB sent per hour; daemon+worker CPU "
+                f"{run['cpu']:.1f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
+            )
+    ratios = [r["original"]["seconds"] / r["defaults"]["seconds"] for r in results]
+    rows["ratio original / defaults (median)"] = f"{statistics.median(ratios):.2f}"
+    return rows
+
+
+def part_words(minutes: float, chunk_seconds: float) -> dict[str, str]:
+    """The original against compact chunks through faster-whisper-server: the words.
+
+    Two cores cannot run a 40-minute recording through a real server twice in
+    reasonable time, so this one is short, with ``max_chunk_seconds`` lowered so that
+    it is still cut into chunks (by the same plan, encoder and stitching).
+    """
+    recording, reference = build_recording(minutes)
+    rows: dict[str, str] = {}
+    REMOTE_WORK.mkdir(parents=True, exist_ok=True)  # the server's log goes there
+    sides: dict[str, dict[str, Any]] = {
+        "original": {"upload_format": "original", "max_upload_bytes": 2**31},
+        f"defaults, max_chunk_seconds = {chunk_seconds:g}": {"max_chunk_seconds": chunk_seconds},
+    }
+    with real_server(1) as url:
+        for side, extra in sides.items():
+            keys = {"base_url": url, "timeout_seconds": 3600, "concurrency": 2, **extra}
+            label = "words-" + side.split(",")[0]
+            run = drop_to_transcript(label, recording, "openai", keys, 3600)
+            rows[side] = (
+                f"{run['chunks']} upload(s), {run['seconds']:.0f} s, "
+                f"WER {wer(reference, run['text']):.4f} ({len(reference.split())} words)"
+            )
+    return rows
+
+
+#: (label, bit rate, libopus options): the old default first, then the candidates.
+SETTINGS: list[tuple[str, int, dict[str, str]]] = [
+    ("24 kbit/s, complexity 10, 20 ms (before)", 24_000, {}),
+    (
+        "16 kbit/s, complexity 10, 60 ms",
+        16_000,
+        {"compression_level": "10", "frame_duration": "60"},
+    ),
+    ("16 kbit/s, complexity 5, 60 ms", 16_000, {"compression_level": "5", "frame_duration": "60"}),
+    ("16 kbit/s, complexity 1, 60 ms (now)", 16_000, CODEC_OPTIONS["opus"]),
+    ("16 kbit/s, complexity 0, 60 ms", 16_000, {"compression_level": "0", "frame_duration": "60"}),
+    ("12 kbit/s, complexity 1, 60 ms", 12_000, {**CODEC_OPTIONS["opus"]}),
+]
+
+
+def encode(path: Path, samples: Any, bit_rate: int, options: dict[str, str]) -> float:
+    """Write ``samples`` (int16) as Ogg Opus; return the encoder's CPU seconds."""
+    started = time.thread_time()
+    with av.open(str(path), "w", format="ogg") as container:
+        stream: Any = container.add_stream("libopus", rate=SAMPLE_RATE, options=options)
+        stream.layout, stream.format, stream.bit_rate = "mono", "s16", bit_rate
+        frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate, frame.pts = SAMPLE_RATE, 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return time.thread_time() - started
+
+
+def part_encoder(minutes: float, settings: list[tuple[str, int, dict[str, str]]]) -> dict[str, str]:
+    """Speed and bytes on ``minutes`` of the long recording; WER on the clips joined once."""
+    from faster_whisper import WhisperModel
+
+    from dropscribe.backends.local.model import resolve_model
+
+    long, _ = build_recording(minutes)
+    speech = (load(long)[: int(minutes * 60 * SAMPLE_RATE)] * 32767).astype(np.int16)
+    block, reference = joined(1.5, 1, ENGLISH)
+    clips = (np.clip(block, -1, 1) * 32767).astype(np.int16)
+    model = WhisperModel(resolve_model("tiny.en").load, device="cpu", compute_type="int8")
+    rows = {"WER sending the clips as they are": f"{heard(model, block, reference):.4f}"}
+    for label, bit_rate, options in settings:
+        cpu = encode(WORK / "speed.ogg", speech, bit_rate, options)
+        per_hour = (WORK / "speed.ogg").stat().st_size / (len(speech) / SAMPLE_RATE) * 3600
+        encode(WORK / "words.ogg", clips, bit_rate, options)
+        words = heard(model, load(WORK / "words.ogg"), reference)
+        rows[label] = (
+            f"{len(speech) / SAMPLE_RATE / cpu:.0f}x real time (CPU), {per_hour / 1e6:.2f} MB/h "
+            f"({per_hour * 4 / 3 / 1e6:.2f} in base64), WER {words:.4f}"
+        )
+    return rows
+
+
+def part_words_here(minutes: float, chunk_seconds: float) -> dict[str, str]:
+    """Part 2 without the server, when two loaded cores cannot run it: the same engine
+    (faster-whisper, tiny.en) on the WAV whole and on the defaults' chunks, in order."""
+    from faster_whisper import WhisperModel
+
+    from dropscribe.backends.local.model import resolve_model
+    from dropscribe.config import OctoAISettings
+    from dropscribe.jobs.chunking.uploads import prepare
+
+    recording, reference = build_recording(minutes)
+    work = fresh_dir(WORK / "words-here")
+    section = OctoAISettings(max_chunk_seconds=chunk_seconds, concurrency=2)
+    manifest = prepare(
+        recording, work, "opus", audio_limit=7_858_000, section=section, max_duration=7200
+    )
+    model = WhisperModel(resolve_model("tiny.en").load, device="cpu", compute_type="int8")
+    chunks = " ".join(text_of(model, load(work / part.path)) for part in manifest.parts)
+    lengths = ", ".join(f"{part.end - part.start:.0f}" for part in manifest.parts)
+    return {
+        "recording": f"{manifest.duration:.0f} s, {len(reference.split())} words",
+        "the WAV whole": f"WER {wer(reference, text_of(model, load(recording))):.4f}",
+        f"{len(manifest.parts)} chunks ({lengths} s), Opus as the defaults make it": (
+            f"WER {wer(reference, chunks):.4f}"
+        ),
+    }
+
+
+def text_of(model: Any, audio: Any) -> str:
+    segments, _ = model.transcribe(audio, beam_size=5, language="en")
+    return " ".join(segment.text for segment in segments)
+
+
+def heard(model: Any, audio: Any, reference: str) -> float:
+    segments, _ = model.transcribe(audio, beam_size=5, language="en")
+    return wer(reference, " ".join(segment.text for segment in segments))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process
+    parser.add_argument("--minutes", type=float, default=42.0)
+    parser.add_argument("--words-minutes", type=float, default=4.0)
+    parser.add_argument("--words-chunk", type=float, default=60.0)
+    parser.add_argument("--rtf", type=float, default=0.05)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--smoke", action="store_true")
+    args = parser.parse_args()
+    WORK.mkdir(parents=True, exist_ok=True)
+    title = "Serverless chunks, drop to transcript"
+    report(title, {"machine": machine(), "load": f"{os.getloadavg()[0]:.1f}"})
+    if 1 in args.part:
+        minutes, rounds, rtf = (
+            (11.0, 1, 0.01) if args.smoke else (args.minutes, args.rounds, args.rtf)
+        )
+        report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
+    if 2 in args.part and not args.smoke and FWS.exists():
+        report(f"{title}: 2. words", part_words(args.words_minutes, args.words_chunk))
+    if 4 in args.part and not args.smoke:
+        report(
+            f"{title}: 4. words, in-process", part_words_here(args.words_minutes, args.words_chunk)
+        )
+    if 3 in args.part:
+        report(
+            f"{title}: 3. encoder settings",
+            part_encoder(*((0.5, SETTINGS[:1]) if args.smoke else (10.0, SETTINGS))),
+        )
+
+
+if __name__ == "__main__":
+    main()
