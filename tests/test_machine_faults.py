@@ -54,9 +54,10 @@ def config_for(workdir: Path, service: dict[str, object] | None = None) -> Path:
 
 
 def recordings(count: int, prefix: str = "talk") -> dict[str, bytes]:
-    """Return ``count`` short recordings, each with its own content (no duplicates)."""
+    """Return ``count`` short recordings, each with its own content (no duplicates, also
+    across prefixes: a copy of content in flight waits for it and is skipped)."""
     audio = (AUDIO / "numbers.wav").read_bytes()
-    return {f"{prefix}{n}.wav": audio + bytes(2 * n + 2) for n in range(count)}
+    return {f"{prefix}{n}.wav": audio + bytes(2 * n + 2 + 200 * len(prefix)) for n in range(count)}
 
 
 def drop_all(folder: Path, files: dict[str, bytes]) -> None:

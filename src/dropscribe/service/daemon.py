@@ -19,7 +19,7 @@ from dropscribe import __version__
 from dropscribe.backends.base import Backend
 from dropscribe.config import CurrentSettings, PathsSettings, Settings, load_settings
 from dropscribe.config.originals import archive_folder
-from dropscribe.errors import ConfigError, local_fault
+from dropscribe.errors import ConfigError
 from dropscribe.inbox.intake import Intake
 from dropscribe.inbox.presence import InboxPresence
 from dropscribe.inbox.watcher import InboxWatcher
@@ -35,6 +35,7 @@ from dropscribe.service import signals
 from dropscribe.service.daemon_lock import DaemonLock, lock_path
 from dropscribe.service.features import diarization_in_force, metrics_in_force
 from dropscribe.service.machine import MachineWatch
+from dropscribe.service.main_loop import MainLoop
 from dropscribe.service.notify import Notifier
 from dropscribe.service.reload import ReloadPlan, plan_reload
 
@@ -47,8 +48,6 @@ class _Stoppable(Protocol):
 
 #: Seconds the daemon waits for jobs to hand back their work on shutdown.
 SHUTDOWN_GRACE = 5.0
-#: The longest the main loop sleeps with nothing to do.
-MAX_IDLE = 1.0
 STATUS_EVERY = 2.0
 
 
@@ -168,18 +167,39 @@ class Daemon:
         # Held until the end: `dropscribe status` tells from it whether a daemon runs.
         daemon_lock = DaemonLock.acquire(lock_path(settings.paths), __version__, self.clock())
         self.build()
-        store, outbox, finisher = self.store, self.outbox, self.finisher
-        dispatcher, intake = self.dispatcher, self.intake
-        removed = outbox.remove_temporaries()
+        self.machine.lock = daemon_lock
         watcher = InboxWatcher(
             settings.paths.inbox,
-            intake.filter,
+            self.intake.filter,
             settings.watch.mode,
             settings.watch.poll_seconds,
             self.wake,
         )
-        self.machine.lock = daemon_lock
-        metrics = self._start_metrics(store, dispatcher, finisher)
+        metrics = self._start(watcher)
+        loop = MainLoop(
+            self.current.get,
+            self.clock,
+            watcher,
+            self.intake,
+            self.dispatcher,
+            self.machine,
+            self.readiness,
+            self._heartbeat,
+        )
+        loop.scan()
+        self._loop(loop)
+        self._shutdown(watcher, metrics)
+        daemon_lock.release()
+        self.notifier.close()
+        log.info("stopped")
+        return 0
+
+    def _start(self, watcher: InboxWatcher) -> _Stoppable | None:
+        """Recover what the last run left, start the watcher and say ready; return the
+        metrics server, if one was asked for."""
+        settings, dispatcher = self.settings, self.dispatcher
+        removed = self.outbox.remove_temporaries()
+        metrics = self._start_metrics(self.store, dispatcher, self.finisher)
         log.info(
             "starting",
             inbox=str(settings.paths.inbox),
@@ -191,79 +211,43 @@ class Daemon:
         )
         dispatcher.warm_up()
         dispatcher.recover()
-        intake.recover()
+        self.intake.recover()
         watcher.start()
         # Ready once the store and the watcher are up: files already waiting are
         # scanned afterwards, with heartbeats, however many there are.
         self.machine.look()
-        line = status_line(store.counts(), dispatcher.in_flight())
+        line = status_line(self.store.counts(), dispatcher.in_flight())
         self.notifier.ready(self.machine.status(line))
         log.info("ready")
-        self._scan(watcher, intake)
-        next_rescan = self.clock() + settings.watch.rescan_seconds
+        return metrics
+
+    def _loop(self, loop: MainLoop) -> None:
+        """Turn the main loop until a stop is asked for."""
         last_status = 0.0
         while not self.stop_requested.is_set():
-            now = self.clock()
-            next_rescan = self._take_in(watcher, intake, now, next_rescan)
-            self._pump(dispatcher, now)
+            loop.turn(self.clock())
             if self.reload_requested.is_set():
                 self.reload_requested.clear()
                 self._reload()
             self._heartbeat()
             monotonic = time.monotonic()
             if monotonic - last_status >= STATUS_EVERY:
-                line = status_line(store.counts(), dispatcher.in_flight())
+                line = status_line(self.store.counts(), self.dispatcher.in_flight())
                 self.notifier.status(self.machine.status(line))
                 last_status = monotonic
-            interval = self.notifier.watchdog_interval
-            self.wake.wait(self._sleep_time(intake, dispatcher, next_rescan, interval))
+            self.wake.wait(loop.sleep_time(self.notifier.watchdog_interval))
             self.wake.clear()
-        log.info("stopping", in_flight=dispatcher.in_flight())
+
+    def _shutdown(self, watcher: InboxWatcher, metrics: _Stoppable | None) -> None:
+        """Stop taking work, hand back what is in hand, close what is open."""
+        log.info("stopping", in_flight=self.dispatcher.in_flight())
         self.notifier.stopping()
         watcher.stop()
-        ended = dispatcher.stop(SHUTDOWN_GRACE)
+        ended = self.dispatcher.stop(SHUTDOWN_GRACE)
         if metrics is not None:
             metrics.stop()
         if ended:  # else the process exit closes it: a job thread may still write
-            store.close()
-        daemon_lock.release()
-        self.notifier.close()
-        log.info("stopped")
-        return 0
-
-    def _take_in(
-        self, watcher: InboxWatcher, intake: Intake, now: float, next_rescan: float
-    ) -> float:
-        """Look at the machine, then take in what the watcher reported and what is due;
-        return when the next rescan is due."""
-        try:
-            renewed = self.machine.look()
-            if renewed:  # the inbox is back, or another folder: watch it, rescan now
-                watcher.restart()
-            for path in watcher.drain():
-                relative = intake.relative(path)
-                if relative is not None:
-                    intake.look(relative, now)
-            if self.readiness.may_take_work(now):
-                intake.process_due(now)
-                intake.settle_waiting()
-            if now >= next_rescan or renewed:
-                next_rescan = now + self.settings.watch.rescan_seconds
-                self._scan(watcher, intake)
-        except Exception:  # intake guards each file; this is the last net: never exit
-            log.exception("intake_error")
-        return next_rescan
-
-    def _pump(self, dispatcher: Dispatcher, now: float) -> None:
-        """Start due jobs; a store that cannot write pauses the work, never the daemon."""
-        try:
-            dispatcher.pump(now)
-        except Exception as exc:
-            fault = local_fault(exc)
-            if fault is None:
-                log.exception("dispatch_error")
-            else:
-                self.readiness.disk_failed("the job store", fault)
+            self.store.close()
 
     def _heartbeat(self) -> None:
         """Ping the service watchdog when half its interval has passed."""
@@ -272,34 +256,6 @@ class Daemon:
         if interval is not None and now - self._last_ping >= interval:
             self.notifier.ping()
             self._last_ping = now
-
-    def _sleep_time(
-        self, intake: Intake, dispatcher: Dispatcher, next_rescan: float, ping: float | None
-    ) -> float:
-        now = self.clock()
-        candidates = [MAX_IDLE, next_rescan - now]
-        deadlines = (intake.tracker.next_deadline(), dispatcher.next_due())
-        for deadline in (*deadlines, self.readiness.retry_at()):
-            if deadline is not None:
-                candidates.append(deadline - now)
-        if ping is not None:
-            candidates.append(ping)
-        return max(0.0, min(candidates))
-
-    def _scan(self, watcher: InboxWatcher, intake: Intake) -> None:
-        started = time.monotonic()
-        now = self.clock()
-        count = 0
-        for entry in watcher.scan():
-            relative = intake.relative(entry.path)
-            if relative is not None:
-                intake.look(relative, now)
-                count += 1
-                if count % 1000 == 0:
-                    self._heartbeat()
-        if self.readiness.may_take_work(now):
-            intake.process_due(now)
-        log.info("scanned", files=count, seconds=round(time.monotonic() - started, 3))
 
     def _reload(self) -> None:
         try:
