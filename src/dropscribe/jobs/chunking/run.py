@@ -5,11 +5,9 @@ See :mod:`dropscribe.jobs.chunking.chunks` for the whole story and the fairness 
 
 from __future__ import annotations
 
-import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -20,7 +18,7 @@ from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.config.vocabulary import Words
 from dropscribe.errors import BackendError, BadInput, Retryable
 from dropscribe.jobs.chunking.feed import ChunkFeed, Incoming
-from dropscribe.jobs.retry_policy import JobHistory, Pause, Retry, RetryRules, carry_out, give_back
+from dropscribe.jobs.chunking.retries import ChunkRetries
 from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
@@ -106,9 +104,8 @@ class ChunkRun:
         self.stopped = False
         #: Slots borrowed from the backend's idle ones, beyond the job's own.
         self.borrowed = 0
-        self.rng = random.Random()
-        #: Each chunk's history of failures, for the retry policy (kept while the job runs).
-        self.histories: dict[int, JobHistory] = {}
+        #: What follows a chunk's failed try (the retry policy, per chunk).
+        self.retries = ChunkRetries(store, job, rules, clock)
 
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
@@ -258,56 +255,9 @@ class ChunkRun:
         if outcome is None:
             self.stopped = True
         elif isinstance(outcome, Gone):
-            self._send_again(chunk, outcome)
+            self.todo.append(self.retries.gone(chunk, outcome.reason))
         elif isinstance(outcome, Failed):
-            self._failed(chunk, outcome.error)
-
-    def _send_again(self, chunk: Chunk, gone: Gone) -> None:
-        """The server forgot the chunk's future: send it again, the attempt given back."""
-        log.info("chunk_gone", job=self.job.id, chunk=chunk.idx, reason=gone.reason)
-        current = self._fresh(chunk)
-        attempts = give_back(current.attempts)  # not the chunk's fault
-        self._put_back(chunk, attempts=attempts)
-        self.todo.append((self.clock(), self._fresh(chunk)))
-
-    def _failed(self, chunk: Chunk, error: BackendError | BadInput) -> None:
-        """Carry out the one retry policy of every job (jobs/retry_policy.py) on a chunk:
-        a 429 or server trouble within the transient budget spends no attempt."""
-        now = self.clock()
-        known = self.histories.get(chunk.idx, JobHistory(0))
-        history = replace(known, attempts=self._fresh(chunk).attempts)
-        rules = RetryRules.from_settings(self.rules)
-        where = f"The part from {clock_time(chunk.start)} to {clock_time(chunk.end)}"
-        # Jitter, so that the chunks failing together do not all come back at once.
-        step = carry_out(history, error, now, rules, self.rng.random(), where=where)
-        self.histories[chunk.idx] = step.history
-        decision = step.decision
-        if isinstance(decision, Pause):
-            # The server is unreachable: the job waits as a whole (the dispatcher pauses
-            # the backend); the chunk's attempt is given back.
-            self._put_back(chunk, attempts=step.attempts, error=str(error))
-            self.failure = self.failure or error
-        elif isinstance(decision, Retry):
-            log.warning(
-                "chunk_retry",
-                job=self.job.id,
-                chunk=chunk.idx,
-                span=_label(chunk),
-                error=str(error),
-                retry_in=round(decision.at - now, 2),
-                spends_attempt=decision.spends_attempt,
-            )
-            self._put_back(chunk, attempts=step.attempts, error=str(error))
-            self.todo.append((decision.at, self._fresh(chunk)))
-        else:
-            failed = ChunkState.FAILED
-            self.store.chunks.move(self.job.id, chunk.idx, failed, future=None, error=str(error))
-            assert isinstance(step.error, (BackendError, BadInput))  # gave_up() makes one
-            self.failure = self.failure or step.error
-
-    def _put_back(self, chunk: Chunk, **fields: Any) -> None:
-        """Make the chunk pending again, its future dropped."""
-        self.store.chunks.move(self.job.id, chunk.idx, ChunkState.PENDING, future=None, **fields)
-
-    def _fresh(self, chunk: Chunk) -> Chunk:
-        return next(c for c in self.store.chunks.for_job(self.job.id) if c.idx == chunk.idx)
+            again, failure = self.retries.failed(chunk, outcome.error)
+            if again is not None:
+                self.todo.append(again)
+            self.failure = self.failure or failure
