@@ -11,9 +11,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jiwer
+
+if TYPE_CHECKING:
+    from dropscribe.backends.local.protocol import EngineOptions
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
 
@@ -156,3 +159,27 @@ class DaemonProcess:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
             self.process.wait()
+
+
+def tiny_engine_options(**overrides: Any) -> EngineOptions:
+    """The bundled tiny.en on the CPU as the engine tests run it; ``overrides`` change
+    the keys a test is about (threads, decodes, the decoding path)."""
+    from dropscribe.backends.local.model import resolve_model
+    from dropscribe.backends.local.protocol import EngineOptions
+
+    fields: dict[str, Any] = {
+        "model_load": resolve_model("tiny.en").load,
+        "model_name": "tiny.en",
+        "device": "cpu",
+        "compute_type": "default",
+        "cpu_threads": 1,
+        "parallel_decodes": 1,
+        "workers": 1,
+        "beam_size": 5,
+        "vad_filter": False,
+        "word_timestamps": True,
+        "initial_prompt": None,
+        "batched": "off",
+        "batch_size": 8,
+    }
+    return EngineOptions(**{**fields, **overrides})

@@ -26,12 +26,11 @@ from dropscribe.backends.local.backend import LocalBackend
 from dropscribe.backends.local.batching import CLIP_SECONDS
 from dropscribe.backends.local.decoding import Decoded
 from dropscribe.backends.local.engine import Engine, heard
-from dropscribe.backends.local.model import resolve_model
-from dropscribe.backends.local.protocol import EngineOptions, Job
+from dropscribe.backends.local.protocol import Job
 from dropscribe.backends.local.recovery import recover_speech
 from dropscribe.config import load_settings
 from dropscribe.transcript import Segment, Transcription, make_segment
-from tests.helpers import AUDIO, reference, write_config
+from tests.helpers import AUDIO, reference, tiny_engine_options, write_config
 from tests.test_local_engine import request, settle
 
 PAUSE = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
@@ -50,21 +49,7 @@ def words(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    options = EngineOptions(
-        model_load=resolve_model("tiny.en").load,
-        model_name="tiny.en",
-        device="cpu",
-        compute_type="default",
-        cpu_threads=2,
-        parallel_decodes=1,
-        workers=1,
-        beam_size=5,
-        vad_filter=False,
-        word_timestamps=True,
-        initial_prompt=None,
-        batched="off",
-        batch_size=8,
-    )
+    options = tiny_engine_options(cpu_threads=2, parallel_decodes=1, batched="off")
     yield Engine(options)
 
 

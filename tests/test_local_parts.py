@@ -18,10 +18,9 @@ import pytest
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.decode import decode_file
 from dropscribe.backends.local.engine import Engine
-from dropscribe.backends.local.model import resolve_model
-from dropscribe.backends.local.protocol import EngineOptions, Job
+from dropscribe.backends.local.protocol import Job
 from dropscribe.transcript import Transcription
-from tests.helpers import AUDIO, reference
+from tests.helpers import AUDIO, reference, tiny_engine_options
 
 PAUSE = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
 CLIPS = ["fox", "numbers", "weather", "fox", "weather"]
@@ -33,21 +32,7 @@ def words(text: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def engine() -> Iterator[Engine]:
-    options = EngineOptions(
-        model_load=resolve_model("tiny.en").load,
-        model_name="tiny.en",
-        device="cpu",
-        compute_type="default",
-        cpu_threads=1,
-        parallel_decodes=3,
-        workers=1,
-        beam_size=5,
-        vad_filter=False,
-        word_timestamps=True,
-        initial_prompt=None,
-        batched="parts",
-        batch_size=8,
-    )
+    options = tiny_engine_options(cpu_threads=1, parallel_decodes=3, batched="parts")
     yield Engine(options)
 
 

@@ -6,12 +6,13 @@ import itertools
 import socket
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from dropscribe.service.notify import Notifier
-from tests.helpers import AUDIO, DaemonProcess, write_config
+from tests.helpers import AUDIO, DaemonProcess, wait_for, write_config
 
 
 def listen(
@@ -52,15 +53,17 @@ def test_the_daemon_reports_ready_status_watchdog_and_stopping(
     listening = threading.Event()
     listener = threading.Thread(target=lambda: listen(sock, messages, listening), daemon=True)
     listener.start()
+    def said(wanted: Callable[[str], bool]) -> bool:
+        return any(wanted(text) for _, text in list(messages))
+
     with daemon:
-        deadline = time.monotonic() + 60
-        while pings_after_ready(list(messages)) < 8 and time.monotonic() < deadline:
-            time.sleep(0.1)
+        wait_for(lambda: pings_after_ready(list(messages)) >= 8, 60, "eight watchdog pings")
         daemon.wait_event("ready")
         daemon.wait_event("job_done")
-        time.sleep(2.5)  # the status line is renewed every 2 s
+        # The status line is renewed every 2 s: wait for one that counts the file done.
+        wait_for(lambda: said(lambda t: "done 1" in t), 30, "a status line with the file done")
         assert daemon.stop() == 0
-    time.sleep(0.5)
+    wait_for(lambda: said(lambda t: "STOPPING=1" in t), 10, "STOPPING=1")
     listening.set()
     listener.join(timeout=5)
     texts = [text for _, text in messages]

@@ -22,13 +22,12 @@ from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.decode import decode_file
 from dropscribe.backends.base import Request
 from dropscribe.backends.local.engine import Engine
-from dropscribe.backends.local.model import resolve_model
-from dropscribe.backends.local.protocol import EngineOptions, Job
+from dropscribe.backends.local.protocol import Job
 from dropscribe.commands.checks_words import check_words
 from dropscribe.config import Words, load_settings
 from dropscribe.config.vocabulary import parse_terms
 from dropscribe.errors import ConfigError
-from tests.helpers import AUDIO, write_config
+from tests.helpers import AUDIO, tiny_engine_options, write_config
 from tests.remote_setup import SERVERS, TOKEN, make_backend
 from tests.test_remote_backends import settle
 
@@ -154,21 +153,7 @@ TERMS = ("Dashwood", "Norland", "dropscribe", "Kubernetes")
 
 @pytest.fixture(scope="module")
 def engine() -> Engine:
-    options = EngineOptions(
-        model_load=resolve_model("tiny.en").load,
-        model_name="tiny.en",
-        device="cpu",
-        compute_type="default",
-        cpu_threads=1,
-        parallel_decodes=2,
-        workers=1,
-        beam_size=5,
-        vad_filter=False,
-        word_timestamps=True,
-        initial_prompt=None,
-        batched="parts",
-        batch_size=8,
-    )
+    options = tiny_engine_options(cpu_threads=1, parallel_decodes=2, batched="parts")
     return Engine(options)
 
 
