@@ -55,6 +55,12 @@ class SlotLender(Protocol):
         """Give a borrowed slot back."""
 
 
+def all_sent(store: Store, job: Job) -> bool:
+    """Whether every chunk of ``job`` in the store has been sent."""
+    unsent = (ChunkState.PENDING, ChunkState.SUBMITTING)
+    return not any(c.state in unsent for c in store.chunks.for_job(job.id))
+
+
 def _label(chunk: Chunk) -> str:
     """The chunk's time range, as :attr:`uploads.Part.label` writes a part's."""
     return f"{clock_time(chunk.start)}-{clock_time(chunk.end)}"
@@ -227,10 +233,7 @@ class ChunkRun:
             span=_label(chunk),
             remote_id=future.remote_id,
         )
-        unsent = (ChunkState.PENDING, ChunkState.SUBMITTING)
-        prepared = not self.incoming.expecting  # no chunk is still to come
-        chunks = self.store.chunks.for_job(job.id)
-        if prepared and not any(c.state in unsent for c in chunks):
+        if not self.incoming.expecting and all_sent(self.store, job):  # none still to come
             log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
         return future
 

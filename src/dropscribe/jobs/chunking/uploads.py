@@ -115,7 +115,36 @@ def prepare(
         BadInput: the recording is unreadable, too long, or defeats the worker's limits.
         Retryable: the worker could not be started.
     """
-    request: dict[str, Any] = {
+    request = plan_request(
+        source, workdir, fmt, audio_limit, section, max_duration, audio_track, parts, resume
+    )
+    first = resume.index if resume else 0
+    streamed: list[Part] = []
+
+    def heard(line: dict[str, Any]) -> None:
+        streamed.append(part_from(first + len(streamed), line))
+        if on_part is not None:
+            on_part(streamed[-1])
+
+    returncode, stdout, stderr = run_worker(
+        json.dumps(request), section.prepare_timeout_seconds, heard, cancel
+    )
+    return read_manifest(returncode, stdout, stderr, parts, first)
+
+
+def plan_request(
+    source: Path,
+    workdir: Path,
+    fmt: UploadFormat,
+    audio_limit: int,
+    section: RemoteSettings,
+    max_duration: float,
+    audio_track: int | str,
+    parts: list[Part] | None,
+    resume: Resume | None,
+) -> dict[str, Any]:
+    """Return what the worker is asked to do (see :func:`prepare` for the arguments)."""
+    return {
         "source": str(source),
         "workdir": str(workdir),
         "format": fmt,
@@ -131,18 +160,6 @@ def prepare(
         ],
         "continue": asdict(resume) if resume else None,
     }
-    first = resume.index if resume else 0
-    streamed: list[Part] = []
-
-    def heard(line: dict[str, Any]) -> None:
-        streamed.append(part_from(first + len(streamed), line))
-        if on_part is not None:
-            on_part(streamed[-1])
-
-    returncode, stdout, stderr = run_worker(
-        json.dumps(request), section.prepare_timeout_seconds, heard, cancel
-    )
-    return read_manifest(returncode, stdout, stderr, parts, first)
 
 
 def run_worker(
