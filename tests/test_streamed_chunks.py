@@ -50,7 +50,7 @@ def test_chunks_are_the_same_on_one_encoder_thread_or_three_and_announced_in_ord
     tmp_path: Path,
 ) -> None:
     from dropscribe.audio.compact import compact
-    from dropscribe.audio.streamed import PartFile
+    from dropscribe.audio.cuts import PartFile
 
     made: dict[int, tuple[list[PartFile], list[dict[str, object]]]] = {}
     for encoders in (1, 3):

@@ -37,10 +37,10 @@ import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.chunk_plan import ChunkPlanner, plan_chunks
-from dropscribe.audio.cuts import Span
+from dropscribe.audio.cuts import PartFile, Span
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
 from dropscribe.audio.speech_blocks import SpeechFinder
-from dropscribe.audio.streamed import PartFile, Place, Samples, StreamedParts
+from dropscribe.audio.streamed import Place, Samples, StreamedParts
 from dropscribe.errors import BadInput
 from dropscribe.workers import die_with_the_daemon, limit_memory
 

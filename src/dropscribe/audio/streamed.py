@@ -27,21 +27,11 @@ import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.chunk_plan import ChunkPlanner, next_start, part_before
-from dropscribe.audio.cuts import Part, plan_parts
+from dropscribe.audio.cuts import Part, PartFile, plan_parts
 from dropscribe.audio.speech_blocks import find_speech
 from dropscribe.errors import BadInput
 
 Samples = np.ndarray[Any, np.dtype[np.int16]]
-
-
-@dataclass(frozen=True)
-class PartFile:
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str
-    bytes: int
 
 
 #: Writes ``samples`` to ``path`` in the compact format; returns the file's size.

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import structlog
 
-from dropscribe.audio.cuts import Part as CutPart
 from dropscribe.audio.stitch import PartTranscript, stitch
 from dropscribe.backends.base import Backend, CompactUploads, Done, Future, Outcome
 from dropscribe.config import RemoteSettings, Settings
@@ -42,7 +41,7 @@ from dropscribe.jobs.chunking.uploads import (
 )
 from dropscribe.jobs.states import ChunkState, JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.jobs.store.chunks import Chunk, NewChunk
+from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.transcript import Transcription, clock_time
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
@@ -163,9 +162,10 @@ class ChunkedUploads:
         ]
         if missing:
             earlier = [
-                Part(c.idx, c.start, c.end, c.keep_start, c.keep_end, c.path, 0) for c in chunks
+                Part(c.start, c.end, c.keep_start, c.keep_end, c.path, 0, index=c.idx)
+                for c in chunks
             ]
-            self.store.chunks.update_files(job.id, _new_chunks(prepared(earlier)))
+            self.store.chunks.update_files(job.id, prepared(earlier).parts)
         chunks = self.store.chunks.for_job(job.id)
         if chunks[0].plan == key:
             return chunks, None
@@ -234,9 +234,7 @@ class ChunkedUploads:
         results = [Transcription.from_dict(c.result or {"segments": []}) for c in chunks]
         joined = stitch(
             [
-                PartTranscript(
-                    CutPart(c.start, c.end, c.keep_start, c.keep_end), r.segments, r.language
-                )
+                PartTranscript(c, r.segments, r.language)
                 for c, r in zip(chunks, results, strict=True)
             ]
         )
@@ -266,8 +264,3 @@ def chunk_warnings(chunks: list[Chunk], results: list[Transcription]) -> list[st
         for warning in result.warnings
     ]
 
-
-def _new_chunks(manifest: Manifest) -> list[NewChunk]:
-    return [
-        NewChunk(p.start, p.end, p.keep_start, p.keep_end, p.path, p.bytes) for p in manifest.parts
-    ]

@@ -23,7 +23,7 @@ from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
-from dropscribe.transcript import Transcription, clock_time
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
@@ -59,11 +59,6 @@ def all_sent(store: Store, job: Job) -> bool:
     """Whether every chunk of ``job`` in the store has been sent."""
     unsent = (ChunkState.PENDING, ChunkState.SUBMITTING)
     return not any(c.state in unsent for c in store.chunks.for_job(job.id))
-
-
-def _label(chunk: Chunk) -> str:
-    """The chunk's time range, as :attr:`uploads.Part.label` writes a part's."""
-    return f"{clock_time(chunk.start)}-{clock_time(chunk.end)}"
 
 
 class ChunkRun:
@@ -210,7 +205,7 @@ class ChunkRun:
         request = Request(
             job.id,
             self.workdir / chunk.path,
-            f"{job.path} [{_label(chunk)}]",
+            f"{job.path} [{chunk.label()}]",
             chunk.bytes,
             job.language,
             job.task,
@@ -230,7 +225,7 @@ class ChunkRun:
             job=job.id,
             file=job.path,
             chunk=chunk.idx,
-            span=_label(chunk),
+            span=chunk.label(),
             remote_id=future.remote_id,
         )
         if not self.incoming.expecting and all_sent(self.store, job):  # none still to come

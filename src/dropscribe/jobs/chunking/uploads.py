@@ -20,10 +20,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from dropscribe.audio.cuts import PartFile
 from dropscribe.config import RemoteSettings
 from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Retryable
-from dropscribe.transcript import clock_time
 from dropscribe.workers import PARENT_VARIABLE
 
 #: Room kept for the JSON or multipart around the audio in a request body.
@@ -31,20 +31,10 @@ BODY_OVERHEAD = 4096
 
 
 @dataclass(frozen=True)
-class Part:
-    """One file to upload and the stretch of the recording it holds (seconds)."""
+class Part(PartFile):
+    """One file to upload, the stretch of the recording it holds, and its place in the plan."""
 
     index: int
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str  # relative to the job's work directory
-    bytes: int
-
-    def label(self) -> str:
-        """The part's time range as people read it: "10:00-20:00"."""
-        return f"{clock_time(self.start)}-{clock_time(self.end)}"
 
 
 @dataclass(frozen=True)
@@ -246,13 +236,13 @@ class Watch:
 
 def part_from(index: int, data: dict[str, Any]) -> Part:
     return Part(
-        index,
-        float(data["start"]),
-        float(data["end"]),
-        float(data["keep_start"]),
-        float(data["keep_end"]),
-        str(data["path"]),
-        int(data["bytes"]),
+        index=index,
+        start=float(data["start"]),
+        end=float(data["end"]),
+        keep_start=float(data["keep_start"]),
+        keep_end=float(data["keep_end"]),
+        path=str(data["path"]),
+        bytes=int(data["bytes"]),
     )
 
 

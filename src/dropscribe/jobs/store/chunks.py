@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dropscribe.audio.cuts import PartFile
 from dropscribe.jobs.states import CHUNK_PREDECESSORS, ChunkState, TransitionError
 
 if TYPE_CHECKING:
@@ -47,16 +48,12 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class Chunk:
+class Chunk(PartFile):
+    """A part of a job's upload as the store keeps it: its span and file, its state."""
+
     job_id: int
     idx: int
     plan: str
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str
-    bytes: int
     state: ChunkState
     attempts: int
     future: dict[str, Any] | None
@@ -72,14 +69,8 @@ class Chunk:
         return cls(**values)
 
 
-@dataclass(frozen=True)
-class NewChunk:
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str
-    bytes: int
+#: A chunk to record: any part written to a file (an upload's part is one).
+NewChunk = PartFile
 
 
 class ChunkTable:
