@@ -249,3 +249,79 @@ def test_an_engine_worker_that_sends_garbage_is_killed_and_its_file_retried(
         assert not Path(f"/proc/{pid}").exists()  # killed and reaped
     finally:
         backend.close()
+
+
+# A compacting worker that says it is ready, takes the request, then names a part file
+# outside its work directory (the daemon would upload whatever it names).
+COMPACT_ESCAPE = """
+import os
+from dropscribe.audio.compact_protocol import CompactRequest
+from dropscribe.workers.messages import Ready
+def main(channel):
+    channel.send(Ready(os.getpid()))
+    channel.receive((CompactRequest,))
+    part = '{"start": 0, "end": 1, "keep_start": 0, "keep_end": 1, '
+    part += '"path": "/etc/shadow", "bytes": 1}'
+    os.write(channel.writing, ('{"type": "PartWritten", "part": ' + part + '}\\n').encode())
+    channel.receive((CompactRequest,))
+"""
+
+
+def test_a_compacting_worker_naming_a_file_outside_its_folder_is_stopped_and_the_file_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dropscribe.jobs.chunking.uploads import run_worker
+
+    (tmp_path / "compact_escape.py").write_text(COMPACT_ESCAPE)
+    _put_on_path(monkeypatch, tmp_path)
+    request = CompactRequest(
+        str(AUDIO / "fox.wav"), str(tmp_path / "work"), "opus", 10**8, 600, 3600
+    )
+    heard: list[PartFile] = []
+    with pytest.raises(Retryable, match="not of its protocol"):
+        run_worker(request, (0, 120.0), heard.append, None, "compact_escape:main")
+    assert heard == []  # nothing was handed on to be uploaded
+
+
+# A speaker worker that answers for fewer words than it was asked about, then one that
+# answers with what no protocol knows.
+SPEAKERS_SHORT = """
+import os
+from dropscribe.speakers.request import DiarizeRequest, Labelled
+from dropscribe.workers.messages import Ready
+def main(channel):
+    channel.send(Ready(os.getpid()))
+    channel.receive((DiarizeRequest,))
+    channel.send(Labelled(["SPEAKER_1"], 1))
+"""
+SPEAKERS_GARBAGE = """
+import os
+from dropscribe.speakers.request import DiarizeRequest
+from dropscribe.workers.messages import Ready
+def main(channel):
+    channel.send(Ready(os.getpid()))
+    channel.receive((DiarizeRequest,))
+    os.write(channel.writing, b'{"type": "Labelled", "labels": "everyone", "speakers": 1}\\n')
+    channel.receive((DiarizeRequest,))
+"""
+
+
+@pytest.mark.parametrize(
+    ("program", "warning"),
+    [
+        (SPEAKERS_SHORT, "the speaker worker labelled 1 words of 2."),
+        (SPEAKERS_GARBAGE, "the speaker worker sent a message that is not of its protocol"),
+    ],
+    ids=["too few labels", "garbage"],
+)
+def test_a_speaker_worker_that_breaks_its_protocol_costs_the_labels_not_the_transcript(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, program: str, warning: str
+) -> None:
+    from dropscribe.speakers.runner import SKIPPED, run_diarization
+
+    (tmp_path / "speakers_fake.py").write_text(program)
+    _put_on_path(monkeypatch, tmp_path)
+    request = DiarizeRequest(str(AUDIO / "fox.wav"), [(0.0, 0.5), (0.6, 1.0)], CountLimits())
+    outcome = run_diarization(request, 120, None, "speakers_fake:main")
+    assert outcome.labels == [None, None]
+    assert outcome.warning is not None and outcome.warning.startswith(f"{SKIPPED}: {warning}")

@@ -161,9 +161,13 @@ def skipped(result: Transcription, reason: object) -> Transcription:
 
 
 def run_diarization(
-    request: DiarizeRequest, timeout: float, stopping: threading.Event | None = None
+    request: DiarizeRequest,
+    timeout: float,
+    stopping: threading.Event | None = None,
+    target: str = DIARIZE_TARGET,
 ) -> DiarizeOutcome:
-    """Return the speaker labels of ``request``'s words, computed in a worker process.
+    """Return the speaker labels of ``request``'s words, computed in a worker process
+    (``target`` is another program only for a test of a misbehaving worker).
 
     Raises:
         DiarizationInterrupted: ``stopping`` was set while the worker ran.
@@ -174,9 +178,7 @@ def run_diarization(
         # The thread that waits for it starts it: a daemon stopping mid-diarization does
         # not wait for it (the job stays in writing with its transcript saved, and is
         # labelled after a restart).
-        worker = Worker(
-            DIARIZE_TARGET, what=WHAT, ready=(Ready,), with_thread=True, env=THREAD_LIMITS
-        )
+        worker = Worker(target, what=WHAT, ready=(Ready,), with_thread=True, env=THREAD_LIMITS)
     except OSError as exc:
         return DiarizeOutcome(blank, 0, f"{SKIPPED}: {sentence(exc)}", 0.0)
     try:

@@ -150,9 +150,11 @@ def run_worker(
     limits: tuple[int, float],
     on_part: Callable[[PartFile], None],
     cancel: threading.Event | None,
+    target: str = COMPACT_TARGET,
 ) -> Compacted:
     """Run the worker on ``request`` under ``limits`` (megabytes, seconds); hand each part
-    it announces to ``on_part`` as it comes; return its manifest.
+    it announces to ``on_part`` as it comes; return its manifest. ``target`` is another
+    program only for a test of a misbehaving worker.
 
     Raises:
         BadInput: the worker said the recording is at fault, stopped on it, or ran past
@@ -163,7 +165,7 @@ def run_worker(
     with tempfile.TemporaryFile() as errors:
         try:
             worker = Worker(
-                COMPACT_TARGET,
+                target,
                 what=WHAT,
                 ready=(Ready,),
                 start_seconds=min(START_SECONDS, timeout),
