@@ -71,16 +71,7 @@ class WorkerPool:
         self.memory_limit_mb = memory_limit_mb
         #: What the workers run (another program only for a test of a misbehaving one).
         self.target = target
-        # A file per parallel decode, and one decoding ahead per worker to keep them
-        # busy between files. The worker says how many decodes it runs once loaded (a
-        # GPU runs one); until then, the plan for a CPU.
-        plan = plan_threads(
-            settings.cpu_threads,
-            settings.parallel_decodes,
-            settings.workers,
-            device=settings.device,
-        )
-        self.concurrency = settings.workers * (plan.parallel_decodes + 1)
+        self.concurrency = _planned_concurrency(settings)
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._slots: dict[int, JobSlot] = {}
@@ -260,6 +251,16 @@ class WorkerPool:
         culprit = slot.job_id if breach.culprit_only else None
         self._fail_jobs_of(worker, breach.reason, culprit=culprit)
         worker.kill()
+
+
+def _planned_concurrency(settings: LocalSettings) -> int:
+    """Return the files to have in flight before a worker has said how many decodes it runs
+    (a GPU runs one): one per parallel decode of the plan for a CPU, and one decoded ahead
+    per worker to keep it busy between files."""
+    plan = plan_threads(
+        settings.cpu_threads, settings.parallel_decodes, settings.workers, device=settings.device
+    )
+    return settings.workers * (plan.parallel_decodes + 1)
 
 
 #: Keys of the log line a worker's fields may not take (they are the line's own).
