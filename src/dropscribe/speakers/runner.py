@@ -175,12 +175,12 @@ def run_diarization(
     started = time.monotonic()
     blank: list[str | None] = [None] * len(request.spans)
     try:
-        # The thread that waits for it starts it: a daemon stopping mid-diarization does
-        # not wait for it (the job stays in writing with its transcript saved, and is
-        # labelled after a restart).
+        # This thread waits for it, so it may die with this thread. A daemon stopping
+        # mid-diarization does not wait for it either: the job stays in writing with its
+        # transcript saved, and is labelled after a restart.
         worker = Worker(target, what=WHAT, ready=(Ready,), with_thread=True, env=THREAD_LIMITS)
     except OSError as exc:
-        return DiarizeOutcome(blank, 0, f"{SKIPPED}: {sentence(exc)}", 0.0)
+        return DiarizeOutcome(blank, 0, f"{SKIPPED}: the {WHAT} could not start ({exc}).", 0.0)
     try:
         answer = _wait(worker, request, started + timeout, stopping or threading.Event())
     finally:
