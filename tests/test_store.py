@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.audio.cuts import PartFile
+from dropscribe.audio.compact_protocol import PartFile
 from dropscribe.jobs.states import (
     CHUNK_PREDECESSORS,
     CHUNK_TRANSITIONS,

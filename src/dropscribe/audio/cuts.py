@@ -49,8 +49,8 @@ class Part:
     the seams: the stitcher keeps the words of this part whose middle lies in
     ``[keep_start, keep_end)``. At a pause the seams equal the audio's edges;
     at a forced cut the audio reaches ``overlap / 2`` past the seam on each side.
-    Everything that holds such a span is one (:class:`PartFile`, the uploads'
-    parts, the store's chunks), so any of them can be stitched or labelled.
+    Everything that holds such a span is one (the compaction's ``PartFile``, the
+    uploads' parts, the store's chunks), so any of them can be stitched or labelled.
     """
 
     start: float
@@ -72,14 +72,6 @@ class Part:
         from dropscribe.transcript import clock_time  # not at import: the workers load cuts
 
         return f"{clock_time(self.start)}-{clock_time(self.end)}"
-
-
-@dataclass(frozen=True)
-class PartFile(Part):
-    """A part written to a file of its own (an upload): its name and size."""
-
-    path: str  # relative to the job's work directory
-    bytes: int
 
 
 @dataclass(frozen=True)

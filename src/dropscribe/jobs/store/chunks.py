@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dropscribe.audio.cuts import PartFile
+from dropscribe.audio.compact_protocol import PartFile
 from dropscribe.jobs.states import CHUNK_PREDECESSORS, ChunkState, TransitionError
 
 if TYPE_CHECKING:
