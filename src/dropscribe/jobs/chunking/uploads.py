@@ -125,6 +125,8 @@ def prepare(
         "audio_track": audio_track,
         "memory_mb": section.prepare_memory_mb,
         "concurrency": section.concurrency,
+        # The coverage pass reads the speech heard beside each file (audio/speech_files.py).
+        "speech": section.recover_speech,
         "parts": [
             {"start": p.start, "end": p.end, "keep_start": p.keep_start, "keep_end": p.keep_end}
             for p in parts or []
