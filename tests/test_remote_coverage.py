@@ -21,6 +21,8 @@ import pytest
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.decode import decode_file
+from dropscribe.commands.oneshot import transcribe_files
+from dropscribe.config import load_settings
 from dropscribe.jobs.store import Store
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for
 from tests.remote_setup import COMPACT_ALL, SERVERS, TOKEN, remote_config
@@ -245,3 +247,17 @@ def running_chunks(workdir: Path) -> list[int]:
         return [c.idx for c in store.chunks.for_job(1) if c.state == "running" and c.future]
     finally:
         store.close()
+
+
+def test_dropscribe_transcribe_on_a_remote_engine_gets_the_same_pass(workdir: Path) -> None:
+    """The one-shot command sends the daemon's chunks, the coverage chunk included."""
+    where = joined_recording(workdir / "joined.wav")
+    with speech_server("openai", first_upload_skips(where[1])) as server:
+        config = config_for(workdir, "openai", server)
+        code = transcribe_files(load_settings(config), [workdir / "joined.wav"], workdir / "out")
+    assert code == 0
+    assert len(server.submissions) == 2
+    document = assert_spliced_cleanly(workdir / "out", "joined")
+    clip = where[1][1] - where[1][0]
+    assert len(in_span(words_of(document), where[1])) >= clip / 0.3 * 0.8
+    assert document["warnings"] == []
