@@ -253,11 +253,46 @@ def daemon_arithmetic(path: Path) -> float:
         return (time.process_time() - started) / 20
 
 
+def chunked_cost(audio: Any, rounds: int = 2) -> dict[str, str]:
+    """The streamed preparation of ``audio`` seven times over as 8 chunks, with and
+    without hearing all of it: the worker's CPU, its wall time, the first chunk's."""
+    from dropscribe.config import OpenAISettings
+    from dropscribe.jobs.chunking.uploads import prepare
+
+    path = write_wav(WORK / "long.wav", np.concatenate([audio] * 7))
+    rows: dict[str, list[str]] = {}
+    for hear in [False, True] * rounds:
+        section = OpenAISettings(recover_speech=hear, max_chunk_seconds=120, concurrency=4)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        started = time.perf_counter()
+        first: list[float] = []
+        with tempfile.TemporaryDirectory() as scratch:
+            prepare(
+                path,
+                Path(scratch),
+                "opus",
+                audio_limit=10**9,
+                section=section,
+                max_duration=1e6,
+                on_part=lambda _part, at=started, seen=first: seen.append(  # type: ignore[misc]
+                    time.perf_counter() - at
+                ),
+            )
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+        label = "hearing all" if hear else "cuts only"
+        rows.setdefault(f"chunked, {label}: worker CPU / wall / first chunk (s)", []).append(
+            f"{cpu:.2f} / {time.perf_counter() - started:.2f} / {first[0]:.2f}"
+        )
+    return {key: "; ".join(values) for key, values in rows.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--orders", type=int, default=4)
     parser.add_argument("--drop", action="store_true", help="the first upload loses a clip")
     parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--chunked", action="store_true", help="also a streamed 10 min")
     args = parser.parse_args()
     from faster_whisper import WhisperModel
 
@@ -302,6 +337,7 @@ def main() -> None:
         ),
         "server decode of the file (s)": ", ".join(f"{c[2]:.2f}" for c in costs),
         "hearing's share of the decode": ", ".join(f"{c[0] / c[2]:.0%}" for c in costs),
+        **(chunked_cost(audio) if args.chunked else {}),
         "machine": machine(),
     }
     report("Coverage pass on remote engines (issue 25)" + (" (smoke)" if args.smoke else ""), rows)
