@@ -26,7 +26,7 @@ from dropscribe.config import load_settings
 from dropscribe.jobs.store import Store
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for
 from tests.remote_setup import COMPACT_ALL, SERVERS, TOKEN, remote_config
-from tests.servers import FakeServer, RemoteJob
+from tests.servers import FakeServer, Fault, RemoteJob
 from tests.test_daemon import finished
 
 CLIPS = ["weather", "fox", "numbers"]
@@ -261,3 +261,23 @@ def test_dropscribe_transcribe_on_a_remote_engine_gets_the_same_pass(workdir: Pa
     clip = where[1][1] - where[1][0]
     assert len(in_span(words_of(document), where[1])) >= clip / 0.3 * 0.8
     assert document["warnings"] == []
+
+
+def test_a_coverage_chunk_the_server_refuses_for_good_leaves_the_warning_not_a_failure(
+    workdir: Path,
+) -> None:
+    """The transcript is good but for the stretch: the refusal costs that stretch only."""
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    where = joined_recording(inbox / "joined.wav")
+    with speech_server("octoai", first_upload_skips(where[1])) as server:
+        # The whole file goes through; the coverage chunk is refused as a bad request.
+        server.faults["submit"].extend([None, Fault(400, b'{"error": "invalid audio"}')])
+        config = config_for(workdir, "octoai", server)
+        with DaemonProcess(config) as daemon:
+            wait_for(lambda: finished(outbox, "joined"), 60, "the transcript")
+            assert daemon.stop() == 0
+    assert not (outbox / "joined.error.json").exists()
+    document = json.loads((outbox / "joined.json").read_text())
+    assert [w for w in document["warnings"] if NO_TRANSCRIPT.search(w)]
+    assert in_span(words_of(document), where[0]) and in_span(words_of(document), where[2])
