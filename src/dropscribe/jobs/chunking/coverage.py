@@ -24,7 +24,6 @@ the rest and keeps the ones it saved. ``recover_speech = false`` turns it off.
 from __future__ import annotations
 
 import dataclasses
-import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -36,13 +35,7 @@ from dropscribe.audio.speech_files import read_speech
 from dropscribe.backends.base import Backend, CompactUploads, Failed
 from dropscribe.config import RemoteSettings, Settings
 from dropscribe.jobs.chunking.run import ChunkRun, SlotLender
-from dropscribe.jobs.chunking.uploads import (
-    Part,
-    audio_bytes_within,
-    choose_format,
-    read_manifest,
-    run_worker,
-)
+from dropscribe.jobs.chunking.uploads import Part, audio_bytes_within, choose_format, prepare
 from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk, NewChunk
@@ -224,29 +217,21 @@ class SpeechCoverage:
         assert isinstance(self.backend, CompactUploads)  # only they are sent chunks
         fmt = choose_format(section.upload_format, self.backend.upload_formats)
         assert fmt is not None
-        request = {
-            "source": str(self.source),
-            "workdir": str(self.workdir),
-            "format": fmt,
-            "max_bytes": audio_bytes_within(section.max_upload_bytes, self.backend.upload_base64),
-            "max_seconds": section.max_chunk_seconds,
-            "max_duration": self.settings.transcribe.max_duration_seconds,
-            "audio_track": self.settings.transcribe.audio_track,
-            "memory_mb": section.prepare_memory_mb,
-            "parts": [
-                {"start": p.start, "end": p.end, "keep_start": p.keep_start, "keep_end": p.keep_end}
-                for p in wanted
-            ],
-            "first_index": first,
-        }
-        returncode, stdout, stderr = run_worker(
-            json.dumps(request), section.prepare_timeout_seconds, lambda _line: None, None
-        )
-        earlier = [  # the parts asked for: the manifest of a rewrite is read against them
+        asked = [
             Part(first + i, p.start, p.end, p.keep_start, p.keep_end, "", 0)
             for i, p in enumerate(wanted)
         ]
-        manifest = read_manifest(returncode, stdout, stderr, earlier, first)
+        manifest = prepare(
+            self.source,
+            self.workdir,
+            fmt,
+            audio_limit=audio_bytes_within(section.max_upload_bytes, self.backend.upload_base64),
+            section=section,
+            max_duration=self.settings.transcribe.max_duration_seconds,
+            audio_track=self.settings.transcribe.audio_track,
+            parts=asked,
+            first_index=first,
+        )
         return [
             NewChunk(p.start, p.end, p.keep_start, p.keep_end, p.path, p.bytes)
             for p in manifest.parts

@@ -103,11 +103,13 @@ def prepare(
     resume: Resume | None = None,
     on_part: Callable[[Part], None] | None = None,
     cancel: threading.Event | None = None,
+    first_index: int = 0,
 ) -> Manifest:
     """Decode ``source`` in a worker and write its compact upload (in parts if needed).
 
-    ``parts`` writes the parts of an earlier plan again (their files were lost);
-    ``resume`` goes on with a plan cut short. ``on_part`` is called with each part
+    ``parts`` writes the parts of an earlier plan again (their files were lost), or
+    the coverage pass's, named from ``first_index`` on; ``resume`` goes on with a plan
+    cut short. ``on_part`` is called with each part
     as soon as the worker has written it, while it prepares the rest; ``cancel``
     stops the worker (the manifest is then an error).
 
@@ -132,8 +134,9 @@ def prepare(
             for p in parts or []
         ],
         "continue": asdict(resume) if resume else None,
+        "first_index": first_index,
     }
-    first = resume.index if resume else 0
+    first = resume.index if resume else first_index
     streamed: list[Part] = []
 
     def heard(line: dict[str, Any]) -> None:
