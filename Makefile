@@ -39,7 +39,8 @@ system-packages:
 test: $(STAMP) system-packages
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+# Two processes: most tests wait on a daemon or a socket, so two share 2 cores well.
+	$(BIN)/pytest -q -n 2
 
 fixtures: system-packages
 	tests/fixtures/make_fixtures.sh

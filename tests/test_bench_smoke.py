@@ -32,6 +32,7 @@ REPO = Path(__file__).parent.parent
         ("bench.vocabulary", "## Vocabulary: terms right, and the rest"),
         ("bench.coverage", "## Coverage pass (issue 25)"),
         ("bench.remote_coverage", "## Coverage pass on remote engines (issue 25)"),
+        ("bench.worker_start", "## Worker start-up (smoke)"),
     ],
 )
 def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:

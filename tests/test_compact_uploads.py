@@ -239,9 +239,9 @@ def test_the_upload_worker_dies_with_the_daemon_that_started_it() -> None:
             sys.executable,
             "-c",
             "import os, subprocess, sys, time\n"
-            "child = subprocess.Popen([sys.executable, '-m', 'dropscribe.audio.compact'],"
-            f" stdin={read_end}, pass_fds=[{read_end}],"
-            " env={**os.environ, 'DROPSCRIBE_PARENT_PID': str(os.getpid())})\n"
+            "child = subprocess.Popen([sys.executable, '-m', 'dropscribe.workers.child',"
+            " 'dropscribe.audio.compact:main', '--parent', str(os.getpid()), '--with-thread'],"
+            f" stdin={read_end}, pass_fds=[{read_end}])\n"
             "print(child.pid, flush=True)\n"
             "time.sleep(60)\n",
         ],

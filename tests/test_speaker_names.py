@@ -23,9 +23,9 @@ import pytest
 from dropscribe.speakers.clustering import assign_speakers, guarded_cut, merge_tree
 from dropscribe.speakers.enrolment import enrolled_people
 from dropscribe.speakers.naming import NAME_SIMILARITY, assign_names
-from dropscribe.speakers.request import CountLimits
-from dropscribe.speakers.runner import DiarizeRequest, diarize_words
+from dropscribe.speakers.request import CountLimits, DiarizeRequest, SpeakerDetail
 from dropscribe.speakers.voices import CACHE_NAME, VoiceCache
+from dropscribe.speakers.worker import diarize_words
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
 RATE = 16000
@@ -322,7 +322,7 @@ def test_a_name_replaces_the_label_in_every_sidecar() -> None:
         make_word("Hi.", 1.5, 2.0, 0.9),
     ]
     result = Transcription([make_segment(" Hello there. Hi.", 0.0, 2.0, words)], "en", 2.0, 1.0)
-    details = {
+    details: dict[str, SpeakerDetail] = {
         "Ann Lee": {"enrolled": True, "score": 0.91},
         "SPEAKER_2": {"enrolled": False, "score": 0.62},
     }

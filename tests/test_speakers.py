@@ -19,11 +19,10 @@ from dropscribe.speakers.clustering import assign_speakers, cut_tree, merge_tree
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels
-from dropscribe.speakers.request import CountLimits
+from dropscribe.speakers.request import CountLimits, DiarizeRequest
 from dropscribe.speakers.runner import (
     SKIPPED,
     DiarizationInterrupted,
-    DiarizeRequest,
     add_speakers,
     run_diarization,
 )
@@ -304,9 +303,9 @@ def test_a_long_recording_clusters_a_sample_and_assigns_every_window() -> None:
     assert labels.tolist() == truth.tolist()
 
 
-def test_the_worker_can_limit_numpy_threads_before_numpy_loads() -> None:
-    # The worker sets OPENBLAS_NUM_THREADS on start; that works only while importing
-    # the runner (what a spawned worker imports first) does not load numpy.
+def test_the_daemon_side_of_diarization_leaves_numpy_to_the_worker() -> None:
+    # The daemon imports the runner with every job's end; numpy loads in the worker
+    # only, under the thread limits its environment gives it.
     code = "import sys, dropscribe.speakers.runner; print('numpy' in sys.modules)"
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"

@@ -50,26 +50,26 @@ def test_chunks_are_the_same_on_one_encoder_thread_or_three_and_announced_in_ord
     tmp_path: Path,
 ) -> None:
     from dropscribe.audio.compact import compact
-    from dropscribe.audio.streamed import PartFile
+    from dropscribe.audio.compact_protocol import CompactRequest, PartFile
 
-    made: dict[int, tuple[list[PartFile], list[dict[str, object]]]] = {}
+    made: dict[int, tuple[list[PartFile], tuple[PartFile, ...]]] = {}
     for encoders in (1, 3):
         heard: list[PartFile] = []
-        request = {
-            "source": str(READING),
-            "workdir": str(tmp_path / str(encoders)),
-            "format": "opus",
-            "max_bytes": 10**8,
-            "max_seconds": 10,
-            "max_duration": 3600,
-            "concurrency": 4,
-            "encoders": encoders,
-        }
+        request = CompactRequest(
+            source=str(READING),
+            workdir=str(tmp_path / str(encoders)),
+            format="opus",
+            max_bytes=10**8,
+            max_seconds=10,
+            max_duration=3600,
+            concurrency=4,
+            encoders=encoders,
+        )
         manifest = compact(request, heard.append)
-        made[encoders] = (heard, manifest["parts"])
+        made[encoders] = (heard, manifest.parts)
     (one, parts_one), (three, parts_three) = made[1], made[3]
     assert len(one) >= 4 and one == three  # same cuts, same bytes, same names
-    assert [p.__dict__ for p in one] == parts_one == parts_three  # announced = manifest
+    assert tuple(one) == parts_one == parts_three  # announced = manifest
     assert [p.start for p in one] == sorted(p.start for p in one)  # in order
     for earlier, later in itertools.pairwise(one):
         assert later.keep_start == earlier.keep_end  # they meet

@@ -1,14 +1,16 @@
 """Compact audio for upload, made in a worker process (untrusted media never decoded in the daemon).
 
-The daemon runs ``python -m dropscribe.audio.compact`` with a JSON request on
-stdin (:mod:`dropscribe.jobs.chunking.uploads` builds it) and reads a JSON manifest
-from stdout. The worker limits its own memory first, then:
+The daemon starts :func:`main` as a worker (:class:`dropscribe.workers.spawn.Worker`,
+under an address-space limit), sends it a
+:class:`~dropscribe.audio.compact_protocol.CompactRequest`
+(:mod:`dropscribe.jobs.chunking.uploads` builds it) and reads its answers
+(:mod:`dropscribe.audio.compact_protocol`). The worker:
 
 1. a recording whose header says it is longer than a chunk is decoded once
    and cut into chunks as it comes (:mod:`dropscribe.audio.streamed`): each
    chunk is written, on as many encoder threads as the machine has cores
-   free, and announced on stdout (one JSON line, ``{"part": ...}``) while the
-   rest is still decoding, so the daemon sends it at once;
+   free, and announced (``PartWritten``) while the rest is still decoding, so
+   the daemon sends it at once;
 2. any other is decoded once, resampled to 16 kHz mono, streamed frame by
    frame; encoded in the compact codec (until it proves longer than a chunk:
    then it goes in parts anyway) while the speech in it is found;
@@ -16,12 +18,13 @@ from stdout. The worker limits its own memory first, then:
    limit, the original is decoded again and each part, cut at pauses by
    :func:`dropscribe.audio.chunk_plan.plan_chunks`, written to a file of its own.
 
-The last line on stdout is the manifest (every part, the duration, the track).
+The last answer is the manifest, ``Compacted`` (every part, the duration, the
+track), or ``CompactFailed`` with one sentence.
 Memory stays flat: frames are encoded as they come; the voice detector sees
 blocks of a few minutes (or only the windows around the cuts).
 
-With ``"speech": true`` (the backend's ``recover_speech``) the detector hears all
-of the audio, and the spans it heard are kept beside each file written
+With ``speech`` (the backend's ``recover_speech``) the detector hears all of the
+audio, and the spans it heard are kept beside each file written
 (:mod:`dropscribe.audio.speech_files`) for the coverage pass: a plan's parts take
 theirs from the whole recording's, already found to plan them.
 """
@@ -29,11 +32,8 @@ theirs from the whole recording's, already found to plan them.
 from __future__ import annotations
 
 import itertools
-import json
 import os
-import sys
-from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +42,22 @@ import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.chunk_plan import ChunkPlanner, plan_chunks
-from dropscribe.audio.cuts import Span
+from dropscribe.audio.compact_protocol import (
+    Compacted,
+    CompactFailed,
+    CompactRequest,
+    PartFile,
+    PartWritten,
+)
+from dropscribe.audio.cuts import Part, Span
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
 from dropscribe.audio.speech_blocks import SpeechFinder, find_speech
 from dropscribe.audio.speech_files import within, write_speech
-from dropscribe.audio.streamed import PartFile, Place, Samples, StreamedParts, to_float
+from dropscribe.audio.streamed import Samples, StreamedParts, to_float
 from dropscribe.errors import BadInput
-from dropscribe.workers import die_with_the_daemon, limit_memory
+from dropscribe.workers.channel import Channel
+from dropscribe.workers.messages import MessageError, Ready
 
-#: prctl option: the signal this process gets when its parent thread ends.
 #: Codec, container, file suffix and bit rate of each compact format.
 CODECS: dict[str, tuple[str, str, str, int | None]] = {
     "opus": ("libopus", "ogg", ".ogg", 16_000),
@@ -155,64 +162,55 @@ class Encoder:
 
 
 def compact(
-    request: dict[str, Any], emit: Callable[[PartFile], None] = lambda part: None
-) -> dict[str, Any]:
+    request: CompactRequest, emit: Callable[[PartFile], None] = lambda part: None
+) -> Compacted:
     """Do what ``request`` asks (see the module docstring) and return the manifest;
     ``emit`` is told of each chunk as soon as it is written (the streamed way only)."""
-    source, workdir, fmt = request["source"], Path(request["workdir"]), request["format"]
-    max_duration: float = request["max_duration"]
-    track = request.get("audio_track", "auto")
+    workdir, fmt = Path(request.workdir), request.format
     workdir.mkdir(parents=True, exist_ok=True)
-    if request.get("parts"):  # parts planned before (a restart), or the coverage pass's
+    if request.parts:  # parts planned before (a restart), or the coverage pass's
         again = write_parts(
-            source,
+            request.source,
             workdir,
             fmt,
-            request["parts"],
-            max_duration,
-            track,
-            hear=bool(request.get("speech")),
-            first=int(request.get("first_index", 0)),
+            request.parts,
+            request.max_duration,
+            request.audio_track,
+            hear=request.speech,
+            first=request.first_index,
         )
-        return {"parts": [asdict(p) for p in again]}
+        return Compacted(tuple(again))
     chosen = TrackLog()
-    pieces = pcm_pieces(source, max_duration, track, chosen)
+    pieces = pcm_pieces(request.source, request.max_duration, request.audio_track, chosen)
     first = next(pieces, None)  # the header is read: its claimed length is known
     blocks = itertools.chain([] if first is None else [first], pieces)
     claimed = chosen.claimed or 0.0
-    if request.get("continue") or claimed > request["max_seconds"]:
+    if request.resume is not None or claimed > request.max_seconds:
         written, samples = streamed(request, blocks, claimed, emit)
     else:
         written, samples = whole_or_planned(request, blocks)
-    return {
-        "duration": samples / SAMPLE_RATE,
-        "format": fmt,
-        "track": chosen.fields,
-        "parts": [asdict(part) for part in written],
-    }
+    return Compacted(tuple(written), samples / SAMPLE_RATE, fmt, chosen.fields)
 
 
 def streamed(
-    request: dict[str, Any],
+    request: CompactRequest,
     blocks: Iterator[Samples],
     claimed: float,
     emit: Callable[[PartFile], None],
 ) -> tuple[list[PartFile], int]:
     """Cut the recording into chunks as it is decoded (:mod:`dropscribe.audio.streamed`)."""
-    fmt, max_bytes = request["format"], request["max_bytes"]
-    cap = min(request["max_seconds"], max_bytes / PLANNED_RATE[fmt])
-    planner = ChunkPlanner(claimed, int(request.get("concurrency", 1)), max(cap, 2.0))
-    carry_on = request.get("continue") or {}
-    hear = bool(request.get("speech"))
+    fmt, max_bytes = request.format, request.max_bytes
+    cap = min(request.max_seconds, max_bytes / PLANNED_RATE[fmt])
+    planner = ChunkPlanner(claimed, request.concurrency, max(cap, 2.0))
     parts = StreamedParts(
-        Path(request["workdir"]),
+        Path(request.workdir),
         CODECS[fmt][2],
-        lambda path, samples: encode_file(path, fmt, samples, hear),
+        lambda path, samples: encode_file(path, fmt, samples, request.speech),
         planner,
         max_bytes=max_bytes,
         emit=emit,
-        encoders=int(request.get("encoders") or free_cores()),
-        place=Place(**carry_on),
+        encoders=request.encoders or free_cores(),
+        place=request.resume,
     )
     try:
         for block in blocks:
@@ -243,14 +241,12 @@ def free_cores() -> int:
 
 
 def whole_or_planned(
-    request: dict[str, Any], blocks: Iterator[Samples]
+    request: CompactRequest, blocks: Iterator[Samples]
 ) -> tuple[list[PartFile], int]:
     """Encode the recording whole; when it is too big or too long, plan its parts on
     the speech found meanwhile and decode it again to write them."""
-    workdir, fmt = Path(request["workdir"]), request["format"]
-    max_bytes: int = request["max_bytes"]
-    max_seconds: float = request["max_seconds"]
-    hear = bool(request.get("speech"))  # the coverage pass wants all the speech
+    workdir, fmt = Path(request.workdir), request.format
+    max_bytes, max_seconds = request.max_bytes, request.max_seconds
     finder = SpeechFinder(hold_seconds=min(max_seconds, 600.0))
     whole: Encoder | None = Encoder(workdir / f"whole{CODECS[fmt][2]}", fmt)
     rate = 0.0  # bytes per second of the compact audio
@@ -266,13 +262,14 @@ def whole_or_planned(
                 rate = whole.close() / (samples / SAMPLE_RATE)
                 whole.path.unlink(missing_ok=True)
                 whole = None
-        finder.feed(block, needed=long_enough or hear)
+        # The coverage pass wants all the speech (request.speech), not only around cuts.
+        finder.feed(block, needed=long_enough or request.speech)
     duration = samples / SAMPLE_RATE
     if whole is not None:
         size = whole.close()
         rate = size / duration
         if size <= max_bytes:
-            if hear:
+            if request.speech:
                 write_speech(whole.path, finder.finish())
             return [PartFile(0.0, duration, 0.0, duration, whole.path.name, size)], samples
         whole.path.unlink(missing_ok=True)
@@ -280,22 +277,22 @@ def whole_or_planned(
 
 
 def planned_parts(
-    request: dict[str, Any], speech: list[Span], duration: float, rate: float
+    request: CompactRequest, speech: list[Span], duration: float, rate: float
 ) -> list[PartFile]:
     """Write the parts planned on the whole recording's speech, shorter until they fit."""
-    max_bytes: int = request["max_bytes"]
+    max_bytes = request.max_bytes
     # Seconds that fit under the byte limit at the bit rate just measured.
-    limit = min(request["max_seconds"], max_bytes / rate * 0.95)
+    limit = min(request.max_seconds, max_bytes / rate * 0.95)
     for _ in range(4):
-        parts = plan(speech, duration, int(request.get("concurrency", 1)), limit)
+        parts = plan_chunks(speech, duration, request.concurrency, max(limit, 2.0))
         written = write_parts(
-            request["source"],
-            Path(request["workdir"]),
-            request["format"],
+            request.source,
+            Path(request.workdir),
+            request.format,
             parts,
-            request["max_duration"],
-            request.get("audio_track", "auto"),
-            speech=speech if request.get("speech") else None,
+            request.max_duration,
+            request.audio_track,
+            speech=speech if request.speech else None,
         )
         largest = max(part.bytes for part in written)
         if largest <= max_bytes:
@@ -307,21 +304,11 @@ def planned_parts(
     )
 
 
-def plan(
-    speech: list[Span], duration: float, concurrency: int, limit: float
-) -> list[dict[str, float]]:
-    parts = plan_chunks(speech, duration, concurrency, max(limit, 2.0))
-    return [
-        {"start": p.start, "end": p.end, "keep_start": p.keep_start, "keep_end": p.keep_end}
-        for p in parts
-    ]
-
-
 def write_parts(
     source: str,
     workdir: Path,
     fmt: str,
-    parts: list[dict[str, float]],
+    parts: Sequence[Part],
     max_duration: float,
     track: Any,
     *,
@@ -344,7 +331,7 @@ def write_parts(
         block_start, block_end = position, position + len(block)
         position = block_end
         for index, part in enumerate(parts):
-            low, high = round(part["start"] * SAMPLE_RATE), round(part["end"] * SAMPLE_RATE)
+            low, high = round(part.start * SAMPLE_RATE), round(part.end * SAMPLE_RATE)
             if index in sizes or low >= block_end:
                 continue
             if index not in open_parts:
@@ -359,33 +346,29 @@ def write_parts(
         sizes[index] = encoder.close()
     if speech is not None:
         for name, part in zip(names, parts, strict=True):
-            write_speech(workdir / name, within(speech, part["start"], part["end"]))
+            write_speech(workdir / name, within(speech, part.start, part.end))
     return [
-        PartFile(p["start"], p["end"], p["keep_start"], p["keep_end"], names[i], sizes[i])
+        PartFile(p.start, p.end, p.keep_start, p.keep_end, names[i], sizes[i])
         for i, p in enumerate(parts)
     ]
 
 
-def announce(part: PartFile) -> None:
-    """Tell the daemon of a chunk just written (one line, at once: it may send it now)."""
-    print(json.dumps({"part": asdict(part)}), flush=True)
-
-
-def main() -> int:
-    die_with_the_daemon()
-    request = json.loads(sys.stdin.read())
-    limit_memory(int(request.get("memory_mb", 0)))
+def main(channel: Channel) -> int:
+    """The worker: take one request, answer as the protocol says; return the exit status."""
+    channel.send(Ready(os.getpid()))
     try:
-        manifest = compact(request, announce)
+        request = channel.receive((CompactRequest,))
+    except MessageError:
+        request = None
+    if request is None:
+        return 2  # the daemon is gone, or not one of ours
+    try:
+        manifest = compact(request, lambda part: channel.send(PartWritten(part)))
     except BadInput as exc:
-        print(json.dumps({"error": str(exc)}))
+        channel.send(CompactFailed(str(exc)))
         return 3
     except MemoryError:
-        print(json.dumps({"error": "Preparing the upload ran out of its memory limit."}))
+        channel.send(CompactFailed("Preparing the upload ran out of its memory limit."))
         return 3
-    print(json.dumps(manifest))
+    channel.send(manifest)
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

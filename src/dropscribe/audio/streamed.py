@@ -17,9 +17,9 @@ memory limit.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.chunk_plan import ChunkPlanner, next_start, part_before
+from dropscribe.audio.compact_protocol import PartFile, Place
 from dropscribe.audio.cuts import Part, plan_parts
 from dropscribe.audio.speech_blocks import find_speech
 from dropscribe.audio.speech_files import rename_with_speech, speech_path
@@ -35,27 +36,8 @@ from dropscribe.errors import BadInput
 Samples = np.ndarray[Any, np.dtype[np.int16]]
 
 
-@dataclass(frozen=True)
-class PartFile:
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str
-    bytes: int
-
-
 #: Writes ``samples`` to ``path`` in the compact format; returns the file's size.
 EncodeFile = Callable[[Path, Samples], int]
-
-
-@dataclass(frozen=True)
-class Place:
-    """Where the chunking starts: the recording's start, or where a restart left off."""
-
-    start: float = 0.0
-    keep_start: float = 0.0
-    index: int = 0
 
 
 class StreamedParts:
@@ -71,8 +53,9 @@ class StreamedParts:
         max_bytes: int,
         emit: Callable[[PartFile], None],
         encoders: int = 1,
-        place: Place = Place(),
+        place: Place | None = None,
     ) -> None:
+        place = place or Place()
         self.workdir, self.suffix, self.encode = workdir, suffix, encode
         self.planner, self.max_bytes, self.emit = planner, max_bytes, emit
         self.pool = ThreadPoolExecutor(max(1, encoders), thread_name_prefix="encode")
@@ -156,7 +139,7 @@ class StreamedParts:
             for piece in self._encoded(inner_part, inner, sequence):
                 renamed = piece.path.replace(self.suffix, f".{index}{self.suffix}")
                 rename_with_speech(self.workdir / piece.path, self.workdir / renamed)
-                written.append(PartFile(**{**piece.__dict__, "path": renamed}))
+                written.append(dataclasses.replace(piece, path=renamed))
         return written
 
     def _held_between(self, start: float, end: float) -> Samples:

@@ -99,8 +99,12 @@ ProgressCallback = Callable[[float, float | None], None]
 
 class Backend(Protocol):
     name: str
-    #: Jobs this backend may have in flight at once.
-    concurrency: int
+
+    @property
+    def concurrency(self) -> int:
+        """Jobs this backend may have in flight at once (it may change once an engine
+        knows its hardware: the local engine's workers say how many decodes they run)."""
+
     #: Files larger than this go to ``fallback`` or fail.
     max_upload_bytes: int | None
     fallback: str | None

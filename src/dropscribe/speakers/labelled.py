@@ -28,8 +28,8 @@ from dropscribe.speakers.vectors import Floats, centres
 from dropscribe.speakers.weights import default_weights_path, load_weights
 from dropscribe.speakers.windows import LABEL_STEP_FRAMES
 
-if TYPE_CHECKING:  # the runner imports this module in its worker only
-    from dropscribe.speakers.runner import DiarizeRequest
+if TYPE_CHECKING:  # only the worker imports this module
+    from dropscribe.speakers.request import DiarizeRequest
 
 NOT_NAMED = "Speakers were not named from the voices folder"
 #: Seconds of speech a labelling window stands for (they start every 0.25 s).

@@ -9,43 +9,45 @@ pipeline makes: it never raises for what happens inside.
 from __future__ import annotations
 
 import dataclasses
-import os
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import structlog
 
-from dropscribe import workers
-from dropscribe.config import Settings
-from dropscribe.config.defaults import DEFAULT_MAX_DURATION_SECONDS
-from dropscribe.speakers.request import CountLimits, Span, word_times
+from dropscribe.speakers.request import (
+    ANSWERS,
+    CountLimits,
+    DiarizeAnswer,
+    DiarizeFailed,
+    DiarizeRequest,
+    Labelled,
+    SpeakerDetail,
+    sentence,
+    word_times,
+)
 from dropscribe.transcript import SpeakerTime, Transcription
 from dropscribe.transcript.segments import label_speakers
+from dropscribe.workers.messages import MessageError, Ready
+from dropscribe.workers.spawn import Worker
+
+if TYPE_CHECKING:
+    from dropscribe.config import Settings
 
 log = structlog.get_logger(__name__)
 SKIPPED = "Speaker labels were skipped"
 #: How often a waiting caller looks at its stop event.
 STOP_CHECK_SECONDS = 0.5
+#: What the worker runs, and what the sentences about it call it.
+DIARIZE_TARGET = "dropscribe.speakers.worker:main"
+WHAT = "speaker worker"
 
 
 class DiarizationInterrupted(Exception):
     """The daemon is stopping: the worker was ended and the transcript left as saved,
     to be labelled after the restart."""
-
-
-@dataclass(frozen=True)
-class DiarizeRequest:
-    """What the worker needs: the audio, the words' times, the count settings."""
-
-    audio_path: str
-    spans: list[Span]
-    limits: CountLimits
-    weights_path: str | None = None
-    max_duration: float = DEFAULT_MAX_DURATION_SECONDS
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class DiarizeOutcome:
     speakers: int
     warning: str | None
     seconds: float
-    details: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
+    details: dict[str, SpeakerDetail] = dataclasses.field(default_factory=dict)
     #: A sentence for the transcript's warnings when the labels stand but naming failed.
     note: str | None = None
 
@@ -145,7 +147,7 @@ def with_outcome(result: Transcription, outcome: DiarizeOutcome) -> Transcriptio
         return dataclasses.replace(result, warnings=[*result.warnings, outcome.warning])
     labelled = label_speakers(result, outcome.labels)
     speakers = [
-        SpeakerTime(**entry, **outcome.details.get(entry["label"], {}))  # type: ignore[typeddict-item]
+        SpeakerTime(**entry, **outcome.details.get(entry["label"], {}))
         for entry in labelled.speakers or []
     ]
     warnings = [*labelled.warnings, outcome.note] if outcome.note else labelled.warnings
@@ -154,50 +156,55 @@ def with_outcome(result: Transcription, outcome: DiarizeOutcome) -> Transcriptio
 
 def skipped(result: Transcription, reason: object) -> Transcription:
     """Return ``result`` with a warning that its speakers were not labelled, and why."""
-    warning = f"{SKIPPED}: {_sentence(reason)}"
+    warning = f"{SKIPPED}: {sentence(reason)}"
     return dataclasses.replace(result, warnings=[*result.warnings, warning])
 
 
 def run_diarization(
-    request: DiarizeRequest, timeout: float, stopping: threading.Event | None = None
+    request: DiarizeRequest,
+    timeout: float,
+    stopping: threading.Event | None = None,
+    target: str = DIARIZE_TARGET,
 ) -> DiarizeOutcome:
-    """Return the speaker labels of ``request``'s words, computed in a worker process.
+    """Return the speaker labels of ``request``'s words, computed in a worker process
+    (``target`` is another program only for a test of a misbehaving worker).
 
     Raises:
         DiarizationInterrupted: ``stopping`` was set while the worker ran.
     """
     started = time.monotonic()
-    receiver, sender = workers.spawn_context().Pipe(duplex=False)
-    # Daemonic: a daemon stopping mid-diarization does not wait for it (the job
-    # stays in writing with its transcript saved, and is labelled after a restart).
-    worker = workers.start(_work, (request, sender), name="dropscribe-diarize")
-    sender.close()
-    try:
-        answer = _wait(receiver, started + timeout, stopping or threading.Event())
-    finally:
-        receiver.close()
-        if worker.is_alive():
-            worker.kill()
-        worker.join()
-    elapsed = time.monotonic() - started
     blank: list[str | None] = [None] * len(request.spans)
+    try:
+        # This thread waits for it, so it may die with this thread. A daemon stopping
+        # mid-diarization does not wait for it either: the job stays in writing with its
+        # transcript saved, and is labelled after a restart.
+        worker = Worker(target, what=WHAT, ready=(Ready,), with_thread=True, env=THREAD_LIMITS)
+    except OSError as exc:
+        return DiarizeOutcome(blank, 0, f"{SKIPPED}: the {WHAT} could not start ({exc}).", 0.0)
+    try:
+        answer = _wait(worker, request, started + timeout, stopping or threading.Event())
+    finally:
+        worker.close()
+    elapsed = time.monotonic() - started
+    if isinstance(answer, DiarizeFailed):
+        return DiarizeOutcome(blank, 0, f"{SKIPPED}: {answer.message}", elapsed)
+    if answer is not None and len(answer.labels) != len(blank):
+        worker.failure = f"The {WHAT} labelled {len(answer.labels)} words of {len(blank)}."
+        answer = None
     if answer is None:
-        reason = (
-            f"the speaker model took longer than {timeout:.0f} s"
-            if elapsed >= timeout
-            else f"the speaker worker stopped (exit code {worker.exitcode})"
-        )
-        return DiarizeOutcome(blank, 0, f"{SKIPPED}: {reason}.", elapsed)
-    if "error" in answer:
-        return DiarizeOutcome(blank, 0, f"{SKIPPED}: {answer['error']}", elapsed)
+        return DiarizeOutcome(blank, 0, f"{SKIPPED}: {_why(worker, elapsed, timeout)}", elapsed)
     return DiarizeOutcome(
-        answer["labels"],
-        answer["speakers"],
-        None,
-        elapsed,
-        answer.get("details", {}),
-        answer.get("note"),
+        answer.labels, answer.speakers, None, elapsed, answer.details, answer.note
     )
+
+
+def _why(worker: Worker, elapsed: float, timeout: float) -> str:
+    """Return why the worker gave no labels, as the end of a warning sentence."""
+    if elapsed >= timeout:
+        return f"the speaker model took longer than {timeout:.0f} s."
+    if worker.failure is not None:
+        return worker.failure[0].lower() + worker.failure[1:]
+    return f"the speaker worker stopped (exit code {worker.exit_code})."
 
 
 #: One BLAS thread: the encoder's matrix products are small (a batch of windows
@@ -208,41 +215,28 @@ THREAD_LIMITS = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_T
 
 
 def _wait(
-    receiver: Connection, deadline: float, stopping: threading.Event
-) -> dict[str, Any] | None:
-    """Return the worker's answer; None when it died or the deadline passed."""
+    worker: Worker, request: DiarizeRequest, deadline: float, stopping: threading.Event
+) -> Labelled | DiarizeFailed | None:
+    """Send the request; return the worker's answer, None when it died, said what its
+    protocol does not know, or the deadline passed."""
+    try:
+        worker.send(request)
+    except OSError:  # it died at once: its exit code says why
+        return None
     while not stopping.is_set():
         left = deadline - time.monotonic()
-        try:
-            if receiver.poll(max(0.0, min(left, STOP_CHECK_SECONDS))):
-                answer: dict[str, Any] = receiver.recv()
+        if worker.poll(max(0.0, min(left, STOP_CHECK_SECONDS))):
+            answer = _next_answer(worker)
+            if not isinstance(answer, Ready):
                 return answer
-        except EOFError:  # the worker died without a word
-            return None
-        if left <= STOP_CHECK_SECONDS:
+        elif left <= STOP_CHECK_SECONDS:
             return None
     raise DiarizationInterrupted
 
 
-def _work(request: DiarizeRequest, sender: Connection) -> None:
-    # Before numpy loads in this fresh process (this module does not import it).
-    os.environ.update(THREAD_LIMITS)
+def _next_answer(worker: Worker) -> DiarizeAnswer | None:
     try:
-        sender.send(diarize_words(request))
-    except Exception as exc:  # the whole point: any failure becomes a warning
-        sender.send({"error": _sentence(exc)})
-    finally:
-        sender.close()
-
-
-def diarize_words(request: DiarizeRequest) -> dict[str, Any]:
-    """Return ``{"labels": [...], "speakers": n, "details": {...}}`` for ``request`` (in
-    this process)."""
-    from dropscribe.speakers.labelled import label_words
-
-    return label_words(request)
-
-
-def _sentence(exc: object) -> str:
-    text = str(exc).strip() or type(exc).__name__
-    return text if text.endswith(".") else text + "."
+        return worker.receive(ANSWERS)
+    except MessageError:
+        worker.stop_for(f"The {WHAT} sent a message that is not of its protocol and was stopped.")
+        return None

@@ -1,7 +1,7 @@
 """When the local engine gives up on a worker: time and memory limits, as plain decisions.
 
 Handed the clock and the readings; the backend kills the worker and settles
-its jobs (local.LocalBackend._enforce_limits).
+its jobs (pool.WorkerPool._enforce_limits).
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """The messages between the local engine and its worker processes.
 
-Frozen dataclasses, pickled over a multiprocessing pipe. The parent sends a
-:class:`Job` per file and :class:`Stop` to end the worker; the worker answers
-with one :data:`WorkerMessage` at a time::
+Frozen dataclasses, sent as JSON lines (:mod:`dropscribe.workers.messages`).
+The parent sends :class:`EngineOptions` first, then a :class:`Job` per file
+and :class:`Stop` to end the worker; the worker answers with one
+:data:`WorkerMessage` at a time::
 
     Ready | Fatal                       once, after loading the model
     TrackChosen -> Started -> Progress* -> Finished | JobFailed     per job
@@ -143,3 +144,17 @@ class JobFailed:
 
 WorkerMessage = Ready | Fatal | TrackChosen | Started | Progress | Finished | JobFailed
 ParentMessage = Job | Stop
+#: What the parent takes from a worker (anything else ends the worker).
+WORKER_MESSAGES: tuple[type[WorkerMessage], ...] = (
+    Ready,
+    Fatal,
+    TrackChosen,
+    Started,
+    Progress,
+    Finished,
+    JobFailed,
+)
+#: What a worker is sent once it has its options.
+PARENT_MESSAGES: tuple[type[ParentMessage], ...] = (Job, Stop)
+#: The answers that end a worker's start-up (a worker that cannot load says why).
+STARTED: tuple[type[WorkerMessage], ...] = (Ready, Fatal)

@@ -6,21 +6,21 @@ arrive (so the worker knows how many files wait), a decoder prepares the next
 file's audio, and one transcribing thread per parallel decode transcribes the
 files before it. A file that starts while no other waits takes every free
 decode (its parts run side by side); otherwise files go side by side, one
-decode each (local_threads.decodes_for_file). The messages are those of
-local_protocol.
+decode each (threads.decodes_for_file). The messages are those of
+protocol.py; the worker is started as ``dropscribe.backends.local.worker:main``
+(:class:`dropscribe.workers.spawn.Worker`).
 """
 
 from __future__ import annotations
 
 import os
 import queue
-import signal
 import threading
 from collections.abc import Callable
-from multiprocessing.connection import Connection
 from typing import TYPE_CHECKING, Any
 
 from dropscribe.backends.local.protocol import (
+    PARENT_MESSAGES,
     EngineOptions,
     Fatal,
     Finished,
@@ -34,6 +34,8 @@ from dropscribe.backends.local.protocol import (
     WorkerMessage,
 )
 from dropscribe.backends.local.threads import decodes_for_file
+from dropscribe.workers.channel import Channel
+from dropscribe.workers.messages import MessageError
 
 if TYPE_CHECKING:
     from dropscribe.backends.local.engine import Engine
@@ -41,18 +43,21 @@ if TYPE_CHECKING:
 Send = Callable[[WorkerMessage], None]
 
 
-def main(connection: Connection, options: EngineOptions) -> None:
-    """Load the model, then transcribe every job the parent sends until it says stop."""
-    # Ctrl-C reaches the whole process group; the parent decides when this worker stops.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    send_lock = threading.Lock()
+def main(connection: Channel) -> None:
+    """Take the options, load the model, then transcribe every job the parent sends
+    until it says stop."""
+    try:
+        options = connection.receive((EngineOptions,))
+    except MessageError:
+        options = None
+    if options is None:
+        return  # the parent is gone, or not one of ours
 
     def send(message: WorkerMessage) -> None:
-        with send_lock:
-            try:
-                connection.send(message)
-            except (BrokenPipeError, ConnectionResetError):
-                os._exit(0)  # the daemon is gone (killed): nobody is left to tell
+        try:
+            connection.send(message)
+        except OSError:
+            os._exit(0)  # the daemon is gone (killed): nobody is left to tell
 
     # faster-whisper makes a (disabled) tqdm bar per file, and tqdm's default lock is a
     # multiprocessing semaphore that outlives the worker; a thread lock is all it needs here.
@@ -108,13 +113,13 @@ class _Load:
             self.in_use -= decodes
 
 
-def _receive_loop(connection: Connection, received: queue.Queue[Job | None], load: _Load) -> None:
+def _receive_loop(connection: Channel, received: queue.Queue[Job | None], load: _Load) -> None:
     while True:
         try:
-            message = connection.recv()
-        except (EOFError, OSError):
-            message = Stop()
-        if isinstance(message, Stop):  # the parent asks us to stop, or is gone
+            message = connection.receive(PARENT_MESSAGES)
+        except MessageError:
+            message = None  # the parent is ours: nothing sensible is left to do
+        if message is None or isinstance(message, Stop):  # told to stop, or the parent is gone
             received.put(None)
             return
         load.arrived()
@@ -155,7 +160,7 @@ def _transcribe_loop(
     decoded: queue.Queue[tuple[Job, Any] | None],
     send: Send,
     load: _Load,
-    connection: Connection,
+    connection: Channel,
 ) -> None:
     from dropscribe.audio import SAMPLE_RATE
 
@@ -164,7 +169,6 @@ def _transcribe_loop(
         if item is None:
             # Tearing down the model and its thread pools can take seconds; there is
             # nothing left to flush (the pipe is unbuffered), so leave at once.
-            connection.close()
             os._exit(0)
         job, audio = item
         decodes = load.start()
@@ -174,11 +178,12 @@ def _transcribe_loop(
             result, decoding = engine.transcribe(
                 job, audio, decodes, _progress_to(send, job), noted=coverage.update
             )
+            # Sent inside the try: a result that cannot be written as a message (a
+            # number of numpy's) fails the file instead of this thread.
+            send(Finished(job.job_id, result, decoding, coverage or None))
         except Exception as exc:
             message = "The engine failed on this file; it is tried again."
             send(JobFailed(job.job_id, message, bad_input=False, detail=_detail(exc)))
-        else:
-            send(Finished(job.job_id, result, decoding, coverage or None))
         finally:
             load.finish(decodes)
 

@@ -3,28 +3,36 @@
 The recording is decoded only in a worker process (:mod:`dropscribe.audio.compact`)
 with a time limit and an address-space limit; the daemon reads back a small
 manifest: the recording's duration and the files to upload, each with the span
-of the recording it holds.
+of the recording it holds (:mod:`dropscribe.audio.compact_protocol`).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dropscribe.audio import cuts
+from dropscribe.audio.compact_protocol import (
+    ANSWERS,
+    CompactAnswer,
+    Compacted,
+    CompactFailed,
+    CompactRequest,
+    PartFile,
+    PartWritten,
+    Place,
+)
 from dropscribe.config import RemoteSettings
 from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Retryable
 from dropscribe.transcript import clock_time
-from dropscribe.workers import PARENT_VARIABLE
+from dropscribe.workers.messages import MessageError, Ready
+from dropscribe.workers.spawn import START_SECONDS, Worker
 
 #: Room kept for the JSON or multipart around the audio in a request body.
 BODY_OVERHEAD = 4096
@@ -80,14 +88,12 @@ def plan_key(fmt: str, audio_limit: int, max_seconds: float) -> str:
     return f"{fmt}:{audio_limit}:{max_seconds:g}"
 
 
-@dataclass(frozen=True)
-class Resume:
-    """Where a plan cut short by a restart goes on: the next part's audio start, its
-    seam and its index (the parts before it are in the store)."""
-
-    start: float
-    keep_start: float
-    index: int
+#: Where a plan cut short by a restart goes on: the next part's audio start, its seam
+#: and its index (the parts before it are in the store).
+Resume = Place
+#: What the worker runs, and what the sentences about it call it.
+COMPACT_TARGET = "dropscribe.audio.compact:main"
+WHAT = "worker preparing the upload"
 
 
 def prepare(
@@ -117,69 +123,69 @@ def prepare(
         BadInput: the recording is unreadable, too long, or defeats the worker's limits.
         Retryable: the worker could not be started.
     """
-    request: dict[str, Any] = {
-        "source": str(source),
-        "workdir": str(workdir),
-        "format": fmt,
-        "max_bytes": audio_limit,
-        "max_seconds": section.max_chunk_seconds,
-        "max_duration": max_duration,
-        "audio_track": audio_track,
-        "memory_mb": section.prepare_memory_mb,
-        "concurrency": section.concurrency,
+    request = CompactRequest(
+        source=str(source),
+        workdir=str(workdir),
+        format=fmt,
+        max_bytes=audio_limit,
+        max_seconds=section.max_chunk_seconds,
+        max_duration=max_duration,
+        audio_track=audio_track,
+        concurrency=section.concurrency,
+        parts=tuple(cuts.Part(p.start, p.end, p.keep_start, p.keep_end) for p in parts or []),
+        resume=resume,
         # The coverage pass reads the speech heard beside each file (audio/speech_files.py).
-        "speech": section.recover_speech,
-        "parts": [
-            {"start": p.start, "end": p.end, "keep_start": p.keep_start, "keep_end": p.keep_end}
-            for p in parts or []
-        ],
-        "continue": asdict(resume) if resume else None,
-        "first_index": first_index,
-    }
+        speech=section.recover_speech,
+        first_index=first_index,
+    )
     first = resume.index if resume else first_index
     streamed: list[Part] = []
 
-    def heard(line: dict[str, Any]) -> None:
-        streamed.append(part_from(first + len(streamed), line))
+    def heard(written: PartFile) -> None:
+        streamed.append(part_from(first + len(streamed), written))
         if on_part is not None:
             on_part(streamed[-1])
 
-    returncode, stdout, stderr = run_worker(
-        json.dumps(request), section.prepare_timeout_seconds, heard, cancel
-    )
-    return read_manifest(returncode, stdout, stderr, parts, first)
+    limits = (section.prepare_memory_mb, section.prepare_timeout_seconds)
+    return manifest_of(run_worker(request, limits, heard, cancel), parts, first)
 
 
 def run_worker(
-    request: str,
-    timeout: float,
-    on_part: Callable[[dict[str, Any]], None],
+    request: CompactRequest,
+    limits: tuple[int, float],
+    on_part: Callable[[PartFile], None],
     cancel: threading.Event | None,
-) -> tuple[int, str, str]:
-    """Run the worker on ``request``; hand each part it announces to ``on_part`` as the
-    line comes; return its exit status, its last line and its error output."""
+    target: str = COMPACT_TARGET,
+) -> Compacted:
+    """Run the worker on ``request`` under ``limits`` (megabytes, seconds); hand each part
+    it announces to ``on_part`` as it comes; return its manifest. ``target`` is another
+    program only for a test of a misbehaving worker.
+
+    Raises:
+        BadInput: the worker said the recording is at fault, stopped on it, or ran past
+            its time.
+        Retryable: the worker could not start, or said what its protocol does not know.
+    """
+    memory_mb, timeout = limits
     with tempfile.TemporaryFile() as errors:
         try:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "dropscribe.audio.compact"],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+            worker = Worker(
+                target,
+                what=WHAT,
+                ready=(Ready,),
+                start_seconds=min(START_SECONDS, timeout),
+                memory_mb=memory_mb,
+                with_thread=True,  # this thread waits for it
                 stderr=errors,
-                env={**os.environ, PARENT_VARIABLE: str(os.getpid())},
-                text=True,
             )
         except OSError as exc:
             raise Retryable(f"The worker that prepares uploads could not start ({exc}).") from None
-        with process:  # closes the pipes
-            watch = Watch(process, timeout, cancel)
-            try:
-                last = read_lines(process, request, on_part)
-                returncode = process.wait()
-            finally:
-                watch.done()
-                if process.poll() is None:
-                    process.kill()
-                    process.wait()
+        watch = Watch(worker, timeout, cancel)
+        try:
+            answer = read_answers(worker, request, on_part)
+        finally:
+            watch.done()
+            worker.close()
         errors.seek(0)
         written = errors.read().decode(errors="replace")
     if watch.expired:
@@ -187,35 +193,53 @@ def run_worker(
             f"Preparing the upload took longer than {timeout:.0f} s and was stopped "
             "(prepare_timeout_seconds); check the recording, or raise the limit."
         )
-    return returncode, last, written
+    return settled(answer, worker, written)
 
 
-def read_lines(
-    process: subprocess.Popen[str], request: str, on_part: Callable[[dict[str, Any]], None]
-) -> str:
-    """Send the request; pass on each part line as it comes; return the last other line."""
-    assert process.stdin is not None and process.stdout is not None
+def read_answers(
+    worker: Worker, request: CompactRequest, on_part: Callable[[PartFile], None]
+) -> CompactAnswer | None:
+    """Send the request; pass on each part as it comes; return the last answer (None
+    when the worker ended without one)."""
     try:
-        process.stdin.write(request)
-        process.stdin.close()
-    except BrokenPipeError:  # the worker died at once: its exit status says why
-        return ""
-    last = ""
-    for line in process.stdout:
-        if line.startswith('{"part":'):
-            on_part(json.loads(line)["part"])
-        elif line.strip():
-            last = line
-    return last
+        worker.send(request)
+        while (answer := worker.receive(ANSWERS)) is not None:
+            if isinstance(answer, PartWritten):
+                on_part(answer.part)
+            elif not isinstance(answer, Ready):
+                return answer
+    except OSError:  # the worker died at once: its exit status says why
+        pass
+    except MessageError:
+        worker.stop_for(
+            f"The {WHAT} sent a message that is not of its protocol and was stopped; "
+            "the file is tried again."
+        )
+    return None
+
+
+def settled(answer: CompactAnswer | None, worker: Worker, stderr: str) -> Compacted:
+    """Return the manifest, or raise what the worker's end means (see run_worker)."""
+    if isinstance(answer, Compacted):
+        return answer
+    if isinstance(answer, CompactFailed):
+        raise BadInput(answer.message)
+    if worker.failure is not None:
+        raise Retryable(worker.failure)
+    code = worker.exit_code or 0
+    what = f"signal {-code}" if code < 0 else f"exit status {code}"
+    tail = stderr.strip().splitlines()[-1][:200] if stderr.strip() else "no message"
+    raise BadInput(
+        f"The {WHAT} stopped on this file ({what}: {tail}); "
+        "check that it is a complete recording in a supported format."
+    )
 
 
 class Watch:
     """Kills the worker past its time limit or when told to stop."""
 
-    def __init__(
-        self, process: subprocess.Popen[str], timeout: float, cancel: threading.Event | None
-    ) -> None:
-        self.process, self.expired = process, False
+    def __init__(self, worker: Worker, timeout: float, cancel: threading.Event | None) -> None:
+        self.worker, self.expired = worker, False
         self.cancel = cancel or threading.Event()
         self.finished = threading.Event()
         self.deadline = time.monotonic() + timeout
@@ -225,43 +249,30 @@ class Watch:
         while not self.finished.wait(0.1):
             if self.cancel.is_set() or time.monotonic() > self.deadline:
                 self.expired = not self.cancel.is_set()
-                self.process.kill()
+                self.worker.kill()
                 return
 
     def done(self) -> None:
         self.finished.set()
 
 
-def part_from(index: int, data: dict[str, Any]) -> Part:
+def part_from(index: int, written: PartFile) -> Part:
     return Part(
         index,
-        float(data["start"]),
-        float(data["end"]),
-        float(data["keep_start"]),
-        float(data["keep_end"]),
-        str(data["path"]),
-        int(data["bytes"]),
+        written.start,
+        written.end,
+        written.keep_start,
+        written.keep_end,
+        written.path,
+        written.bytes,
     )
 
 
-def read_manifest(
-    returncode: int, stdout: str, stderr: str, earlier: list[Part] | None, first: int = 0
-) -> Manifest:
-    """Return the worker's manifest, or raise its one-sentence error as BadInput."""
-    try:
-        answer = json.loads(stdout.strip().splitlines()[-1]) if stdout.strip() else {}
-    except ValueError:
-        answer = {}
-    if returncode != 0 or "parts" not in answer:
-        if "error" in answer:
-            raise BadInput(str(answer["error"]))
-        what = f"signal {-returncode}" if returncode < 0 else f"exit status {returncode}"
-        tail = stderr.strip().splitlines()[-1][:200] if stderr.strip() else "no message"
-        raise BadInput(
-            f"The worker preparing the upload stopped on this file ({what}: {tail}); "
-            "check that it is a complete recording in a supported format."
-        )
-    parts = [part_from(first + index, p) for index, p in enumerate(answer["parts"])]
+def manifest_of(answer: Compacted, earlier: list[Part] | None, first: int = 0) -> Manifest:
+    """Return the daemon's manifest of the worker's (``earlier``: the parts were only
+    written again, and the recording ends where the last of them does)."""
+    parts = [part_from(first + index, p) for index, p in enumerate(answer.parts)]
     if earlier:
         return Manifest(earlier[-1].end, "", parts)
-    return Manifest(float(answer["duration"]), str(answer["format"]), parts, answer.get("track"))
+    duration = answer.duration if answer.duration is not None else 0.0
+    return Manifest(duration, answer.format, parts, answer.track)

@@ -1,0 +1,105 @@
+"""The messages between the daemon and the worker that compacts uploads.
+
+Frozen dataclasses, sent as JSON lines (:mod:`dropscribe.workers.messages`).
+The daemon sends one :class:`CompactRequest`; the worker (started as
+``dropscribe.audio.compact:main``) answers::
+
+    Ready -> PartWritten* -> Compacted | CompactFailed
+
+:class:`PartWritten` comes as each chunk of a long recording is written
+(the streamed way), so that the daemon can send it while the rest is being
+prepared. No numpy here: the daemon imports this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dropscribe.audio.cuts import Part
+from dropscribe.workers.messages import Ready
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where the chunking starts: the recording's start, or where a restart left off
+    (the next part's audio start, its seam and its index)."""
+
+    start: float = 0.0
+    keep_start: float = 0.0
+    index: int = 0
+
+
+@dataclass(frozen=True)
+class CompactRequest:
+    """One recording to compact: where it is, where the files go, in what and how big."""
+
+    source: str
+    workdir: str
+    format: str
+    #: Bytes a file may have at most (the request body's room for audio).
+    max_bytes: int
+    #: Seconds a part may last at most (``max_chunk_seconds``).
+    max_seconds: float
+    #: ``transcribe.max_duration_seconds``: a longer recording is refused.
+    max_duration: float
+    #: ``transcribe.audio_track``: "auto", an index, or a language.
+    audio_track: int | str = "auto"
+    #: Parts sent side by side (the plan balances the last ones over them).
+    concurrency: int = 1
+    #: Parts planned before (a restart): written again as they were.
+    parts: tuple[Part, ...] = ()
+    #: Where a streamed plan cut short by a restart goes on.
+    resume: Place | None = None
+    #: Encoder threads (0: as many as the machine has cores free).
+    encoders: int = 0
+    #: Hear all the speech and keep it beside each file (``recover_speech``).
+    speech: bool = False
+    #: The index the first of ``parts`` is named by (the coverage pass's follow the plan's).
+    first_index: int = 0
+
+
+@dataclass(frozen=True)
+class PartFile:
+    """A file written: the stretch of the recording it holds, its name in the work
+    directory and its size."""
+
+    start: float
+    end: float
+    keep_start: float
+    keep_end: float
+    path: str
+    bytes: int
+
+    def __post_init__(self) -> None:
+        # The daemon uploads the file of that name: a worker taken over by a hostile
+        # recording must not be able to name another file for it to send.
+        if "/" in self.path or "\0" in self.path or self.path in ("", ".", ".."):
+            raise ValueError(f"a part's file is a name in the work directory, not {self.path!r}")
+
+
+@dataclass(frozen=True)
+class PartWritten:
+    part: PartFile
+
+
+@dataclass(frozen=True)
+class Compacted:
+    """The manifest: every file written, the recording's duration and track (both
+    unknown when earlier parts were only written again)."""
+
+    parts: tuple[PartFile, ...]
+    duration: float | None = None
+    format: str = ""
+    track: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class CompactFailed:
+    """The recording is at fault; ``message`` is one sentence for the user."""
+
+    message: str
+
+
+CompactAnswer = Ready | PartWritten | Compacted | CompactFailed
+#: What the daemon takes from the worker (anything else ends it).
+ANSWERS: tuple[type[CompactAnswer], ...] = (Ready, PartWritten, Compacted, CompactFailed)
