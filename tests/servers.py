@@ -10,6 +10,11 @@ OctoAI and RunPod 10 MiB, OpenAI 25 MiB) and answers 413 to a larger one, after
 reading it through as the services' front ends do. The words of a result are
 placed in the middle of the audio that arrived (its duration is decoded), so
 a stitched transcript shows where each chunk lay.
+
+With ``follow_speech`` a server answers as Whisper does instead: a word every
+:data:`WORD_SECONDS` over each loud stretch of the audio it got (and none over
+silence), and ``skips`` decides which of them it leaves out, as a Whisper that
+ends a window early and moves on leaves speech without words (issue 25).
 """
 
 from __future__ import annotations
@@ -27,11 +32,13 @@ import threading
 import time
 import uuid
 from collections import defaultdict, deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 
 import av
+import numpy as np
 
 MiB = 1024 * 1024
 
@@ -87,6 +94,9 @@ class RemoteJob:
     created: float
     status: str = "pending"
     audio_seconds: float | None = None
+    #: The words a speech-following server answers with: (start, end, text) on the
+    #: upload's clock; None: the three words naming the upload.
+    spoken: list[tuple[float, float, str]] | None = None
 
 
 def audio_seconds(audio: bytes) -> float | None:
@@ -102,10 +112,74 @@ def audio_seconds(audio: bytes) -> float | None:
         return None
 
 
+#: A speech-following server's words: one this long, every this long, over loud audio.
+WORD_SECONDS = 0.3
+#: Its loudness rule: 30 ms frames 12 dB over the upload's own floor (and over -50 dBFS).
+FRAME_SECONDS = 0.03
+
+
+def loud_stretches(audio: bytes) -> list[tuple[float, float]]:
+    """The stretches of an upload louder than its quiet floor, in seconds (16 kHz mono)."""
+    pieces: list[Any] = []
+    with av.open(io.BytesIO(audio), "r") as container:
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=16000)
+        for frame in container.decode(container.streams.audio[0]):
+            pieces += [out.to_ndarray().reshape(-1) for out in resampler.resample(frame)]
+    samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+    size = int(FRAME_SECONDS * 16000)
+    frames = len(samples) // size
+    if frames == 0:
+        return []
+    power = np.mean(samples[: frames * size].reshape(frames, size) ** 2, axis=1)
+    level = 10 * np.log10(power + 1e-12)
+    loud = level > max(-50.0, float(np.percentile(level, 10)) + 12.0)
+    stretches: list[tuple[float, float]] = []
+    for index in np.flatnonzero(loud):
+        at = index * FRAME_SECONDS
+        if stretches and at - stretches[-1][1] < 0.25:  # the gap between two words
+            stretches[-1] = (stretches[-1][0], at + FRAME_SECONDS)
+        else:
+            stretches.append((at, at + FRAME_SECONDS))
+    return stretches
+
+
+def words_over(stretches: list[tuple[float, float]]) -> list[tuple[float, float, str]]:
+    """A word every WORD_SECONDS over each stretch, named by its start (" w12.3")."""
+    words = []
+    for start, end in stretches:
+        at = start
+        while at < end:
+            words.append((round(at, 3), round(min(at + WORD_SECONDS, end), 3), f" w{at:.1f}"))
+            at += WORD_SECONDS
+    return words
+
+
+def spoken_segments(spoken: list[tuple[float, float, str]], scores: dict[str, float]) -> list[Any]:
+    """Whisper-style segments of ``spoken``, a new one after each pause of 0.5 s."""
+    segments: list[Any] = []
+    for start, end, text in spoken:
+        word = {"word": text, "start": start, "end": end, "probability": 0.9}
+        if segments and start - segments[-1]["end"] < 0.5:
+            segments[-1]["words"].append(word)
+            segments[-1].update(end=end, text=segments[-1]["text"] + text)
+        else:
+            segments.append({"id": len(segments), "start": start, "end": end, "text": text,
+                             "words": [word], **scores})  # fmt: skip
+    return segments
+
+
+def text_of(output: dict[str, Any]) -> str:
+    return "".join(segment["text"] for segment in output["segments"])
+
+
 def whisper_output(job: RemoteJob, scores: dict[str, float] | None = None) -> dict[str, Any]:
     """A faster-whisper style answer whose words say which audio arrived, 1.5 s of them
-    in the middle of the audio; ``scores``: the decoder's, on its segment (Whisper's
-    verbose_json segments carry avg_logprob, compression_ratio and no_speech_prob)."""
+    in the middle of the audio (or, from a speech-following server, the words it heard);
+    ``scores``: the decoder's, on its segment (Whisper's verbose_json segments carry
+    avg_logprob, compression_ratio and no_speech_prob)."""
+    if job.spoken is not None:
+        segments = spoken_segments(job.spoken, scores or {})
+        return {"segments": segments, "language": "en", "duration": job.audio_seconds}
     at = max(0.0, (job.audio_seconds or 1.5) / 2 - 0.75)
     words = [
         {"word": " Audio", "start": at, "end": at + 0.4, "probability": 0.91},
@@ -146,6 +220,11 @@ class FakeServer:
     scores: dict[str, float] = CONFIDENT
 
     pending_polls = 2
+    #: Answer with a word over each bit of loud audio, as Whisper does (module docstring).
+    follow_speech = False
+    #: Which of those words the server leaves out: called with the upload and a word's
+    #: start and end (the upload's clock); True drops the word. None: none is dropped.
+    skips: Callable[[RemoteJob, float, float], bool] | None = None
     #: The largest request body the service takes; None: no limit.
     max_body_bytes: int | None = None
     too_large = b'{"error": "Request body too large"}'
@@ -331,6 +410,10 @@ class FakeServer:
         with self.lock:
             self.jobs[job.id] = job
             self.submissions.append(job)
+        if self.follow_speech:
+            heard = words_over(loud_stretches(audio))
+            skips = self.skips or (lambda _job, _start, _end: False)
+            job.spoken = [word for word in heard if not skips(job, word[0], word[1])]
         return job
 
     def advance(self, job: RemoteJob) -> bool:
@@ -392,7 +475,7 @@ class OctoAIServer(FakeServer):
             return Reply.json(
                 200,
                 {
-                    "transcription": output["segments"][0]["text"],
+                    "transcription": text_of(output),
                     "prediction_time_ms": 321.0,
                     "response": {"segments": output["segments"], "language": language},
                 },
@@ -545,7 +628,7 @@ class RunPodServer(FakeServer):
         for segment in segments:
             segment.update(seek=0, tokens=[50364, 440], temperature=0.0)
         translation = None
-        if job.fields.get("translate"):
+        if job.fields.get("translate") and segments:
             first = segments[0]
             text = f"Translated {job.audio_sha256[:8]}."
             if job.fields.get("translation") == "srt":
@@ -556,7 +639,7 @@ class RunPodServer(FakeServer):
         output: dict[str, Any] = {
             "segments": segments,
             "detected_language": job.fields.get("language") or "en",
-            "transcription": segments[0]["text"].strip(),
+            "transcription": "".join(s["text"] for s in segments).strip(),
             "translation": translation,
             "device": "cuda",
             "model": job.fields.get("model", "base"),
@@ -631,7 +714,7 @@ class ReplicateServer(FakeServer):
                 "metrics": {"predict_time": 0.42},
                 "output": {
                     "segments": output["segments"],
-                    "transcription": output["segments"][0]["text"],
+                    "transcription": text_of(output),
                     "detected_language": "english",
                     "translation": f" Translated {job.audio_sha256[:8]}."
                     if job.fields.get("translate")
@@ -683,8 +766,7 @@ class OpenAIServer(FakeServer):
             )
         job = self.new_job(audio, {**fields, "path": path})
         output = whisper_output(job, self.scores)
-        segment = output["segments"][0]
-        text = segment["text"]
+        text = text_of(output)
         if self.style == "text":
             return Reply.json(200, {"text": text})
         if self.style == "segments":
@@ -694,6 +776,7 @@ class OpenAIServer(FakeServer):
             )
         words = [
             {"word": w["word"].strip(), "start": w["start"], "end": w["end"]}
+            for segment in output["segments"]
             for w in segment.pop("words")
         ]
         return Reply.json(

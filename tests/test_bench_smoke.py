@@ -31,6 +31,7 @@ REPO = Path(__file__).parent.parent
         ("bench.job_threads", "## Job threads (smoke)"),
         ("bench.vocabulary", "## Vocabulary: terms right, and the rest"),
         ("bench.coverage", "## Coverage pass (issue 25)"),
+        ("bench.remote_coverage", "## Coverage pass on remote engines (issue 25)"),
         ("bench.worker_start", "## Worker start-up (smoke)"),
     ],
 )

@@ -22,6 +22,11 @@ The last answer is the manifest, ``Compacted`` (every part, the duration, the
 track), or ``CompactFailed`` with one sentence.
 Memory stays flat: frames are encoded as they come; the voice detector sees
 blocks of a few minutes (or only the windows around the cuts).
+
+With ``speech`` (the backend's ``recover_speech``) the detector hears all of the
+audio, and the spans it heard are kept beside each file written
+(:mod:`dropscribe.audio.speech_files`) for the coverage pass: a plan's parts take
+theirs from the whole recording's, already found to plan them.
 """
 
 from __future__ import annotations
@@ -46,8 +51,9 @@ from dropscribe.audio.compact_protocol import (
 )
 from dropscribe.audio.cuts import Part, Span
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
-from dropscribe.audio.speech_blocks import SpeechFinder
-from dropscribe.audio.streamed import Samples, StreamedParts
+from dropscribe.audio.speech_blocks import SpeechFinder, find_speech
+from dropscribe.audio.speech_files import within, write_speech
+from dropscribe.audio.streamed import Samples, StreamedParts, to_float
 from dropscribe.errors import BadInput
 from dropscribe.workers.channel import Channel
 from dropscribe.workers.messages import MessageError, Ready
@@ -109,9 +115,11 @@ def pcm_pieces(
 class Encoder:
     """One compact output file, fed int16 samples in any block size."""
 
-    def __init__(self, path: Path, fmt: str) -> None:
+    def __init__(self, path: Path, fmt: str, finder: SpeechFinder | None = None) -> None:
         codec, container_format, _, bit_rate = CODECS[fmt]
         self.path = path
+        #: Hears the samples written, for the speech kept beside the file (None: not asked).
+        self.finder = finder
         self.container = av.open(str(path), "w", format=container_format)
         options = CODEC_OPTIONS.get(fmt, {})
         stream: Any = self.container.add_stream(codec, rate=SAMPLE_RATE, options=options)
@@ -126,6 +134,8 @@ class Encoder:
     def write(self, samples: np.ndarray[Any, np.dtype[np.int16]]) -> None:
         if not len(samples):
             return
+        if self.finder is not None:
+            self.finder.feed(samples, needed=True)
         frame = av.AudioFrame.from_ndarray(samples.reshape(1, -1), format="s16", layout="mono")
         frame.sample_rate = SAMPLE_RATE
         frame.pts = self.pts
@@ -146,6 +156,8 @@ class Encoder:
         self._drain(final=True)
         self.container.mux(self.stream.encode(None))
         self.container.close()
+        if self.finder is not None:
+            write_speech(self.path, self.finder.finish())
         return self.path.stat().st_size
 
 
@@ -156,9 +168,16 @@ def compact(
     ``emit`` is told of each chunk as soon as it is written (the streamed way only)."""
     workdir, fmt = Path(request.workdir), request.format
     workdir.mkdir(parents=True, exist_ok=True)
-    if request.parts:  # parts planned before (a restart): write the same ones again
+    if request.parts:  # parts planned before (a restart), or the coverage pass's
         again = write_parts(
-            request.source, workdir, fmt, request.parts, request.max_duration, request.audio_track
+            request.source,
+            workdir,
+            fmt,
+            request.parts,
+            request.max_duration,
+            request.audio_track,
+            hear=request.speech,
+            first=request.first_index,
         )
         return Compacted(tuple(again))
     chosen = TrackLog()
@@ -186,7 +205,7 @@ def streamed(
     parts = StreamedParts(
         Path(request.workdir),
         CODECS[fmt][2],
-        lambda path, samples: encode_file(path, fmt, samples),
+        lambda path, samples: encode_file(path, fmt, samples, request.speech),
         planner,
         max_bytes=max_bytes,
         emit=emit,
@@ -201,9 +220,13 @@ def streamed(
         parts.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def encode_file(path: Path, fmt: str, samples: Samples) -> int:
+def encode_file(path: Path, fmt: str, samples: Samples, hear: bool = False) -> int:
+    """Write ``samples`` to ``path``; with ``hear``, the speech in them beside it (on an
+    encoder thread: the detector releases the GIL)."""
     encoder = Encoder(path, fmt)
     encoder.write(samples)
+    if hear:
+        write_speech(path, find_speech(to_float(samples)))
     return encoder.close()
 
 
@@ -239,12 +262,15 @@ def whole_or_planned(
                 rate = whole.close() / (samples / SAMPLE_RATE)
                 whole.path.unlink(missing_ok=True)
                 whole = None
-        finder.feed(block, needed=long_enough)
+        # The coverage pass wants all the speech (request.speech), not only around cuts.
+        finder.feed(block, needed=long_enough or request.speech)
     duration = samples / SAMPLE_RATE
     if whole is not None:
         size = whole.close()
         rate = size / duration
         if size <= max_bytes:
+            if request.speech:
+                write_speech(whole.path, finder.finish())
             return [PartFile(0.0, duration, 0.0, duration, whole.path.name, size)], samples
         whole.path.unlink(missing_ok=True)
     return planned_parts(request, finder.finish(), duration, rate), samples
@@ -266,6 +292,7 @@ def planned_parts(
             parts,
             request.max_duration,
             request.audio_track,
+            speech=speech if request.speech else None,
         )
         largest = max(part.bytes for part in written)
         if largest <= max_bytes:
@@ -284,9 +311,19 @@ def write_parts(
     parts: Sequence[Part],
     max_duration: float,
     track: Any,
+    *,
+    speech: list[Span] | None = None,
+    hear: bool = False,
+    first: int = 0,
 ) -> list[PartFile]:
-    """Decode ``source`` again and write each part (they may overlap a little) to its file."""
+    """Decode ``source`` again and write each part (they may overlap a little) to its file,
+    named from index ``first`` on; stop decoding once the last is written.
+
+    The speech beside each file: cut from ``speech`` (the whole recording's) when given,
+    else heard part by part when ``hear``.
+    """
     suffix = CODECS[fmt][2]
+    names = [f"part-{first + i:04d}{suffix}" for i in range(len(parts))]
     open_parts: dict[int, Encoder] = {}
     sizes: dict[int, int] = {}
     position = 0  # samples decoded so far
@@ -294,18 +331,24 @@ def write_parts(
         block_start, block_end = position, position + len(block)
         position = block_end
         for index, part in enumerate(parts):
-            first, last = round(part.start * SAMPLE_RATE), round(part.end * SAMPLE_RATE)
-            if index in sizes or first >= block_end:
+            low, high = round(part.start * SAMPLE_RATE), round(part.end * SAMPLE_RATE)
+            if index in sizes or low >= block_end:
                 continue
             if index not in open_parts:
-                open_parts[index] = Encoder(workdir / f"part-{index:04d}{suffix}", fmt)
-            open_parts[index].write(block[max(0, first - block_start) : max(0, last - block_start)])
-            if last <= block_end:
+                finder = SpeechFinder(0.0) if hear and speech is None else None
+                open_parts[index] = Encoder(workdir / names[index], fmt, finder)
+            open_parts[index].write(block[max(0, low - block_start) : max(0, high - block_start)])
+            if high <= block_end:
                 sizes[index] = open_parts.pop(index).close()
+        if len(sizes) == len(parts):
+            break  # the rest of the recording is in no part
     for index, encoder in open_parts.items():
         sizes[index] = encoder.close()
+    if speech is not None:
+        for name, part in zip(names, parts, strict=True):
+            write_speech(workdir / name, within(speech, part.start, part.end))
     return [
-        PartFile(p.start, p.end, p.keep_start, p.keep_end, f"part-{i:04d}{suffix}", sizes[i])
+        PartFile(p.start, p.end, p.keep_start, p.keep_end, names[i], sizes[i])
         for i, p in enumerate(parts)
     ]
 

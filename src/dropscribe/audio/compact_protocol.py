@@ -52,6 +52,10 @@ class CompactRequest:
     resume: Place | None = None
     #: Encoder threads (0: as many as the machine has cores free).
     encoders: int = 0
+    #: Hear all the speech and keep it beside each file (``recover_speech``).
+    speech: bool = False
+    #: The index the first of ``parts`` is named by (the coverage pass's follow the plan's).
+    first_index: int = 0
 
 
 @dataclass(frozen=True)

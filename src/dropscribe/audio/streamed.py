@@ -30,6 +30,7 @@ from dropscribe.audio.chunk_plan import ChunkPlanner, next_start, part_before
 from dropscribe.audio.compact_protocol import PartFile, Place
 from dropscribe.audio.cuts import Part, plan_parts
 from dropscribe.audio.speech_blocks import find_speech
+from dropscribe.audio.speech_files import rename_with_speech, speech_path
 from dropscribe.errors import BadInput
 
 Samples = np.ndarray[Any, np.dtype[np.int16]]
@@ -123,6 +124,7 @@ class StreamedParts:
         if size <= self.max_bytes:
             return [PartFile(part.start, part.end, part.keep_start, part.keep_end, name, size)]
         (self.workdir / name).unlink(missing_ok=True)
+        speech_path(self.workdir / name).unlink(missing_ok=True)
         seconds = len(samples) / SAMPLE_RATE
         if seconds < 4.0:
             raise BadInput(
@@ -136,7 +138,7 @@ class StreamedParts:
             inner_part = shifted(half, part, first=index == 0, last=index == len(halves) - 1)
             for piece in self._encoded(inner_part, inner, sequence):
                 renamed = piece.path.replace(self.suffix, f".{index}{self.suffix}")
-                (self.workdir / piece.path).rename(self.workdir / renamed)
+                rename_with_speech(self.workdir / piece.path, self.workdir / renamed)
                 written.append(dataclasses.replace(piece, path=renamed))
         return written
 

@@ -108,6 +108,11 @@ class RemoteSettings(Section):
     prepare_memory_mb: int = Field(
         2048, ge=0, description="Address-space limit of the compacting worker; 0: none."
     )
+    recover_speech: bool = Field(
+        True,
+        description="Speech the words leave uncovered (1 s or more) is sent once more as a "
+        "chunk of its own and its words spliced in; what still has none is named in warnings.",
+    )
 
 
 class OctoAISettings(RemoteSettings):

@@ -28,6 +28,7 @@ import structlog
 from dropscribe.audio.stitch import PartTranscript, stitch
 from dropscribe.backends.base import Backend, CompactUploads, Done, Future, Outcome
 from dropscribe.config import RemoteSettings, Settings
+from dropscribe.jobs.chunking.coverage import SpeechCoverage, plan_chunks
 from dropscribe.jobs.chunking.feed import UNFINISHED, Preparation
 from dropscribe.jobs.chunking.run import ChunkProgress, ChunkRun, SlotLender
 from dropscribe.jobs.chunking.uploads import (
@@ -141,7 +142,10 @@ class ChunkedUploads:
             if preparation is not None:
                 preparation.stop()
         if isinstance(outcome, Done):
-            return Done(self._stitched(job, backend, section))
+            # Speech no word covers goes once more, as chunks of its own (coverage.py).
+            stitched = self._stitched(job, backend, section)
+            covered = SpeechCoverage(self, job, backend, source).run(stitched)
+            return Done(covered) if isinstance(covered, Transcription) else covered
         return outcome
 
     def _chunks(
@@ -230,7 +234,7 @@ class ChunkedUploads:
         return Preparation(self.store, job.id, key, run_worker, resume, logged).start()
 
     def _stitched(self, job: Job, backend: Backend, section: RemoteSettings) -> Transcription:
-        chunks = self.store.chunks.for_job(job.id)
+        chunks = plan_chunks(self.store.chunks.for_job(job.id))
         results = [Transcription.from_dict(c.result or {"segments": []}) for c in chunks]
         joined = stitch(
             [

@@ -98,11 +98,13 @@ def prepare(
     resume: Resume | None = None,
     on_part: Callable[[Part], None] | None = None,
     cancel: threading.Event | None = None,
+    first_index: int = 0,
 ) -> Manifest:
     """Decode ``source`` in a worker and write its compact upload (in parts if needed).
 
-    ``parts`` writes the parts of an earlier plan again (their files were lost);
-    ``resume`` goes on with a plan cut short. ``on_part`` is called with each part
+    ``parts`` writes the parts of an earlier plan again (their files were lost), or
+    the coverage pass's, named from ``first_index`` on; ``resume`` goes on with a plan
+    cut short. ``on_part`` is called with each part
     as soon as the worker has written it, while it prepares the rest; ``cancel``
     stops the worker (the manifest is then an error).
 
@@ -121,8 +123,11 @@ def prepare(
         concurrency=section.concurrency,
         parts=tuple(cuts.Part(p.start, p.end, p.keep_start, p.keep_end) for p in parts or []),
         resume=resume,
+        # The coverage pass reads the speech heard beside each file (audio/speech_files.py).
+        speech=section.recover_speech,
+        first_index=first_index,
     )
-    first = resume.index if resume else 0
+    first = resume.index if resume else first_index
     streamed: list[Part] = []
 
     def heard(written: PartFile) -> None:

@@ -1,0 +1,267 @@
+"""The coverage pass of remote engines: speech no word covers is sent once more as a chunk.
+
+A remote Whisper skips speech as the local one does (it ends a window early and
+moves on), and says nothing. Once every chunk's words are in and stitched:
+
+1. the speech the upload worker heard while it compacted the recording (kept
+   beside each chunk's file, :mod:`dropscribe.audio.speech_files`; no second pass
+   of the voice detector) is laid against the words
+   (:func:`dropscribe.transcript.coverage.missing_speech`: 1 s of speech or more);
+2. each such stretch, with :data:`~dropscribe.transcript.coverage.MARGIN_SECONDS`
+   each side, is written by the worker to a file of its own and saved in the store
+   as one more chunk of the job (plan ``coverage:...``, index after the plan's
+   chunks), then sent by :class:`~dropscribe.jobs.chunking.run.ChunkRun` like any
+   chunk: its future and result saved, polled after a restart, never sent twice;
+3. its words are spliced in at their times (the local pass's
+   :func:`~dropscribe.transcript.coverage.splice`); the document tidies segments and
+   cues afterwards. Speech still without words is named in ``warnings`` and the log.
+
+The stretches are worked out again from the saved results after a restart (the
+same inputs give the same stretches), so a daemon killed while adding them adds
+the rest and keeps the ones it saved. ``recover_speech = false`` turns it off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Literal, Protocol
+
+import structlog
+
+from dropscribe.audio.speech_files import read_speech
+from dropscribe.backends.base import Backend, CompactUploads, Failed
+from dropscribe.config import RemoteSettings, Settings
+from dropscribe.jobs.chunking.run import ChunkRun, SlotLender
+from dropscribe.jobs.chunking.uploads import Part, audio_bytes_within, choose_format, prepare
+from dropscribe.jobs.states import ChunkState
+from dropscribe.jobs.store import Job, Store
+from dropscribe.jobs.store.chunks import Chunk, NewChunk
+from dropscribe.transcript import Segment, Transcription
+from dropscribe.transcript.coverage import (
+    MARGIN_SECONDS,
+    Recovery,
+    Span,
+    clip_stretched,
+    missing_speech,
+    missing_warning,
+    splice,
+)
+
+log = structlog.get_logger("dropscribe.jobs.chunks")
+
+#: The plan name of a job's coverage chunks (before the plan they add to).
+COVERAGE = "coverage:"
+#: What :meth:`SpeechCoverage._send` says once the coverage chunks have their results.
+SENT: Literal["sent"] = "sent"
+
+
+def is_coverage(chunk: Chunk) -> bool:
+    return chunk.plan.startswith(COVERAGE)
+
+
+def plan_chunks(chunks: list[Chunk]) -> list[Chunk]:
+    """The chunks of the job's plan, without the coverage pass's."""
+    return [chunk for chunk in chunks if not is_coverage(chunk)]
+
+
+def heard_speech(workdir: Path, chunks: list[Chunk]) -> list[Span]:
+    """The speech the worker heard in the recording, from beside each chunk's file, on
+    the recording's clock; each chunk counts between its seams (they overlap)."""
+    spans: list[Span] = []
+    for chunk in chunks:
+        own = read_speech(workdir / chunk.path)
+        for start, end in own or []:
+            low = max(chunk.start + start, chunk.keep_start)
+            high = min(chunk.start + end, chunk.keep_end)
+            if high > low:
+                spans.append((low, high))
+    return sorted(spans)
+
+
+def pieces(stretch: Span, duration: float, cap: float) -> list[NewChunk]:
+    """The chunk(s) to send for ``stretch``: with margins, each at most ``cap`` seconds."""
+    count = max(1, int((stretch[1] - stretch[0] + 2 * MARGIN_SECONDS) // cap) + 1)
+    step = (stretch[1] - stretch[0]) / count
+    made = []
+    for index in range(count):
+        keep = (stretch[0] + index * step, stretch[0] + (index + 1) * step)
+        start, end = max(0.0, keep[0] - MARGIN_SECONDS), min(duration, keep[1] + MARGIN_SECONDS)
+        made.append(NewChunk(round(start, 3), round(end, 3), keep[0], keep[1], "", 0))
+    return made
+
+
+def shifted(segments: list[Segment], offset: float) -> list[Segment]:
+    """``segments`` of a chunk's audio on the recording's clock."""
+
+    def at(seconds: float) -> float:
+        return round(seconds + offset, 3)
+
+    return [
+        {
+            **segment,
+            "start": at(segment["start"]),
+            "end": at(segment["end"]),
+            "words": [
+                {**word, "start": at(word["start"]), "end": at(word["end"])}
+                for word in segment["words"]
+            ],
+        }
+        for segment in segments
+    ]
+
+
+class Uploads(Protocol):
+    """What the pass borrows from :class:`~dropscribe.jobs.chunking.chunks.ChunkedUploads`."""
+
+    settings: Settings
+    store: Store
+    clock: Callable[[], float]
+    stopping: threading.Event
+    lender: SlotLender
+    sleep: Callable[[float], bool] | None
+
+    def workdir(self, job: Job) -> Path: ...
+
+
+class SpeechCoverage:
+    """The coverage pass of one job whose chunks are all done (see the module docstring)."""
+
+    def __init__(self, uploads: Uploads, job: Job, backend: Backend, source: Path) -> None:
+        self.settings, self.store, self.clock = uploads.settings, uploads.store, uploads.clock
+        self.stopping, self.lender, self.sleep = uploads.stopping, uploads.lender, uploads.sleep
+        self.job, self.backend, self.source = job, backend, source
+        self.workdir = uploads.workdir(job)
+        section = self.settings.backend_settings(job.backend)
+        assert isinstance(section, RemoteSettings)
+        self.section = section
+
+    def run(self, stitched: Transcription) -> Failed | Transcription | None:
+        """Return ``stitched`` with the missing speech's words spliced in (and a warning
+        for what is still missing), a failure, or None when told to stop."""
+        chunks = self.store.chunks.for_job(self.job.id)
+        planned = plan_chunks(chunks)
+        speech = heard_speech(self.workdir, planned) if self.section.recover_speech else []
+        if not speech:
+            return stitched  # nothing heard kept (turned off, or an older plan)
+        recovery = Recovery(clip_stretched(stitched.segments, speech))
+        recovery.stretches = missing_speech(recovery.segments, speech)
+        if not recovery.stretches:  # the words, stretched ones clipped where the speech is
+            return dataclasses.replace(stitched, segments=recovery.segments)
+        sent = self._send(self._saved(chunks, planned, recovery.stretches))
+        if sent != SENT:
+            return sent
+        for chunk in self.store.chunks.for_job(self.job.id):
+            if is_coverage(chunk) and chunk.state == ChunkState.DONE:
+                found = Transcription.from_dict(chunk.result or {"segments": []})
+                near = clip_stretched(shifted(found.segments, chunk.start), speech)
+                stretch = (chunk.keep_start, chunk.keep_end)
+                recovery.segments, added = splice(recovery.segments, stretch, near)
+                recovery.recovered_words += added
+                recovery.decoded_seconds += chunk.end - chunk.start
+        recovery.missing = missing_speech(recovery.segments, speech)
+        return self._finished(stitched, recovery)
+
+    def _finished(self, stitched: Transcription, recovery: Recovery) -> Transcription:
+        log.info("speech_recovered", job=self.job.id, file=self.job.path, **recovery.log_fields())
+        warnings = list(stitched.warnings)
+        warning = missing_warning(recovery.missing)
+        if warning is not None:
+            warnings.append(warning)
+            log.warning("transcript_warning", job=self.job.id, file=self.job.path, warning=warning)
+        return dataclasses.replace(stitched, segments=recovery.segments, warnings=warnings)
+
+    def _saved(
+        self, chunks: list[Chunk], planned: list[Chunk], stretches: list[Span]
+    ) -> list[Chunk]:
+        """The coverage chunks of ``stretches`` not done yet, saved in the store (those a
+        run before a restart saved are kept), their files written where they are missing."""
+        duration = planned[-1].end
+        cap = self.section.max_chunk_seconds
+        wanted = [piece for stretch in stretches for piece in pieces(stretch, duration, cap)]
+        first = len(planned)
+        saved = {chunk.idx: chunk for chunk in chunks if is_coverage(chunk)}
+        plan = COVERAGE + planned[0].plan
+        unsent = [
+            (first + i, piece)
+            for i, piece in enumerate(wanted)
+            if first + i not in saved or saved[first + i].state != ChunkState.DONE
+        ]
+        lost = [
+            (idx, piece)
+            for idx, piece in unsent
+            if idx not in saved or not (self.workdir / saved[idx].path).exists()
+        ]
+        if lost:
+            # Written again under the same names (part-<index>) when a restart lost them.
+            for idx, written in zip([idx for idx, _ in lost], self._worker(lost), strict=True):
+                if idx not in saved:
+                    saved[idx] = self.store.chunks.add(self.job.id, idx, plan, written)
+        return [saved[idx] for idx, _ in unsent]
+
+    def _worker(self, wanted: list[tuple[int, NewChunk]]) -> list[NewChunk]:
+        """Have the worker write the files of ``wanted``, one request (one decode of the
+        recording, stopped after the last); each file named by its chunk's index."""
+        runs: list[list[tuple[int, NewChunk]]] = []
+        for idx, piece in wanted:  # indexes that run on go in one request
+            if runs and runs[-1][-1][0] == idx - 1:
+                runs[-1].append((idx, piece))
+            else:
+                runs.append([(idx, piece)])
+        return [made for run in runs for made in self._write([p for _, p in run], run[0][0])]
+
+    def _write(self, wanted: list[NewChunk], first: int) -> list[NewChunk]:
+        section = self.section
+        assert isinstance(self.backend, CompactUploads)  # only they are sent chunks
+        fmt = choose_format(section.upload_format, self.backend.upload_formats)
+        assert fmt is not None
+        asked = [
+            Part(first + i, p.start, p.end, p.keep_start, p.keep_end, "", 0)
+            for i, p in enumerate(wanted)
+        ]
+        manifest = prepare(
+            self.source,
+            self.workdir,
+            fmt,
+            audio_limit=audio_bytes_within(section.max_upload_bytes, self.backend.upload_base64),
+            section=section,
+            max_duration=self.settings.transcribe.max_duration_seconds,
+            audio_track=self.settings.transcribe.audio_track,
+            parts=asked,
+            first_index=first,
+        )
+        return [
+            NewChunk(p.start, p.end, p.keep_start, p.keep_end, p.path, p.bytes)
+            for p in manifest.parts
+        ]
+
+    def _send(self, cover: list[Chunk]) -> Failed | Literal["sent"] | None:
+        """Send the coverage chunks: SENT once their results are saved (or one failed
+        for good: its stretch stays missing), else the failure, or None on a stop."""
+        if not cover:
+            return SENT
+        outcome = ChunkRun(
+            self.store,
+            self.clock,
+            self.stopping,
+            self.lender,
+            self.settings.transcribe,
+            self.job,
+            self.backend,
+            self.section,
+            self.workdir,
+            cover,
+            None,
+            sleep=self.sleep,
+            words=self.settings.words_for(self.job.path),
+        ).run()
+        if outcome is None:
+            return None
+        if isinstance(outcome, Failed):
+            states = [c.state for c in self.store.chunks.for_job(self.job.id) if is_coverage(c)]
+            if ChunkState.FAILED not in states:
+                return outcome  # the server is down: the job waits, its chunks kept
+            log.warning("coverage_chunk_failed", job=self.job.id, error=str(outcome.error))
+        return SENT
