@@ -5,7 +5,6 @@ from pathlib import Path
 
 import pytest
 
-from dropscribe.audio.compact_protocol import PartFile
 from dropscribe.jobs.states import (
     CHUNK_PREDECESSORS,
     CHUNK_TRANSITIONS,
@@ -212,7 +211,7 @@ def test_a_chunk_read_back_is_the_part_it_was_planned_as(store: Store) -> None:
     planned = NewChunk(590.5, 1200.5, 600.0, 1200.0, "1.opus", 10)
     store.chunks.replace_plan(job_id, "plan", [planned])
     (chunk,) = store.chunks.for_job(job_id)
-    assert PartFile(**{name: getattr(chunk, name) for name in vars(planned)}) == planned
+    assert NewChunk(**{name: getattr(chunk, name) for name in vars(planned)}) == planned
     assert not chunk.at_pauses and chunk.label() == "9:50-20:00"
 
 

@@ -30,6 +30,7 @@ from dropscribe.audio.compact_protocol import (
 from dropscribe.config import RemoteSettings
 from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Retryable
+from dropscribe.jobs.store.chunks import NewChunk
 from dropscribe.workers.messages import MessageError, Ready
 from dropscribe.workers.spawn import START_SECONDS, Worker
 
@@ -38,7 +39,7 @@ BODY_OVERHEAD = 4096
 
 
 @dataclass(frozen=True)
-class Part(PartFile):
+class Part(NewChunk):
     """One file to upload, the stretch of the recording it holds, and its place in the plan."""
 
     index: int

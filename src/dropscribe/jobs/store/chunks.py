@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from dropscribe.audio.compact_protocol import PartFile
+from dropscribe.audio.cuts import Part
 from dropscribe.jobs.states import CHUNK_PREDECESSORS, ChunkState, TransitionError
 
 if TYPE_CHECKING:
@@ -48,7 +48,16 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class Chunk(PartFile):
+class NewChunk(Part):
+    """A chunk to record: a part of the recording and its file (an upload's part is one;
+    the path is empty while a chunk is only planned)."""
+
+    path: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Chunk(NewChunk):
     """A part of a job's upload as the store keeps it: its span and file, its state."""
 
     job_id: int
@@ -67,10 +76,6 @@ class Chunk(PartFile):
             values[key] = json.loads(values[key]) if values[key] else None
         values["state"] = ChunkState(values["state"])
         return cls(**values)
-
-
-#: A chunk to record: any part written to a file (an upload's part is one).
-NewChunk = PartFile
 
 
 class ChunkTable:
