@@ -182,8 +182,8 @@ def part_timing(minutes: float, rtf: float, rounds: int) -> dict[str, str]:
 
 
 #: faster-whisper-server's settings for part 2: int8 on two threads, and temperature 0
-#: alone (its default falls back to higher temperatures, decoding a window again up to
-#: five times: on two loaded cores a 4-minute WAV did not finish in 30 minutes).
+#: alone (float32 with the fallback to higher temperatures did not finish a 4-minute WAV
+#: in 30 minutes on two loaded cores; ``--server-fallback`` gives the same words here).
 SERVER_OPTIONS: dict[str, Any] = {
     "model_options": {"device": "cpu", "compute_type": "int8", "cpu_threads": 2},
     "transcribe_options": {"temperature": 0.0},
