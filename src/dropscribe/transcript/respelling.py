@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rapidfuzz.distance import Levenshtein
+
 from dropscribe.transcript import Segment, Word, make_segment, make_word
 from dropscribe.transcript.wording import join_words
 
@@ -71,14 +73,9 @@ def sound(key: str) -> str:
 
 def edit_distance(a: str, b: str) -> int:
     """Return the Levenshtein distance of ``a`` and ``b``."""
-    if len(a) < len(b):
-        a, b = b, a
-    row = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        diagonal, row[0] = row[0], i
-        for j, cb in enumerate(b, 1):
-            diagonal, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, diagonal + (ca != cb))
-    return row[-1]
+    # rapidfuzz's C++: the pure-Python table took 2.2 s of CPU for 7,420 words and 12
+    # terms (three runs a word), against a decoding of minutes (bench/README.md).
+    return int(Levenshtein.distance(a, b))
 
 
 def likeness(a: str, b: str) -> float:
