@@ -22,12 +22,13 @@ from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.decode import decode_file
 from dropscribe.backends.base import Request
 from dropscribe.backends.local.engine import Engine
-from dropscribe.backends.local.protocol import Job
+from dropscribe.backends.local.protocol import PARENT_MESSAGES, Job
 from dropscribe.commands.checks_words import check_words
 from dropscribe.config import Words, load_settings
 from dropscribe.config.vocabulary import parse_terms
 from dropscribe.errors import ConfigError
 from dropscribe.transcript.respelling import respell
+from dropscribe.workers.messages import decode, encode
 from tests.helpers import AUDIO, tiny_engine_options, write_config
 from tests.remote_setup import SERVERS, TOKEN, make_backend
 from tests.test_remote_backends import settle
@@ -82,16 +83,13 @@ def test_the_terms_are_written_as_short_sentences_after_the_prompt() -> None:
     assert Words().terms_text() is None and Words().as_prompt() is None
 
 
-def test_the_engine_reads_the_terms_back_from_their_text() -> None:
+def test_the_engine_gets_the_terms_one_by_one_as_written() -> None:
+    # The respelling needs the terms themselves: "Dr. Who?" must not come back as two.
     terms = ("Dashwood", "Home Assistant", "Yahoo!", "Dr. Who?")
-    assert Words.split_terms_text(Words(terms).terms_text()) == (
-        "Dashwood",
-        "Home Assistant",
-        "Yahoo!",
-        "Dr",
-        "Who?",
-    )
-    assert Words.split_terms_text(None) == ()
+    job = Job(1, "x.wav", "en", "transcribe", 60.0, terms=Words(terms).terms_text())
+    job = dataclasses.replace(job, term_list=terms)
+    back = decode(encode(job), PARENT_MESSAGES)
+    assert back == job and isinstance(back, Job) and back.term_list == terms
 
 
 # --- the settings ----------------------------------------------------------------------
@@ -283,7 +281,8 @@ def test_the_local_engine_is_sent_the_words_from_the_configuration(workdir: Path
 def test_the_engine_writes_a_near_miss_left_after_decoding_as_the_term(engine: Engine) -> None:
     audio = decode_file(AUDIO / "terms.wav", 600).samples
     # With this prompt tiny.en writes "dashwood" in lower case (seen while choosing it).
-    job = Job(1, "terms", "en", "transcribe", 600, terms=Words(TERMS).terms_text(), prompt="Notes.")
+    terms = Words(TERMS).terms_text()
+    job = Job(1, "terms", "en", "transcribe", 600, terms=terms, prompt="Notes.", term_list=TERMS)
     options = engine.options
     try:
         engine.options = dataclasses.replace(options, respell_terms=False)

@@ -61,6 +61,7 @@ class LocalBackend:
             "word_timestamps",
             "initial_prompt",
             "vocabulary_as",
+            "respell_terms",
         )
         return {key: getattr(self.settings, key) for key in keep}
 
@@ -93,6 +94,7 @@ class LocalBackend:
             self.audio_track,
             request.watched,
             terms=request.words.terms_text(),
+            term_list=request.words.terms,
             prompt=request.words.prompt,
         )
         slot = self.pool.submit(job)

@@ -80,6 +80,8 @@ class Job:
     terms: str | None = None
     #: The folder's prompt (else the engine-wide ``initial_prompt``).
     prompt: str | None = None
+    #: The same terms one by one, as the vocabulary writes them (for the respelling).
+    term_list: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
