@@ -215,8 +215,9 @@ class SpeechCoverage:
     def _write(self, wanted: list[NewChunk], first: int) -> list[NewChunk]:
         section = self.section
         assert isinstance(self.backend, CompactUploads)  # only they are sent chunks
+        # A file uploaded as it is ("original") still has its stretches sent compact.
         fmt = choose_format(section.upload_format, self.backend.upload_formats)
-        assert fmt is not None
+        fmt = fmt or self.backend.upload_formats[0]
         asked = [
             Part(first + i, p.start, p.end, p.keep_start, p.keep_end, "", 0)
             for i, p in enumerate(wanted)
