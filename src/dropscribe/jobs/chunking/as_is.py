@@ -22,6 +22,7 @@ import structlog
 from dropscribe.audio.speech_files import read_speech, write_speech
 from dropscribe.backends.base import Backend, CompactUploads, Failed
 from dropscribe.config import RemoteSettings
+from dropscribe.errors import BadInput, Retryable
 from dropscribe.jobs.chunking.coverage import SpeechCoverage, Uploads, plan_chunks
 from dropscribe.jobs.chunking.uploads import hear_speech
 from dropscribe.jobs.store import Job
@@ -54,7 +55,12 @@ def cover_as_is(
         return result
     if not isinstance(backend, CompactUploads) or not leaves_a_gap(result):
         return result  # cost zero: no worker is started
-    heard_plan(uploads, job, section, source)
+    try:
+        heard_plan(uploads, job, section, source)
+    except (BadInput, Retryable) as exc:
+        # The words are in: a worker that cannot hear the file costs the pass, not them.
+        log.warning("speech_not_heard", job=job.id, file=job.path, error=str(exc))
+        return result
     uploads.store.chunks.resume(job.id, fresh_attempts=False)
     return SpeechCoverage(uploads, job, backend, source).run(result)
 
