@@ -25,6 +25,7 @@ from tests.test_remote_coverage import (
     first_upload_skips,
     in_span,
     joined_recording,
+    running_chunks,
     speech_server,
     words_of,
 )
@@ -155,3 +156,31 @@ def test_speech_still_without_words_in_a_file_sent_as_it_is_gets_the_warning(
     assert [e["warning"] for e in logged] == [warning]
     assert status["with_warnings"] == 1
 
+
+
+def test_kill_9_while_the_stretch_of_a_file_sent_as_it_is_is_in_flight_sends_nothing_twice(
+    workdir: Path,
+) -> None:
+    inbox, outbox = workdir / "inbox", workdir / "outbox"
+    inbox.mkdir()
+    where = joined_recording(inbox / "joined.wav")
+    with speech_server("runpod", first_upload_skips(where[1]), pending_polls=10**6) as server:
+        config = as_is_config(workdir, "runpod", server)
+        with DaemonProcess(config) as daemon:
+            wait_for(lambda: len(server.submissions) == 1, 60, "the file sent as it is")
+            server.submissions[0].polls_left = 0
+            wait_for(lambda: len(server.submissions) == 2, 60, "the coverage chunk sent")
+            wait_for(lambda: running_chunks(workdir) == [1], 30, "its future saved")
+            daemon.kill()
+        server.submissions[1].polls_left = 1
+        with DaemonProcess(config) as daemon:
+            wait_for(lambda: finished(outbox, "joined"), 60, "the transcript")
+            heard = events(daemon, "speech_heard")
+            assert daemon.stop() == 0
+    hashes = [job.audio_sha256 for job in server.submissions]
+    assert len(hashes) == 2 and len(set(hashes)) == 2  # both polled after the restart
+    assert heard == []  # the speech heard before the kill is kept, not heard again
+    document = assert_spliced_cleanly(outbox, "joined")
+    clip = where[1][1] - where[1][0]
+    assert len(in_span(words_of(document), where[1])) >= clip / 0.3 * 0.8
+    assert document["warnings"] == []
