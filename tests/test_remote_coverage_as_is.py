@@ -157,7 +157,6 @@ def test_speech_still_without_words_in_a_file_sent_as_it_is_gets_the_warning(
     assert status["with_warnings"] == 1
 
 
-
 def test_kill_9_while_the_stretch_of_a_file_sent_as_it_is_is_in_flight_sends_nothing_twice(
     workdir: Path,
 ) -> None:
