@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dropscribe.commands.oneshot import transcribe_files
 from dropscribe.config import RemoteSettings, load_settings
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for
 from tests.remote_setup import remote_config
@@ -180,6 +181,22 @@ def test_kill_9_while_the_stretch_of_a_file_sent_as_it_is_is_in_flight_sends_not
     assert len(hashes) == 2 and len(set(hashes)) == 2  # both polled after the restart
     assert heard == []  # the speech heard before the kill is kept, not heard again
     document = assert_spliced_cleanly(outbox, "joined")
+    clip = where[1][1] - where[1][0]
+    assert len(in_span(words_of(document), where[1])) >= clip / 0.3 * 0.8
+    assert document["warnings"] == []
+
+
+def test_dropscribe_transcribe_sends_a_small_file_as_it_is_and_gets_the_same_pass(
+    workdir: Path,
+) -> None:
+    where = joined_recording(workdir / "joined.wav")
+    with speech_server("octoai", first_upload_skips(where[1])) as server:
+        config = as_is_config(workdir, "octoai", server)
+        code = transcribe_files(load_settings(config), [workdir / "joined.wav"], workdir / "out")
+    assert code == 0
+    whole, _stretch = server.submissions
+    assert whole.audio_bytes == (workdir / "joined.wav").stat().st_size  # as it is
+    document = assert_spliced_cleanly(workdir / "out", "joined")
     clip = where[1][1] - where[1][0]
     assert len(in_span(words_of(document), where[1])) >= clip / 0.3 * 0.8
     assert document["warnings"] == []
