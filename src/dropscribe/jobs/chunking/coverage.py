@@ -19,6 +19,8 @@ moves on), and says nothing. Once every chunk's words are in and stitched:
 The stretches are worked out again from the saved results after a restart (the
 same inputs give the same stretches), so a daemon killed while adding them adds
 the rest and keeps the ones it saved. ``recover_speech = false`` turns it off.
+A file uploaded as it is comes here too, once its words leave a gap and the
+worker has heard it (:mod:`dropscribe.jobs.chunking.as_is`).
 """
 
 from __future__ import annotations
