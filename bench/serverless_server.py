@@ -32,6 +32,9 @@ class Job:
     body_bytes: int
     started_at: float | None = None
     finished_at: float | None = None
+    #: When a poll first answered "completed", and how many polls it took.
+    found_at: float | None = None
+    polls: int = 0
 
 
 def audio_seconds(data: bytes) -> float:
@@ -68,6 +71,9 @@ class ServerlessServer:
                     self.answer(404, {"error": "no such job"})
                 elif kind == "poll":
                     done = job.finished_at is not None
+                    job.polls += 1
+                    if done and job.found_at is None:
+                        job.found_at = time.perf_counter()
                     result = f"http://{self.headers['Host']}/result/{job_id}"
                     self.answer(
                         200, {"status": "completed" if done else "pending", "response_url": result}
@@ -112,6 +118,16 @@ class ServerlessServer:
     def body_bytes(self) -> int:
         with self.lock:
             return sum(job.body_bytes for job in self.jobs.values())
+
+    def lateness(self) -> list[float]:
+        """How long after each job finished a poll first found it finished (seconds)."""
+        with self.lock:
+            jobs = list(self.jobs.values())
+        return [j.found_at - j.finished_at for j in jobs if j.found_at and j.finished_at]
+
+    def polls(self) -> int:
+        with self.lock:
+            return sum(job.polls for job in self.jobs.values())
 
     def close(self) -> None:
         self.server.shutdown()

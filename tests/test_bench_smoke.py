@@ -30,6 +30,7 @@ REPO = Path(__file__).parent.parent
         ("bench.vad_filter", "## vad_filter on and off"),
         ("bench.job_threads", "## Job threads (smoke)"),
         ("bench.vocabulary", "## Vocabulary: terms right, and the rest"),
+        ("bench.vocabulary_rest", "## Vocabulary: the rest, utterance by utterance"),
         ("bench.coverage", "## Coverage pass (issue 25)"),
         ("bench.remote_coverage", "## Coverage pass on remote engines (issue 25)"),
         ("bench.worker_start", "## Worker start-up (smoke)"),

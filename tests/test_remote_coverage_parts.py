@@ -24,8 +24,8 @@ from dropscribe.transcript.coverage import MARGIN_SECONDS
 
 def chunk(idx: int, start: float, end: float, keep: tuple[float, float], path: str) -> Chunk:
     return Chunk(
-        1, idx, "opus:1:600", start, end, keep[0], keep[1], path, 0, ChunkState.DONE, 1,
-        None, None, None,
+        start, end, keep[0], keep[1], path, 0, job_id=1, idx=idx, plan="opus:1:600",
+        state=ChunkState.DONE, attempts=1, future=None, result=None, error=None,
     )  # fmt: skip
 
 

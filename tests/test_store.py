@@ -206,6 +206,15 @@ def _one_chunk(store: Store) -> int:
     return job_id
 
 
+def test_a_chunk_read_back_is_the_part_it_was_planned_as(store: Store) -> None:
+    job_id = add(store, "long.wav")
+    planned = NewChunk(590.5, 1200.5, 600.0, 1200.0, "1.opus", 10)
+    store.chunks.replace_plan(job_id, "plan", [planned])
+    (chunk,) = store.chunks.for_job(job_id)
+    assert NewChunk(**{name: getattr(chunk, name) for name in vars(planned)}) == planned
+    assert not chunk.at_pauses and chunk.label() == "9:50-20:00"
+
+
 def test_a_chunk_moves_only_as_the_chunk_transition_table_allows(store: Store) -> None:
     job_id = _one_chunk(store)
     with pytest.raises(TransitionError, match="pending -> running"):

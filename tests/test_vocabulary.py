@@ -27,6 +27,7 @@ from dropscribe.commands.checks_words import check_words
 from dropscribe.config import Words, load_settings
 from dropscribe.config.vocabulary import parse_terms
 from dropscribe.errors import ConfigError
+from dropscribe.transcript.respelling import respell
 from tests.helpers import AUDIO, tiny_engine_options, write_config
 from tests.remote_setup import SERVERS, TOKEN, make_backend
 from tests.test_remote_backends import settle
@@ -79,6 +80,18 @@ def test_the_terms_are_written_as_short_sentences_after_the_prompt() -> None:
     assert Words(("Dr. Who?",)).terms_text() == "Dr. Who?"
     assert WORDS.as_prompt() == PROMPT
     assert Words().terms_text() is None and Words().as_prompt() is None
+
+
+def test_the_engine_reads_the_terms_back_from_their_text() -> None:
+    terms = ("Dashwood", "Home Assistant", "Yahoo!", "Dr. Who?")
+    assert Words.split_terms_text(Words(terms).terms_text()) == (
+        "Dashwood",
+        "Home Assistant",
+        "Yahoo!",
+        "Dr",
+        "Who?",
+    )
+    assert Words.split_terms_text(None) == ()
 
 
 # --- the settings ----------------------------------------------------------------------
@@ -265,6 +278,30 @@ def test_the_local_engine_is_sent_the_words_from_the_configuration(workdir: Path
     # Without the words none of the four is right; with them at least three (Kubernetes
     # comes and goes on this short clip: bench/README.md has the figures over many).
     assert len(set(spelt_right(text))) >= 3, text
+
+
+def test_the_engine_writes_a_near_miss_left_after_decoding_as_the_term(engine: Engine) -> None:
+    audio = decode_file(AUDIO / "terms.wav", 600).samples
+    # With this prompt tiny.en writes "dashwood" in lower case (seen while choosing it).
+    job = Job(1, "terms", "en", "transcribe", 600, terms=Words(TERMS).terms_text(), prompt="Notes.")
+    options = engine.options
+    try:
+        engine.options = dataclasses.replace(options, respell_terms=False)
+        plain, _ = engine.transcribe(job, audio, 1, lambda _seconds: None)
+        engine.options = dataclasses.replace(options, respell_terms=True)
+        respelled, _ = engine.transcribe(job, audio, 1, lambda _seconds: None)
+    finally:
+        engine.options = options
+    # The same decode, then the post-pass and nothing else: each changed word is a term
+    # as written, over the times of what it replaced.
+    assert respelled.segments == respell(plain.segments, TERMS)
+    before = [w for s in plain.segments for w in s["words"]]
+    after = [w for s in respelled.segments for w in s["words"]]
+    changed = [(old, new) for old, new in zip(before, after, strict=True) if old != new]
+    assert changed, plain.text
+    for old, new in changed:
+        assert new["word"].strip(".,") in TERMS
+        assert (new["start"], new["end"]) == (old["start"], old["end"])
 
 
 def test_the_terms_go_in_the_initial_prompt_unless_hotwords_are_asked_for(engine: Engine) -> None:

@@ -81,14 +81,10 @@ class Heard:
 
 
 @dataclass(frozen=True)
-class PartFile:
+class PartFile(Part):
     """A file written: the stretch of the recording it holds, its name in the work
     directory and its size."""
 
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
     path: str
     bytes: int
 

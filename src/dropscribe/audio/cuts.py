@@ -43,12 +43,14 @@ CAP_FILL = 0.9
 
 @dataclass(frozen=True)
 class Part:
-    """One part of the recording to transcribe on its own.
+    """One part of the recording to transcribe on its own: the one time span type.
 
     ``start``/``end`` is the audio to decode. ``keep_start``/``keep_end`` are
     the seams: the stitcher keeps the words of this part whose middle lies in
     ``[keep_start, keep_end)``. At a pause the seams equal the audio's edges;
     at a forced cut the audio reaches ``overlap / 2`` past the seam on each side.
+    Everything that holds such a span is one (the compaction's ``PartFile``, the
+    uploads' parts, the store's chunks), so any of them can be stitched or labelled.
     """
 
     start: float
@@ -64,6 +66,12 @@ class Part:
     def at_pauses(self) -> bool:
         """Whether both ends of the part lie at pauses (no overlap with a neighbour)."""
         return self.start == self.keep_start and self.end == self.keep_end
+
+    def label(self) -> str:
+        """The part's time range as people read it: "10:00-20:00"."""
+        from dropscribe.transcript import clock_time  # not at import: the workers load cuts
+
+        return f"{clock_time(self.start)}-{clock_time(self.end)}"
 
 
 @dataclass(frozen=True)

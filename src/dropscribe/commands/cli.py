@@ -7,6 +7,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,19 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", "Run the daemon in the foreground (systemd runs this).")
-    status = command("status", "Counts by state, what is in flight, last failures, throughput.")
-    status.add_argument("--json", action="store_true", help="print one JSON object")
-    jobs = command("jobs", "List jobs, oldest first.")
-    jobs.add_argument("--state", choices=[str(s) for s in JobState], help="only this state")
-    jobs.add_argument("--json", action="store_true", help="print a JSON array")
-    jobs.add_argument(
-        "--limit", type=int, default=0, metavar="N", help="at most this many (0: all)"
-    )
-    jobs.add_argument(
-        "--warnings",
-        action="store_true",
-        help="only jobs whose transcript has warnings (it may be wrong)",
-    )
+    _add_reports(command)
     retry = command("retry", "Put failed jobs back in the queue.")
     retry.add_argument("job_ids", nargs="*", type=int, metavar="JOB_ID")
     retry.add_argument("--failed", action="store_true", help="retry every failed job")
@@ -82,6 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(command("voices", "List the enrolled voices, or enroll one (voices add)."))
     return parser
+
+
+def _add_reports(command: Callable[[str, str], argparse.ArgumentParser]) -> None:
+    """The commands that read the job store: ``status`` and ``jobs``."""
+    status = command("status", "Counts by state, what is in flight, last failures, throughput.")
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    jobs = command("jobs", "List jobs, oldest first.")
+    jobs.add_argument("--state", choices=[str(s) for s in JobState], help="only this state")
+    jobs.add_argument("--json", action="store_true", help="print a JSON array")
+    jobs.add_argument(
+        "--limit", type=int, default=0, metavar="N", help="at most this many (0: all)"
+    )
+    jobs.add_argument(
+        "--warnings",
+        action="store_true",
+        help="only jobs whose transcript has warnings (it may be wrong)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

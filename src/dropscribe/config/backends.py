@@ -39,6 +39,11 @@ class LocalSettings(Section):
         description='How the engine is given the terms: "prompt" (after the prompt, as '
         'initial_prompt) or "hotwords" (faster-whisper\'s, in every window).',
     )
+    respell_terms: bool = Field(
+        True,
+        description="After decoding, write a near miss of a term (a word or two or three "
+        'that read and sound almost like it: "next cloud") as the term.',
+    )
     workers: int = Field(1, ge=1, description="Worker processes, each with its own model.")
     timeout_seconds: float = Field(
         0, ge=0, description="Longest time for one file; 0 means 3x its duration + 60 s."

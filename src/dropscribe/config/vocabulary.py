@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -40,6 +41,14 @@ class Words:
         if not self.terms:
             return None
         return " ".join(term if term[-1] in ".!?" else term + "." for term in self.terms)
+
+    @staticmethod
+    def split_terms_text(text: str | None) -> tuple[str, ...]:
+        """Return the terms of a :meth:`terms_text` again, each without the full stop it
+        ends with (a term with a full stop and a space inside, "Dr. Who", comes back as
+        two: "Dr" and "Who")."""
+        parts = re.split(r"(?<=[.!?])\s+", (text or "").strip())
+        return unique_terms(part[:-1] if part.endswith(".") else part for part in parts)
 
     def as_prompt(self) -> str | None:
         """Return the context text and the terms as one prompt (engines with one field)."""

@@ -41,7 +41,7 @@ from dropscribe.inbox.stability import StabilityTracker
 from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.readiness import Readiness
 from dropscribe.jobs.states import JobState
-from dropscribe.jobs.store import Job, Store
+from dropscribe.jobs.store import Store
 from dropscribe.sources import hash_source, stat_source
 
 log = structlog.get_logger("dropscribe.inbox.intake")
@@ -202,29 +202,12 @@ class Intake:
         ready.sort(key=lambda item: item[0])  # same-stem names resolved in one order
         paths = [relative for relative, _ in ready]
         self.store.mark_intake(paths, alone=alone)
-        arrivals = self._examine(ready)
+        limit = self.settings.transcribe.max_file_bytes
+        arrivals = examine_off_thread(self.inbox, ready, limit, self.heartbeat)
         jobs = self.recorder.record([a for a in arrivals if a is not None], paths)
         for job in jobs:
-            self._complete(job)
+            self.settler.complete(job)
         return len(jobs)
-
-    def _examine(self, ready: list[tuple[str, os.stat_result]]) -> list[Arrival | None]:
-        """Hash and check the files off the main thread, feeding the watchdog meanwhile."""
-        limit = self.settings.transcribe.max_file_bytes
-
-        def examine_all() -> list[Arrival | None]:
-            return [examine(self.inbox, relative, info, limit) for relative, info in ready]
-
-        with ThreadPoolExecutor(1, thread_name_prefix="intake-hash") as pool:
-            hashing = pool.submit(examine_all)
-            while True:
-                try:
-                    return hashing.result(timeout=HEARTBEAT_SECONDS)
-                except StillHashing:
-                    self.heartbeat()
-
-    def _complete(self, job: Job) -> None:
-        self.settler.complete(job)
 
     def settle_waiting(self) -> int:
         """Settle the copies that waited for their content's first job (see settling.py)."""
@@ -244,7 +227,7 @@ class Intake:
         if pending or marks:
             log.info("recovering_intake", jobs=len(pending), files=len(marks))
         for job in pending:
-            self._complete(job)
+            self.settler.complete(job)
         for relative, deaths in marks.items():
             try:
                 info = stat_source(self.inbox / relative)
@@ -260,4 +243,21 @@ class Intake:
         log.error("crash_loop_guard", file=relative)
         arrival = Arrival(relative, info.st_size, info.st_mtime, "", BadInput(CRASH_LOOP))
         for job in self.recorder.record([arrival], [relative]):
-            self._complete(job)
+            self.settler.complete(job)
+
+
+def examine_off_thread(
+    inbox: Path, ready: list[tuple[str, os.stat_result]], limit: int, heartbeat: Callable[[], None]
+) -> list[Arrival | None]:
+    """Hash and check the files off the main thread, feeding the watchdog meanwhile."""
+
+    def examine_all() -> list[Arrival | None]:
+        return [examine(inbox, relative, info, limit) for relative, info in ready]
+
+    with ThreadPoolExecutor(1, thread_name_prefix="intake-hash") as pool:
+        hashing = pool.submit(examine_all)
+        while True:
+            try:
+                return hashing.result(timeout=HEARTBEAT_SECONDS)
+            except StillHashing:
+                heartbeat()

@@ -122,6 +122,8 @@ def await_outcome(
     clock: Callable[[], float],
     on_pending: Callable[[Pending], None] | None = None,
     sleep: Callable[[float], bool] | None = None,
+    *,
+    delay: Callable[[int], float] | None = None,
 ) -> Outcome | None:
     """Poll ``future`` with ``backend``'s backoff until it has an outcome: the one polling
     loop of whole files and chunks alike.
@@ -129,13 +131,16 @@ def await_outcome(
     Returns None when ``stopping`` is set first. A future older than ``limit`` seconds
     comes back as a Retryable failure. ``sleep(seconds)`` waits between polls and says
     whether to stop (``stopping.wait``; a test's manual clock advances instead).
+    ``delay(polls)`` says how long to wait before each poll (the backend's
+    ``poll_delay``; the chunks of a job poll near their expected end, jobs/chunking/pace.py).
     """
     deadline = None if limit is None else future.submitted_at + limit
     pause = sleep or stopping.wait
+    delay_before = delay or backend.poll_delay
     polls = 0
     while not stopping.is_set():
-        delay = backend.poll_delay(polls)
-        if delay and pause(delay):
+        wait = delay_before(polls)
+        if wait and pause(wait):
             break
         outcome = backend.poll(future, POLL_WAIT)
         polls += 1

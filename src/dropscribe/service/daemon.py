@@ -199,7 +199,7 @@ class Daemon:
         metrics server, if one was asked for."""
         settings, dispatcher = self.settings, self.dispatcher
         removed = self.outbox.remove_temporaries()
-        metrics = self._start_metrics(self.store, dispatcher, self.finisher)
+        metrics = start_metrics(settings, self.store, dispatcher, self.finisher, self.machine)
         log.info(
             "starting",
             inbox=str(settings.paths.inbox),
@@ -279,20 +279,26 @@ class Daemon:
         log.info("reloaded", applied=plan.applied, needs_restart=plan.needs_restart)
         return plan
 
-    def _start_metrics(
-        self, store: Store, dispatcher: Dispatcher, finisher: Finisher
-    ) -> _Stoppable | None:
-        if not self.settings.service.metrics_port:
-            return None
-        from dropscribe.service.metrics import Metrics, MetricsServer
 
-        metrics = Metrics(store)
-        metrics.watch(dispatcher)
-        metrics.watch_machine(self.machine)
-        finisher.on_finish = metrics.job_finished
-        server = MetricsServer(self.settings.service, metrics)
-        server.start()
-        return server
+def start_metrics(
+    settings: Settings,
+    store: Store,
+    dispatcher: Dispatcher,
+    finisher: Finisher,
+    machine: MachineWatch,
+) -> _Stoppable | None:
+    """Start the metrics server, if ``service.metrics_port`` asks for one, and return it."""
+    if not settings.service.metrics_port:
+        return None
+    from dropscribe.service.metrics import Metrics, MetricsServer
+
+    metrics = Metrics(store)
+    metrics.watch(dispatcher)
+    metrics.watch_machine(machine)
+    finisher.on_finish = metrics.job_finished
+    server = MetricsServer(settings.service, metrics)
+    server.start()
+    return server
 
 
 def run_daemon(

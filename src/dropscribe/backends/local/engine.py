@@ -37,8 +37,10 @@ from dropscribe.backends.local.protocol import EngineOptions, Job
 from dropscribe.backends.local.quality import SegmentScore, transcript_warnings
 from dropscribe.backends.local.recovery import recover_speech
 from dropscribe.backends.local.threads import plan_threads
+from dropscribe.config.vocabulary import Words
 from dropscribe.transcript import Transcription
 from dropscribe.transcript.coverage import Recovery, Span
+from dropscribe.transcript.respelling import respell
 
 #: Whisper's own threshold for "this window holds no speech".
 NO_SPEECH = 0.6
@@ -102,6 +104,10 @@ class Engine:
             decoded, recovery = self._recover(job, audio, decoded, speech)
             if recovery.stretches and noted is not None:
                 noted(recovery.log_fields())
+        if job.terms and self.options.respell_terms:
+            # Near misses the prompt did not prevent ("next cloud"), written as the
+            # terms; measured to touch no other word (bench/README.md, issue 27).
+            decoded.segments = respell(decoded.segments, Words.split_terms_text(job.terms))
         result = Transcription(
             segments=decoded.segments,
             language=decoded.language or self._language(job, audio),

@@ -41,6 +41,8 @@ class EngineOptions:
     batch_size: int
     #: ``vocabulary_as``: the terms in the initial prompt, or as hotwords.
     vocabulary_as: str = "prompt"
+    #: ``respell_terms``: near misses of the terms written as the terms after decoding.
+    respell_terms: bool = True
 
     @classmethod
     def from_settings(cls, settings: LocalSettings, model_load: str) -> EngineOptions:
@@ -59,6 +61,7 @@ class EngineOptions:
             batched=settings.batched,
             batch_size=settings.batch_size,
             vocabulary_as=settings.vocabulary_as,
+            respell_terms=settings.respell_terms,
         )
 
 

@@ -24,6 +24,7 @@ import email.utils
 import json
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -186,6 +187,17 @@ def base64_json_body(
     return chunks(), length
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A server's whole answer, read before its status is judged."""
+
+    status: int
+    reason: str
+    body: bytes
+    retry_after: str | None
+    location: str | None
+
+
 class HttpClient:
     """An httpx client that speaks the project's errors."""
 
@@ -254,23 +266,30 @@ class HttpClient:
         Raises:
             ServerDown, Retryable, Permanent, FutureGone: see the module docstring.
         """
+        request = {"content": content, "headers": headers, "files": files, "data": data}
+        answer = self._exchange(method, url, request)
+        return self._read_answer(answer, gone_on_404=gone_on_404, absent_ok=absent_ok)
+
+    def _exchange(self, method: str, url: str, request: dict[str, Any]) -> Answer:
+        """Send the request and read its whole answer, whatever its status.
+
+        Raises:
+            ServerDown, ServerTrouble: the connection failed, broke or timed out.
+            Permanent: the address is not trusted, or the answer is too large.
+        """
         try:
-            request = self.client.build_request(
-                method,
-                self.check_url(url),
-                content=content,
-                headers=headers,
-                files=files,
-                data=data,
-            )
+            built = self.client.build_request(method, self.check_url(url), **request)
             seconds = self.settings.timeout_seconds
-            request.stream = CoalescedStream(request.stream, lambda: deadline.start(seconds))
-            response = self.client.send(request, stream=True)
+            built.stream = CoalescedStream(built.stream, lambda: deadline.start(seconds))
+            response = self.client.send(built, stream=True)
             try:
-                body = self._read_capped(response)
-                status, reason = response.status_code, response.reason_phrase
-                retry_after = response.headers.get("Retry-After")
-                location = response.headers.get("Location")
+                return Answer(
+                    body=self._read_capped(response),
+                    status=response.status_code,
+                    reason=response.reason_phrase,
+                    retry_after=response.headers.get("Retry-After"),
+                    location=response.headers.get("Location"),
+                )
             finally:
                 response.close()
         except httpx.ConnectError as exc:
@@ -287,17 +306,26 @@ class HttpClient:
             ) from None
         finally:
             deadline.clear()
+
+    def _read_answer(self, answer: Answer, *, gone_on_404: bool, absent_ok: bool) -> Any:
+        """Return the answer's JSON (None for an absent address with ``absent_ok``).
+
+        Raises:
+            ServerDown, Retryable, Permanent, FutureGone: see the module docstring.
+        """
+        status = answer.status
         if absent_ok and status in (404, 405):
             return None
         if 300 <= status < 400:
             raise Permanent(
                 f"The {self.name} server redirected the request ({status}) to "
-                f"{(location or 'nowhere')[:200]}; dropscribe follows no redirect: set "
+                f"{(answer.location or 'nowhere')[:200]}; dropscribe follows no redirect: set "
                 f"backends.{self.name}'s address to where it points if that is expected."
             )
         if status >= 400:
-            self._raise_for_status(status, server_message(body, reason), retry_after, gone_on_404)
-        return self._parsed(body)
+            message = server_message(answer.body, answer.reason)
+            self._raise_for_status(status, message, answer.retry_after, gone_on_404)
+        return self._parsed(answer.body)
 
     def _parsed(self, body: bytes) -> Any:
         try:

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import structlog
 
-from dropscribe.audio.cuts import Part as CutPart
 from dropscribe.audio.stitch import PartTranscript, stitch
 from dropscribe.backends.base import Backend, CompactUploads, Done, Future, Outcome
 from dropscribe.config import RemoteSettings, Settings
@@ -43,7 +42,7 @@ from dropscribe.jobs.chunking.uploads import (
 )
 from dropscribe.jobs.states import ChunkState, JobState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.jobs.store.chunks import Chunk, NewChunk
+from dropscribe.jobs.store.chunks import Chunk
 from dropscribe.transcript import Transcription, clock_time
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
@@ -154,13 +153,39 @@ class ChunkedUploads:
     ) -> tuple[list[Chunk], Preparation | None]:
         """Return the job's chunks saved so far, and the preparation making the rest
         (None when the plan is whole); the lost files of saved chunks are written again."""
+        key, prepared = self._preparer(job, backend, section, source)
+        chunks = self.store.chunks.for_job(job.id)
+        self.store.chunks.resume(job.id, fresh_attempts=job.state == JobState.SUBMITTING)
+        workdir = self.workdir(job)
+        if not chunks or chunks[0].plan not in (key, UNFINISHED + key):
+            shutil.rmtree(workdir, ignore_errors=True)
+            self.store.chunks.replace_plan(job.id, UNFINISHED + key, [])
+            return [], self._preparation(job, key, prepared, None)
+        missing = [
+            c for c in chunks if c.state != ChunkState.DONE and not (workdir / c.path).exists()
+        ]
+        if missing:
+            earlier = [
+                Part(c.start, c.end, c.keep_start, c.keep_end, c.path, 0, index=c.idx)
+                for c in chunks
+            ]
+            self.store.chunks.update_files(job.id, prepared(earlier).parts)
+        chunks = self.store.chunks.for_job(job.id)
+        if chunks[0].plan == key:
+            return chunks, None
+        last = chunks[-1]  # the plan was cut short: the worker goes on after its last chunk
+        resume = Resume(last.keep_end - (last.end - last.keep_end), last.keep_end, last.idx + 1)
+        return chunks, self._preparation(job, key, prepared, resume)
+
+    def _preparer(
+        self, job: Job, backend: Backend, section: RemoteSettings, source: Path
+    ) -> tuple[str, Callable[..., Manifest]]:
+        """Return the key of the plan the settings make for ``job``, and a function that
+        runs the worker on its recording (:func:`prepare`, the job's settings filled in)."""
         assert isinstance(backend, CompactUploads)  # only they are sent chunks
         fmt = choose_format(section.upload_format, backend.upload_formats)
         assert fmt is not None  # only compacted uploads are cut into chunks
         limit = audio_bytes_within(section.max_upload_bytes, backend.upload_base64)
-        key = plan_key(fmt, limit, section.max_chunk_seconds)
-        chunks = self.store.chunks.for_job(job.id)
-        self.store.chunks.resume(job.id, fresh_attempts=job.state == JobState.SUBMITTING)
         workdir = self.workdir(job)
 
         def prepared(
@@ -183,24 +208,7 @@ class ChunkedUploads:
                 cancel=cancel,
             )
 
-        if not chunks or chunks[0].plan not in (key, UNFINISHED + key):
-            shutil.rmtree(workdir, ignore_errors=True)
-            self.store.chunks.replace_plan(job.id, UNFINISHED + key, [])
-            return [], self._preparation(job, key, prepared, None)
-        missing = [
-            c for c in chunks if c.state != ChunkState.DONE and not (workdir / c.path).exists()
-        ]
-        if missing:
-            earlier = [
-                Part(c.idx, c.start, c.end, c.keep_start, c.keep_end, c.path, 0) for c in chunks
-            ]
-            self.store.chunks.update_files(job.id, _new_chunks(prepared(earlier)))
-        chunks = self.store.chunks.for_job(job.id)
-        if chunks[0].plan == key:
-            return chunks, None
-        last = chunks[-1]  # the plan was cut short: the worker goes on after its last chunk
-        resume = Resume(last.keep_end - (last.end - last.keep_end), last.keep_end, last.idx + 1)
-        return chunks, self._preparation(job, key, prepared, resume)
+        return plan_key(fmt, limit, section.max_chunk_seconds), prepared
 
     def _preparation(
         self, job: Job, key: str, prepared: Callable[..., Manifest], resume: Resume | None
@@ -230,9 +238,7 @@ class ChunkedUploads:
         results = [Transcription.from_dict(c.result or {"segments": []}) for c in chunks]
         joined = stitch(
             [
-                PartTranscript(
-                    CutPart(c.start, c.end, c.keep_start, c.keep_end), r.segments, r.language
-                )
+                PartTranscript(c, r.segments, r.language)
                 for c, r in zip(chunks, results, strict=True)
             ]
         )
@@ -262,8 +268,3 @@ def chunk_warnings(chunks: list[Chunk], results: list[Transcription]) -> list[st
         for warning in result.warnings
     ]
 
-
-def _new_chunks(manifest: Manifest) -> list[NewChunk]:
-    return [
-        NewChunk(p.start, p.end, p.keep_start, p.keep_end, p.path, p.bytes) for p in manifest.parts
-    ]

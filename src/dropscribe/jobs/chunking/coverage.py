@@ -221,7 +221,7 @@ class SpeechCoverage:
         fmt = choose_format(section.upload_format, self.backend.upload_formats)
         fmt = fmt or self.backend.upload_formats[0]
         asked = [
-            Part(first + i, p.start, p.end, p.keep_start, p.keep_end, "", 0)
+            Part(p.start, p.end, p.keep_start, p.keep_end, "", 0, index=first + i)
             for i, p in enumerate(wanted)
         ]
         manifest = prepare(

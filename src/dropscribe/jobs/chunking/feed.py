@@ -21,7 +21,7 @@ from dropscribe.errors import BadInput, Retryable
 from dropscribe.jobs.chunking.uploads import Manifest, Part, Resume
 from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Store
-from dropscribe.jobs.store.chunks import Chunk, NewChunk
+from dropscribe.jobs.store.chunks import Chunk
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
@@ -166,10 +166,7 @@ class Preparation:
         self.feed.close()
 
     def _save(self, part: Part) -> None:
-        chunk = NewChunk(
-            part.start, part.end, part.keep_start, part.keep_end, part.path, part.bytes
-        )
-        saved = self.store.chunks.add(self.job_id, part.index, UNFINISHED + self.plan, chunk)
+        saved = self.store.chunks.add(self.job_id, part.index, UNFINISHED + self.plan, part)
         self._count = part.index + 1
         log.info(
             "chunk_prepared", job=self.job_id, chunk=part.index, span=part.label(), bytes=part.bytes

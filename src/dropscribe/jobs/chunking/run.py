@@ -18,12 +18,12 @@ from dropscribe.config import RemoteSettings, TranscribeSettings
 from dropscribe.config.vocabulary import Words
 from dropscribe.errors import BackendError, BadInput, Retryable
 from dropscribe.jobs.chunking.feed import ChunkFeed, Incoming
+from dropscribe.jobs.chunking.pace import JobPace
 from dropscribe.jobs.chunking.retries import ChunkRetries
-from dropscribe.jobs.runner import await_outcome
 from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import Chunk
-from dropscribe.transcript import Transcription, clock_time
+from dropscribe.transcript import Transcription
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
@@ -55,9 +55,10 @@ class SlotLender(Protocol):
         """Give a borrowed slot back."""
 
 
-def _label(chunk: Chunk) -> str:
-    """The chunk's time range, as :attr:`uploads.Part.label` writes a part's."""
-    return f"{clock_time(chunk.start)}-{clock_time(chunk.end)}"
+def all_sent(store: Store, job: Job) -> bool:
+    """Whether every chunk of ``job`` in the store has been sent."""
+    unsent = (ChunkState.PENDING, ChunkState.SUBMITTING)
+    return not any(c.state in unsent for c in store.chunks.for_job(job.id))
 
 
 class ChunkRun:
@@ -106,6 +107,8 @@ class ChunkRun:
         self.borrowed = 0
         #: What follows a chunk's failed try (the retry policy, per chunk).
         self.retries = ChunkRetries(store, job, rules, clock)
+        #: When to poll each chunk: near its expected end, from the job's own speed.
+        self.pace = JobPace(clock, stopping, sleep)
 
     def run(self) -> Outcome | None:
         """Return Done once every chunk's result is saved (the results stay in the store),
@@ -182,14 +185,17 @@ class ChunkRun:
     def _one(self, chunk: Chunk) -> Outcome | None:
         """Submit the chunk (unless its future is saved) and poll it to an outcome."""
         if chunk.state == ChunkState.RUNNING and chunk.future is not None:
-            future = Future.from_dict(chunk.future)
+            future, resumed = Future.from_dict(chunk.future), True
         else:
             sent = self._submit(chunk)
             if isinstance(sent, Failed):
                 return sent
-            future = sent
-        outcome = self._await(future)
+            future, resumed = sent, False
+        polls = self.pace.polls(chunk.end - chunk.start, future.submitted_at, self.backend)
+        limit = self.section.deadline_seconds
+        outcome = polls.outcome(self.backend, future, self.job.backend, limit, self._waiting)
         if isinstance(outcome, Done):
+            polls.finished(timed=not resumed)
             result = outcome.result.to_dict()
             done = ChunkState.DONE
             self.store.chunks.move(self.job.id, chunk.idx, done, result=result, error=None)
@@ -204,7 +210,7 @@ class ChunkRun:
         request = Request(
             job.id,
             self.workdir / chunk.path,
-            f"{job.path} [{_label(chunk)}]",
+            f"{job.path} [{chunk.label()}]",
             chunk.bytes,
             job.language,
             job.task,
@@ -224,31 +230,16 @@ class ChunkRun:
             job=job.id,
             file=job.path,
             chunk=chunk.idx,
-            span=_label(chunk),
+            span=chunk.label(),
             remote_id=future.remote_id,
         )
-        unsent = (ChunkState.PENDING, ChunkState.SUBMITTING)
-        prepared = not self.incoming.expecting  # no chunk is still to come
-        chunks = self.store.chunks.for_job(job.id)
-        if prepared and not any(c.state in unsent for c in chunks):
+        if not self.incoming.expecting and all_sent(self.store, job):  # none still to come
             log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
         return future
 
-    def _await(self, future: Future) -> Outcome | None:
-        def waiting(_pending: Pending) -> None:
-            if self.progress is not None:
-                self.progress.waiting()
-
-        return await_outcome(
-            self.backend,
-            future,
-            self.job.backend,
-            self.section.deadline_seconds,
-            self.stopping,
-            self.clock,
-            waiting,
-            self.sleep,
-        )
+    def _waiting(self, _pending: Pending) -> None:
+        if self.progress is not None:
+            self.progress.waiting()
 
     def _settle(self, chunk: Chunk, outcome: Outcome | None) -> None:
         """Note what became of a chunk: done, again later, or the end of the job."""

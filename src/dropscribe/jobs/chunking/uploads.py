@@ -32,7 +32,7 @@ from dropscribe.audio.compact_protocol import (
 from dropscribe.config import RemoteSettings
 from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Retryable
-from dropscribe.transcript import clock_time
+from dropscribe.jobs.store.chunks import NewChunk
 from dropscribe.workers.messages import MessageError, Ready
 from dropscribe.workers.spawn import START_SECONDS, Worker
 
@@ -41,20 +41,10 @@ BODY_OVERHEAD = 4096
 
 
 @dataclass(frozen=True)
-class Part:
-    """One file to upload and the stretch of the recording it holds (seconds)."""
+class Part(NewChunk):
+    """One file to upload, the stretch of the recording it holds, and its place in the plan."""
 
     index: int
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str  # relative to the job's work directory
-    bytes: int
-
-    def label(self) -> str:
-        """The part's time range as people read it: "10:00-20:00"."""
-        return f"{clock_time(self.start)}-{clock_time(self.end)}"
 
 
 @dataclass(frozen=True)
@@ -283,13 +273,13 @@ class Watch:
 
 def part_from(index: int, written: PartFile) -> Part:
     return Part(
-        index,
         written.start,
         written.end,
         written.keep_start,
         written.keep_end,
         written.path,
         written.bytes,
+        index=index,
     )
 
 

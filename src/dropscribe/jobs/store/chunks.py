@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from dropscribe.audio.cuts import Part
 from dropscribe.jobs.states import CHUNK_PREDECESSORS, ChunkState, TransitionError
 
 if TYPE_CHECKING:
@@ -47,16 +48,21 @@ COLUMNS = (
 
 
 @dataclass(frozen=True)
-class Chunk:
+class NewChunk(Part):
+    """A chunk to record: a part of the recording and its file (an upload's part is one;
+    the path is empty while a chunk is only planned)."""
+
+    path: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Chunk(NewChunk):
+    """A part of a job's upload as the store keeps it: its span and file, its state."""
+
     job_id: int
     idx: int
     plan: str
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str
-    bytes: int
     state: ChunkState
     attempts: int
     future: dict[str, Any] | None
@@ -70,16 +76,6 @@ class Chunk:
             values[key] = json.loads(values[key]) if values[key] else None
         values["state"] = ChunkState(values["state"])
         return cls(**values)
-
-
-@dataclass(frozen=True)
-class NewChunk:
-    start: float
-    end: float
-    keep_start: float
-    keep_end: float
-    path: str
-    bytes: int
 
 
 class ChunkTable:
