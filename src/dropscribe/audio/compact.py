@@ -26,7 +26,8 @@ blocks of a few minutes (or only the windows around the cuts).
 With ``speech`` (the backend's ``recover_speech``) the detector hears all of the
 audio, and the spans it heard are kept beside each file written
 (:mod:`dropscribe.audio.speech_files`) for the coverage pass: a plan's parts take
-theirs from the whole recording's, already found to plan them.
+theirs from the whole recording's, already found to plan them. A ``HearRequest``
+(a file uploaded as it is, whose words left a gap) only hears: :func:`hear`.
 """
 
 from __future__ import annotations
@@ -46,6 +47,8 @@ from dropscribe.audio.compact_protocol import (
     Compacted,
     CompactFailed,
     CompactRequest,
+    Heard,
+    HearRequest,
     PartFile,
     PartWritten,
 )
@@ -353,17 +356,31 @@ def write_parts(
     ]
 
 
+def hear(request: HearRequest) -> Heard:
+    """Run the voice detector over all of the recording (nothing is written)."""
+    finder = SpeechFinder(hold_seconds=0.0)
+    samples = 0
+    for block in pcm_pieces(request.source, request.max_duration, request.audio_track):
+        samples += len(block)
+        finder.feed(block, needed=True)
+    return Heard(tuple(finder.finish()), samples / SAMPLE_RATE)
+
+
 def main(channel: Channel) -> int:
     """The worker: take one request, answer as the protocol says; return the exit status."""
     channel.send(Ready(os.getpid()))
     try:
-        request = channel.receive((CompactRequest,))
+        kinds: tuple[type[CompactRequest | HearRequest], ...] = (CompactRequest, HearRequest)
+        request = channel.receive(kinds)
     except MessageError:
         request = None
     if request is None:
         return 2  # the daemon is gone, or not one of ours
     try:
-        manifest = compact(request, lambda part: channel.send(PartWritten(part)))
+        if isinstance(request, HearRequest):
+            manifest: Compacted | Heard = hear(request)
+        else:
+            manifest = compact(request, lambda part: channel.send(PartWritten(part)))
     except BadInput as exc:
         channel.send(CompactFailed(str(exc)))
         return 3

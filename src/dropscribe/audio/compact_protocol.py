@@ -6,6 +6,9 @@ The daemon sends one :class:`CompactRequest`; the worker (started as
 
     Ready -> PartWritten* -> Compacted | CompactFailed
 
+or one :class:`HearRequest` (a file sent as it is, whose words left a gap: only its
+speech is wanted, for the coverage pass), answered ``Ready -> Heard | CompactFailed``.
+
 :class:`PartWritten` comes as each chunk of a long recording is written
 (the streamed way), so that the daemon can send it while the rest is being
 prepared. No numpy here: the daemon imports this module.
@@ -59,6 +62,25 @@ class CompactRequest:
 
 
 @dataclass(frozen=True)
+class HearRequest:
+    """Hear only: the speech in a recording that was uploaded as it is; no file written."""
+
+    source: str
+    #: ``transcribe.max_duration_seconds``: a longer recording is refused.
+    max_duration: float
+    #: ``transcribe.audio_track``: "auto", an index, or a language (the track sent).
+    audio_track: int | str = "auto"
+
+
+@dataclass(frozen=True)
+class Heard:
+    """The speech heard (seconds on the recording's clock) and the recording's length."""
+
+    speech: tuple[tuple[float, float], ...]
+    duration: float
+
+
+@dataclass(frozen=True)
 class PartFile(Part):
     """A file written: the stretch of the recording it holds, its name in the work
     directory and its size."""
@@ -96,6 +118,6 @@ class CompactFailed:
     message: str
 
 
-CompactAnswer = Ready | PartWritten | Compacted | CompactFailed
+CompactAnswer = Ready | PartWritten | Compacted | Heard | CompactFailed
 #: What the daemon takes from the worker (anything else ends it).
-ANSWERS: tuple[type[CompactAnswer], ...] = (Ready, PartWritten, Compacted, CompactFailed)
+ANSWERS: tuple[type[CompactAnswer], ...] = (Ready, PartWritten, Compacted, Heard, CompactFailed)

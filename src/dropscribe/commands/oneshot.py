@@ -22,7 +22,7 @@ import structlog
 from dropscribe.backends.base import Done, Failed, Gone, Request
 from dropscribe.backends.registry import create_backend
 from dropscribe.commands.progress import AudioBar, BarSafeStream
-from dropscribe.commands.remote_oneshot import UploadBar, transcribe_remote
+from dropscribe.commands.remote_oneshot import UploadBar, cover_remote, transcribe_remote
 from dropscribe.config import Settings
 from dropscribe.errors import BadInput, DropscribeError, Retryable
 from dropscribe.jobs.chunking.chunks import sends_chunks
@@ -125,6 +125,8 @@ def _transcribe_one(
         result, backend = run_to_outcome(
             runner, transcribe.backend, request, RetryRules.from_settings(transcribe), sleep
         )
+        # Sent as it is: gaps in its words get the daemon's coverage pass (as_is.py).
+        result = cover_remote(settings, runner.backend(backend), path, sha256, result)
     limits = limits_for(settings, path.name)  # no inbox folder here: [transcribe] decides
     if limits is not None:
         limit = transcribe.max_duration_seconds

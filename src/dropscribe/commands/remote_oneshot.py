@@ -9,23 +9,25 @@ ended and the chunks done.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TextIO
 
 from tqdm import tqdm
 
-from dropscribe.backends.base import Backend, Done, Failed
+from dropscribe.backends.base import Backend, Done, Failed, Outcome
 from dropscribe.commands.progress import bar_size
-from dropscribe.config import Settings
+from dropscribe.config import RemoteSettings, Settings
 from dropscribe.errors import Retryable
+from dropscribe.jobs.chunking.as_is import cover_as_is
 from dropscribe.jobs.chunking.chunks import ChunkedUploads
 from dropscribe.jobs.states import JobState
-from dropscribe.jobs.store import Store
+from dropscribe.jobs.store import Job, Store
 from dropscribe.transcript import Transcription
 
 
@@ -118,14 +120,12 @@ class OwnSlots:
             self.free += 1
 
 
-def transcribe_remote(
-    settings: Settings, backend: Backend, path: Path, sha256: str, bar: UploadBar | None
-) -> Transcription:
-    """Send ``path`` as the daemon would and return its stitched transcript.
-
-    Raises:
-        BadInput, Permanent, ServerDown, Retryable: as the daemon's job would fail.
-    """
+@contextlib.contextmanager
+def one_job(
+    settings: Settings, backend: Backend, path: Path, sha256: str
+) -> Iterator[tuple[ChunkedUploads, Job]]:
+    """The file as a claimed job of a store in a temporary directory, and the chunk
+    machinery over it, for as long as the command needs them."""
     transcribe = settings.transcribe
     with tempfile.TemporaryDirectory(prefix="dropscribe-transcribe-") as scratch:
         store = Store(Path(scratch) / "chunks.sqlite3")
@@ -151,11 +151,45 @@ def transcribe_remote(
                 OwnSlots(backend.concurrency),
                 workroot=Path(scratch) / "uploads",
             )
-            outcome = uploads.run(job, backend, path.resolve(), bar)
+            yield uploads, job
         finally:
             store.close()
-            if bar is not None:
-                bar.close()
+
+
+def transcribe_remote(
+    settings: Settings, backend: Backend, path: Path, sha256: str, bar: UploadBar | None
+) -> Transcription:
+    """Send ``path`` as the daemon would and return its stitched transcript.
+
+    Raises:
+        BadInput, Permanent, ServerDown, Retryable: as the daemon's job would fail.
+    """
+    try:
+        with one_job(settings, backend, path, sha256) as (uploads, job):
+            outcome = uploads.run(job, backend, path.resolve(), bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    return settled(outcome)
+
+
+def cover_remote(
+    settings: Settings, backend: Backend, path: Path, sha256: str, result: Transcription
+) -> Transcription:
+    """``result`` of ``path`` sent as it is, after the daemon's coverage pass for such
+    files (:mod:`dropscribe.jobs.chunking.as_is`: nothing runs without a gap).
+
+    Raises:
+        BadInput, Permanent, ServerDown, Retryable: as the daemon's job would fail.
+    """
+    if not isinstance(settings.backend_settings(backend.name), RemoteSettings):
+        return result
+    with one_job(settings, backend, path, sha256) as (uploads, job):
+        covered = cover_as_is(uploads, job, backend, path.resolve(), result)
+    return settled(Done(covered) if isinstance(covered, Transcription) else covered)
+
+
+def settled(outcome: Outcome | None) -> Transcription:
     if isinstance(outcome, Done):
         return outcome.result
     if isinstance(outcome, Failed):

@@ -15,6 +15,7 @@ import structlog
 from dropscribe.backends.base import Done, Failed, Future, Gone, Outcome, Request
 from dropscribe.config import Settings
 from dropscribe.errors import DropscribeError, Retryable, local_fault
+from dropscribe.jobs.chunking.as_is import cover_as_is
 from dropscribe.jobs.chunking.chunks import ChunkedUploads
 from dropscribe.jobs.chunking.run import SlotLender
 from dropscribe.jobs.completion import Finisher
@@ -118,6 +119,10 @@ class JobDriver:
             outcome = self.writer.timed(job, self._submit_and_wait(job))
             if outcome is None and self.store.get(job.id).state == JobState.QUEUED:
                 return  # handed to the fallback
+            if isinstance(outcome, Done):  # gaps in its words: the coverage pass (as_is.py)
+                source = self.finisher.source_of(job)
+                covered = cover_as_is(chunked, job, backend, source, outcome.result)
+                outcome = Done(covered) if isinstance(covered, Transcription) else covered
         if outcome is None:
             self._hand_back(job)
         elif isinstance(outcome, Done):

@@ -19,6 +19,8 @@ moves on), and says nothing. Once every chunk's words are in and stitched:
 The stretches are worked out again from the saved results after a restart (the
 same inputs give the same stretches), so a daemon killed while adding them adds
 the rest and keeps the ones it saved. ``recover_speech = false`` turns it off.
+A file uploaded as it is comes here too, once its words leave a gap and the
+worker has heard it (:mod:`dropscribe.jobs.chunking.as_is`).
 """
 
 from __future__ import annotations
@@ -215,8 +217,9 @@ class SpeechCoverage:
     def _write(self, wanted: list[NewChunk], first: int) -> list[NewChunk]:
         section = self.section
         assert isinstance(self.backend, CompactUploads)  # only they are sent chunks
+        # A file uploaded as it is ("original") still has its stretches sent compact.
         fmt = choose_format(section.upload_format, self.backend.upload_formats)
-        assert fmt is not None
+        fmt = fmt or self.backend.upload_formats[0]
         asked = [
             Part(p.start, p.end, p.keep_start, p.keep_end, "", 0, index=first + i)
             for i, p in enumerate(wanted)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dropscribe.audio import cuts
 from dropscribe.audio.compact_protocol import (
@@ -23,6 +23,8 @@ from dropscribe.audio.compact_protocol import (
     Compacted,
     CompactFailed,
     CompactRequest,
+    Heard,
+    HearRequest,
     PartFile,
     PartWritten,
     Place,
@@ -137,16 +139,38 @@ def prepare(
             on_part(streamed[-1])
 
     limits = (section.prepare_memory_mb, section.prepare_timeout_seconds)
-    return manifest_of(run_worker(request, limits, heard, cancel), parts, first)
+    manifest = answered(run_worker(request, limits, heard, cancel), Compacted)
+    return manifest_of(manifest, parts, first)
+
+
+def hear_speech(
+    source: Path, section: RemoteSettings, *, max_duration: float, audio_track: int | str
+) -> Heard:
+    """Have the worker hear the speech of ``source`` (a file uploaded as it is), under the
+    limits of its preparation; raises as :func:`prepare` does."""
+    request = HearRequest(str(source), max_duration, audio_track)
+    limits = (section.prepare_memory_mb, section.prepare_timeout_seconds)
+    return answered(run_worker(request, limits, lambda part: None, None), Heard)
+
+
+A = TypeVar("A", Compacted, Heard)
+
+
+def answered(answer: Compacted | Heard, kind: type[A]) -> A:
+    """``answer`` when it is the ``kind`` asked for (a worker answering another request
+    is confused, or taken over: the file is tried again)."""
+    if not isinstance(answer, kind):
+        raise Retryable(f"The {WHAT} answered another request than the one sent.")
+    return answer
 
 
 def run_worker(
-    request: CompactRequest,
+    request: CompactRequest | HearRequest,
     limits: tuple[int, float],
     on_part: Callable[[PartFile], None],
     cancel: threading.Event | None,
     target: str = COMPACT_TARGET,
-) -> Compacted:
+) -> Compacted | Heard:
     """Run the worker on ``request`` under ``limits`` (megabytes, seconds); hand each part
     it announces to ``on_part`` as it comes; return its manifest. ``target`` is another
     program only for a test of a misbehaving worker.
@@ -187,7 +211,7 @@ def run_worker(
 
 
 def read_answers(
-    worker: Worker, request: CompactRequest, on_part: Callable[[PartFile], None]
+    worker: Worker, request: CompactRequest | HearRequest, on_part: Callable[[PartFile], None]
 ) -> CompactAnswer | None:
     """Send the request; pass on each part as it comes; return the last answer (None
     when the worker ended without one)."""
@@ -208,9 +232,10 @@ def read_answers(
     return None
 
 
-def settled(answer: CompactAnswer | None, worker: Worker, stderr: str) -> Compacted:
-    """Return the manifest, or raise what the worker's end means (see run_worker)."""
-    if isinstance(answer, Compacted):
+def settled(answer: CompactAnswer | None, worker: Worker, stderr: str) -> Compacted | Heard:
+    """Return the manifest (or what it heard), or raise what the worker's end means
+    (see run_worker)."""
+    if isinstance(answer, Compacted | Heard):
         return answer
     if isinstance(answer, CompactFailed):
         raise BadInput(answer.message)
