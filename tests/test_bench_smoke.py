@@ -34,6 +34,7 @@ REPO = Path(__file__).parent.parent
         ("bench.coverage", "## Coverage pass (issue 25)"),
         ("bench.remote_coverage", "## Coverage pass on remote engines (issue 25)"),
         ("bench.worker_start", "## Worker start-up (smoke)"),
+        ("bench.as_is_hearing", "## Issue 25: hearing a file uploaded as it is"),
     ],
 )
 def test_the_benchmark_runs_in_its_smoke_form(module: str, heading: str) -> None:
