@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from dropscribe.backends.base import Done, Future, Outcome, Pending
-from dropscribe.config import RemoteSettings, Settings, load_settings
+from dropscribe.config import RemoteSettings, Settings
 from dropscribe.jobs.chunking.pace import (
     EARLY,
     LATE,
@@ -27,12 +27,11 @@ from dropscribe.jobs.chunking.pace import (
     next_delay,
 )
 from dropscribe.jobs.chunking.run import ChunkRun
-from dropscribe.jobs.states import ChunkState, JobState
+from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.jobs.store.chunks import NewChunk
 from tests.dispatch_rig import ManualClock
 from tests.fake_backend import FakeBackend, transcription
-from tests.helpers import write_config
+from tests.test_chunk_run import planned_job
 
 #: A chunk's work on the simulated endpoint, per second of its audio.
 WORK_PER_AUDIO_SECOND = 0.05
@@ -250,29 +249,8 @@ def rig(tmp_path: Path) -> Iterator[PacedRig]:
         "transcribe": {"backend": "octoai"},
         "backends.octoai": {"concurrency": 1},
     }
-    settings = load_settings(write_config(tmp_path, sections))
-    clock = ManualClock()
-    store = Store(settings.paths.state, clock=clock)
-    added = store.add_job(
-        path="long.wav",
-        sha256="b" * 64,
-        size=10**8,
-        mtime=0.0,
-        output_name="long",
-        backend="octoai",
-        language="auto",
-        task="transcribe",
-        settings_key="k",
-    )
-    store.move(added.id, JobState.QUEUED, next_attempt_at=0.0)
-    (job,) = store.claim("octoai", 1, clock())
-    workdir = tmp_path / "uploads"
-    workdir.mkdir()
-    planned = []
-    for idx, start in enumerate((0.0, 600.0, 1200.0)):
-        (workdir / f"{idx}.opus").write_bytes(b"OggS" * 10)
-        planned.append(NewChunk(start, start + 600.0, start, start + 600.0, f"{idx}.opus", 40))
-    store.chunks.replace_plan(job.id, "plan", planned)
+    spans = [(start, start + 600.0) for start in (0.0, 600.0, 1200.0)]
+    settings, store, clock, job, workdir = planned_job(tmp_path, sections, spans, "b" * 64)
     yield PacedRig(settings, store, clock, ServerlessBackend(clock, SPANS), job, workdir)
     store.close()
 

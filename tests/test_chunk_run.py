@@ -9,7 +9,7 @@ a real daemon and real servers.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -105,6 +105,40 @@ class ChunkRig:
         return self.store.chunks.for_job(self.job.id)
 
 
+def planned_job(
+    tmp_path: Path,
+    sections: dict[str, dict[str, Any]],
+    spans: Sequence[tuple[float, float]],
+    sha256: str,
+) -> tuple[Settings, Store, ManualClock, Job, Path]:
+    """A real store on a manual clock holding one claimed octoai job whose chunk plan is
+    ``spans``, each with a small file in the returned upload folder."""
+    settings = load_settings(write_config(tmp_path, sections))
+    clock = ManualClock()
+    store = Store(settings.paths.state, clock=clock)
+    added = store.add_job(
+        path="long.wav",
+        sha256=sha256,
+        size=10**8,
+        mtime=0.0,
+        output_name="long",
+        backend="octoai",
+        language="auto",
+        task="transcribe",
+        settings_key="k",
+    )
+    store.move(added.id, JobState.QUEUED, next_attempt_at=0.0)
+    (job,) = store.claim("octoai", 1, clock())
+    workdir = tmp_path / "uploads"
+    workdir.mkdir()
+    planned = []
+    for idx, (start, end) in enumerate(spans):
+        (workdir / f"{idx}.opus").write_bytes(b"OggS" * 10)
+        planned.append(NewChunk(start, end, start, end, f"{idx}.opus", 40))
+    store.chunks.replace_plan(job.id, "plan", planned)
+    return settings, store, clock, job, workdir
+
+
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[ChunkRig]:
     sections: dict[str, dict[str, Any]] = {
@@ -116,29 +150,7 @@ def rig(tmp_path: Path) -> Iterator[ChunkRig]:
         },
         "backends.octoai": {"concurrency": 2},
     }
-    settings = load_settings(write_config(tmp_path, sections))
-    clock = ManualClock()
-    store = Store(settings.paths.state, clock=clock)
-    job = store.add_job(
-        path="long.wav",
-        sha256="a" * 64,
-        size=10**8,
-        mtime=0.0,
-        output_name="long",
-        backend="octoai",
-        language="auto",
-        task="transcribe",
-        settings_key="k",
-    )
-    store.move(job.id, JobState.QUEUED, next_attempt_at=0.0)
-    (claimed,) = store.claim("octoai", 1, clock())
-    workdir = tmp_path / "uploads"
-    workdir.mkdir()
-    planned = []
-    for idx, (start, end) in enumerate(SPANS):
-        (workdir / f"{idx}.opus").write_bytes(b"OggS" * 10)
-        planned.append(NewChunk(start, end, start, end, f"{idx}.opus", 40))
-    store.chunks.replace_plan(job.id, "plan", planned)
+    settings, store, clock, claimed, workdir = planned_job(tmp_path, sections, SPANS, "a" * 64)
     backend = FakeBackend("octoai", concurrency=2)
     backend.clock = clock
     script = Script()

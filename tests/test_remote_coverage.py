@@ -113,8 +113,40 @@ def assert_spliced_cleanly(outbox: Path, stem: str) -> dict[str, Any]:
     return document
 
 
+def events(daemon: DaemonProcess, name: str) -> list[dict[str, Any]]:
+    return [e for e in daemon.events() if e.get("event") == name]
+
+
 def coverage_events(daemon: DaemonProcess) -> list[dict[str, Any]]:
-    return [e for e in daemon.events() if e.get("event") == "speech_recovered"]
+    return events(daemon, "speech_recovered")
+
+
+def assert_clip_has_its_words(document: dict[str, Any], span: tuple[float, float]) -> None:
+    """The skipped clip has its words back (the speech-following servers give a word
+    every 0.3 s of loud audio; 80 % of those) and nothing is left to warn about."""
+    heard = in_span(words_of(document), span)
+    assert len(heard) >= (span[1] - span[0]) / 0.3 * 0.8, heard
+    assert document["warnings"] == []
+
+
+def assert_warning_names_the_clip(
+    outbox: Path,
+    where: list[tuple[float, float]],
+    logged: list[dict[str, Any]],
+    status: dict[str, Any],
+) -> None:
+    """The one "no transcript" warning names the skipped clip (``where[1]``) to the
+    second, in the JSON, the log and the ``status`` count."""
+    document = json.loads((outbox / "joined.json").read_text())
+    [warning] = [w for w in document["warnings"] if NO_TRANSCRIPT.search(w)]
+    found = NO_TRANSCRIPT.search(warning)
+    assert found is not None
+    a, b, c, d = (int(g) for g in found.groups())
+    named = (a * 60 + b, c * 60 + d)
+    assert named[0] <= where[1][0] + 1 and named[1] >= where[1][1] - 1
+    assert named[0] >= where[0][1] - 1 and named[1] <= where[2][0] + 1
+    assert [e["warning"] for e in logged] == [warning]
+    assert status["with_warnings"] == 1
 
 
 @pytest.mark.parametrize("name", list(SERVERS))
@@ -135,9 +167,7 @@ def test_speech_a_server_skipped_in_a_whole_file_is_sent_again_and_spliced_in(
     assert again.audio_seconds is not None
     clip = where[1][1] - where[1][0]
     assert clip < again.audio_seconds < clip + 2.5  # the stretch and its margins
-    heard = in_span(words_of(document), where[1])
-    assert len(heard) >= clip / 0.3 * 0.8, heard  # the skipped clip has its words back
-    assert document["warnings"] == []
+    assert_clip_has_its_words(document, where[1])
     assert recovered and recovered[0]["recovered_words"] > 0
     assert recovered[0]["still_missing"] == []
     # The other clips keep their words, once each.
@@ -191,21 +221,11 @@ def test_speech_still_without_words_after_the_pass_is_named_in_warnings_log_and_
         config = config_for(workdir, "replicate", server)
         with DaemonProcess(config) as daemon:
             wait_for(lambda: finished(outbox, "joined"), 60, "the transcript")
-            logged = [e for e in daemon.events() if e.get("event") == "transcript_warning"]
+            logged = events(daemon, "transcript_warning")
             assert daemon.stop() == 0
         status = cli_json("status", config)
     assert len(server.submissions) == 2
-    document = json.loads((outbox / "joined.json").read_text())
-    [warning] = [w for w in document["warnings"] if NO_TRANSCRIPT.search(w)]
-    found = NO_TRANSCRIPT.search(warning)
-    assert found is not None
-    a, b, c, d = (int(g) for g in found.groups())
-    named = (a * 60 + b, c * 60 + d)
-    # It names the skipped clip, to the second.
-    assert named[0] <= where[1][0] + 1 and named[1] >= where[1][1] - 1
-    assert named[0] >= where[0][1] - 1 and named[1] <= where[2][0] + 1
-    assert [e["warning"] for e in logged] == [warning]
-    assert status["with_warnings"] == 1
+    assert_warning_names_the_clip(outbox, where, logged, status)
 
 
 def test_kill_9_while_the_coverage_chunk_is_in_flight_sends_no_chunk_twice(
@@ -231,9 +251,7 @@ def test_kill_9_while_the_coverage_chunk_is_in_flight_sends_no_chunk_twice(
     hashes = [job.audio_sha256 for job in server.submissions]
     assert len(hashes) == 2 and len(set(hashes)) == 2  # polled after the restart, not resent
     document = assert_spliced_cleanly(outbox, "joined")
-    clip = where[1][1] - where[1][0]
-    assert len(in_span(words_of(document), where[1])) >= clip / 0.3 * 0.8
-    assert document["warnings"] == []
+    assert_clip_has_its_words(document, where[1])
     assert [job["submissions"] for job in cli_json("jobs", config)] == [1]
 
 
@@ -258,9 +276,7 @@ def test_dropscribe_transcribe_on_a_remote_engine_gets_the_same_pass(workdir: Pa
     assert code == 0
     assert len(server.submissions) == 2
     document = assert_spliced_cleanly(workdir / "out", "joined")
-    clip = where[1][1] - where[1][0]
-    assert len(in_span(words_of(document), where[1])) >= clip / 0.3 * 0.8
-    assert document["warnings"] == []
+    assert_clip_has_its_words(document, where[1])
 
 
 def test_a_coverage_chunk_the_server_refuses_for_good_leaves_the_warning_not_a_failure(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ from dropscribe.transcript import Transcription, make_segment, make_word
 from dropscribe.workers.channel import Channel
 from dropscribe.workers.messages import MessageError, Ready, decode, encode
 from dropscribe.workers.spawn import Worker
-from tests.helpers import AUDIO, write_config
+from tests.helpers import AUDIO, wait_for, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -243,10 +242,7 @@ def test_an_engine_worker_that_sends_garbage_is_killed_and_its_file_retried(
         assert isinstance(outcome, Failed) and isinstance(outcome.error, Retryable)
         assert "sent a message that is not of its protocol" in str(outcome.error)
         pid = int(future.data["pid"])
-        deadline = time.monotonic() + 30
-        while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert not Path(f"/proc/{pid}").exists()  # killed and reaped
+        wait_for(lambda: not Path(f"/proc/{pid}").exists(), 30, "the worker killed and reaped")
     finally:
         backend.close()
 
