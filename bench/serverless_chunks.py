@@ -122,7 +122,12 @@ def drop_to_transcript(
     submitted = [at(e) - dropped for e in events if e.get("event") == "chunk_submitted"]
     spans = [str(e["span"]) for e in events if e.get("event") == "chunk_submitted"]
     document = json.loads(next((work / "outbox").glob("*.json")).read_text())
+    recovered = next((e for e in events if e.get("event") == "speech_recovered"), {})
+    upload = document.get("engine", {}).get("upload") or {}
     return {
+        "recovered": recovered,
+        # Every upload's audio: the plan's chunks and the coverage pass's.
+        "bytes": int(upload.get("bytes", 0)) + int(recovered.get("bytes", 0)),
         "seconds": took,
         "first_sent": min(submitted) if submitted else None,
         "chunks": len(submitted) or 1,
@@ -216,7 +221,11 @@ def word_sides(chunk_seconds: float, concurrency: int) -> dict[str, dict[str, An
 
 
 def part_words(
-    minutes: float, chunk_seconds: float, concurrency: int, fallback: bool = False
+    minutes: float,
+    chunk_seconds: float,
+    concurrency: int,
+    fallback: bool = False,
+    sides: list[int] | None = None,
 ) -> dict[str, str]:
     """The original against compact uploads through faster-whisper-server: the words.
 
@@ -232,15 +241,30 @@ def part_words(
         rows["server"] = "faster-whisper's own temperatures (0, falling back up to 1)"
     with real_server(1, server_config(WORK, fallback)) as url:
         for n, (side, extra) in enumerate(word_sides(chunk_seconds, concurrency).items()):
+            if sides is not None and n not in sides:
+                continue
             keys = {"base_url": url, "timeout_seconds": 3600, **extra}
             label = f"words-{minutes:g}-{'fallback-' if fallback else ''}{n}"
             run = drop_to_transcript(label, recording, "openai", keys, 7200)
             spans = f": {', '.join(run['spans'])}" if run["spans"] else ""
             rows[side] = (
                 f"WER {wer(reference, run['text']):.4f}; {run['chunks']} upload(s){spans}; "
+                f"{run['bytes'] / run['duration'] * 3600 / 1e6:.2f} MB/h; "
                 f"{run['seconds']:.0f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
+                + coverage_note(run["recovered"])
             )
     return rows
+
+
+def coverage_note(recovered: dict[str, Any]) -> str:
+    """What the coverage pass did, from its ``speech_recovered`` event (none: nothing)."""
+    if not recovered:
+        return "; coverage pass: nothing sent again"
+    return (
+        f"; coverage pass: stretches {recovered['stretches']} (of them segments with too "
+        f"few words {recovered.get('sparse_segments', [])}), {recovered['recovered_words']} "
+        f"words gained, {recovered['bytes']} bytes, still missing {recovered['still_missing']}"
+    )
 
 
 #: (label, bit rate, libopus options): the old default first, then the candidates.
@@ -402,6 +426,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--settings", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--server-fallback", action="store_true", help="part 2: see server_config")
+    parser.add_argument(
+        "--words-sides", type=int, nargs="*", help="part 2: which of word_sides (0 1 2; all)"
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -414,7 +441,7 @@ def main() -> None:
         report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
     if 2 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
-        words = part_words(*chunking, args.server_fallback)
+        words = part_words(*chunking, args.server_fallback, args.words_sides)
         report(f"{title}: 2. words", words)
     if 5 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
