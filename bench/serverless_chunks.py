@@ -122,7 +122,9 @@ def drop_to_transcript(
     submitted = [at(e) - dropped for e in events if e.get("event") == "chunk_submitted"]
     spans = [str(e["span"]) for e in events if e.get("event") == "chunk_submitted"]
     document = json.loads(next((work / "outbox").glob("*.json")).read_text())
-    recovered = next((e for e in events if e.get("event") == "speech_recovered"), {})
+    recovered: dict[str, Any] = next(
+        (e for e in events if e.get("event") == "speech_recovered"), {}
+    )
     upload = document.get("engine", {}).get("upload") or {}
     return {
         "recovered": recovered,
