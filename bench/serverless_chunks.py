@@ -1,6 +1,6 @@
 """Issue 26: a long recording on a serverless engine, from the drop to the transcript.
 
-1. A recording of real speech (the English clips of ../shared/audio in a seeded
+1. A recording of real speech (the English clips of the real recordings in a seeded
    random order, with pauses of 0.7-3 s, to ``--minutes``), 16 kHz mono WAV,
    dropped into ``dropscribe run`` on the octoai backend. The server is a
    serverless endpoint simulated on 127.0.0.1 (bench/serverless_server.py: 4
