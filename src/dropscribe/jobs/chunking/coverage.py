@@ -159,8 +159,9 @@ class SpeechCoverage:
             return stitched  # nothing heard kept (turned off, or an older plan)
         recovery = Recovery(clip_stretched(stitched.segments, speech))
         recovery.sparse = sparse_segments(recovery.segments, speech)
-        # The same order after a restart: the saved coverage chunks keep their indexes.
-        recovery.stretches = sorted(missing_speech(recovery.segments, speech) + recovery.sparse)
+        # Worked out the same after a restart, so the saved coverage chunks keep their
+        # indexes; the sparse segments' last, so a job an older daemon began keeps its.
+        recovery.stretches = missing_speech(recovery.segments, speech) + recovery.sparse
         if not recovery.stretches:  # the words, stretched ones clipped where the speech is
             return dataclasses.replace(stitched, segments=recovery.segments)
         sent = self._send(self._saved(chunks, planned, recovery.stretches))
