@@ -128,8 +128,10 @@ def drop_to_transcript(
     upload = document.get("engine", {}).get("upload") or {}
     return {
         "recovered": recovered,
-        # Every upload's audio: the plan's chunks and the coverage pass's.
-        "bytes": int(upload.get("bytes", 0)) + int(recovered.get("bytes", 0)),
+        # Every upload's audio: the plan's chunks (or the file as it is) and the coverage
+        # pass's.
+        "bytes": int(upload.get("bytes", recording.stat().st_size))
+        + int(recovered.get("bytes", 0)),
         "seconds": took,
         "first_sent": min(submitted) if submitted else None,
         "chunks": len(submitted) or 1,
