@@ -90,6 +90,8 @@ def run_daemon(workdir: Path, server: WordlessServer) -> tuple[dict[str, Any], l
 def test_a_segment_stretched_over_a_skipped_sentence_gets_its_words_back_once(
     workdir: Path,
 ) -> None:
+    """The fox clip skipped, the weather's segment stretched over it: sent again, and
+    its words replace that segment's (each clip's words there once)."""
     (workdir / "inbox").mkdir()
     where = joined_recording(workdir / "inbox" / "joined.wav")
     fox = where[1]
@@ -113,12 +115,14 @@ def test_a_segment_stretched_over_a_skipped_sentence_gets_its_words_back_once(
 
 
 def test_a_normal_answer_without_word_timings_sends_nothing_again(workdir: Path) -> None:
+    """Segments without words but with the words their speech holds are left alone."""
     (workdir / "inbox").mkdir()
     joined_recording(workdir / "inbox" / "joined.wav")
     with WordlessServer() as server:
         document, recovered = run_daemon(workdir, server)
     assert len(server.submissions) == 1
     assert recovered == []
+    assert all(not segment["words"] for segment in document["response"]["segments"])
     assert document["transcription"].count(" w") > 20  # its words, the segments' own
 
 
