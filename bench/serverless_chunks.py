@@ -15,7 +15,9 @@
    ``--words-chunk`` and ``--words-concurrency`` chosen so that the plan cuts it
    (4 minutes at 60 s and 2: chunks of 20-40 s; 15 minutes at 600 s and 1:
    400, 300 and 200 s, the lengths of the plan for 42 minutes at concurrency
-   4): WER of each.
+   4), and the same chunks without the coverage pass (``recover_speech = false``;
+   ``--words-sides`` picks some): WER of each, the bytes sent per hour of audio,
+   and what the coverage pass sent again.
 3. The encoder setting: Opus bit rates and complexities, the encoder's speed
    (CPU time) and bytes on 10 minutes of the recording, and the WER of the
    clips joined once through faster-whisper with the same tiny.en.
@@ -212,7 +214,8 @@ def server_config(work: Path, fallback: bool = False) -> Path:
 
 
 def word_sides(chunk_seconds: float, concurrency: int) -> dict[str, dict[str, Any]]:
-    """The uploads compared: the WAV whole, the Opus whole, and the defaults' chunks."""
+    """The uploads compared: the WAV whole, the Opus whole, the defaults' chunks, and
+    those without the coverage pass."""
     whole = {"max_upload_bytes": 2**31, "max_chunk_seconds": 36_000, "concurrency": 1}
     return {
         "the WAV whole (`original`)": {"upload_format": "original", **whole},
@@ -220,6 +223,11 @@ def word_sides(chunk_seconds: float, concurrency: int) -> dict[str, dict[str, An
         f"the defaults: chunks (concurrency {concurrency}, max_chunk_seconds {chunk_seconds:g})": {
             "max_chunk_seconds": chunk_seconds,
             "concurrency": concurrency,
+        },
+        "the same without the coverage pass (`recover_speech = false`)": {
+            "max_chunk_seconds": chunk_seconds,
+            "concurrency": concurrency,
+            "recover_speech": False,
         },
     }
 
@@ -431,7 +439,7 @@ def main() -> None:
     parser.add_argument("--settings", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--server-fallback", action="store_true", help="part 2: see server_config")
     parser.add_argument(
-        "--words-sides", type=int, nargs="*", help="part 2: which of word_sides (0 1 2; all)"
+        "--words-sides", type=int, nargs="*", help="part 2: which of word_sides (0-3; all)"
     )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
