@@ -1,5 +1,5 @@
-"""Speakers by name on real voices: a real telephone call, a voice enrolled from its first
-half and named in its second; the other voice, not enrolled, keeps a number.
+"""Speakers by name on real voices: a real telephone call, a voice enrolled from one half
+of it and named in the other; the other voice, not enrolled, keeps a number.
 
 The call is pyannote.audio's sample (``pyannote/audio/sample/sample.wav`` and its RTTM,
 in the pyannote.audio 4.0.7 wheel, MIT; two women, Diane and Sheila, on one line),
