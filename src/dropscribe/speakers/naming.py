@@ -5,19 +5,20 @@ best match, with a similarity of at least ``NAME_SIMILARITY``, (b) the next
 best person is at least ``NAME_MARGIN`` behind (two enrolled voices that the
 speaker resembles alike name neither), and (c) the speaker said at least
 ``MIN_NAMED_SECONDS`` (a few words give a vector too rough to trust; counted
-as the worker counts a speaker's speech, a quarter second per labelling window). Two
-speakers whose best match is the same person: the closer one is named, the
-other stays ``SPEAKER_n``. So a name is never given twice, and a stranger,
-whose voice lies below the threshold, keeps a number.
+as the worker counts a speaker's speech, a quarter second per labelling
+window, so 1 s is four windows). Two speakers whose best match is the same
+person: the closer one is named, the other stays ``SPEAKER_n``. So a name is
+never given twice, and a stranger, whose voice lies below the threshold,
+keeps a number.
 
 The threshold is calibrated on real voices enrolled from some recordings and
 tested on others, as recorded, on a telephone line and in a room
 (bench/README.md, issue 22, "Calibration of the naming threshold"): the most
-alike stranger scored 0.836 (two women of one telephone call, over the line
-again; the line's vectors are marked down, speakers/enrolment.py), genuine
-voices 0.70-0.96. Below the threshold a voice keeps its number: a voice
-enrolled from a few seconds, or heard in a reverberant room, may stay
-unnamed; that is the side this errs on.
+alike stranger scored 0.837 (two women of one telephone call, over the line
+again; a match on the line's vector counts 0.02 less, on the room's 0.04
+more: speakers/enrolment.py), genuine voices 0.75-0.97. Below the threshold
+a voice keeps its number: a voice enrolled from a few seconds, or heard in a
+reverberant room, may stay unnamed; that is the side this errs on.
 """
 
 from __future__ import annotations
