@@ -175,8 +175,11 @@ def name_rows(
     """The names part: words named by channel, then the threshold's calibration."""
     rows = {"voices": ", ".join(f"{n} ({s})" for n, (_, s) in found.items())}
     pairs = same_sex_pairs(found)
-    lines = names.naming(found, encoder, lambda audio: transcribe(model, audio), cv.CHANNELS, pairs)
-    rows.update({f"names, {kind}": line for kind, line in lines.items()})
+    for swap, split in ((False, ""), (True, " (halves swapped)")):
+        lines = names.naming(
+            found, encoder, lambda audio: transcribe(model, audio), cv.CHANNELS, pairs, swap
+        )
+        rows.update({f"names{split}, {kind}": line for kind, line in lines.items()})
     for kind, line in names.calibration(found, encoder, cv.CHANNELS).items():
         rows[f"calibration, {kind}"] = line
     return rows

@@ -28,7 +28,7 @@ from bench import conversations as cv
 from bench import der as scoring
 from dropscribe.speakers.diarize import SpeakerWindows, diarize
 from dropscribe.speakers.encoder import VoiceEncoder
-from dropscribe.speakers.enrolment import person_scores, sample_vectors
+from dropscribe.speakers.enrolment import name_speakers, person_scores, sample_vectors
 from dropscribe.speakers.labelling import word_speakers
 from dropscribe.speakers.naming import NAME_SIMILARITY, assign_names
 from dropscribe.speakers.request import CountLimits
@@ -38,6 +38,8 @@ Found = dict[str, tuple[list[cv.Piece], str]]
 Transcribe = Callable[[cv.Floats], list[tuple[float, float]]]
 #: Enrolment samples are the enrolment half's pieces joined into recordings this long.
 ENROL_SAMPLE_SECONDS = 8.0
+#: The enrolment's pieces and the test's: every other piece of a voice.
+HALVES = (slice(0, None, 2), slice(1, None, 2))
 #: Seconds a labelling window stands for (as the worker counts a speaker's speech).
 WINDOW_SHARE_SECONDS = 0.25
 
@@ -81,13 +83,19 @@ def naming(
     transcribe: Transcribe,
     channels: tuple[str, ...],
     pairs: list[tuple[str, str]],
+    swap: bool = False,
 ) -> dict[str, str]:
-    """By channel: words and conversations of the enrolled voice named, of the stranger."""
-    people = enrol(found, slice(0, None, 2), encoder)
+    """By channel: words and conversations of the enrolled voice named, of the stranger.
+    ``swap``: enrolled from the other half, the conversations built from the first."""
+    enrolled_half, tested_half = HALVES[::-1] if swap else HALVES
+    people = enrol(found, enrolled_half, encoder)
     tallies = {kind: NameTally() for kind in channels}
     for seed, (first, second) in enumerate(pairs):
         mix, turns = cv.converse(
-            found[first][0][1::2], found[second][0][1::2], (first, second), seed + 50
+            found[first][0][tested_half],
+            found[second][0][tested_half],
+            (first, second),
+            seed + (150 if swap else 50),
         )
         spans = transcribe(mix)
         enrolled = [person for name, person in people.items() if name != second]
@@ -95,7 +103,8 @@ def naming(
             result = diarize(cv.channel(mix, kind), encoder, CountLimits(speakers=2))
             scores = person_scores(result.centres(), enrolled)
             seconds = np.bincount(result.speakers, minlength=result.count) * WINDOW_SHARE_SECONDS
-            matches = assign_names(scores, [p.name for p in enrolled], seconds.tolist())
+            windows = (result.vectors, result.speakers)
+            matches = name_speakers(result.centres(), seconds.tolist(), enrolled, windows)
             names = [match.name for match in matches]
             _count(tallies[kind], result, names, turns, (first, second))
             words = word_speakers(spans, result)
@@ -180,8 +189,7 @@ def calibration(found: Found, encoder: VoiceEncoder, channels: tuple[str, ...]) 
     enrolment (genuine) and everyone else's (strangers), both halves round; and how
     often the naming rule names the voice, and names it with everyone else enrolled."""
     tallies = {kind: Calibration() for kind in channels}
-    halves = (slice(0, None, 2), slice(1, None, 2))
-    for enrolled_half, tested_half in (halves, halves[::-1]):
+    for enrolled_half, tested_half in (HALVES, HALVES[::-1]):
         people = enrol(found, enrolled_half, encoder)
         names = list(people)
         for name, (pieces, _) in found.items():

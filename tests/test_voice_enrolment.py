@@ -1,4 +1,5 @@
-"""Enrolment hears each sample three ways; the cache keeps every way; the line is marked down.
+"""Enrolment hears each sample three ways; the cache keeps every way; the line is marked down;
+a group half made of a stranger gets no name.
 
 Pure functions on synthetic signals: the real encoder on real voices is in
 bench.diarize's names part (bench/README.md, issue 22), the encoder on
@@ -17,9 +18,12 @@ from dropscribe.speakers.enrolment import (
     HEARD_ALLOWANCE,
     RATE,
     in_a_room,
+    name_speakers,
     person_scores,
     phone_line,
+    window_support,
 )
+from dropscribe.speakers.naming import WINDOW_SUPPORT, assign_names
 from dropscribe.speakers.vectors import unit
 from dropscribe.speakers.voices import NO_VECTORS, Person, Sample, VoiceCache
 
@@ -81,3 +85,24 @@ def test_the_cache_keeps_every_way_a_sample_was_heard(tmp_path: Path) -> None:
     assert np.allclose(got.vectors, rows, atol=1e-5)
     silent = again.get("silent.wav", os.stat(sample))
     assert silent is not None and silent.vectors.shape == (0, 256)
+
+
+def test_a_group_half_made_of_a_stranger_is_not_named() -> None:
+    rows = unit(np.random.default_rng(3).standard_normal((4, 256)))
+    ann, stranger = rows[0], rows[1]
+    person = Person("Ann", [Sample(Path("a.wav"), 5.0, np.stack([ann, ann, ann]))])
+    pure = np.stack([ann] * 6 + [stranger] * 6)
+    speakers = np.array([0] * 6 + [1] * 6, dtype=np.int64)
+    assert [m.name for m in name_speakers(unit(pure[[0, 6]]), [3.0, 3.0], [person])] == [
+        "Ann",
+        None,
+    ]
+    windows = (pure, speakers)
+    kept = name_speakers(unit(pure[[0, 6]]), [3.0, 3.0], [person], windows)
+    assert kept[0].name == "Ann"
+    mixed = np.array([0, 1] * 6, dtype=np.int64)  # each group half Ann, half the stranger
+    support = window_support(pure, mixed, 2, [person])
+    assert support[0, 0] < WINDOW_SUPPORT
+    scores = np.array([[0.95], [0.2]], np.float32)
+    assert assign_names(scores, ["Ann"], [3.0, 3.0], support=support)[0].name is None
+    assert assign_names(scores, ["Ann"], [3.0, 3.0])[0].name == "Ann"

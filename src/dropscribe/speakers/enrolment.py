@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from dropscribe.speakers.encoder import VoiceEncoder
-from dropscribe.speakers.vectors import Floats, unit
+from dropscribe.speakers.naming import Match, assign_names
+from dropscribe.speakers.vectors import Floats, Ints, unit
 from dropscribe.speakers.voices import (
     NO_VECTORS,
     Person,
@@ -153,3 +154,32 @@ def person_scores(centres: Floats, people: list[Person]) -> Floats:
             allowance = np.resize(HEARD_ALLOWANCE, len(vectors))
             scores[:, column] = (centres @ vectors.T - allowance).max(axis=1)
     return scores
+
+
+def window_support(vectors: Floats, speakers: Ints, count: int, people: list[Person]) -> Floats:
+    """Return the (speakers, people) median, over each speaker's windows (``vectors``, their
+    speaker numbers ``speakers``), of a window's similarity to the person's best vector."""
+    support = np.full((count, len(people)), -1.0, np.float32)
+    for column, person in enumerate(people):
+        rows = person.vectors
+        if not len(rows) or not len(vectors):
+            continue
+        best = (vectors @ rows.T - np.resize(HEARD_ALLOWANCE, len(rows))).max(axis=1)
+        for speaker in range(count):
+            mine = best[speakers == speaker]
+            if len(mine):
+                support[speaker, column] = float(np.median(mine))
+    return support
+
+
+def name_speakers(
+    centres: Floats,
+    seconds: list[float],
+    people: list[Person],
+    windows: tuple[Floats, Ints] | None = None,
+) -> list[Match]:
+    """Return each speaker's match (by its centre and seconds of speech; with ``windows``,
+    its windows' vectors and speaker numbers, half of them must be like the person)."""
+    support = None if windows is None else window_support(*windows, len(centres), people)
+    scores = person_scores(centres, people)
+    return assign_names(scores, [person.name for person in people], seconds, support=support)

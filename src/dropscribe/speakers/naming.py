@@ -6,7 +6,11 @@ best person is at least ``NAME_MARGIN`` behind (two enrolled voices that the
 speaker resembles alike name neither), and (c) the speaker said at least
 ``MIN_NAMED_SECONDS`` (a few words give a vector too rough to trust; counted
 as the worker counts a speaker's speech, a quarter second per labelling
-window, so 1 s is four windows). Two speakers whose best match is the same
+window, so 1 s is four windows), and (d) where the speaker's windows are
+known, half of them are like the person: their median similarity is at
+least ``WINDOW_SUPPORT`` (a group that diarization made of the person and a
+stranger half and half has a centre near the person, but half its windows
+are not). Two speakers whose best match is the same
 person: the closer one is named, the other stays ``SPEAKER_n``. So a name is
 never given twice, and a stranger, whose voice lies below the threshold,
 keeps a number.
@@ -32,6 +36,9 @@ from dropscribe.speakers.vectors import Floats
 NAME_SIMILARITY = 0.85
 NAME_MARGIN = 0.05
 MIN_NAMED_SECONDS = 1.0
+#: Named groups of one voice had window medians of 0.775 and more; a group half the
+#: enrolled voice and half a stranger's, 0.694 (bench/README.md, issue 22, "Names").
+WINDOW_SUPPORT = 0.74
 
 
 @dataclass(frozen=True)
@@ -43,9 +50,14 @@ class Match:
 
 
 def assign_names(
-    scores: Floats, names: list[str], seconds: list[float], threshold: float = NAME_SIMILARITY
+    scores: Floats,
+    names: list[str],
+    seconds: list[float],
+    threshold: float = NAME_SIMILARITY,
+    support: Floats | None = None,
 ) -> list[Match]:
-    """Return one match per speaker (row of ``scores``: its similarity to each person)."""
+    """Return one match per speaker (row of ``scores``: its similarity to each person;
+    of ``support``, when given: its windows' median similarity to each person)."""
     matches = [Match(None, _best(row)) for row in scores]
     if not names:
         return [Match(None, None) for _ in scores]
@@ -56,9 +68,11 @@ def assign_names(
         second = float(row[order[1]]) if len(order) > 1 else -1.0
         if best < threshold or best - second < NAME_MARGIN:
             continue
+        person = int(order[0])
         if seconds[speaker] < MIN_NAMED_SECONDS:
             continue
-        person = int(order[0])
+        if support is not None and support[speaker, person] < WINDOW_SUPPORT:
+            continue
         if person not in claims or claims[person][0] < best:
             claims[person] = (best, speaker)
     for person, (score, speaker) in claims.items():
