@@ -268,6 +268,23 @@ def test_alike_voices_are_told_apart_in_the_recordings_own_space() -> None:
         assert max(right, 1 - right) >= 0.95, seed
 
 
+def test_three_alike_voices_are_told_apart_with_the_count_given() -> None:
+    # A meeting of three: the recording's space keeps count + 2 directions, so the two
+    # that separate three voices are among them.
+    axes = np.eye(4, 256, dtype=np.float32)
+    offsets = np.array([[0.2, 0, 0], [-0.1, 0.17, 0], [-0.1, -0.17, 0]])
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        lengths = rng.integers(4, 9, 12)
+        truth = np.concatenate([[turn % 3] * int(n) for turn, n in enumerate(lengths)])
+        noise = 0.05 * rng.standard_normal((len(truth), 256))
+        vectors = axes[0] + offsets[truth] @ axes[1:] + noise
+        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        labels = assign_speakers(vectors, np.ones(len(truth)), CountLimits(speakers=3))
+        # Numbered by first appearance, as the turns are: 0, 1, 2.
+        assert np.mean(labels == truth) >= 0.95, seed
+
+
 def telephone(audio: np.ndarray[Any, np.dtype[np.float32]], folder: Path) -> Path:
     """Write ``audio`` as heard on a telephone line: mu-law at 8 kHz, 300-3400 Hz."""
     source, line, heard = folder / "source.wav", folder / "line.wav", folder / "heard.wav"
