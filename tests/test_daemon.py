@@ -86,6 +86,22 @@ def test_dropped_speech_gets_every_sidecar_and_the_original_is_archived(workdir:
     assert list(inbox.rglob("*.mp3")) == []
 
 
+def test_copies_a_crash_left_half_written_are_removed_at_start(workdir: Path) -> None:
+    """The outbox's, the archive's and failed/'s temporaries (originals copied to
+    another file system are written under one too) never pile up across crashes."""
+    config = write_config(workdir)
+    (workdir / "inbox").mkdir()
+    left = [workdir / d / ".dropscribe-4242-0.tmp" for d in ("outbox", "archive/calls", "failed")]
+    for path in left:
+        path.parent.mkdir(parents=True)
+        path.write_bytes(b"half a copy")
+    with DaemonProcess(config) as daemon:
+        assert daemon.wait_event("starting", timeout=30)["removed_temporaries"] == 3
+        daemon.wait_event("ready", timeout=30)
+        assert daemon.stop() == 0
+    assert not [path for path in left if path.exists()]
+
+
 def failed_again(daemon: DaemonProcess, job_ids: list[int], times: int) -> Callable[[], bool]:
     """Return a check that the daemon has logged ``job_failed`` ``times`` times for each job."""
 

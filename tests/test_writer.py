@@ -106,6 +106,18 @@ def test_temporaries_left_by_a_crash_are_removed(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["keep.json"]
 
 
+def test_temporaries_in_the_archive_and_failed_folders_are_removed_too(tmp_path: Path) -> None:
+    """A copy of an original to another file system goes through a temporary too."""
+    outbox, archive, failed = (tmp_path / name for name in ("outbox", "archive", "failed"))
+    for folder in (outbox, archive / "2026", failed):
+        folder.mkdir(parents=True)
+        (folder / ".dropscribe-7-0.tmp").write_bytes(b"half a copy")
+    (archive / "2026" / "call.wav").write_bytes(b"RIFF")
+    removed = Outbox(outbox, ["json"]).remove_temporaries(failed, archive, tmp_path / "absent")
+    assert removed == 3
+    assert [p.name for p in tmp_path.rglob("*") if p.is_file()] == ["call.wav"]
+
+
 def test_a_failed_rename_leaves_no_temporary_file(tmp_path: Path) -> None:
     target = tmp_path / "a.json"
     target.mkdir()  # os.replace cannot put a file over a directory

@@ -263,15 +263,18 @@ class Outbox:
         _fsync_directory(path.parent)
         return path
 
-    def remove_temporaries(self) -> int:
-        """Remove temporary files a crash left behind; return how many."""
+    def remove_temporaries(self, *others: Path) -> int:
+        """Remove temporary files a crash left behind here and under ``others`` (the
+        folders originals are copied into: a copy to another file system is written
+        under a temporary name too); return how many."""
         removed = 0
-        if not self.root.exists():
-            return 0
-        for path in self.root.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed += 1
+        for root in dict.fromkeys((self.root, *others)):
+            if not root.is_dir():
+                continue
+            for path in root.rglob(f"{TEMP_PREFIX}*{TEMP_SUFFIX}"):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
         return removed
 
 

@@ -198,7 +198,10 @@ class Daemon:
         """Recover what the last run left, start the watcher and say ready; return the
         metrics server, if one was asked for."""
         settings, dispatcher = self.settings, self.dispatcher
-        removed = self.outbox.remove_temporaries()
+        archive = archive_folder(settings.paths)
+        removed = self.outbox.remove_temporaries(
+            settings.paths.failed, *([archive] if archive else [])
+        )
         metrics = start_metrics(settings, self.store, dispatcher, self.finisher, self.machine)
         log.info(
             "starting",
