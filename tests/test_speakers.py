@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dropscribe.config import Settings
-from dropscribe.speakers.clustering import assign_speakers, cut_tree, merge_tree
+from dropscribe.speakers.clustering import assign_speakers, cut_tree, fold_again, merge_tree
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels
@@ -283,6 +283,24 @@ def test_three_alike_voices_are_told_apart_with_the_count_given() -> None:
         labels = assign_speakers(vectors, np.ones(len(truth)), CountLimits(speakers=3))
         # Numbered by first appearance, as the turns are: 0, 1, 2.
         assert np.mean(labels == truth) >= 0.95, seed
+
+
+def test_a_counted_third_group_that_is_one_voice_again_is_folded() -> None:
+    # Counted three, but the third group is more of the first voice (one turn in a room,
+    # say): its centre is as alike to the first's as one voice's halves, so it is
+    # folded and the two voices' groups made again.
+    rng = np.random.default_rng(4)
+    axes = np.eye(2, 256, dtype=np.float32)
+    truth = np.array([0] * 12 + [1] * 12 + [0] * 8)
+    sides = np.where(truth == 0, 1.0, -1.0)[:, None]
+    vectors = axes[0] + 0.4 * sides * axes[1] + 0.03 * rng.standard_normal((32, 256))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    counted = np.array([0] * 12 + [1] * 12 + [2] * 8)
+    everything = np.arange(32, dtype=np.int64)
+    labels = fold_again(vectors, everything, np.ones(32), counted, floor=2)
+    assert labels.tolist() == truth.tolist()
+    # Never below the floor: two groups stay two, however alike.
+    assert fold_again(vectors, everything, np.ones(32), truth, floor=2).tolist() == truth.tolist()
 
 
 def telephone(audio: np.ndarray[Any, np.dtype[np.float32]], folder: Path) -> Path:

@@ -17,14 +17,17 @@ Counting works on the voice vectors as they come, where its thresholds were
 calibrated. Once there are two speakers or more, *who is who* is settled in
 the recording's own space (``partition``): the recording's mean vector is
 subtracted (the channel, the room, what its voices share) and the vectors
-projected onto their ``count + EXTRA_DIMENSIONS`` leading principal
+projected onto their ``count - 1 + EXTRA_DIMENSIONS`` leading principal
 directions, as x-vector diarization centres and reduces its embeddings
 before clustering. There the guarded cut and a few rounds of nearest-centre
 assignment (k-means on the unit sphere) make the groups; then every window
 takes the nearest of the groups' centres among the vectors as they come,
 which keeps what the few directions leave out. Two similar voices on one
 line, which the raw vectors barely tell apart, separate there (issue 22 in
-bench/README.md: 93 % of words right to 96 % with the count given). Long
+bench/README.md: 93 % of words right to 96 % with the count given). When
+counted, three groups or more made there are checked again by the folding
+rules, since a group that was a speaker of its own among the raw vectors'
+groups can turn out to be part of another (``fold_again``). Long
 recordings cluster a stride-sampled subset of at most ``MAX_TREE_WINDOWS``
 windows and assign the rest to the nearest centre.
 """
@@ -140,7 +143,34 @@ def assign_speakers(
     found = speaker_centres(vectors[chosen], weights, limits, tuning)
     if len(found) < 2:
         return refine(vectors, found)
-    return partition(vectors, chosen, len(found))
+    labels = partition(vectors, chosen, len(found))
+    if limits.speakers > 0:
+        return labels
+    return fold_again(vectors, chosen, weights, labels, max(2, limits.minimum), tuning)
+
+
+def fold_again(
+    vectors: Floats,
+    clustered: Ints,
+    weights: npt.NDArray[np.float64],
+    labels: Ints,
+    floor: int,
+    tuning: Tuning = Tuning(),
+) -> Ints:
+    """Return ``labels`` with groups folded that, as made in the recording's space, turn
+    out not to be a speaker of their own (near the blend of two others, or as alike as
+    one voice's halves), and the groups made again; never fewer than ``floor`` (whether
+    there are two voices at all is the counting's call)."""
+    while int(labels.max()) + 1 > floor:
+        count = int(labels.max()) + 1
+        sample = vectors[clustered]
+        found = centres(sample, labels[clustered], count)
+        kept = fold_blends(found, sample, weights, tuning.blend_similarity, floor)
+        kept = merge_close(kept, tuning.centroid_similarity, floor)
+        if len(kept) == count:
+            break
+        labels = partition(vectors, clustered, len(kept))
+    return labels
 
 
 def partition(vectors: Floats, clustered: Ints, count: int) -> Ints:
