@@ -36,7 +36,7 @@ from dropscribe.speakers.vectors import Floats
 NAME_SIMILARITY = 0.85
 NAME_MARGIN = 0.05
 MIN_NAMED_SECONDS = 1.0
-#: Named groups of one voice had window medians of 0.775 and more; a group half the
+#: Named groups of one voice had window medians of 0.763 and more; a group half the
 #: enrolled voice and half a stranger's, 0.694 (bench/README.md, issue 22, "Names").
 WINDOW_SUPPORT = 0.74
 
