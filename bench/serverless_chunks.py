@@ -25,6 +25,10 @@
    the part 2 recording, each encoded with every setting of ``WORD_SETTINGS``
    and sent as the daemon sends it; WER of the chunks' texts in order, and the
    bytes per hour of speech (and in base64).
+6. The encoder setting as the daemon runs it (``--words-opus``: bit rate, complexity,
+   frame ms, application, e.g. ``24000,1,60,voip``): part 2's defaults' side, with the
+   coverage pass, the daemon's worker encoding with each setting (a ``sitecustomize``
+   hook on the daemon's path sets it; nothing in the project reads an override).
 
 faster-whisper-server is not a dependency of the project; install it beside
 (see bench/remote_uploads.py). Run:
@@ -39,6 +43,8 @@ import os
 import statistics
 import time
 import wave
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -390,6 +396,62 @@ def part_settings_words(
     return rows
 
 
+#: Part 6: the daemon's worker imports this first and encodes with ``BENCH_OPUS``.
+OPUS_HOOK = """import os
+if os.environ.get("BENCH_OPUS"):
+    import dropscribe.audio.compact as c
+    rate, level, frame, application = os.environ["BENCH_OPUS"].split(",")
+    c.CODECS["opus"] = (*c.CODECS["opus"][:3], int(rate))
+    c.CODEC_OPTIONS["opus"] = {
+        "compression_level": level, "frame_duration": frame, "application": application
+    }
+    c.PLANNED_RATE["opus"] *= int(rate) / 16_000
+"""
+
+
+@contextmanager
+def opus_setting(setting: str) -> Iterator[None]:
+    """Daemons started inside encode with ``setting`` (rate,level,frame,application)."""
+    hook = WORK / "opus_hook"
+    hook.mkdir(parents=True, exist_ok=True)
+    (hook / "sitecustomize.py").write_text(OPUS_HOOK)
+    before = {name: os.environ.get(name) for name in ("BENCH_OPUS", "PYTHONPATH")}
+    path = before["PYTHONPATH"]
+    os.environ["PYTHONPATH"] = f"{path}{os.pathsep}{hook}" if path else str(hook)
+    os.environ["BENCH_OPUS"] = setting
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def part_daemon_settings(minutes: float, concurrency: int, settings: list[str]) -> dict[str, str]:
+    """Part 2's defaults' side (``max_chunk_seconds`` 600, the coverage pass on) with the
+    daemon's encoder at each setting; bytes as sent, and what base64 would make them."""
+    recording, reference = build_recording(minutes)
+    rows: dict[str, str] = {"recording": f"{minutes:g} min, {len(reference.split())} words"}
+    REMOTE_WORK.mkdir(parents=True, exist_ok=True)
+    with real_server(1, server_config(WORK)) as url:
+        for setting in settings:
+            keys = {"base_url": url, "timeout_seconds": 3600, "max_chunk_seconds": 600}
+            keys["concurrency"] = concurrency
+            with opus_setting(setting):
+                label = f"opus-{minutes:g}-{setting.replace(',', '-')}"
+                run = drop_to_transcript(label, recording, "openai", keys, 7200)
+            per_hour = run["bytes"] / run["duration"] * 3600
+            rows[setting] = (
+                f"WER {wer(reference, run['text']):.4f}; {run['chunks']} upload(s); "
+                f"{per_hour / 1e6:.2f} MB/h ({per_hour * 4 / 3 / 1e6:.2f} in base64); "
+                f"{run['seconds']:.0f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
+                + coverage_note(run["recovered"])
+            )
+    return rows
+
+
 def part_words_here(minutes: float, chunk_seconds: float) -> dict[str, str]:
     """Part 2 without the server, when two loaded cores cannot run it: the same engine
     (faster-whisper, tiny.en) on the WAV whole and on the defaults' chunks, in order."""
@@ -429,7 +491,7 @@ def heard(model: Any, audio: Any, reference: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process; 5
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process; 5, 6
     parser.add_argument("--minutes", type=float, default=42.0)
     parser.add_argument("--words-minutes", type=float, default=4.0)
     parser.add_argument("--words-chunk", type=float, default=60.0)
@@ -441,6 +503,7 @@ def main() -> None:
     parser.add_argument(
         "--words-sides", type=int, nargs="*", help="part 2: which of word_sides (0-3; all)"
     )
+    parser.add_argument("--words-opus", nargs="*", default=["16000,1,60,voip"], help="part 6")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -458,6 +521,9 @@ def main() -> None:
     if 5 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
         report(f"{title}: 5. settings, words", part_settings_words(*chunking, args.settings))
+    if 6 in args.part and not args.smoke and FWS.exists():
+        chunking6 = (args.words_minutes, args.words_concurrency, args.words_opus)
+        report(f"{title}: 6. settings in the daemon", part_daemon_settings(*chunking6))
     if 4 in args.part and not args.smoke:
         report(
             f"{title}: 4. words, in-process", part_words_here(args.words_minutes, args.words_chunk)
