@@ -67,9 +67,10 @@ CODECS: dict[str, tuple[str, str, str, int | None]] = {
     "mp3": ("libmp3lame", "mp3", ".mp3", 24_000),
     "flac": ("flac", "flac", ".flac", None),
 }
-#: Encoder options, chosen by measurement (bench/README.md, issue 26): Opus at 16 kbit/s
-#: gives the words of 24 kbit/s; complexity 1 encodes over 3x faster than the default 10 at
-#: the same words and size; 60 ms frames and the speech mode save per-frame overhead.
+#: Encoder options, chosen by measurement (bench/README.md, issue 26): complexity 1 encodes
+#: over 3x faster than the default 10 at the same size; 60 ms frames and the speech mode save
+#: per-frame overhead. 16 kbit/s keeps an hour within 10 MB in base64; 20-24 kbit/s hear
+#: more words with tiny.en (parts 5 and 6) at up to 12 MB an hour: not changed yet.
 CODEC_OPTIONS: dict[str, dict[str, str]] = {
     "opus": {"compression_level": "1", "frame_duration": "60", "application": "voip"},
 }
