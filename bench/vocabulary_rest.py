@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import difflib
 import math
 import random
 import re
@@ -326,6 +327,8 @@ class Decoder:
     def __init__(self) -> None:
         self.engine = Engine()
         self.done: dict[tuple[int, tuple[str, bool, bool]], list[Any]] = {}
+        #: Every change the post-pass made, over the ways that use it (not gated).
+        self.changed: list[str] = []
 
     def segments(self, key: int, audio: Any, way: Way) -> list[Any]:
         from dropscribe.backends.local.protocol import Job
@@ -356,8 +359,22 @@ class Decoder:
                 return "".join(s["text"] for s in plain)
         segments = self.segments(key, audio, way)
         if way.respelled:
+            before = "".join(s["text"] for s in segments)
             segments = respell(segments, terms)
+            if not way.gated:
+                self.changed += changes(before, "".join(s["text"] for s in segments))
         return "".join(s["text"] for s in segments)
+
+
+def changes(before: str, after: str) -> list[str]:
+    """What the post-pass wrote differently ("next cloud -> Nextcloud"), to read which
+    words it touched."""
+    old, new = before.split(), after.split()
+    found = []
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(a=old, b=new).get_opcodes():
+        if tag != "equal":
+            found.append(f"{' '.join(old[i1:i2])} -> {' '.join(new[j1:j2])}")
+    return found
 
 
 def sign_test(worse: int, better: int) -> float:
@@ -464,6 +481,7 @@ def main() -> None:
             found = results[way.label, digits]
             label = f"{SCORINGS[digits]}: {way.label}"
             rows[label] = f"{terms_row(found, kinds)}; {rest_row(found, baseline, kinds)}"
+    rows["the post-pass's changes"] = "; ".join(decoder.changed) or "none"
     report("Vocabulary: the rest, utterance by utterance", rows)
 
 
