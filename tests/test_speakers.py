@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from dropscribe.config import Settings
-from dropscribe.speakers.clustering import assign_speakers, cut_tree, merge_tree
+from dropscribe.speakers.clustering import assign_speakers, cut_tree, fold_again, merge_tree
 from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels
@@ -26,6 +26,7 @@ from dropscribe.speakers.runner import (
     add_speakers,
     run_diarization,
 )
+from dropscribe.speakers.vectors import recording_space
 from dropscribe.speakers.weights import INSTALL_HINT, WeightsError, load_weights
 from dropscribe.transcript import Transcription, make_segment, make_word
 
@@ -38,6 +39,14 @@ OTHER_SENTENCES = [
     "Good morning, which day would suit you for the appointment?",
     "I can offer you Thursday afternoon or Friday morning.",
     "Fine, I have written it down for you.",
+]
+TRAIN_SENTENCES = [
+    "Could you tell me when the next train leaves for the city?",
+    "The next one leaves at half past ten from platform four.",
+    "Is there a later connection in the evening as well?",
+    "Yes, there is one every hour until midnight.",
+    "Then I will take the one at seven, thank you.",
+    "You are welcome, have a pleasant journey.",
 ]
 
 
@@ -223,6 +232,120 @@ def test_the_tree_cut_separates_two_groups_of_vectors() -> None:
     weights = np.ones(15)
     assert assign_speakers(vectors, weights, CountLimits()).max() == 1
     assert assign_speakers(vectors, weights, CountLimits(maximum=1)).max() == 0
+
+
+def test_the_recordings_own_space_removes_what_every_window_shares() -> None:
+    # Two voices on one line: most of each vector is the line and what the voices share.
+    axes = np.eye(2, 256, dtype=np.float32)
+    truth = np.array([0, 1] * 10)
+    sides = np.where(truth == 0, 1.0, -1.0)[:, None]
+    noise = 0.02 * np.random.default_rng(2).standard_normal((20, 256))
+    vectors = (axes[0] + 0.3 * sides * axes[1] + noise).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert float(vectors[0] @ vectors[1]) > 0.75  # alike as they come
+    space = recording_space(vectors, vectors, 2)
+    assert space.shape == (20, 2)
+    assert np.allclose(np.linalg.norm(space, axis=1), 1, atol=1e-5)
+    first, second = (space[truth == n].mean(axis=0) for n in (0, 1))
+    assert float(first @ second) < -0.8  # the two voices now point apart
+
+
+def test_alike_voices_are_told_apart_in_the_recordings_own_space() -> None:
+    # Each window: the shared part, a weak direction of its speaker, noise in every
+    # dimension. The average-linkage cut of the raw vectors got 0.68 of these windows
+    # right at worst (seeds 1 and 5); in the recording's centred, reduced space each
+    # seed's two voices separate.
+    axes = np.eye(2, 256, dtype=np.float32)
+    lengths = (8, 6, 7, 5, 8, 6)
+    truth = np.concatenate([[turn % 2] * length for turn, length in enumerate(lengths)])
+    sides = np.where(truth == 0, 1.0, -1.0)[:, None]
+    for seed in range(10):
+        noise = 0.06 * np.random.default_rng(seed).standard_normal((len(truth), 256))
+        vectors = axes[0] + 0.2 * sides * axes[1] + noise
+        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        labels = assign_speakers(vectors, np.ones(len(truth)), CountLimits(speakers=2))
+        right = float(np.mean(labels == truth))
+        assert max(right, 1 - right) >= 0.95, seed
+
+
+def test_three_alike_voices_are_told_apart_with_the_count_given() -> None:
+    # A meeting of three: the recording's space keeps count + 2 directions, so the two
+    # that separate three voices are among them.
+    axes = np.eye(4, 256, dtype=np.float32)
+    offsets = np.array([[0.2, 0, 0], [-0.1, 0.17, 0], [-0.1, -0.17, 0]])
+    for seed in range(5):
+        rng = np.random.default_rng(seed)
+        lengths = rng.integers(4, 9, 12)
+        truth = np.concatenate([[turn % 3] * int(n) for turn, n in enumerate(lengths)])
+        noise = 0.05 * rng.standard_normal((len(truth), 256))
+        vectors = axes[0] + offsets[truth] @ axes[1:] + noise
+        vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+        labels = assign_speakers(vectors, np.ones(len(truth)), CountLimits(speakers=3))
+        # Numbered by first appearance, as the turns are: 0, 1, 2.
+        assert np.mean(labels == truth) >= 0.95, seed
+
+
+def test_a_counted_third_group_that_is_one_voice_again_is_folded() -> None:
+    # Counted three, but the third group is more of the first voice (one turn in a room,
+    # say): its centre is as alike to the first's as one voice's halves, so it is
+    # folded and the two voices' groups made again.
+    rng = np.random.default_rng(4)
+    axes = np.eye(2, 256, dtype=np.float32)
+    truth = np.array([0] * 12 + [1] * 12 + [0] * 8)
+    sides = np.where(truth == 0, 1.0, -1.0)[:, None]
+    vectors = axes[0] + 0.4 * sides * axes[1] + 0.03 * rng.standard_normal((32, 256))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    counted = np.array([0] * 12 + [1] * 12 + [2] * 8)
+    everything = np.arange(32, dtype=np.int64)
+    labels = fold_again(vectors, everything, np.ones(32), counted, floor=2)
+    assert labels.tolist() == truth.tolist()
+    # Never below the floor: two groups stay two, however alike.
+    assert fold_again(vectors, everything, np.ones(32), truth, floor=2).tolist() == truth.tolist()
+
+
+def telephone(audio: np.ndarray[Any, np.dtype[np.float32]], folder: Path) -> Path:
+    """Write ``audio`` as heard on a telephone line: mu-law at 8 kHz, 300-3400 Hz."""
+    source, line, heard = folder / "source.wav", folder / "line.wav", folder / "heard.wav"
+    write_wav(source, audio)
+    narrow = ["-e", "mu-law", "-r", "8000", str(line), "sinc", "300-3400"]
+    subprocess.run(["sox", "-V1", "-D", str(source), *narrow], check=True)
+    wide = ["-e", "signed", "-b", "16", str(heard), "rate", str(RATE)]
+    subprocess.run(["sox", "-V1", "-D", str(line), *wide], check=True)
+    return heard
+
+
+def test_two_similar_voices_on_a_telephone_line_are_told_apart_with_the_count_given(
+    encoder: VoiceEncoder, tmp_path: Path
+) -> None:
+    # Two high-pitched espeak-ng voices (en-us+f4, en-gb-x-rp+f2) in quick turns, some
+    # overlapping, on one telephone line: alike to the encoder, told apart when the count
+    # is given. 62 of 68 windows right (the raw-vector clustering before: 61); the
+    # windows lost straddle a turn change.
+    voices = [["-v", "en-us+f4", "-p", "80"], ["-v", "en-gb-x-rp+f2", "-p", "90"]]
+    pieces = []
+    for turn, text in enumerate(OTHER_SENTENCES + TRAIN_SENTENCES):
+        raw, wav = tmp_path / "raw.wav", tmp_path / "turn.wav"
+        subprocess.run(["espeak-ng", *voices[turn % 2], "-w", str(raw), text], check=True)
+        subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)])
+        spoken = decode(wav)
+        loud = np.flatnonzero(np.abs(spoken) > 1e-3)
+        pieces.append(spoken[loud[0] : loud[-1]] / float(np.abs(spoken).max()) * 0.5)
+    starts = [0]
+    for gap, piece in zip([0.3, -0.3, 0.5, 0.2, -0.4, 0.4, 0.3, -0.2], pieces, strict=False):
+        starts.append(starts[-1] + len(piece) + int(gap * RATE))
+    mix = np.zeros(starts[-1] + len(pieces[-1]), np.float32)
+    for start, piece in zip(starts, pieces, strict=True):
+        mix[start : start + len(piece)] += piece
+    spans = [(s / RATE, (s + len(p)) / RATE) for s, p in zip(starts, pieces, strict=True)]
+    result = diarize(decode(telephone(mix, tmp_path)), encoder, CountLimits(speakers=2))
+    scored = right = 0
+    for window, speaker in zip(result.windows, result.speakers.tolist(), strict=True):
+        middle = (window.start + window.end) / 2
+        voices_there = {turn % 2 for turn, (s, e) in enumerate(spans) if s <= middle < e}
+        if len(voices_there) == 1:  # windows in overlap are not scored
+            scored, right = scored + 1, right + (voices_there.pop() == speaker)
+    assert scored > 60
+    assert max(right, scored - right) / scored >= 0.85, f"{right}/{scored}"
 
 
 def test_settings_accept_speaker_keys_and_refuse_inverted_bounds() -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dropscribe.speakers.clustering import refine, speaker_centres
+from dropscribe.speakers.clustering import assign_speakers
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.features import mel_frames
 from dropscribe.speakers.request import CountLimits
@@ -79,8 +79,8 @@ def diarize(audio: Floats, encoder: VoiceEncoder, limits: CountLimits) -> Speake
     if not windows:
         return SpeakerWindows([], np.zeros(0, np.int64), vectors)
     weights = np.array([windows[i].frames for i in clustered], dtype=np.float64)
-    found = speaker_centres(vectors[clustered], weights, limits)
-    return SpeakerWindows(windows, refine(vectors, found), vectors)
+    speakers = assign_speakers(vectors, weights, limits, clustered=clustered)
+    return SpeakerWindows(windows, speakers, vectors)
 
 
 def _chunks(items: list[int], size: int) -> list[list[int]]:

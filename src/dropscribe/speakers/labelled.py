@@ -23,7 +23,7 @@ from dropscribe.speakers.channels import (
 from dropscribe.speakers.diarize import SpeakerWindows, diarize, embed_windows
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels, word_speakers
-from dropscribe.speakers.naming import Match, assign_names
+from dropscribe.speakers.naming import Match
 from dropscribe.speakers.vectors import Floats, centres
 from dropscribe.speakers.weights import default_weights_path, load_weights
 from dropscribe.speakers.windows import LABEL_STEP_FRAMES
@@ -45,6 +45,7 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
     audio = decode_file(request.audio_path, request.max_duration).samples
     powers = channel_powers(request.audio_path, request.max_duration)
     details: dict[str, dict[str, Any]] = {}
+    windows: tuple[Floats, Any] | None = None  # a stereo call's speakers have none
     if powers is not None and is_split_call(powers):
         numbers = word_channels(request.spans, powers)
         labels: list[str | None] = [f"SPEAKER_{n + 1}" for n in numbers]
@@ -56,11 +57,12 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
         labels = speaker_labels(found)
         numbers = [-1 if n is None else n for n in found]
         voices, seconds = result.centres(), _seconds(result)
+        windows = (result.vectors, result.speakers)
     note = None
     if request.limits.voices:
         try:
             labels = _named(
-                labels, numbers, voices, seconds, request, encoder, weights_path, details
+                labels, numbers, (voices, seconds, windows), request, encoder, weights_path, details
             )
         except Exception as exc:  # an unreadable voices folder costs the names, not the labels
             note = f"{NOT_NAMED}: {exc}"
@@ -75,25 +77,23 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
 def _named(
     labels: list[str | None],
     numbers: list[int],
-    voices: Floats,
-    seconds: list[float],
+    speakers: tuple[Floats, list[float], tuple[Floats, Any] | None],
     request: DiarizeRequest,
     encoder: VoiceEncoder,
     weights_path: Path,
     details: dict[str, dict[str, Any]],
 ) -> list[str | None]:
     """Return ``labels`` with enrolled names in place of the matching speakers' labels,
-    and fill ``details`` (enrolled, score) for every label."""
+    and fill ``details`` (enrolled, score) for every label. ``speakers``: their centres,
+    seconds and, when diarized, their windows' vectors and speaker numbers."""
     from dropscribe.audio.decode import decode_file
-    from dropscribe.speakers.enrolment import enrolled_people, person_scores
+    from dropscribe.speakers.enrolment import enrolled_people, name_speakers
 
     def decode(path: Path) -> Floats:
         return decode_file(path, request.max_duration).samples
 
     people = enrolled_people(Path(request.limits.voices), encoder, weights_path, decode)
-    matches = assign_names(
-        person_scores(voices, people), [person.name for person in people], seconds
-    )
+    matches = name_speakers(speakers[0], speakers[1], people, speakers[2])
     renamed: dict[str, str] = {}
     for label, number in zip(labels, numbers, strict=True):
         if label is None or label in renamed or not 0 <= number < len(matches):

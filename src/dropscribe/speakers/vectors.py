@@ -29,3 +29,17 @@ def nearest(vectors: Floats, centres: Floats) -> Ints:
     """Return the index of the most similar centre of each vector."""
     found: Ints = np.argmax(vectors @ centres.T, axis=1).astype(np.int64)
     return found
+
+
+def recording_space(vectors: Floats, fit: Floats, dimensions: int) -> Floats:
+    """Return ``vectors`` less the mean of ``fit`` (the recording's windows), projected
+    onto the ``dimensions`` directions along which ``fit`` varies most, at unit length.
+
+    The mean is what every window of the recording shares: the channel, the room,
+    and what its voices have in common. The leading directions are where the
+    voices differ; the rest is mostly what is said and noise.
+    """
+    mean = fit.mean(axis=0)
+    _, spread, directions = np.linalg.svd(fit - mean, full_matrices=False)
+    kept = directions[: max(1, min(dimensions, len(spread)))]
+    return unit((vectors - mean) @ kept.T)

@@ -1,9 +1,10 @@
 """The voices folder: one sub-folder per person, holding recordings of that voice.
 
-``voices/Alice/*.wav`` enrolls Alice: each recording (a *sample*) becomes one
-voice vector, the mean of its speech windows' vectors; a person is matched by
-their best sample, so a voice recorded on a phone and at a desk can both be
-enrolled. Vectors are cached in the folder (``.dropscribe-voices.json``) with
+``voices/Alice/*.wav`` enrolls Alice: each recording (a *sample*) becomes
+three voice vectors, the mean of its speech windows' vectors as recorded, on
+a telephone line and in a room (speakers/enrolment.py says why); a person is
+matched by their best vector, so a voice recorded on a phone and at a desk
+can both be enrolled. Vectors are cached in the folder (``.dropscribe-voices.json``) with
 the encoder's version and each file's size and modification time; a sample
 is embedded again when it changes or the encoder does, and the folder is
 read on every diarization, so a new person or sample counts from the next
@@ -26,19 +27,23 @@ from dropscribe.speakers.vectors import Floats
 
 CACHE_NAME = ".dropscribe-voices.json"
 #: Changes when the features, the windows or the averaging of a sample change.
-SAMPLE_RECIPE = "mean-of-1.6s-windows-every-0.75s/1"
+SAMPLE_RECIPE = "mean-of-1.6s-windows-every-0.75s+phone+room/2"
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff"}
 )
+VECTOR_SIZE = 256
+#: A sample without speech: no vectors.
+NO_VECTORS = np.zeros((0, VECTOR_SIZE), np.float32)
 
 
 @dataclass(frozen=True)
 class Sample:
-    """One recording of a person: its speech seconds and voice vector (None: no speech)."""
+    """One recording of a person: its speech seconds and voice vectors, one row for each
+    way it is heard (no rows: no speech)."""
 
     path: Path
     seconds: float
-    vector: Floats | None
+    vectors: Floats
 
 
 @dataclass(frozen=True)
@@ -48,8 +53,8 @@ class Person:
 
     @property
     def vectors(self) -> Floats:
-        usable = [sample.vector for sample in self.samples if sample.vector is not None]
-        return np.stack(usable) if usable else np.zeros((0, 256), np.float32)
+        usable = [sample.vectors for sample in self.samples if len(sample.vectors)]
+        return np.concatenate(usable) if usable else NO_VECTORS
 
     @property
     def seconds(self) -> float:
@@ -100,17 +105,17 @@ class VoiceCache:
             stat.st_mtime_ns,
         ):
             return None
-        vector = entry.get("vector")
-        array = None if vector is None else np.array(vector, dtype=np.float32)
+        rows = entry.get("vectors") or []
+        array = np.array(rows, dtype=np.float32).reshape(len(rows), VECTOR_SIZE)
         return Sample(Path(key), float(entry.get("seconds", 0.0)), array)
 
     def put(self, key: str, stat: os.stat_result, sample: Sample) -> None:
-        vector = None if sample.vector is None else [round(float(x), 6) for x in sample.vector]
+        vectors = [[round(float(x), 6) for x in row] for row in sample.vectors]
         self.entries[key] = {
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
             "seconds": round(sample.seconds, 2),
-            "vector": vector,
+            "vectors": vectors,
         }
         self.changed = True
 

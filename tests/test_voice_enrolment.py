@@ -1,0 +1,108 @@
+"""Enrolment hears each sample three ways; the cache keeps every way; the line is marked down;
+a group half made of a stranger gets no name.
+
+Pure functions on synthetic signals: the real encoder on real voices is in
+bench.diarize's names part (bench/README.md, issue 22), the encoder on
+espeak-ng voices in test_speaker_names.py.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dropscribe.speakers.enrolment import (
+    HEARD_ALLOWANCE,
+    RATE,
+    in_a_room,
+    name_speakers,
+    person_scores,
+    phone_line,
+    window_support,
+)
+from dropscribe.speakers.naming import WINDOW_SUPPORT, assign_names
+from dropscribe.speakers.vectors import unit
+from dropscribe.speakers.voices import NO_VECTORS, Person, Sample, VoiceCache
+
+
+def tone(frequency: float, seconds: float = 1.0) -> np.ndarray:
+    times = np.arange(int(seconds * RATE)) / RATE
+    return (0.2 * np.sin(2 * np.pi * frequency * times)).astype(np.float32)
+
+
+def power_at(audio: np.ndarray, frequency: float) -> float:
+    spectrum = np.abs(np.fft.rfft(audio)) ** 2
+    frequencies = np.fft.rfftfreq(len(audio), 1 / RATE)
+    return float(spectrum[np.abs(frequencies - frequency) < 20].sum())
+
+
+def test_the_telephone_line_keeps_300_to_3400_hz_only() -> None:
+    mix = tone(100) + tone(1000) + tone(6000)
+    heard = phone_line(mix)
+    assert heard.dtype == np.float32 and len(heard) == len(mix)
+    kept = power_at(heard, 1000)
+    assert kept > 0.9 * power_at(mix, 1000)
+    assert power_at(heard, 100) < 1e-3 * kept and power_at(heard, 6000) < 1e-3 * kept
+
+
+def test_the_room_adds_a_tail_at_the_same_level_and_the_same_every_time() -> None:
+    impulse = np.zeros(RATE, np.float32)
+    impulse[100] = 0.5
+    heard = in_a_room(impulse)
+    direct, tail = heard[100] ** 2, float(np.sum(heard[100 + int(0.01 * RATE) :] ** 2))
+    assert 0.01 * direct < tail < direct  # a direct path louder than the reverberation
+    speech = tone(440) * np.linspace(0, 1, RATE, dtype=np.float32)
+    again = in_a_room(speech)
+    assert np.array_equal(again, in_a_room(speech))
+    assert np.sqrt(np.mean(again**2)) == pytest.approx(np.sqrt(np.mean(speech**2)), rel=1e-3)
+
+
+def test_a_match_on_the_telephone_lines_vector_is_marked_down() -> None:
+    rows = unit(np.random.default_rng(1).standard_normal((3, 256)))
+    person = Person("Ann", [Sample(Path("a.wav"), 5.0, rows)])
+    for way in range(3):
+        score = person_scores(rows[way : way + 1], [person])[0, 0]
+        assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[way], abs=1e-5)
+    assert HEARD_ALLOWANCE[1] > 0 == HEARD_ALLOWANCE[0] > HEARD_ALLOWANCE[2]
+    nobody = Person("Bo", [Sample(Path("b.wav"), 0.0, NO_VECTORS)])
+    assert person_scores(rows[:1], [nobody])[0, 0] == -1.0
+
+
+def test_the_cache_keeps_every_way_a_sample_was_heard(tmp_path: Path) -> None:
+    sample = tmp_path / "a.wav"
+    sample.write_bytes(b"RIFF")
+    rows = unit(np.random.default_rng(2).standard_normal((3, 256)))
+    cache = VoiceCache(tmp_path, "v1")
+    cache.put("a.wav", os.stat(sample), Sample(sample, 4.2, rows))
+    cache.put("silent.wav", os.stat(sample), Sample(sample, 0.0, NO_VECTORS))
+    cache.save()
+    again = VoiceCache(tmp_path, "v1")
+    got = again.get("a.wav", os.stat(sample))
+    assert got is not None and got.seconds == pytest.approx(4.2)
+    assert np.allclose(got.vectors, rows, atol=1e-5)
+    silent = again.get("silent.wav", os.stat(sample))
+    assert silent is not None and silent.vectors.shape == (0, 256)
+
+
+def test_a_group_half_made_of_a_stranger_is_not_named() -> None:
+    rows = unit(np.random.default_rng(3).standard_normal((4, 256)))
+    ann, stranger = rows[0], rows[1]
+    person = Person("Ann", [Sample(Path("a.wav"), 5.0, np.stack([ann, ann, ann]))])
+    pure = np.stack([ann] * 6 + [stranger] * 6)
+    speakers = np.array([0] * 6 + [1] * 6, dtype=np.int64)
+    assert [m.name for m in name_speakers(unit(pure[[0, 6]]), [3.0, 3.0], [person])] == [
+        "Ann",
+        None,
+    ]
+    windows = (pure, speakers)
+    kept = name_speakers(unit(pure[[0, 6]]), [3.0, 3.0], [person], windows)
+    assert kept[0].name == "Ann"
+    mixed = np.array([0, 1] * 6, dtype=np.int64)  # each group half Ann, half the stranger
+    support = window_support(pure, mixed, 2, [person])
+    assert support[0, 0] < WINDOW_SUPPORT
+    scores = np.array([[0.95], [0.2]], np.float32)
+    assert assign_names(scores, ["Ann"], [3.0, 3.0], support=support)[0].name is None
+    assert assign_names(scores, ["Ann"], [3.0, 3.0])[0].name == "Ann"
