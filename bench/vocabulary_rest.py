@@ -7,7 +7,7 @@ decodes a file alone, once per way of giving the words:
 - **terms**: sentences espeak-ng says with names and jargon tiny.en gets
   wrong; the six terms of ``bench.vocabulary`` (the ones the formats were
   first tried on) and six more, held out, that nothing here was tuned on;
-- **real**: every English recording of ../shared/audio, each at its own
+- **real**: every English real recording, each at its own
   speed and slowed and sped up by 10 % (sox ``tempo``: the same voice,
   other sounds for the decoder);
 - **plain**: term-free sentences of the synthetic reading
