@@ -106,3 +106,27 @@ def test_a_group_half_made_of_a_stranger_is_not_named() -> None:
     scores = np.array([[0.95], [0.2]], np.float32)
     assert assign_names(scores, ["Ann"], [3.0, 3.0], support=support)[0].name is None
     assert assign_names(scores, ["Ann"], [3.0, 3.0])[0].name == "Ann"
+
+
+def test_each_samples_allowance_follows_its_own_rows() -> None:
+    # A sample with one row (a cache written by hand) before one heard three ways: the
+    # second sample's room vector still gets the room's allowance.
+    rows = unit(np.random.default_rng(4).standard_normal((4, 256)))
+    samples = [Sample(Path("a.wav"), 5.0, rows[:1]), Sample(Path("b.wav"), 5.0, rows[1:])]
+    person = Person("Ann", samples)
+    score = person_scores(rows[3:4], [person])[0, 0]
+    assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[2], abs=1e-5)
+    support = window_support(rows[3:4], np.zeros(1, np.int64), 1, [person])
+    assert support[0, 0] == pytest.approx(score, abs=1e-6)
+
+
+def test_a_damaged_cache_entry_is_embedded_again(tmp_path: Path) -> None:
+    sample = tmp_path / "a.wav"
+    sample.write_bytes(b"RIFF")
+    cache = VoiceCache(tmp_path, "v1")
+    cache.put("a.wav", os.stat(sample), Sample(sample, 4.2, NO_VECTORS))
+    cache.entries["a.wav"]["vectors"] = [[0.1, 0.2]]  # not 256 numbers
+    cache.put("b.wav", os.stat(sample), Sample(sample, 4.2, NO_VECTORS))
+    cache.entries["b.wav"]["vectors"] = [["x"] * 256]
+    assert cache.get("a.wav", os.stat(sample)) is None
+    assert cache.get("b.wav", os.stat(sample)) is None

@@ -144,15 +144,25 @@ def _embed(path: Path, encoder: VoiceEncoder, decode: Decoder) -> Sample:
     return Sample(path, seconds, vectors)
 
 
+def best_similarity(rows: Floats, person: Person) -> Floats:
+    """Return each of ``rows``' similarity to ``person``'s most alike vector, less the
+    allowance of the way that vector was heard (``person`` has vectors)."""
+    # Built sample by sample, so that a sample with other than three rows (a cache
+    # written by hand) cannot shift every later sample's allowance.
+    allowance = np.concatenate(
+        [np.resize(HEARD_ALLOWANCE, len(sample.vectors)) for sample in person.samples]
+    )
+    best: Floats = (rows @ person.vectors.T - allowance).max(axis=1)
+    return best
+
+
 def person_scores(centres: Floats, people: list[Person]) -> Floats:
     """Return the (speakers, people) similarities: each person's best vector, less the
     allowance of the way it was heard."""
     scores = np.full((len(centres), len(people)), -1.0, np.float32)
     for column, person in enumerate(people):
-        vectors = person.vectors
-        if len(vectors):
-            allowance = np.resize(HEARD_ALLOWANCE, len(vectors))
-            scores[:, column] = (centres @ vectors.T - allowance).max(axis=1)
+        if len(person.vectors):
+            scores[:, column] = best_similarity(centres, person)
     return scores
 
 
@@ -161,10 +171,9 @@ def window_support(vectors: Floats, speakers: Ints, count: int, people: list[Per
     speaker numbers ``speakers``), of a window's similarity to the person's best vector."""
     support = np.full((count, len(people)), -1.0, np.float32)
     for column, person in enumerate(people):
-        rows = person.vectors
-        if not len(rows) or not len(vectors):
+        if not len(person.vectors) or not len(vectors):
             continue
-        best = (vectors @ rows.T - np.resize(HEARD_ALLOWANCE, len(rows))).max(axis=1)
+        best = best_similarity(vectors, person)
         for speaker in range(count):
             mine = best[speakers == speaker]
             if len(mine):
