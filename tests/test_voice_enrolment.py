@@ -9,7 +9,9 @@ espeak-ng voices in test_speaker_names.py.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pytest
@@ -26,6 +28,9 @@ from dropscribe.speakers.enrolment import (
 from dropscribe.speakers.naming import WINDOW_SUPPORT, assign_names
 from dropscribe.speakers.vectors import unit
 from dropscribe.speakers.voices import NO_VECTORS, Person, Sample, VoiceCache
+
+if TYPE_CHECKING:
+    from dropscribe.speakers.encoder import VoiceEncoder
 
 
 def tone(frequency: float, seconds: float = 1.0) -> np.ndarray:
@@ -130,3 +135,35 @@ def test_a_damaged_cache_entry_is_embedded_again(tmp_path: Path) -> None:
     cache.entries["b.wav"]["vectors"] = [["x"] * 256]
     assert cache.get("a.wav", os.stat(sample)) is None
     assert cache.get("b.wav", os.stat(sample)) is None
+
+
+def test_a_long_sample_is_heard_on_the_line_and_in_the_room_a_minute_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The channels' FFTs over a whole hour-long sample (``voices add`` of a meeting)
+    # took gigabytes; a minute at a time they take tens of megabytes.
+    from dropscribe.speakers import enrolment
+
+    lengths: dict[str, list[int]] = {"phone": [], "room": []}
+    heard: list[int] = []
+
+    def recorded(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+        def channel(audio: np.ndarray) -> np.ndarray:
+            lengths[kind].append(len(audio))
+            return audio
+
+        return channel
+
+    def vector(audio: np.ndarray, encoder: object) -> tuple[float, np.ndarray]:
+        heard.append(len(audio))
+        return len(audio) / RATE, unit(np.ones((1, 256)))[0]
+
+    monkeypatch.setattr(enrolment, "phone_line", recorded("phone"))
+    monkeypatch.setattr(enrolment, "in_a_room", recorded("room"))
+    monkeypatch.setattr(enrolment, "sample_vector", vector)
+    minute = enrolment.CHANNEL_BLOCK_SECONDS * RATE
+    nobody = cast("VoiceEncoder", object())  # sample_vector, the encoder's one user, is faked
+    seconds, rows = enrolment.sample_vectors(np.zeros(2 * minute + 5, np.float32), nobody)
+    assert rows.shape == (3, 256) and seconds == pytest.approx((2 * minute + 5) / RATE)
+    assert lengths["phone"] == lengths["room"] == [minute, minute, 5]
+    assert heard == [2 * minute + 5] * 3  # each way's vector is still the whole sample's
