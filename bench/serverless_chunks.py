@@ -1,6 +1,6 @@
 """Issue 26: a long recording on a serverless engine, from the drop to the transcript.
 
-1. A recording of real speech (the English clips of ../shared/audio in a seeded
+1. A recording of real speech (the English clips of the real recordings in a seeded
    random order, with pauses of 0.7-3 s, to ``--minutes``), 16 kHz mono WAV,
    dropped into ``dropscribe run`` on the octoai backend. The server is a
    serverless endpoint simulated on 127.0.0.1 (bench/serverless_server.py: 4
@@ -15,7 +15,9 @@
    ``--words-chunk`` and ``--words-concurrency`` chosen so that the plan cuts it
    (4 minutes at 60 s and 2: chunks of 20-40 s; 15 minutes at 600 s and 1:
    400, 300 and 200 s, the lengths of the plan for 42 minutes at concurrency
-   4): WER of each.
+   4), and the same chunks without the coverage pass (``recover_speech = false``;
+   ``--words-sides`` picks some): WER of each, the bytes sent per hour of audio,
+   and what the coverage pass sent again.
 3. The encoder setting: Opus bit rates and complexities, the encoder's speed
    (CPU time) and bytes on 10 minutes of the recording, and the WER of the
    clips joined once through faster-whisper with the same tiny.en.
@@ -122,7 +124,16 @@ def drop_to_transcript(
     submitted = [at(e) - dropped for e in events if e.get("event") == "chunk_submitted"]
     spans = [str(e["span"]) for e in events if e.get("event") == "chunk_submitted"]
     document = json.loads(next((work / "outbox").glob("*.json")).read_text())
+    recovered: dict[str, Any] = next(
+        (e for e in events if e.get("event") == "speech_recovered"), {}
+    )
+    upload = document.get("engine", {}).get("upload") or {}
     return {
+        "recovered": recovered,
+        # Every upload's audio: the plan's chunks (or the file as it is) and the coverage
+        # pass's.
+        "bytes": int(upload.get("bytes", recording.stat().st_size))
+        + int(recovered.get("bytes", 0)),
         "seconds": took,
         "first_sent": min(submitted) if submitted else None,
         "chunks": len(submitted) or 1,
@@ -203,7 +214,8 @@ def server_config(work: Path, fallback: bool = False) -> Path:
 
 
 def word_sides(chunk_seconds: float, concurrency: int) -> dict[str, dict[str, Any]]:
-    """The uploads compared: the WAV whole, the Opus whole, and the defaults' chunks."""
+    """The uploads compared: the WAV whole, the Opus whole, the defaults' chunks, and
+    those without the coverage pass."""
     whole = {"max_upload_bytes": 2**31, "max_chunk_seconds": 36_000, "concurrency": 1}
     return {
         "the WAV whole (`original`)": {"upload_format": "original", **whole},
@@ -212,11 +224,20 @@ def word_sides(chunk_seconds: float, concurrency: int) -> dict[str, dict[str, An
             "max_chunk_seconds": chunk_seconds,
             "concurrency": concurrency,
         },
+        "the same without the coverage pass (`recover_speech = false`)": {
+            "max_chunk_seconds": chunk_seconds,
+            "concurrency": concurrency,
+            "recover_speech": False,
+        },
     }
 
 
 def part_words(
-    minutes: float, chunk_seconds: float, concurrency: int, fallback: bool = False
+    minutes: float,
+    chunk_seconds: float,
+    concurrency: int,
+    fallback: bool = False,
+    sides: list[int] | None = None,
 ) -> dict[str, str]:
     """The original against compact uploads through faster-whisper-server: the words.
 
@@ -232,15 +253,30 @@ def part_words(
         rows["server"] = "faster-whisper's own temperatures (0, falling back up to 1)"
     with real_server(1, server_config(WORK, fallback)) as url:
         for n, (side, extra) in enumerate(word_sides(chunk_seconds, concurrency).items()):
+            if sides is not None and n not in sides:
+                continue
             keys = {"base_url": url, "timeout_seconds": 3600, **extra}
             label = f"words-{minutes:g}-{'fallback-' if fallback else ''}{n}"
             run = drop_to_transcript(label, recording, "openai", keys, 7200)
             spans = f": {', '.join(run['spans'])}" if run["spans"] else ""
             rows[side] = (
                 f"WER {wer(reference, run['text']):.4f}; {run['chunks']} upload(s){spans}; "
+                f"{run['bytes'] / run['duration'] * 3600 / 1e6:.2f} MB/h; "
                 f"{run['seconds']:.0f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
+                + coverage_note(run["recovered"])
             )
     return rows
+
+
+def coverage_note(recovered: dict[str, Any]) -> str:
+    """What the coverage pass did, from its ``speech_recovered`` event (none: nothing)."""
+    if not recovered:
+        return "; coverage pass: nothing sent again"
+    return (
+        f"; coverage pass: stretches {recovered['stretches']} (of them segments with too "
+        f"few words {recovered.get('sparse_segments', [])}), {recovered['recovered_words']} "
+        f"words gained, {recovered['bytes']} bytes, still missing {recovered['still_missing']}"
+    )
 
 
 #: (label, bit rate, libopus options): the old default first, then the candidates.
@@ -402,6 +438,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--settings", type=int, nargs="*", default=[0, 1, 2, 3, 4, 5])
     parser.add_argument("--server-fallback", action="store_true", help="part 2: see server_config")
+    parser.add_argument(
+        "--words-sides", type=int, nargs="*", help="part 2: which of word_sides (0-3; all)"
+    )
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -414,7 +453,7 @@ def main() -> None:
         report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
     if 2 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
-        words = part_words(*chunking, args.server_fallback)
+        words = part_words(*chunking, args.server_fallback, args.words_sides)
         report(f"{title}: 2. words", words)
     if 5 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)

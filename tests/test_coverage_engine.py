@@ -36,7 +36,8 @@ from tests.test_local_engine import request, settle
 PAUSE = np.zeros(int(1.5 * SAMPLE_RATE), dtype=np.float32)
 #: In this order, decoded sequentially, tiny.en skips 24.6-31.4 s and 38.2-41.4 s
 #: (64 words of 94; found among 60 random orders, 10 of which lost words): the
-#: coverage pass brings all 30 back.
+#: coverage pass brings all 30 back. Through the worker (two decodes of one thread)
+#: on another CPU it skipped 27-32 s alone (11 words): the int8 kernels differ.
 CLIPS = ["numbers", "numbers", "weather", "fox", "fox", "numbers", "numbers"]
 FOREIGN = "does not sound like English"
 #: The daemon test's job, numbered apart from other tests' jobs (see its log filter).
@@ -184,7 +185,11 @@ def test_the_daemons_engine_logs_what_the_pass_recovered(
         for entry in logs
         if entry["event"] == "speech_recovered" and entry.get("job") == JOB_ID
     ]
-    assert recovered and int(recovered[0]["recovered_words"]) >= 20, recovered
+    # How much tiny.en skips in this order depends on the CPU's int8 kernels (30 words on
+    # one machine, 11 on another, both of one 5 s stretch or two): the pass must have
+    # found some and left nothing missing; the words' count is checked below, against
+    # the clips' own words, whatever was skipped.
+    assert recovered and int(recovered[0]["recovered_words"]) >= 5, recovered
     assert recovered[0]["still_missing"] == []
     assert outcome.result.warnings == []
     heard = [token for segment in outcome.result.segments for token in words(segment["text"])]

@@ -16,6 +16,13 @@ moves on), and says nothing. Once every chunk's words are in and stitched:
    :func:`~dropscribe.transcript.coverage.splice`); the document tidies segments and
    cues afterwards. Speech still without words is named in ``warnings`` and the log.
 
+A segment without word timings counts as covering its time; one with far too few
+words for the speech heard inside it
+(:func:`~dropscribe.transcript.coverage.sparse_segments`: Whisper stretched it over
+a sentence it skipped) has that speech sent as a coverage chunk too, and the words
+that come back replace the segment's when they are more
+(:func:`~dropscribe.transcript.coverage.replace_sparse`), never beside them.
+
 The stretches are worked out again from the saved results after a restart (the
 same inputs give the same stretches), so a daemon killed while adding them adds
 the rest and keeps the ones it saved. ``recover_speech = false`` turns it off.
@@ -49,6 +56,8 @@ from dropscribe.transcript.coverage import (
     clip_stretched,
     missing_speech,
     missing_warning,
+    replace_sparse,
+    sparse_segments,
     splice,
 )
 
@@ -149,25 +158,46 @@ class SpeechCoverage:
         if not speech:
             return stitched  # nothing heard kept (turned off, or an older plan)
         recovery = Recovery(clip_stretched(stitched.segments, speech))
-        recovery.stretches = missing_speech(recovery.segments, speech)
+        recovery.sparse = sparse_segments(recovery.segments, speech)
+        # Worked out the same after a restart, so the saved coverage chunks keep their
+        # indexes; the sparse segments' last, so a job an older daemon began keeps its.
+        recovery.stretches = missing_speech(recovery.segments, speech) + recovery.sparse
         if not recovery.stretches:  # the words, stretched ones clipped where the speech is
             return dataclasses.replace(stitched, segments=recovery.segments)
         sent = self._send(self._saved(chunks, planned, recovery.stretches))
         if sent != SENT:
             return sent
-        for chunk in self.store.chunks.for_job(self.job.id):
-            if is_coverage(chunk) and chunk.state == ChunkState.DONE:
-                found = Transcription.from_dict(chunk.result or {"segments": []})
-                near = clip_stretched(shifted(found.segments, chunk.start), speech)
-                stretch = (chunk.keep_start, chunk.keep_end)
-                recovery.segments, added = splice(recovery.segments, stretch, near)
-                recovery.recovered_words += added
-                recovery.decoded_seconds += chunk.end - chunk.start
+        self._splice(recovery, speech)
         recovery.missing = missing_speech(recovery.segments, speech)
         return self._finished(stitched, recovery)
 
+    def _splice(self, recovery: Recovery, speech: list[Span]) -> None:
+        """Put the coverage chunks' words into ``recovery.segments``: beside the words
+        there for a stretch without words, in place of a sparse segment's (all the
+        chunks of its stretch together) when they are more."""
+        replacing: dict[Span, list[Segment]] = {span: [] for span in recovery.sparse}
+        for chunk in self.store.chunks.for_job(self.job.id):
+            if not is_coverage(chunk) or chunk.state != ChunkState.DONE:
+                continue
+            found = Transcription.from_dict(chunk.result or {"segments": []})
+            near = clip_stretched(shifted(found.segments, chunk.start), speech)
+            stretch = (chunk.keep_start, chunk.keep_end)
+            recovery.decoded_seconds += chunk.end - chunk.start
+            owner = next((s for s in recovery.sparse if s[0] - 1e-3 <= stretch[0] < s[1]), None)
+            if owner is not None:
+                replacing[owner] += near
+                continue
+            recovery.segments, added = splice(recovery.segments, stretch, near)
+            recovery.recovered_words += added
+        for span, near in replacing.items():
+            recovery.segments, gained = replace_sparse(recovery.segments, span, near)
+            recovery.recovered_words += gained
+
     def _finished(self, stitched: Transcription, recovery: Recovery) -> Transcription:
-        log.info("speech_recovered", job=self.job.id, file=self.job.path, **recovery.log_fields())
+        chunks = self.store.chunks.for_job(self.job.id)
+        sent = sum(chunk.bytes for chunk in chunks if is_coverage(chunk))
+        fields = recovery.log_fields()
+        log.info("speech_recovered", job=self.job.id, file=self.job.path, bytes=sent, **fields)
         warnings = list(stitched.warnings)
         warning = missing_warning(recovery.missing)
         if warning is not None:

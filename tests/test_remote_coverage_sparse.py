@@ -1,0 +1,159 @@
+"""The coverage pass on a server that gives segments without word timings (issue 26).
+
+faster-whisper-server 0.0.3 answers ``verbose_json`` with segments and no words, so
+a segment counts as covering its whole time, and Whisper stretches one over the
+sentence it skipped. The real daemon against a fake OpenAI-compatible server that
+answers that way: a segment with far too few words for the speech heard inside it
+has that speech sent again, and the words that come back take its place.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from dropscribe.transcript import make_segment
+from dropscribe.transcript.coverage import replace_sparse, sparse_segments
+from tests.helpers import DaemonProcess, wait_for
+from tests.remote_setup import COMPACT_ALL, TOKEN, remote_config
+from tests.servers import OpenAIServer, RemoteJob, Reply, loud_stretches, words_over
+from tests.test_daemon import finished
+from tests.test_remote_coverage import coverage_events, joined_recording
+
+
+class WordlessServer(OpenAIServer):
+    """POST /v1/audio/transcriptions answered as the OpenAI API reference describes
+    ``response_format=verbose_json`` (https://platform.openai.com/docs/api-reference/audio/createTranscription:
+    ``task``, ``language``, ``duration``, ``text`` and ``segments`` of ``id``, ``start``,
+    ``end``, ``text``, ``tokens``, ``temperature``, ``avg_logprob``,
+    ``compression_ratio``, ``no_speech_prob``) but without ``words``, whatever
+    ``timestamp_granularities[]`` asks: what faster-whisper-server 0.0.3 sends (its
+    ``api.py`` takes no such field and its ``WhisperSegment`` has no words).
+
+    A word every 0.3 s of loud audio, as the speech-following servers of
+    tests/servers.py; the words ``skips`` leaves out are a sentence skipped, and the
+    segment before them is stretched over them, as Whisper does.
+    """
+
+    style = "segments"
+    follow_speech = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.token = TOKEN
+        self.skipped: dict[str, list[tuple[float, float, str]]] = {}
+
+    def new_job(self, audio: bytes, fields: dict[str, Any]) -> RemoteJob:
+        job = super().new_job(audio, fields)
+        kept = set(job.spoken or [])
+        self.skipped[job.id] = [w for w in words_over(loud_stretches(audio)) if w not in kept]
+        return job
+
+    def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
+        reply = super().handle(method, path, headers, body)
+        if reply.status != 200 or not path.startswith("/v1/audio/"):
+            return reply
+        answer = json.loads(reply.body)
+        skipped = self.skipped[self.submissions[-1].id]
+        segments = answer["segments"]
+        for segment, after in zip(segments, [*segments[1:], None], strict=True):
+            until = after["start"] if after else float("inf")
+            over = [end for start, end, _ in skipped if segment["end"] <= start < until]
+            segment["end"] = max([segment["end"], *over])
+            del segment["words"]
+            segment.update(tokens=[50364], temperature=0.0)
+        answer["duration"] = self.submissions[-1].audio_seconds
+        return Reply.json(200, {"task": "transcribe", **answer})
+
+
+def said_in(segments: list[dict[str, Any]], span: tuple[float, float]) -> int:
+    """How many words the segments whose middle lies in ``span`` say."""
+    return sum(
+        len(s["text"].split())
+        for s in segments
+        if span[0] <= (s["start"] + s["end"]) / 2 <= span[1]
+    )
+
+
+def run_daemon(workdir: Path, server: WordlessServer) -> tuple[dict[str, Any], list[Any]]:
+    outbox = workdir / "outbox"
+    settings = {**COMPACT_ALL, "recover_speech": True, "concurrency": 1}
+    config = remote_config(workdir, "openai", server.url, **settings)
+    with DaemonProcess(config) as daemon:
+        wait_for(lambda: finished(outbox, "joined"), 60, "the transcript")
+        recovered = coverage_events(daemon)
+        assert daemon.stop() == 0
+    return json.loads((outbox / "joined.json").read_text()), recovered
+
+
+def test_a_segment_stretched_over_a_skipped_sentence_gets_its_words_back_once(
+    workdir: Path,
+) -> None:
+    """The fox clip skipped, the weather's segment stretched over it: sent again, and
+    its words replace that segment's (each clip's words there once)."""
+    (workdir / "inbox").mkdir()
+    where = joined_recording(workdir / "inbox" / "joined.wav")
+    fox = where[1]
+    with WordlessServer() as server:
+        server.skips = lambda job, start, end: (
+            job is server.submissions[0] and fox[0] - 0.2 < start < fox[1]
+        )
+        document, recovered = run_daemon(workdir, server)
+    segments = document["response"]["segments"]
+    assert all(not segment["words"] for segment in segments)
+    first, again = server.submissions  # the recording, then the stretched segment's speech
+    assert again.audio_seconds is not None and again.audio_seconds > fox[1] - fox[0]
+    # Every clip has about the words the server hears in it, once: none twice.
+    heard = (first.spoken or []) + server.skipped[first.id]
+    for span in where:
+        expected = sum(1 for start, end, _ in heard if span[0] <= (start + end) / 2 <= span[1])
+        assert expected - 2 <= said_in(segments, span) <= expected + 2, (span, segments)
+    [event] = recovered
+    assert event["sparse_segments"] and event["recovered_words"] > 0
+    assert document["warnings"] == []
+
+
+def test_a_normal_answer_without_word_timings_sends_nothing_again(workdir: Path) -> None:
+    """Segments without words but with the words their speech holds are left alone."""
+    (workdir / "inbox").mkdir()
+    joined_recording(workdir / "inbox" / "joined.wav")
+    with WordlessServer() as server:
+        document, recovered = run_daemon(workdir, server)
+    assert len(server.submissions) == 1
+    assert recovered == []
+    assert all(not segment["words"] for segment in document["response"]["segments"])
+    assert document["transcription"].count(" w") > 20  # its words, the segments' own
+
+
+def wordless(text: str, start: float, end: float) -> Any:
+    return make_segment(text, start, end, [])
+
+
+#: A Whisper answer without word timings: a sentence, then one stretched over the next.
+SENTENCE = wordless(" one two three four five six seven eight nine ten", 0.0, 4.0)
+STRETCHED = wordless(" eleven twelve thirteen fourteen fifteen sixteen seventeen", 5.0, 18.0)
+SPEECH = [(0.2, 3.9), (5.1, 8.0), (8.8, 17.9)]
+
+
+def test_only_a_segment_with_far_too_few_words_for_its_heard_speech_counts() -> None:
+    assert sparse_segments([SENTENCE, STRETCHED], SPEECH) == [(5.1, 17.9)]
+    # 3 words over 1.75 s heard is a slow "1, 2, 3.", not a skipped sentence.
+    numbers = wordless(" 1, 2, 3.", 20.0, 25.0)
+    assert sparse_segments([numbers], [(20.5, 22.25)]) == []
+    timed = make_segment(" seven", 5.0, 18.0, [{"word": " seven", "start": 5.0, "end": 18.0,
+                                                 "score": 0.9, "speaker": None}])  # fmt: skip
+    assert sparse_segments([timed], SPEECH) == []  # timed words: the holes between them count
+
+
+def test_the_words_heard_again_replace_the_sparse_segments_only_when_they_are_more() -> None:
+    heard = [
+        wordless(" eleven twelve thirteen fourteen fifteen sixteen seventeen", 5.1, 8.0),
+        wordless(" eighteen nineteen twenty twenty-one twenty-two twenty-three", 8.8, 13.0),
+        wordless(" twenty-four twenty-five twenty-six twenty-seven", 13.2, 17.9),
+    ]
+    replaced, gained = replace_sparse([SENTENCE, STRETCHED], (5.1, 17.9), heard)
+    assert replaced == [SENTENCE, *heard]  # in its place, not beside it
+    assert gained == 17 - 7
+    fewer = [wordless(" eleven twelve", 5.1, 8.0)]  # the decode skipped as much again
+    assert replace_sparse([SENTENCE, STRETCHED], (5.1, 17.9), fewer) == ([SENTENCE, STRETCHED], 0)
