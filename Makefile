@@ -38,11 +38,14 @@ system-packages:
 
 # The real two-person call of tests/test_names_real_call.py and bench.diarize: the
 # sample of pyannote.audio's wheel (MIT), read from the wheel, never installed. Offline
-# the download fails, says so, and the tests that need it are skipped saying why.
+# the download fails, says so, and the tests that need it are skipped saying why; one
+# retry and a 15 s timeout, since a blocked network would otherwise hold every make
+# test for a minute or more.
 SAMPLE_CALL := bench/.cache/pyannote_audio-4.0.7-py3-none-any.whl
 
 $(SAMPLE_CALL): | $(STAMP)
-	$(BIN)/pip download --quiet --no-deps --no-cache-dir pyannote.audio==4.0.7 -d bench/.cache \
+	$(BIN)/pip download --quiet --no-deps --no-cache-dir --retries 1 --timeout 15 \
+	  pyannote.audio==4.0.7 -d bench/.cache \
 	  || echo "make: pyannote.audio's sample call could not be fetched; the tests on it are skipped"
 
 test: $(STAMP) system-packages $(SAMPLE_CALL)

@@ -4,7 +4,7 @@ Runs the daemon's own engine code (the worker's ``_Engine``) in this process
 on:
 
 - a long synthetic reading with its exact text (bench/make_long_reading.sh);
-- long files joined from the real clips of ../shared/audio with silences
+- long files joined from the real clips of the real recordings with silences
   between them (1 s and 3 s);
 - the short-clip corpus (the same clips one by one);
 - many short files decoded as one batch (the clips joined with short

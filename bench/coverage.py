@@ -5,7 +5,7 @@ decodes it as the worker does (``--mode``: off = sequential, as a busy worker
 decodes; parts; auto), then runs the coverage pass on that result, timing the
 two apart (CPU seconds of this process, all threads, and wall seconds):
 
-- the English recordings of ../shared/audio (the five LibriVox clips, jfk,
+- the English real recordings (the five LibriVox clips, jfk,
   vosk_test, goforward, speechrecognition_english) and the first 20 s of the
   long synthetic reading, joined with 1.5 s pauses, in ``--orders`` shuffled
   orders (seeds 0, 1, ...);

@@ -19,7 +19,7 @@ SHARED_AUDIO = Path(os.environ.get("DROPSCRIBE_SHARED_AUDIO", REPO.parent / "sha
 #: are absent (a CI checkout), so that every smoke form runs on any clone.
 FIXTURE_AUDIO = REPO / "tests" / "fixtures" / "audio"
 HAVE_SHARED_AUDIO = SHARED_AUDIO.is_dir()
-#: English recordings of ../shared/audio (the French and Chinese ones test wrong-language input).
+#: English real recordings (the French and Chinese ones test wrong-language input).
 ENGLISH_CLIPS = (
     [
         *sorted(p.name for p in (SHARED_AUDIO / "librivox").glob("*.wav")),

@@ -7,7 +7,7 @@ to the last word (model load included):
 - ``dropscribe run`` with its defaults, the file already in the inbox, until
   its sidecar is written (the words read back from its JSON).
 
-Files: the English recordings of ../shared/audio that have a reference text
+Files: the English real recordings that have a reference text
 joined with 1.5 s pauses (78 s), the same repeated to about 10 minutes, and
 the long synthetic reading (bench/make_long_reading.sh, 248 s).
 

@@ -3,7 +3,7 @@
 Runs the daemon's engine code (as bench.batched does) with ``batched = on``,
 ``off`` and ``parts`` on
 
-- the real clips of ../shared/audio joined four times over with 1 s silences;
+- the real clips of the real recordings joined four times over with 1 s silences;
 - the long reading fixture (espeak-ng) eight times over, continuous speech;
 
 then builds the sidecar document and its cues as the daemon does, and

@@ -7,7 +7,7 @@ it skips speech where Whisper does. With ``--drop`` (always in ``--smoke``) the
 first upload also loses one clip's words, its last word before stretched over
 it, as the issue saw, so that every run has something to recover.
 
-Each recording (bench.coverage's: the English recordings of ../shared/audio
+Each recording (bench.coverage's: the English real recordings
 joined with 1.5 s pauses in shuffled orders; the fixtures in ``--smoke``) goes
 through ``dropscribe transcribe``'s remote path (the daemon's compact chunks, in
 this process), and for each:

@@ -2,7 +2,7 @@
 
 1. Bytes per hour of speech, original against compact, and the WER of each
    through a real server: faster-whisper-server (PyPI) running the bundled
-   tiny.en model. Each English recording of ../shared/audio is sent as it is
+   tiny.en model. Each English real recording is sent as it is
    and as the daemon's compact upload (``prepare``, the code the daemon runs).
 2. A 2-hour recording (the English recordings joined with 1.5 s pauses and
    repeated) through ``dropscribe run`` to a backend with a 25 MiB limit and
@@ -201,7 +201,7 @@ def part_compact(smoke: bool) -> dict[str, str]:
     reference = " ".join(references)
     kbits = (CODECS["opus"][3] or 0) // 1000
     return {
-        "recordings": f"{len(clips)} English recordings of ../shared/audio, {seconds:.1f} s",
+        "recordings": f"{len(clips)} real English recordings, {seconds:.1f} s",
         "original: bytes per hour": f"{original_bytes / seconds * 3600 / 1e6:.1f} MB",
         f"compact (Ogg Opus {kbits} kbit/s, 16 kHz mono): bytes per hour": (
             f"{compact_bytes / seconds * 3600 / 1e6:.1f} MB"

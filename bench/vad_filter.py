@@ -1,7 +1,7 @@
 """Issue 13: ``vad_filter`` on or off, speed and word error rate side by side.
 
 The daemon's own engine (in this process) on the English recordings of
-../shared/audio one by one, the same joined with 1.5 s pauses, and 10 s of
+the real recordings one by one, the same joined with 1.5 s pauses, and 10 s of
 silence and of noise (where the transcript must be empty); interleaved rounds.
 
 Run: .venv/bin/python -m bench.vad_filter [--rounds 3] [--smoke]

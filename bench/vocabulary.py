@@ -1,6 +1,6 @@
 """Issue 27: names and terms spelt right with a vocabulary, and no worse on the rest.
 
-Real speech (the LibriVox clips and JFK of ../shared/audio) joined with
+Real speech (the LibriVox clips and JFK of the real recordings) joined with
 sentences espeak-ng says with names and jargon tiny.en gets wrong (Dashwood,
 Norland, Kubernetes, dropscribe, Willoughby, Syncthing), in six voices. The
 daemon's own engine (in this process, its decoding plan as for a file alone)

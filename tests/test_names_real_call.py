@@ -3,9 +3,9 @@ of it and named in the other; the other voice, not enrolled, keeps a number.
 
 The call is pyannote.audio's sample (``pyannote/audio/sample/sample.wav`` and its RTTM,
 in the pyannote.audio 4.0.7 wheel, MIT; two women, Diane and Sheila, on one line),
-read from the wheel that bench/README.md has fetched into ``bench/.cache``; without it
-this test is skipped. Words stand in every 0.3 s of each voice's own speech (naming does
-not depend on the text), as in test_speaker_names.py.
+read from the wheel that ``make test`` fetches into ``bench/.cache`` (never installed);
+without it this test is skipped. Words stand in every 0.3 s of each voice's own speech
+(naming does not depend on the text), as in test_speaker_names.py.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 
 from dropscribe.speakers.request import CountLimits, DiarizeRequest
 from dropscribe.speakers.worker import diarize_words
+from tests.test_speakers import write_wav
 
 CACHE = Path(
     os.environ.get("DROPSCRIBE_BENCH_CACHE", Path(__file__).parent.parent / "bench" / ".cache")
@@ -48,15 +49,6 @@ def own_speech(turns: list[Turn], voice: str, start: float, end: float) -> list[
     return found
 
 
-def write_wav(path: Path, audio: np.ndarray[Any, np.dtype[np.int16]]) -> Path:
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(audio.astype("<i2").tobytes())
-    return path
-
-
 @pytest.fixture(scope="module")
 def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray[Any, Any], list[Turn]]:
     wheels = sorted(CACHE.glob("pyannote_audio-*.whl"))
@@ -67,7 +59,8 @@ def call(tmp_path_factory: pytest.TempPathFactory) -> tuple[np.ndarray[Any, Any]
         wav, rttm = (Path(wheel.extract(member, folder)) for member in MEMBERS)
     with wave.open(str(wav)) as handle:
         assert handle.getframerate() == RATE and handle.getnchannels() == 1
-        audio = np.frombuffer(handle.readframes(handle.getnframes()), "<i2")
+        pcm = np.frombuffer(handle.readframes(handle.getnframes()), "<i2")
+    audio = pcm.astype(np.float32) / 32768
     turns = []
     for line in rttm.read_text().splitlines():
         fields = line.split()

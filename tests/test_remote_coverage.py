@@ -192,7 +192,9 @@ def test_a_chunk_a_server_left_without_words_is_sent_again_in_a_chunked_job(
             wait_for(lambda: finished(outbox, "reading"), 90, "the transcript")
             prepared = [e for e in daemon.events() if e.get("event") == "chunk_prepared"]
             recovered = coverage_events(daemon)
+            submitted = events(daemon, "job_submitted")
             assert daemon.stop() == 0
+    assert len(submitted) == 1  # the coverage chunk is one more chunk, not a second job
     document = assert_spliced_cleanly(outbox, "reading")
     chunks = len(prepared)
     assert chunks >= 3 and document["engine"]["upload"]["chunks"] == chunks

@@ -29,6 +29,7 @@ from dropscribe.speakers.runner import (
 from dropscribe.speakers.vectors import recording_space
 from dropscribe.speakers.weights import INSTALL_HINT, WeightsError, load_weights
 from dropscribe.transcript import Transcription, make_segment, make_word
+from tests.test_speaker_names import TALK
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
 RATE = 16000
@@ -39,14 +40,6 @@ OTHER_SENTENCES = [
     "Good morning, which day would suit you for the appointment?",
     "I can offer you Thursday afternoon or Friday morning.",
     "Fine, I have written it down for you.",
-]
-TRAIN_SENTENCES = [
-    "Could you tell me when the next train leaves for the city?",
-    "The next one leaves at half past ten from platform four.",
-    "Is there a later connection in the evening as well?",
-    "Yes, there is one every hour until midnight.",
-    "Then I will take the one at seven, thank you.",
-    "You are welcome, have a pleasant journey.",
 ]
 
 
@@ -303,6 +296,43 @@ def test_a_counted_third_group_that_is_one_voice_again_is_folded() -> None:
     assert fold_again(vectors, everything, np.ones(32), truth, floor=2).tolist() == truth.tolist()
 
 
+@pytest.mark.parametrize(
+    "limits",
+    [CountLimits(), CountLimits(speakers=2), CountLimits(speakers=5), CountLimits(minimum=3)],
+)
+def test_the_recordings_space_copes_with_few_windows_and_identical_ones(
+    limits: CountLimits,
+) -> None:
+    # The recording's space is an SVD of few rows (fewer than the directions it keeps),
+    # or of none that vary, or with a window the encoder could make nothing of (zero).
+    rows = np.random.default_rng(7).standard_normal((3, 256)).astype(np.float32)
+    rows /= np.linalg.norm(rows, axis=1, keepdims=True)
+    cases = [rows[:1], rows[:2], rows, np.repeat(rows[:1], 6, axis=0)]
+    cases.append(np.vstack([np.repeat(rows[:2], 4, axis=0), np.zeros((1, 256), np.float32)]))
+    for vectors in cases:
+        with np.errstate(under="ignore"):  # the SVD of a zero spread underflows, harmlessly
+            labels = assign_speakers(vectors, np.ones(len(vectors)), limits)
+        assert len(labels) == len(vectors)
+        assert labels[0] == 0 and set(labels.tolist()) == set(range(int(labels.max()) + 1))
+    # Identical windows are one voice, even when two are asked for.
+    assert set(assign_speakers(cases[3], np.ones(6), limits).tolist()) == {0}
+    # Only some windows clustered (those every 0.75 s); the rest take the nearest.
+    dense = np.repeat(rows[:2], 5, axis=0)
+    chosen = np.array([0, 2, 5, 7], np.int64)
+    labels = assign_speakers(dense, np.ones(4), CountLimits(speakers=2), clustered=chosen)
+    assert labels.tolist() == [0] * 5 + [1] * 5
+
+
+def test_nan_samples_in_a_recording_do_not_lose_its_speakers(encoder: VoiceEncoder) -> None:
+    # A float recording can hold NaN samples: their windows' vectors were NaN, and the
+    # recording's space (an SVD) failed on them, which cost every label.
+    audio = decode(AUDIO / "numbers.wav").copy()
+    audio[len(audio) // 2 : len(audio) // 2 + 800] = np.nan
+    result = diarize(audio, encoder, CountLimits(speakers=2))
+    assert len(result.windows) > 2 and np.isfinite(result.vectors).all()
+    assert len(result.speakers) == len(result.windows)
+
+
 def telephone(audio: np.ndarray[Any, np.dtype[np.float32]], folder: Path) -> Path:
     """Write ``audio`` as heard on a telephone line: mu-law at 8 kHz, 300-3400 Hz."""
     source, line, heard = folder / "source.wav", folder / "line.wav", folder / "heard.wav"
@@ -323,7 +353,7 @@ def test_two_similar_voices_on_a_telephone_line_are_told_apart_with_the_count_gi
     # windows lost straddle a turn change.
     voices = [["-v", "en-us+f4", "-p", "80"], ["-v", "en-gb-x-rp+f2", "-p", "90"]]
     pieces = []
-    for turn, text in enumerate(OTHER_SENTENCES + TRAIN_SENTENCES):
+    for turn, text in enumerate(OTHER_SENTENCES + TALK):
         raw, wav = tmp_path / "raw.wav", tmp_path / "turn.wav"
         subprocess.run(["espeak-ng", *voices[turn % 2], "-w", str(raw), text], check=True)
         subprocess.run(["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(wav)])

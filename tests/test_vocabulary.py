@@ -202,6 +202,44 @@ def test_every_part_of_a_long_recording_is_decoded_with_the_words(engine: Engine
     assert spelt_right(late) == list(TERMS), late
 
 
+def test_each_part_is_given_the_words_exactly_as_a_short_file_is(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bench/README.md (issue 27): what the vocabulary does in long files in parts was
+    # traced to what tiny.en does with one window and the prompt, not to the parts.
+    asked: list[tuple[float, dict[str, object]]] = []
+    transcribe = engine.model.transcribe
+
+    def recorded(audio: np.ndarray, **options: object) -> object:
+        asked.append((len(audio) / SAMPLE_RATE, options))
+        return transcribe(audio, **options)
+
+    monkeypatch.setattr(engine.model, "transcribe", recorded)
+    clips = [decode_file(AUDIO / f"{name}.wav", 600).samples for name in ("terms", "fox")]
+    pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
+    long = np.concatenate([piece for clip in clips * 3 for piece in (clip, pause)])
+    job = Job(1, "x", "en", "transcribe", 600, terms=Words(TERMS).terms_text())
+    options = engine.options
+    try:
+        engine.options = dataclasses.replace(options, batched="auto")
+        _, decoding = engine.transcribe(job, clips[0], 2, lambda _seconds: None)
+        assert decoding == "sequential"
+        short = asked[:1]
+        engine.options = dataclasses.replace(options, batched="parts")
+        _, decoding = engine.transcribe(job, long, 2, lambda _seconds: None)
+    finally:
+        engine.options = options
+    assert decoding == "parts"
+    # The coverage pass (condition_on_previous_text=False) aside, every part is asked
+    # exactly what the short file was: the words as initial prompt, no prefix, one
+    # sequential decode of audio under a window.
+    parts = [(at, told) for at, told in asked[1:] if "condition_on_previous_text" not in told]
+    assert len(parts) >= 2
+    assert short[0][1]["initial_prompt"] == "Dashwood. Norland. dropscribe. Kubernetes."
+    for seconds, told in parts:
+        assert (told, seconds <= 30) == (short[0][1], True)
+
+
 # --- check ---------------------------------------------------------------------------
 
 

@@ -9,7 +9,9 @@ espeak-ng voices in test_speaker_names.py.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 import pytest
@@ -26,6 +28,9 @@ from dropscribe.speakers.enrolment import (
 from dropscribe.speakers.naming import WINDOW_SUPPORT, assign_names
 from dropscribe.speakers.vectors import unit
 from dropscribe.speakers.voices import NO_VECTORS, Person, Sample, VoiceCache
+
+if TYPE_CHECKING:
+    from dropscribe.speakers.encoder import VoiceEncoder
 
 
 def tone(frequency: float, seconds: float = 1.0) -> np.ndarray:
@@ -106,3 +111,59 @@ def test_a_group_half_made_of_a_stranger_is_not_named() -> None:
     scores = np.array([[0.95], [0.2]], np.float32)
     assert assign_names(scores, ["Ann"], [3.0, 3.0], support=support)[0].name is None
     assert assign_names(scores, ["Ann"], [3.0, 3.0])[0].name == "Ann"
+
+
+def test_each_samples_allowance_follows_its_own_rows() -> None:
+    # A sample with one row (a cache written by hand) before one heard three ways: the
+    # second sample's room vector still gets the room's allowance.
+    rows = unit(np.random.default_rng(4).standard_normal((4, 256)))
+    samples = [Sample(Path("a.wav"), 5.0, rows[:1]), Sample(Path("b.wav"), 5.0, rows[1:])]
+    person = Person("Ann", samples)
+    score = person_scores(rows[3:4], [person])[0, 0]
+    assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[2], abs=1e-5)
+    support = window_support(rows[3:4], np.zeros(1, np.int64), 1, [person])
+    assert support[0, 0] == pytest.approx(score, abs=1e-6)
+
+
+def test_a_damaged_cache_entry_is_embedded_again(tmp_path: Path) -> None:
+    sample = tmp_path / "a.wav"
+    sample.write_bytes(b"RIFF")
+    cache = VoiceCache(tmp_path, "v1")
+    cache.put("a.wav", os.stat(sample), Sample(sample, 4.2, NO_VECTORS))
+    cache.entries["a.wav"]["vectors"] = [[0.1, 0.2]]  # not 256 numbers
+    cache.put("b.wav", os.stat(sample), Sample(sample, 4.2, NO_VECTORS))
+    cache.entries["b.wav"]["vectors"] = [["x"] * 256]
+    assert cache.get("a.wav", os.stat(sample)) is None
+    assert cache.get("b.wav", os.stat(sample)) is None
+
+
+def test_a_long_sample_is_heard_on_the_line_and_in_the_room_a_minute_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The channels' FFTs over a whole hour-long sample (``voices add`` of a meeting)
+    # took gigabytes; a minute at a time they take tens of megabytes.
+    from dropscribe.speakers import enrolment
+
+    lengths: dict[str, list[int]] = {"phone": [], "room": []}
+    heard: list[int] = []
+
+    def recorded(kind: str) -> Callable[[np.ndarray], np.ndarray]:
+        def channel(audio: np.ndarray) -> np.ndarray:
+            lengths[kind].append(len(audio))
+            return audio
+
+        return channel
+
+    def vector(audio: np.ndarray, encoder: object) -> tuple[float, np.ndarray]:
+        heard.append(len(audio))
+        return len(audio) / RATE, unit(np.ones((1, 256)))[0]
+
+    monkeypatch.setattr(enrolment, "phone_line", recorded("phone"))
+    monkeypatch.setattr(enrolment, "in_a_room", recorded("room"))
+    monkeypatch.setattr(enrolment, "sample_vector", vector)
+    minute = enrolment.CHANNEL_BLOCK_SECONDS * RATE
+    nobody = cast("VoiceEncoder", object())  # sample_vector, the encoder's one user, is faked
+    seconds, rows = enrolment.sample_vectors(np.zeros(2 * minute + 5, np.float32), nobody)
+    assert rows.shape == (3, 256) and seconds == pytest.approx((2 * minute + 5) / RATE)
+    assert lengths["phone"] == lengths["room"] == [minute, minute, 5]
+    assert heard == [2 * minute + 5] * 3  # each way's vector is still the whole sample's

@@ -54,7 +54,9 @@ def embed(mel: Floats, windows: list[Window], encoder: VoiceEncoder) -> Floats:
         for batch in _chunks(indices, 128):  # bounds the encoder's memory (~90 MB a batch)
             stack = np.stack([mel[windows[i].first : windows[i].last] for i in batch])
             vectors[batch] = encoder.embed(stack)
-    return vectors
+    # NaN samples in a float recording make NaN vectors, and one NaN row makes the
+    # recording's space (an SVD) fail, losing every label: such a window is like no one.
+    return np.nan_to_num(vectors, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 def embed_windows(

@@ -48,6 +48,11 @@ ROOM_RT60 = 1.2
 ROOM_TAIL_GAIN = 0.22
 ROOM_ONSET_SECONDS = 0.01
 ROOM_BUILD_UP_SECONDS = 0.05
+#: The line and the room hear a sample a minute at a time: over a whole sample their
+#: FFTs took 44 MiB a minute of audio (10 min: 440 MiB), and ``voices add`` writes all
+#: of a speaker's speech in a meeting, an hour of which would pass the worker's memory
+#: ceiling at every diarization. A sample of a minute or less is heard as before.
+CHANNEL_BLOCK_SECONDS = 60
 
 
 def phone_line(audio: Floats) -> Floats:
@@ -104,8 +109,10 @@ def sample_vectors(audio: Floats, encoder: VoiceEncoder) -> tuple[float, Floats]
     if vector is None:
         return seconds, NO_VECTORS
     heard = [vector]
+    step = CHANNEL_BLOCK_SECONDS * RATE
     for channel in (phone_line, in_a_room):
-        other = sample_vector(channel(audio), encoder)[1]
+        blocks = [channel(audio[start : start + step]) for start in range(0, len(audio), step)]
+        other = sample_vector(np.concatenate(blocks), encoder)[1]
         heard.append(np.zeros_like(vector) if other is None else other)
     return seconds, np.stack(heard)
 
@@ -144,15 +151,25 @@ def _embed(path: Path, encoder: VoiceEncoder, decode: Decoder) -> Sample:
     return Sample(path, seconds, vectors)
 
 
+def best_similarity(rows: Floats, person: Person) -> Floats:
+    """Return each of ``rows``' similarity to ``person``'s most alike vector, less the
+    allowance of the way that vector was heard (``person`` has vectors)."""
+    # Built sample by sample, so that a sample with other than three rows (a cache
+    # written by hand) cannot shift every later sample's allowance.
+    allowance = np.concatenate(
+        [np.resize(HEARD_ALLOWANCE, len(sample.vectors)) for sample in person.samples]
+    )
+    best: Floats = (rows @ person.vectors.T - allowance).max(axis=1)
+    return best
+
+
 def person_scores(centres: Floats, people: list[Person]) -> Floats:
     """Return the (speakers, people) similarities: each person's best vector, less the
     allowance of the way it was heard."""
     scores = np.full((len(centres), len(people)), -1.0, np.float32)
     for column, person in enumerate(people):
-        vectors = person.vectors
-        if len(vectors):
-            allowance = np.resize(HEARD_ALLOWANCE, len(vectors))
-            scores[:, column] = (centres @ vectors.T - allowance).max(axis=1)
+        if len(person.vectors):
+            scores[:, column] = best_similarity(centres, person)
     return scores
 
 
@@ -161,10 +178,9 @@ def window_support(vectors: Floats, speakers: Ints, count: int, people: list[Per
     speaker numbers ``speakers``), of a window's similarity to the person's best vector."""
     support = np.full((count, len(people)), -1.0, np.float32)
     for column, person in enumerate(people):
-        rows = person.vectors
-        if not len(rows) or not len(vectors):
+        if not len(person.vectors) or not len(vectors):
             continue
-        best = (vectors @ rows.T - np.resize(HEARD_ALLOWANCE, len(rows))).max(axis=1)
+        best = best_similarity(vectors, person)
         for speaker in range(count):
             mine = best[speakers == speaker]
             if len(mine):

@@ -24,7 +24,7 @@ from dropscribe.speakers.diarize import SpeakerWindows, diarize, embed_windows
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels, word_speakers
 from dropscribe.speakers.naming import Match
-from dropscribe.speakers.vectors import Floats, centres
+from dropscribe.speakers.vectors import Floats, Ints, centres
 from dropscribe.speakers.weights import default_weights_path, load_weights
 from dropscribe.speakers.windows import LABEL_STEP_FRAMES
 
@@ -45,7 +45,7 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
     audio = decode_file(request.audio_path, request.max_duration).samples
     powers = channel_powers(request.audio_path, request.max_duration)
     details: dict[str, dict[str, Any]] = {}
-    windows: tuple[Floats, Any] | None = None  # a stereo call's speakers have none
+    windows: tuple[Floats, Ints] | None = None  # a stereo call's speakers have none
     if powers is not None and is_split_call(powers):
         numbers = word_channels(request.spans, powers)
         labels: list[str | None] = [f"SPEAKER_{n + 1}" for n in numbers]
@@ -77,7 +77,7 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
 def _named(
     labels: list[str | None],
     numbers: list[int],
-    speakers: tuple[Floats, list[float], tuple[Floats, Any] | None],
+    speakers: tuple[Floats, list[float], tuple[Floats, Ints] | None],
     request: DiarizeRequest,
     encoder: VoiceEncoder,
     weights_path: Path,

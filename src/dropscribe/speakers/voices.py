@@ -106,8 +106,11 @@ class VoiceCache:
         ):
             return None
         rows = entry.get("vectors") or []
-        array = np.array(rows, dtype=np.float32).reshape(len(rows), VECTOR_SIZE)
-        return Sample(Path(key), float(entry.get("seconds", 0.0)), array)
+        try:
+            array = np.array(rows, dtype=np.float32).reshape(len(rows), VECTOR_SIZE)
+            return Sample(Path(key), float(entry.get("seconds", 0.0)), array)
+        except (TypeError, ValueError):  # a damaged entry is embedded again, not fatal forever
+            return None
 
     def put(self, key: str, stat: os.stat_result, sample: Sample) -> None:
         vectors = [[round(float(x), 6) for x in row] for row in sample.vectors]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from rapidfuzz.distance import Levenshtein
 
 from dropscribe.transcript import Segment, Word, make_segment, make_word
-from dropscribe.transcript.wording import join_words
+from dropscribe.transcript.wording import join_words, word_spans
 
 #: Soundex's consonant classes: letters that sound alike share a digit.
 _SOUND_CLASSES = {
@@ -140,17 +140,35 @@ def _respell_segment(segment: Segment, terms: Sequence[Term]) -> Segment:
     if not matches:
         return segment
     result: list[Word] = []
+    spelt: list[tuple[_Match, list[Word]]] = []
     cursor = 0
     for match in matches:
         result += words[cursor : match.start]
-        result += _as_term(words[match.start : match.end], match.term)
+        spelt.append((match, _as_term(words[match.start : match.end], match.term)))
+        result += spelt[-1][1]
         cursor = match.end
     result += words[cursor:]
-    text = join_words([word["word"] for word in result])
-    leading = " " if segment["text"].startswith(" ") else ""
-    return make_segment(
-        leading + text, segment["start"], segment["end"], result, segment["speaker"]
-    )
+    text = _respelt_text(segment["text"], [word["word"] for word in words], spelt)
+    if text is None:
+        leading = " " if segment["text"].startswith(" ") else ""
+        text = leading + join_words([word["word"] for word in result])
+    return make_segment(text, segment["start"], segment["end"], result, segment["speaker"])
+
+
+def _respelt_text(
+    text: str, words: Sequence[str], spelt: Sequence[tuple[_Match, list[Word]]]
+) -> str | None:
+    """Return ``text`` with each replaced run's stretch written as the term, the rest
+    as it was: the words are stored without their spacing, so joining them would
+    write "cold-hearted" as "cold -hearted" and "o'clock" as "o 'clock" (seen in
+    bench/README.md, issue 27). None where the words do not read as the text."""
+    spans = word_spans(text, words)
+    if spans is None:
+        return None
+    for match, term_words in reversed(spelt):
+        start, end = spans[match.start][0], spans[match.end - 1][1]
+        text = text[:start] + " ".join(word["word"] for word in term_words) + text[end:]
+    return text
 
 
 def _matches(shown: Sequence[str], terms: Sequence[Term]) -> list[_Match]:

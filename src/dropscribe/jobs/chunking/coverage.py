@@ -47,7 +47,7 @@ from dropscribe.jobs.chunking.run import ChunkRun, SlotLender
 from dropscribe.jobs.chunking.uploads import Part, audio_bytes_within, choose_format, prepare
 from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
-from dropscribe.jobs.store.chunks import Chunk, NewChunk
+from dropscribe.jobs.store.chunks import COVERAGE_PLAN, Chunk, NewChunk
 from dropscribe.transcript import Segment, Transcription
 from dropscribe.transcript.coverage import (
     MARGIN_SECONDS,
@@ -63,19 +63,13 @@ from dropscribe.transcript.coverage import (
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
 
-#: The plan name of a job's coverage chunks (before the plan they add to).
-COVERAGE = "coverage:"
 #: What :meth:`SpeechCoverage._send` says once the coverage chunks have their results.
 SENT: Literal["sent"] = "sent"
 
 
-def is_coverage(chunk: Chunk) -> bool:
-    return chunk.plan.startswith(COVERAGE)
-
-
 def plan_chunks(chunks: list[Chunk]) -> list[Chunk]:
     """The chunks of the job's plan, without the coverage pass's."""
-    return [chunk for chunk in chunks if not is_coverage(chunk)]
+    return [chunk for chunk in chunks if not chunk.is_coverage]
 
 
 def heard_speech(workdir: Path, chunks: list[Chunk]) -> list[Span]:
@@ -177,7 +171,7 @@ class SpeechCoverage:
         chunks of its stretch together) when they are more."""
         replacing: dict[Span, list[Segment]] = {span: [] for span in recovery.sparse}
         for chunk in self.store.chunks.for_job(self.job.id):
-            if not is_coverage(chunk) or chunk.state != ChunkState.DONE:
+            if not chunk.is_coverage or chunk.state != ChunkState.DONE:
                 continue
             found = Transcription.from_dict(chunk.result or {"segments": []})
             near = clip_stretched(shifted(found.segments, chunk.start), speech)
@@ -195,7 +189,7 @@ class SpeechCoverage:
 
     def _finished(self, stitched: Transcription, recovery: Recovery) -> Transcription:
         chunks = self.store.chunks.for_job(self.job.id)
-        sent = sum(chunk.bytes for chunk in chunks if is_coverage(chunk))
+        sent = sum(chunk.bytes for chunk in chunks if chunk.is_coverage)
         fields = recovery.log_fields()
         log.info("speech_recovered", job=self.job.id, file=self.job.path, bytes=sent, **fields)
         warnings = list(stitched.warnings)
@@ -214,8 +208,8 @@ class SpeechCoverage:
         cap = self.section.max_chunk_seconds
         wanted = [piece for stretch in stretches for piece in pieces(stretch, duration, cap)]
         first = len(planned)
-        saved = {chunk.idx: chunk for chunk in chunks if is_coverage(chunk)}
-        plan = COVERAGE + planned[0].plan
+        saved = {chunk.idx: chunk for chunk in chunks if chunk.is_coverage}
+        plan = COVERAGE_PLAN + planned[0].plan
         unsent = [
             (first + i, piece)
             for i, piece in enumerate(wanted)
@@ -293,7 +287,7 @@ class SpeechCoverage:
         if outcome is None:
             return None
         if isinstance(outcome, Failed):
-            states = [c.state for c in self.store.chunks.for_job(self.job.id) if is_coverage(c)]
+            states = [c.state for c in self.store.chunks.for_job(self.job.id) if c.is_coverage]
             if ChunkState.FAILED not in states:
                 return outcome  # the server is down: the job waits, its chunks kept
             log.warning("coverage_chunk_failed", job=self.job.id, error=str(outcome.error))

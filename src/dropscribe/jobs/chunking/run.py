@@ -233,7 +233,10 @@ class ChunkRun:
             span=chunk.label(),
             remote_id=future.remote_id,
         )
-        if not self.incoming.expecting and all_sent(self.store, job):  # none still to come
+        # Once, when the plan's last chunk has left: the coverage pass's chunks come
+        # after the job was submitted and are logged as chunks only.
+        last = not self.incoming.expecting and all_sent(self.store, job)
+        if last and not chunk.is_coverage:
             log.info("job_submitted", job=job.id, file=job.path, backend=job.backend)
         return future
 

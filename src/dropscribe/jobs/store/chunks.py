@@ -56,6 +56,11 @@ class NewChunk(Part):
     bytes: int
 
 
+#: The plan name of a job's coverage chunks (before the plan they add to): speech no
+#: word covered, sent once more after the plan's own chunks (jobs/chunking/coverage.py).
+COVERAGE_PLAN = "coverage:"
+
+
 @dataclass(frozen=True)
 class Chunk(NewChunk):
     """A part of a job's upload as the store keeps it: its span and file, its state."""
@@ -76,6 +81,10 @@ class Chunk(NewChunk):
             values[key] = json.loads(values[key]) if values[key] else None
         values["state"] = ChunkState(values["state"])
         return cls(**values)
+
+    @property
+    def is_coverage(self) -> bool:
+        return self.plan.startswith(COVERAGE_PLAN)
 
 
 class ChunkTable:
