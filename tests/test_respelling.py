@@ -139,3 +139,15 @@ def test_the_rest_of_the_text_keeps_its_own_spacing() -> None:
     [after] = respell([make_segment(text, 0.0, 5.6, timed)], ["Nextcloud"])
     assert after["text"] == " It is cold-hearted at 4 o'clock in Nextcloud, 1-0-1."
     assert shown([after])[9:11] == ["Nextcloud,", "1"]
+
+
+def test_the_text_is_respelt_where_each_near_miss_stands_in_any_letters() -> None:
+    # "İ".lower() is two characters: offsets found in the lowered text moved every word
+    # after it by one ("NDashwoodwent"). A near miss twice, in other cases, in brackets.
+    words = ["İzmir,", "NASHWOOD", "and", "(nashwood)", "met", "Nashwood's", "cousin."]
+    timed = [make_word(word, 0.4 * i, 0.4 * (i + 1), 0.9) for i, word in enumerate(words)]
+    text = " İzmir,  NASHWOOD and (nashwood) met Nashwood's cousin."
+    [after] = respell([make_segment(text, 0.0, 2.8, timed)], TERMS)
+    assert after["text"] == " İzmir,  Dashwood and (Dashwood) met Dashwood's cousin."
+    respelt = ["İzmir,", "Dashwood", "and", "(Dashwood)", "met", "Dashwood's", "cousin."]
+    assert shown([after]) == respelt

@@ -73,6 +73,12 @@ def join_words(words: Sequence[str]) -> str:
     return text
 
 
+def _lowered(text: str) -> str:
+    """``text`` lower case, one character for each: the offsets found in it are the
+    text's ("İ".lower() is two characters, and would move every word after it)."""
+    return "".join(low if len(low := ch.lower()) == 1 else ch for ch in text)
+
+
 def word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None:
     """Return where each word sits in ``text`` as ``(start, end)`` offsets, or None
     when the words do not read as the text (the text was not made from them).
@@ -80,11 +86,11 @@ def word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]] | None:
     Only spaces and punctuation may lie between words: servers that strip
     punctuation from words (OpenAI's) still align, and get it back from the text.
     """
-    lowered = text.lower()
+    lowered = _lowered(text)
     spans = []
     cursor = 0
     for word in words:
-        wanted = word.strip().lower()
+        wanted = _lowered(word.strip())
         if not wanted:
             spans.append((cursor, cursor))
             continue
