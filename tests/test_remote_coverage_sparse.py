@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from dropscribe.transcript import make_segment
-from dropscribe.transcript.coverage import replace_sparse, sparse_segments
+from dropscribe.transcript.coverage import Recovery, put_back, replace_sparse, sparse_segments
 from tests.helpers import DaemonProcess, wait_for
 from tests.remote_setup import COMPACT_ALL, TOKEN, remote_config
 from tests.servers import OpenAIServer, RemoteJob, Reply, loud_stretches, words_over
@@ -157,3 +157,41 @@ def test_the_words_heard_again_replace_the_sparse_segments_only_when_they_are_mo
     assert gained == 17 - 7
     fewer = [wordless(" eleven twelve", 5.1, 8.0)]  # the decode skipped as much again
     assert replace_sparse([SENTENCE, STRETCHED], (5.1, 17.9), fewer) == ([SENTENCE, STRETCHED], 0)
+
+
+def test_the_words_heard_again_keep_within_the_segment_they_replace() -> None:
+    # The decode starts a margin before the speech: its first segment would reach back
+    # over the sentence before (4.6 s < 5.0 s), out of time order with its end.
+    after = wordless(" nineteen", 18.0, 20.0)
+    heard = [
+        wordless(" eleven twelve thirteen fourteen fifteen sixteen seventeen", 4.6, 8.0),
+        wordless(" eighteen nineteen twenty twenty-one twenty-two twenty-three", 8.8, 18.4),
+    ]
+    replaced, gained = replace_sparse([SENTENCE, STRETCHED, after], (5.1, 17.9), heard)
+    assert gained == 13 - 7
+    assert [(s["start"], s["end"]) for s in replaced] == [
+        (0.0, 4.0),
+        (5.0, 8.0),
+        (8.8, 18.0),
+        (18.0, 20.0),
+    ]
+
+
+def pieced(decoded: list[tuple[tuple[float, float], Any]]) -> Recovery:
+    recovery = Recovery([SENTENCE, STRETCHED], sparse=[(5.1, 17.9)])
+    put_back(recovery, decoded)
+    return recovery
+
+
+def test_a_sparse_segment_is_replaced_only_by_all_the_pieces_of_its_speech() -> None:
+    halves = [(5.1, 11.5), (11.5, 17.9)]
+    first = [
+        wordless(" eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen", 5.1, 11.4)
+    ]
+    second = [wordless(" nineteen twenty twenty-one twenty-two", 11.6, 17.9)]
+    both = pieced([(halves[0], first), (halves[1], second)])
+    assert both.segments == [SENTENCE, *first, *second] and both.recovered_words == 12 - 7
+    # The second half's chunk failed: 8 words of its first half are more than the
+    # segment's 7, but the segment's words of the second half would be lost.
+    failed = pieced([(halves[0], first), (halves[1], None)])
+    assert failed.segments == [SENTENCE, STRETCHED] and failed.recovered_words == 0

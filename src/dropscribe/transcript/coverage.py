@@ -293,11 +293,48 @@ def replace_sparse(
         return list(segments), 0
     owner = segments[owners[0]]
     without = [segment for index, segment in enumerate(segments) if index != owners[0]]
-    spliced, _ = splice(without, stretch, found)
+    bounds = (owner["start"], owner["end"])
+    spliced, _ = splice(without, stretch, [_inside(segment, stretch, bounds) for segment in found])
     gained = said(spliced) - said(without) - said([owner])
     if gained <= 0:  # the decode skipped as much again: the segment's words stay
         return list(segments), 0
     return spliced, gained
+
+
+def _inside(segment: Segment, stretch: Span, bounds: Span) -> Segment:
+    """A segment without words whose middle lies in ``stretch``, its bounds no further
+    than ``bounds``: the decode's margins reach into the neighbours' time, and the
+    segments would overlap them."""
+    middle = (segment["start"] + segment["end"]) / 2
+    if segment["words"] or not stretch[0] <= middle <= stretch[1]:
+        return segment
+    start, end = max(segment["start"], bounds[0]), min(segment["end"], bounds[1])
+    return {**segment, "start": start, "end": end}
+
+
+def put_back(recovery: Recovery, decoded: Sequence[tuple[Span, list[Segment] | None]]) -> None:
+    """Put the words of the stretches ``decoded`` again (each a piece of one of
+    ``recovery.stretches`` and its segments, None where it was not decoded) into
+    ``recovery.segments``: in place of a sparse segment's words (all the pieces of its
+    stretch together) when they are more, then beside the words there elsewhere."""
+    replacing: dict[Span, list[Segment]] = {span: [] for span in recovery.sparse}
+    beside: list[tuple[Span, list[Segment]]] = []
+    for piece, found in decoded:
+        owner = next((s for s in recovery.sparse if s[0] - 1e-3 <= piece[0] < s[1]), None)
+        if owner is None:
+            beside += [(piece, found)] if found is not None else []
+        elif found is None:
+            # Not all of it heard again: half its words would take the place of all.
+            replacing.pop(owner, None)
+        elif owner in replacing:
+            replacing[owner] += found
+    # The sparse segments first, while the segments are those sparse_segments read.
+    for span, found in replacing.items():
+        recovery.segments, gained = replace_sparse(recovery.segments, span, found)
+        recovery.recovered_words += gained
+    for piece, found in beside:
+        recovery.segments, added = splice(recovery.segments, piece, found)
+        recovery.recovered_words += added
 
 
 def _fitting_words(found: Segment, stretch: Span, old: Sequence[Span]) -> list[Word]:

@@ -21,7 +21,8 @@ words for the speech heard inside it
 (:func:`~dropscribe.transcript.coverage.sparse_segments`: Whisper stretched it over
 a sentence it skipped) has that speech sent as a coverage chunk too, and the words
 that come back replace the segment's when they are more
-(:func:`~dropscribe.transcript.coverage.replace_sparse`), never beside them.
+(:func:`~dropscribe.transcript.coverage.replace_sparse`), never beside them; not when
+a piece of that speech failed.
 
 The stretches are worked out again from the saved results after a restart (the
 same inputs give the same stretches), so a daemon killed while adding them adds
@@ -56,9 +57,8 @@ from dropscribe.transcript.coverage import (
     clip_stretched,
     missing_speech,
     missing_warning,
-    replace_sparse,
+    put_back,
     sparse_segments,
-    splice,
 )
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
@@ -166,26 +166,18 @@ class SpeechCoverage:
         return self._finished(stitched, recovery)
 
     def _splice(self, recovery: Recovery, speech: list[Span]) -> None:
-        """Put the coverage chunks' words into ``recovery.segments``: beside the words
-        there for a stretch without words, in place of a sparse segment's (all the
-        chunks of its stretch together) when they are more."""
-        replacing: dict[Span, list[Segment]] = {span: [] for span in recovery.sparse}
+        """Put the coverage chunks' words into ``recovery.segments`` (:func:`put_back`)."""
+        decoded: list[tuple[Span, list[Segment] | None]] = []
         for chunk in self.store.chunks.for_job(self.job.id):
-            if not chunk.is_coverage or chunk.state != ChunkState.DONE:
+            if not chunk.is_coverage:
                 continue
-            found = Transcription.from_dict(chunk.result or {"segments": []})
-            near = clip_stretched(shifted(found.segments, chunk.start), speech)
-            stretch = (chunk.keep_start, chunk.keep_end)
-            recovery.decoded_seconds += chunk.end - chunk.start
-            owner = next((s for s in recovery.sparse if s[0] - 1e-3 <= stretch[0] < s[1]), None)
-            if owner is not None:
-                replacing[owner] += near
-                continue
-            recovery.segments, added = splice(recovery.segments, stretch, near)
-            recovery.recovered_words += added
-        for span, near in replacing.items():
-            recovery.segments, gained = replace_sparse(recovery.segments, span, near)
-            recovery.recovered_words += gained
+            found = None
+            if chunk.state == ChunkState.DONE:
+                heard = Transcription.from_dict(chunk.result or {"segments": []})
+                found = clip_stretched(shifted(heard.segments, chunk.start), speech)
+                recovery.decoded_seconds += chunk.end - chunk.start
+            decoded.append(((chunk.keep_start, chunk.keep_end), found))
+        put_back(recovery, decoded)
 
     def _finished(self, stitched: Transcription, recovery: Recovery) -> Transcription:
         chunks = self.store.chunks.for_job(self.job.id)
