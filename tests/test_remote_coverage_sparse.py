@@ -144,6 +144,9 @@ def test_only_a_segment_with_far_too_few_words_for_its_heard_speech_counts() -> 
     timed = make_segment(" seven", 5.0, 18.0, [{"word": " seven", "start": 5.0, "end": 18.0,
                                                  "score": 0.9, "speaker": None}])  # fmt: skip
     assert sparse_segments([timed], SPEECH) == []  # timed words: the holes between them count
+    # A Chinese sentence has no spaces to count its words by: one "word" in 4.6 s.
+    chinese = wordless("我们今天去公园散步然后回家吃饭。", 0.0, 5.0)
+    assert sparse_segments([chinese], [(0.2, 4.8)]) == []
 
 
 def test_the_words_heard_again_replace_the_sparse_segments_only_when_they_are_more() -> None:

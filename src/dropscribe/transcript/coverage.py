@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 from dropscribe.transcript import Segment, Word, clock_time, make_segment
 from dropscribe.transcript.segments import split_segment
-from dropscribe.transcript.wording import join_words
+from dropscribe.transcript.wording import join_words, unspaced
 
 Span = tuple[float, float]
 #: Decodes the audio of ``[start, end)`` alone; returns segments on the recording's clock.
@@ -261,12 +261,14 @@ def sparse_segments(
 ) -> list[Span]:
     """Return, for each segment without word timings that has fewer than ``per_second``
     words a second of the speech heard inside it (``min_seconds`` of it or more), that
-    speech: from the first heard in the segment to the last."""
+    speech: from the first heard in the segment to the last. Text in a script without
+    spaces is not judged: its words cannot be counted by its spaces (a Chinese
+    sentence is one), and the rate was measured on English."""
     heard = _union(sorted(speech))
     ends = [end for _, end in heard]
     found: list[Span] = []
     for segment in segments:
-        if segment["words"]:
+        if segment["words"] or unspaced(segment["text"]):
             continue
         inside = _heard_within(heard, ends, (segment["start"], segment["end"]))
         seconds = sum(end - start for start, end in inside)

@@ -62,6 +62,12 @@ def glued(before: str, after: str) -> bool:
     return bool(before and after and _NO_SPACE.match(after[0]) and _NO_SPACE.match(before[-1]))
 
 
+def unspaced(text: str) -> bool:
+    """Return whether ``text`` is written, at least in part, in a script without spaces
+    between words: splitting it at spaces does not count its words."""
+    return bool(_NO_SPACE.search(text))
+
+
 def join_words(words: Sequence[str]) -> str:
     """Return ``words`` as text: a space between words, none inside CJK or Thai."""
     text = ""
