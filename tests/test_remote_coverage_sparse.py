@@ -198,3 +198,15 @@ def test_a_sparse_segment_is_replaced_only_by_all_the_pieces_of_its_speech() -> 
     # segment's 7, but the segment's words of the second half would be lost.
     failed = pieced([(halves[0], first), (halves[1], None)])
     assert failed.segments == [SENTENCE, STRETCHED] and failed.recovered_words == 0
+
+
+def test_each_piece_goes_to_its_own_sparse_segment_where_two_overlap() -> None:
+    # Segments without words are kept whole at a chunk's seam by their middle, so the
+    # last of one chunk and the first of the next can overlap (5-18 s and 16-30 s).
+    later = wordless(" thirty-one thirty-two", 16.0, 30.0)
+    recovery = Recovery([SENTENCE, STRETCHED, later], sparse=[(5.1, 17.9), (16.1, 29.9)])
+    first = [wordless(" " + " ".join(["one"] * 20), 5.1, 15.9)]
+    second = [wordless(" " + " ".join(["two"] * 20), 18.0, 29.9)]
+    put_back(recovery, [((5.1, 17.9), first), ((16.1, 29.9), second)])
+    assert recovery.segments == [SENTENCE, *first, *second]
+    assert recovery.recovered_words == 40 - 7 - 2

@@ -322,7 +322,9 @@ def put_back(recovery: Recovery, decoded: Sequence[tuple[Span, list[Segment] | N
     replacing: dict[Span, list[Segment]] = {span: [] for span in recovery.sparse}
     beside: list[tuple[Span, list[Segment]]] = []
     for piece, found in decoded:
-        owner = next((s for s in recovery.sparse if s[0] - 1e-3 <= piece[0] < s[1]), None)
+        # The latest that started: segments kept whole at a seam overlap, and a piece
+        # of the later one's speech starts inside the earlier one's too.
+        owner = max((s for s in recovery.sparse if s[0] - 1e-3 <= piece[0] < s[1]), default=None)
         if owner is None:
             beside += [(piece, found)] if found is not None else []
         elif found is None:
