@@ -178,6 +178,12 @@ def test_the_words_heard_again_keep_within_the_segment_they_replace() -> None:
         (8.8, 18.0),
         (18.0, 20.0),
     ]
+    # Which segments are taken is decided on their own times, as beside words: one
+    # whose middle lies in the speech stays though its middle, kept within, would not.
+    long = wordless(" eleven twelve", 5.0, 30.0)  # speech in its first 7 s only
+    late = wordless(" " + " ".join(["word"] * 20), 2.0, 22.0)
+    replaced, _ = replace_sparse([long], (5.1, 12.0), [late])
+    assert [(s["start"], s["end"]) for s in replaced] == [(5.0, 22.0)]
 
 
 def pieced(decoded: list[tuple[tuple[float, float], Any]]) -> Recovery:

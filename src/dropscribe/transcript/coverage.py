@@ -295,23 +295,21 @@ def replace_sparse(
         return list(segments), 0
     owner = segments[owners[0]]
     without = [segment for index, segment in enumerate(segments) if index != owners[0]]
-    bounds = (owner["start"], owner["end"])
-    spliced, _ = splice(without, stretch, [_inside(segment, stretch, bounds) for segment in found])
+    spliced, _ = splice(without, stretch, found)
     gained = said(spliced) - said(without) - said([owner])
     if gained <= 0:  # the decode skipped as much again: the segment's words stay
         return list(segments), 0
-    return spliced, gained
+    # The decode's margins reach into the neighbours' time: the segments taken whole
+    # keep within the one they replace, not over the sentences either side.
+    whole = {id(segment) for segment in found if not segment["words"]}
+    bounds = (owner["start"], owner["end"])
+    inside = [_inside(s, bounds) if id(s) in whole else s for s in spliced]
+    return sorted(inside, key=_start_of), gained
 
 
-def _inside(segment: Segment, stretch: Span, bounds: Span) -> Segment:
-    """A segment without words whose middle lies in ``stretch``, its bounds no further
-    than ``bounds``: the decode's margins reach into the neighbours' time, and the
-    segments would overlap them."""
-    middle = (segment["start"] + segment["end"]) / 2
-    if segment["words"] or not stretch[0] <= middle <= stretch[1]:
-        return segment
+def _inside(segment: Segment, bounds: Span) -> Segment:
     start, end = max(segment["start"], bounds[0]), min(segment["end"], bounds[1])
-    return {**segment, "start": start, "end": end}
+    return {**segment, "start": start, "end": max(start, end)}
 
 
 def put_back(recovery: Recovery, decoded: Sequence[tuple[Span, list[Segment] | None]]) -> None:
