@@ -57,7 +57,7 @@ class WordlessServer(OpenAIServer):
         answer = json.loads(reply.body)
         skipped = self.skipped[self.submissions[-1].id]
         segments = answer["segments"]
-        for segment, after in zip(segments, [*segments[1:], None], strict=True):
+        for segment, after in zip(segments, [*segments[1:], None][: len(segments)], strict=True):
             until = after["start"] if after else float("inf")
             over = [end for start, end, _ in skipped if segment["end"] <= start < until]
             segment["end"] = max([segment["end"], *over])
@@ -112,6 +112,28 @@ def test_a_segment_stretched_over_a_skipped_sentence_gets_its_words_back_once(
     [event] = recovered
     assert event["sparse_segments"] and event["recovered_words"] > 0
     assert document["warnings"] == []
+
+
+def test_a_sentence_skipped_again_when_sent_again_is_named_in_the_warnings(
+    workdir: Path,
+) -> None:
+    """The stretched segment is kept as it was, and the transcript says where words may
+    be missing instead of passing the skipped sentence over in silence."""
+    (workdir / "inbox").mkdir()
+    where = joined_recording(workdir / "inbox" / "joined.wav")
+    fox = where[1]
+    with WordlessServer() as server:
+        server.skips = lambda job, start, end: (
+            job is not server.submissions[0] or fox[0] - 0.2 < start < fox[1]
+        )
+        document, recovered = run_daemon(workdir, server)
+    assert len(server.submissions) == 2  # sent again once, heard as nothing
+    [event] = recovered
+    assert event["sparse_segments"] and event["still_sparse"] == event["sparse_segments"]
+    assert event["recovered_words"] == 0
+    [warning] = document["warnings"]
+    assert warning.startswith("Speech at ") and "may be missing words" in warning
+    assert warning.endswith("check that part against the audio.")
 
 
 def test_a_normal_answer_without_word_timings_sends_nothing_again(workdir: Path) -> None:

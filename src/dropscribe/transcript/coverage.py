@@ -89,6 +89,8 @@ class Recovery:
     missing: list[Span] = field(default_factory=list)
     #: The heard speech of segments with far too few words (:func:`sparse_segments`).
     sparse: list[Span] = field(default_factory=list)
+    #: Those still with far too few words afterwards.
+    still_sparse: list[Span] = field(default_factory=list)
     recovered_words: int = 0
     decoded_seconds: float = 0.0
 
@@ -102,6 +104,7 @@ class Recovery:
             "recovered_words": self.recovered_words,
             "decoded_seconds": round(self.decoded_seconds, 1),
             "still_missing": shown(self.missing),
+            "still_sparse": shown(self.still_sparse),
         }
 
 
@@ -452,20 +455,36 @@ def recover(
     return recovery
 
 
+def _named_stretches(spans: Sequence[Span]) -> str:
+    named = ", ".join(
+        f"{clock_time(start)}-{clock_time(max(math.ceil(end), int(start) + 1))}"
+        for start, end in spans[:NAMED_STRETCHES]
+    )
+    more = len(spans) - NAMED_STRETCHES
+    if more > 0:
+        total = sum(end - start for start, end in spans)
+        named += f" and {more} more stretch{'es' if more > 1 else ''} ({total:.0f} s in all)"
+    return named
+
+
 def missing_warning(missing: Sequence[Span]) -> str | None:
     """The sentence for ``warnings`` naming where speech still has no words, or None."""
     if not missing:
         return None
-    named = ", ".join(
-        f"{clock_time(start)}-{clock_time(max(math.ceil(end), int(start) + 1))}"
-        for start, end in missing[:NAMED_STRETCHES]
-    )
-    more = len(missing) - NAMED_STRETCHES
-    if more > 0:
-        total = sum(end - start for start, end in missing)
-        named += f" and {more} more stretch{'es' if more > 1 else ''} ({total:.0f} s in all)"
     return (
-        f"Speech at {named} has no transcript: the voice detector heard speech there but "
-        "the engine gave no words (another language, music or noise?); check that part "
-        "against the audio."
+        f"Speech at {_named_stretches(missing)} has no transcript: the voice detector heard "
+        "speech there but the engine gave no words (another language, music or noise?); "
+        "check that part against the audio."
+    )
+
+
+def sparse_warning(sparse: Sequence[Span]) -> str | None:
+    """The sentence for ``warnings`` naming speech whose words are still far too few for
+    it after it was sent again (:func:`sparse_segments`), or None."""
+    if not sparse:
+        return None
+    return (
+        f"Speech at {_named_stretches(sparse)} may be missing words: the engine gave far "
+        "fewer words than that much speech holds, even when it was sent again (a skipped "
+        "sentence?); check that part against the audio."
     )

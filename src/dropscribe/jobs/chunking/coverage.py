@@ -59,6 +59,7 @@ from dropscribe.transcript.coverage import (
     missing_warning,
     put_back,
     sparse_segments,
+    sparse_warning,
 )
 
 log = structlog.get_logger("dropscribe.jobs.chunks")
@@ -163,6 +164,8 @@ class SpeechCoverage:
             return sent
         self._splice(recovery, speech)
         recovery.missing = missing_speech(recovery.segments, speech)
+        if recovery.sparse:  # judged again only where it was judged before: no new stretch
+            recovery.still_sparse = sparse_segments(recovery.segments, speech)
         return self._finished(stitched, recovery)
 
     def _splice(self, recovery: Recovery, speech: list[Span]) -> None:
@@ -185,10 +188,12 @@ class SpeechCoverage:
         fields = recovery.log_fields()
         log.info("speech_recovered", job=self.job.id, file=self.job.path, bytes=sent, **fields)
         warnings = list(stitched.warnings)
-        warning = missing_warning(recovery.missing)
-        if warning is not None:
-            warnings.append(warning)
-            log.warning("transcript_warning", job=self.job.id, file=self.job.path, warning=warning)
+        for warning in (missing_warning(recovery.missing), sparse_warning(recovery.still_sparse)):
+            if warning is not None:
+                warnings.append(warning)
+                log.warning(
+                    "transcript_warning", job=self.job.id, file=self.job.path, warning=warning
+                )
         return dataclasses.replace(stitched, segments=recovery.segments, warnings=warnings)
 
     def _saved(
