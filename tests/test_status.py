@@ -52,7 +52,11 @@ def test_status_says_a_daemon_runs_only_while_one_holds_the_lock(workdir: Path) 
     lock = lock_path(load_settings(config).paths)
     # What a crashed daemon leaves behind: its pid (ours, alive) but no lock held.
     lock.write_text(json.dumps({"pid": os.getpid(), "started_at": 1.0, "version": "0"}))
-    assert "daemon: not running" in dropscribe(config, "status").stdout
+    # The hint starts the daemon on this config: a pasted "dropscribe run" would look for
+    # another (config.example.toml, say, is none of the names searched).
+    hint = f"start it with '{sys.executable} -m dropscribe run --config {config.resolve()}'"
+    status = dropscribe(config, "status").stdout
+    assert f"daemon: not running ({hint} or its systemd unit)" in status
     assert json.loads(dropscribe(config, "status", "--json").stdout)["daemon"] == {"running": False}
     held = DaemonLock.acquire(lock, __version__, time.time() - 3700)
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -176,11 +177,20 @@ def _voices(settings: Settings, args: argparse.Namespace) -> int:
     return voices_command(settings, args)
 
 
-def _open_readonly(settings: Settings) -> Store | None:
+def run_command(args: argparse.Namespace) -> str:
+    """The command that starts the daemon on this configuration: one named with
+    --config is named again (a hint without it would find another, or none)."""
+    command = f"{program_name()} run"
+    if args.config_source == "--config":
+        command += f" --config {shlex.quote(str(args.config_path))}"
+    return command
+
+
+def _open_readonly(settings: Settings, args: argparse.Namespace) -> Store | None:
     if not settings.paths.state.exists():
         print(
             f"dropscribe: no job store at {settings.paths.state} yet; start the daemon "
-            f"with '{program_name()} run' first",
+            f"with '{run_command(args)}' first",
             file=sys.stderr,
         )
         return None
@@ -190,11 +200,11 @@ def _open_readonly(settings: Settings) -> Store | None:
 def _status(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.reports import daemon_line
 
-    report = _status_report(settings)
+    report = _status_report(settings, args)
     if args.json:
         print(json.dumps(report, indent=2))
         return EXIT_OK
-    print(daemon_line(report["daemon"], program_name()))
+    print(daemon_line(report["daemon"], run_command(args)))
     settling = report["settling"]
     if settling["count"]:
         more = settling["count"] - len(settling["files"])
@@ -221,7 +231,7 @@ def _status(settings: Settings, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _status_report(settings: Settings) -> dict[str, Any]:
+def _status_report(settings: Settings, args: argparse.Namespace) -> dict[str, Any]:
     """The report ``status`` prints; before the first run, with nothing counted (a
     script reads ``{"daemon": {"running": false}, ...}`` rather than nothing)."""
     from dropscribe.commands.reports import empty_report, settling_report, status_report
@@ -231,7 +241,7 @@ def _status_report(settings: Settings) -> dict[str, Any]:
     from dropscribe.service.machine import read_only_folders
 
     daemon = running_daemon(lock_path(settings.paths))
-    store = _open_readonly(settings)
+    store = _open_readonly(settings, args)
     if store is None:
         report, known = empty_report(daemon, time.time()), {}
     else:
@@ -249,7 +259,7 @@ def _status_report(settings: Settings) -> dict[str, Any]:
 def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     from dropscribe.commands.reports import job_record, jobs_table
 
-    store = _open_readonly(settings)
+    store = _open_readonly(settings, args)
     if store is None:
         return EXIT_FAILED
     states = [JobState(args.state)] if args.state else None

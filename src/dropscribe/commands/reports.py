@@ -63,11 +63,11 @@ def daemon_report(info: DaemonInfo | None, now: float) -> dict[str, Any]:
     }
 
 
-def daemon_line(report: dict[str, Any], program: str = "dropscribe") -> str:
-    """Return the daemon's state in one line for ``status`` (``program``: how to run
-    dropscribe, as the user just did)."""
+def daemon_line(report: dict[str, Any], start: str = "dropscribe run") -> str:
+    """Return the daemon's state in one line for ``status`` (``start``: the command that
+    starts it, run as the user just ran dropscribe)."""
     if not report["running"]:
-        return f"daemon: not running (start it with '{program} run' or its systemd unit)"
+        return f"daemon: not running (start it with '{start}' or its systemd unit)"
     uptime = report["uptime_seconds"]
     since = (
         f", up {duration_text(uptime)} since {report['started_at']}" if uptime is not None else ""
