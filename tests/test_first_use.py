@@ -91,7 +91,8 @@ def test_status_before_the_first_run_names_the_program_as_it_was_run(workdir: Pa
     config = write_config(workdir)
     command = [sys.executable, "-m", "dropscribe", "status", "--config", str(config)]
     result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
-    assert f"'{sys.executable} -m dropscribe run'" in result.stdout + result.stderr
+    started = f"'{sys.executable} -m dropscribe run --config {config.resolve()}'"
+    assert started in result.stdout and started in result.stderr  # status's line, the store's
 
 
 def test_a_text_file_named_mp3_is_refused_at_intake_in_one_sentence_with_a_retry_line_that_runs(
