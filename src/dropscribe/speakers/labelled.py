@@ -10,7 +10,7 @@ What comes back: ``labels`` (one per word), ``speakers`` (how many) and
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -36,6 +36,15 @@ NOT_NAMED = "Speakers were not named from the voices folder"
 WINDOW_SHARE_SECONDS = LABEL_STEP_FRAMES / 100
 
 
+class FoundSpeakers(NamedTuple):
+    """The speakers found, as naming needs them."""
+
+    centres: Floats
+    seconds: list[float]
+    #: Each window's vector and speaker number; None for a stereo call's channels.
+    windows: tuple[Floats, Ints] | None
+
+
 def label_words(request: DiarizeRequest) -> dict[str, Any]:
     """Return the labels of ``request``'s words, with the details of each label."""
     from dropscribe.audio.decode import decode_file
@@ -45,25 +54,22 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
     audio = decode_file(request.audio_path, request.max_duration).samples
     powers = channel_powers(request.audio_path, request.max_duration)
     details: dict[str, dict[str, Any]] = {}
-    windows: tuple[Floats, Ints] | None = None  # a stereo call's speakers have none
     if powers is not None and is_split_call(powers):
         numbers = word_channels(request.spans, powers)
         labels: list[str | None] = [f"SPEAKER_{n + 1}" for n in numbers]
         details = {f"SPEAKER_{n + 1}": {"channel": n + 1} for n in set(numbers)}
-        voices, seconds = _channel_voices(audio, powers, encoder)
+        speakers = FoundSpeakers(*_channel_voices(audio, powers, encoder), windows=None)
     else:
         result = diarize(audio, encoder, request.limits)
         found = word_speakers(request.spans, result)
         labels = speaker_labels(found)
         numbers = [-1 if n is None else n for n in found]
-        voices, seconds = result.centres(), _seconds(result)
         windows = (result.vectors, result.speakers)
+        speakers = FoundSpeakers(result.centres(), _seconds(result), windows)
     note = None
     if request.limits.voices:
         try:
-            labels = _named(
-                labels, numbers, (voices, seconds, windows), request, encoder, weights_path, details
-            )
+            labels = _named(labels, numbers, speakers, request, encoder, weights_path, details)
         except Exception as exc:  # an unreadable voices folder costs the names, not the labels
             note = f"{NOT_NAMED}: {exc}"
     answer = {
@@ -77,15 +83,14 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
 def _named(
     labels: list[str | None],
     numbers: list[int],
-    speakers: tuple[Floats, list[float], tuple[Floats, Ints] | None],
+    speakers: FoundSpeakers,
     request: DiarizeRequest,
     encoder: VoiceEncoder,
     weights_path: Path,
     details: dict[str, dict[str, Any]],
 ) -> list[str | None]:
     """Return ``labels`` with enrolled names in place of the matching speakers' labels,
-    and fill ``details`` (enrolled, score) for every label. ``speakers``: their centres,
-    seconds and, when diarized, their windows' vectors and speaker numbers."""
+    and fill ``details`` (enrolled, score) for every label."""
     from dropscribe.audio.decode import decode_file
     from dropscribe.speakers.enrolment import enrolled_people, name_speakers
 
@@ -93,7 +98,7 @@ def _named(
         return decode_file(path, request.max_duration).samples
 
     people = enrolled_people(Path(request.limits.voices), encoder, weights_path, decode)
-    matches = name_speakers(speakers[0], speakers[1], people, speakers[2])
+    matches = name_speakers(speakers.centres, speakers.seconds, people, speakers.windows)
     renamed: dict[str, str] = {}
     for label, number in zip(labels, numbers, strict=True):
         if label is None or label in renamed or not 0 <= number < len(matches):
