@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, cast
 import numpy as np
 import pytest
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.speakers.enrolment import (
     HEARD_ALLOWANCE,
-    RATE,
     in_a_room,
     name_speakers,
     person_scores,
@@ -34,13 +34,13 @@ if TYPE_CHECKING:
 
 
 def tone(frequency: float, seconds: float = 1.0) -> np.ndarray:
-    times = np.arange(int(seconds * RATE)) / RATE
+    times = np.arange(int(seconds * SAMPLE_RATE)) / SAMPLE_RATE
     return (0.2 * np.sin(2 * np.pi * frequency * times)).astype(np.float32)
 
 
 def power_at(audio: np.ndarray, frequency: float) -> float:
     spectrum = np.abs(np.fft.rfft(audio)) ** 2
-    frequencies = np.fft.rfftfreq(len(audio), 1 / RATE)
+    frequencies = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
     return float(spectrum[np.abs(frequencies - frequency) < 20].sum())
 
 
@@ -54,12 +54,12 @@ def test_the_telephone_line_keeps_300_to_3400_hz_only() -> None:
 
 
 def test_the_room_adds_a_tail_at_the_same_level_and_the_same_every_time() -> None:
-    impulse = np.zeros(RATE, np.float32)
+    impulse = np.zeros(SAMPLE_RATE, np.float32)
     impulse[100] = 0.5
     heard = in_a_room(impulse)
-    direct, tail = heard[100] ** 2, float(np.sum(heard[100 + int(0.01 * RATE) :] ** 2))
+    direct, tail = heard[100] ** 2, float(np.sum(heard[100 + int(0.01 * SAMPLE_RATE) :] ** 2))
     assert 0.01 * direct < tail < direct  # a direct path louder than the reverberation
-    speech = tone(440) * np.linspace(0, 1, RATE, dtype=np.float32)
+    speech = tone(440) * np.linspace(0, 1, SAMPLE_RATE, dtype=np.float32)
     again = in_a_room(speech)
     assert np.array_equal(again, in_a_room(speech))
     assert np.sqrt(np.mean(again**2)) == pytest.approx(np.sqrt(np.mean(speech**2)), rel=1e-3)
@@ -156,14 +156,14 @@ def test_a_long_sample_is_heard_on_the_line_and_in_the_room_a_minute_at_a_time(
 
     def vector(audio: np.ndarray, encoder: object) -> tuple[float, np.ndarray]:
         heard.append(len(audio))
-        return len(audio) / RATE, unit(np.ones((1, 256)))[0]
+        return len(audio) / SAMPLE_RATE, unit(np.ones((1, 256)))[0]
 
     monkeypatch.setattr(enrolment, "phone_line", recorded("phone"))
     monkeypatch.setattr(enrolment, "in_a_room", recorded("room"))
     monkeypatch.setattr(enrolment, "sample_vector", vector)
-    minute = enrolment.CHANNEL_BLOCK_SECONDS * RATE
+    minute = enrolment.CHANNEL_BLOCK_SECONDS * SAMPLE_RATE
     nobody = cast("VoiceEncoder", object())  # sample_vector, the encoder's one user, is faked
     seconds, rows = enrolment.sample_vectors(np.zeros(2 * minute + 5, np.float32), nobody)
-    assert rows.shape == (3, 256) and seconds == pytest.approx((2 * minute + 5) / RATE)
+    assert rows.shape == (3, 256) and seconds == pytest.approx((2 * minute + 5) / SAMPLE_RATE)
     assert lengths["phone"] == lengths["room"] == [minute, minute, 5]
     assert heard == [2 * minute + 5] * 3  # each way's vector is still the whole sample's

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.naming import Match, assign_names
 from dropscribe.speakers.vectors import Floats, Ints, unit
@@ -37,7 +38,6 @@ Decoder = Callable[[Path], Floats]
 #: most 0.748 against 0.784 as recorded). Calibrated on real voices, enrolled from some
 #: recordings and tested on others (bench/README.md, issue 22, "Calibration").
 HEARD_ALLOWANCE = np.array([0.0, 0.02, -0.04], np.float32)
-RATE = 16000
 #: The telephone band (G.712) and mu-law's 8-bit companding.
 PHONE_BAND = (300.0, 3400.0)
 MU = 255.0
@@ -58,7 +58,7 @@ CHANNEL_BLOCK_SECONDS = 60
 def phone_line(audio: Floats) -> Floats:
     """Return ``audio`` as a telephone line passes it: 300-3400 Hz, mu-law companded."""
     spectrum = np.fft.rfft(audio)
-    frequencies = np.fft.rfftfreq(len(audio), 1 / RATE)
+    frequencies = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
     spectrum[(frequencies < PHONE_BAND[0]) | (frequencies > PHONE_BAND[1])] = 0
     narrow = np.fft.irfft(spectrum, len(audio))
     peak = float(np.abs(narrow).max()) or 1.0
@@ -73,10 +73,10 @@ def phone_line(audio: Floats) -> Floats:
 def in_a_room(audio: Floats) -> Floats:
     """Return ``audio`` with a room's reverberation: a direct path and a decaying tail of
     noise (fixed seed, so a sample always gets the same vector), at the same level."""
-    times = np.arange(int(ROOM_RT60 * RATE)) / RATE
+    times = np.arange(int(ROOM_RT60 * SAMPLE_RATE)) / SAMPLE_RATE
     envelope = np.exp(-6.9 * times / ROOM_RT60) * np.minimum(1.0, times / ROOM_BUILD_UP_SECONDS)
     tail = np.random.default_rng(0).standard_normal(len(times)) * envelope
-    tail[: int(ROOM_ONSET_SECONDS * RATE)] = 0.0
+    tail[: int(ROOM_ONSET_SECONDS * SAMPLE_RATE)] = 0.0
     response = ROOM_TAIL_GAIN * tail / np.sqrt(np.sum(tail**2))
     response[0] = 1.0
     size = 1 << int(np.ceil(np.log2(len(audio) + len(response))))
@@ -109,7 +109,7 @@ def sample_vectors(audio: Floats, encoder: VoiceEncoder) -> tuple[float, Floats]
     if vector is None:
         return seconds, NO_VECTORS
     heard = [vector]
-    step = CHANNEL_BLOCK_SECONDS * RATE
+    step = CHANNEL_BLOCK_SECONDS * SAMPLE_RATE
     for channel in (phone_line, in_a_room):
         blocks = [channel(audio[start : start + step]) for start in range(0, len(audio), step)]
         other = sample_vector(np.concatenate(blocks), encoder)[1]
