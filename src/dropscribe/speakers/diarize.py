@@ -15,7 +15,7 @@ from dropscribe.speakers.clustering import assign_speakers
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.features import mel_frames
 from dropscribe.speakers.request import CountLimits
-from dropscribe.speakers.vectors import Floats, Ints
+from dropscribe.speakers.vectors import VECTOR_SIZE, Floats, Ints
 from dropscribe.speakers.windows import (
     LABEL_STEP_FRAMES,
     Window,
@@ -23,8 +23,6 @@ from dropscribe.speakers.windows import (
     plan_windows,
     speech_regions,
 )
-
-VECTOR_SIZE = 256
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from dropscribe.speakers.diarize import SpeakerWindows, diarize, embed_windows
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.labelling import speaker_labels, word_speakers
 from dropscribe.speakers.naming import Match
-from dropscribe.speakers.vectors import Floats, Ints, centres
+from dropscribe.speakers.vectors import VECTOR_SIZE, Floats, Ints, centres
 from dropscribe.speakers.weights import default_weights_path, load_weights
 from dropscribe.speakers.windows import LABEL_STEP_FRAMES
 
@@ -130,7 +130,7 @@ def _channel_voices(
     chosen = np.array(owners, dtype=np.int64)
     kept = chosen >= 0
     if not kept.any():
-        return np.zeros((2, vectors.shape[1] if len(vectors) else 256), np.float32), [0.0, 0.0]
+        return np.zeros((2, VECTOR_SIZE), np.float32), [0.0, 0.0]
     found = centres(vectors[kept], chosen[kept], 2)
     counts = np.bincount(chosen[kept], minlength=2)
     return found, [float(count) * WINDOW_SHARE_SECONDS for count in counts]

@@ -9,6 +9,8 @@ import numpy.typing as npt
 
 Floats = npt.NDArray[np.float32]
 Ints = npt.NDArray[np.int64]
+#: The encoder's voice vectors have this many dimensions (speakers/encoder.py).
+VECTOR_SIZE = 256
 
 
 def unit(rows: npt.NDArray[np.floating[Any]]) -> Floats:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from dropscribe.speakers.vectors import Floats
+from dropscribe.speakers.vectors import VECTOR_SIZE, Floats
 
 CACHE_NAME = ".dropscribe-voices.json"
 #: Changes when the features, the windows or the averaging of a sample change.
@@ -31,7 +31,6 @@ SAMPLE_RECIPE = "mean-of-1.6s-windows-every-0.75s+phone+room/2"
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff"}
 )
-VECTOR_SIZE = 256
 #: A sample without speech: no vectors.
 NO_VECTORS = np.zeros((0, VECTOR_SIZE), np.float32)
 
