@@ -392,6 +392,8 @@ def test_a_slow_hash_happens_off_the_main_loop_which_keeps_feeding_the_watchdog(
     assert rig.take_in("big.wav") == 1
     assert len(beats) >= 2
     assert rig.job("big.wav").state == JobState.QUEUED
+
+
 def test_a_copy_of_content_in_flight_waits_for_it_across_a_restart_then_reuses_it(
     rig: Rig,
 ) -> None:

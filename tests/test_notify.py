@@ -15,9 +15,7 @@ from dropscribe.service.notify import Notifier
 from tests.helpers import AUDIO, DaemonProcess, wait_for, write_config
 
 
-def listen(
-    sock: socket.socket, messages: list[tuple[float, str]], done: threading.Event
-) -> None:
+def listen(sock: socket.socket, messages: list[tuple[float, str]], done: threading.Event) -> None:
     """Append every datagram to ``messages`` with its arrival time until ``done``."""
     sock.settimeout(0.1)
     while not done.is_set():
@@ -53,6 +51,7 @@ def test_the_daemon_reports_ready_status_watchdog_and_stopping(
     listening = threading.Event()
     listener = threading.Thread(target=lambda: listen(sock, messages, listening), daemon=True)
     listener.start()
+
     def said(wanted: Callable[[str], bool]) -> bool:
         return any(wanted(text) for _, text in list(messages))
 
@@ -110,6 +109,7 @@ def test_a_reader_that_stopped_reading_never_stalls_the_daemon(workdir: Path) ->
     sock.bind(address)
     notifier = Notifier(address=address, watchdog_usec="1000000")
     sent: list[bool] = []
+
     # Nobody reads: the socket's queue fills after a few datagrams. Each send must
     # come back (as False) rather than wait for a reader.
     def ping_often() -> None:

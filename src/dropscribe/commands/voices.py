@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from dropscribe.audio import SAMPLE_RATE
 from dropscribe.config import Settings
 from dropscribe.speakers.voices import VoiceCache, encoder_version, people_files
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-RATE = 16000
 #: Silence put between the cut segments of an enrolled voice.
 JOIN_SECONDS = 0.2
 
@@ -141,16 +141,18 @@ def _original(settings: Settings, document: dict[str, Any]) -> Path | None:
 def _write_sample(
     person: Path, stem: str, speaker: str, audio: Any, spans: list[tuple[float, float]]
 ) -> Path:
-    gap = np.zeros(int(JOIN_SECONDS * RATE), np.float32)
+    gap = np.zeros(int(JOIN_SECONDS * SAMPLE_RATE), np.float32)
     pieces = [
-        piece for start, end in spans for piece in (audio[int(start * RATE) : int(end * RATE)], gap)
+        piece
+        for start, end in spans
+        for piece in (audio[int(start * SAMPLE_RATE) : int(end * SAMPLE_RATE)], gap)
     ]
     person.mkdir(parents=True, exist_ok=True)
     out = person / f"{stem}-{speaker}.wav"
     with wave.open(str(out), "wb") as handle:
         handle.setnchannels(1)
         handle.setsampwidth(2)
-        handle.setframerate(RATE)
+        handle.setframerate(SAMPLE_RATE)
         samples = np.clip(np.concatenate(pieces), -1, 1)
         handle.writeframes((samples * 32767).astype("<i2").tobytes())
     return out

@@ -152,9 +152,7 @@ def after(job: JobHistory, error: DropscribeError, decision: Decision, now: floa
     since = job.troubled_since
     if since is None and isinstance(error, ServerTrouble):
         since = now
-    return replace(
-        job, attempts=give_back(job.attempts), waits=job.waits + 1, troubled_since=since
-    )
+    return replace(job, attempts=give_back(job.attempts), waits=job.waits + 1, troubled_since=since)
 
 
 def gave_up(error: DropscribeError, attempts: int, where: str = "") -> DropscribeError:
