@@ -168,4 +168,7 @@ def test_jobs_shows_which_transcripts_have_warnings_and_lists_only_those(
     table = dropscribe(config, "jobs").stdout.splitlines()
     column = table[0].index("WARNINGS")
     assert [line[column : column + 8].strip() for line in table[1:]] == ["1", "", ""]
-    assert len(dropscribe(config, "jobs", "--warnings").stdout.splitlines()) == 2
+    only = dropscribe(config, "jobs", "--warnings").stdout.splitlines()
+    assert len(only) == 3
+    assert only[1].rstrip().endswith("0.wav")
+    assert only[2] == " " * 8 + "The engine was unsure of this transcript."

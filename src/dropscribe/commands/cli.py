@@ -87,7 +87,7 @@ def _add_reports(command: Callable[[str, str], argparse.ArgumentParser]) -> None
     jobs.add_argument(
         "--warnings",
         action="store_true",
-        help="only jobs whose transcript has warnings (it may be wrong)",
+        help="only jobs whose transcript has warnings (it may be wrong), each under its job",
     )
 
 
@@ -270,7 +270,7 @@ def _jobs(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([job_record(job, warned.get(job.id)) for job in jobs], indent=2))
         return EXIT_OK
-    for line in jobs_table(jobs, warned):
+    for line in jobs_table(jobs, warned, sentences=args.warnings):
         print(line)
     return EXIT_OK
 

@@ -127,9 +127,13 @@ def status_report(store: Store, daemon: DaemonInfo | None, now: float) -> dict[s
     }
 
 
-def jobs_table(jobs: list[Job], warnings: dict[int, list[str]] | None = None) -> list[str]:
+def jobs_table(
+    jobs: list[Job], warnings: dict[int, list[str]] | None = None, sentences: bool = False
+) -> list[str]:
     """Return ``jobs`` as lines of a table under a header, the last change of each in UTC
-    and how many warnings its transcript has (blank: none)."""
+    and how many warnings its transcript has (blank: none); with ``sentences``, each
+    warning follows its job on a line of its own (a count says a transcript may be
+    wrong; the sentence says where and what to do)."""
     warnings = warnings or {}
     header = f"{'ID':>6}  {'STATE':<10}  {'BACKEND':<9}  {'UPDATED (UTC)':<20}  {'WARNINGS':<8}"
     lines = [header + "  FILE"]
@@ -142,4 +146,6 @@ def jobs_table(jobs: list[Job], warnings: dict[int, list[str]] | None = None) ->
             f"{job.id:>6}  {job.state:<10}  {job.backend:<9}  {updated:<20}  {count:<8}  "
             f"{path}{error}"
         )
+        if sentences:
+            lines.extend(f"{'':>8}{sentence}" for sentence in warnings.get(job.id, []))
     return lines
