@@ -4,10 +4,14 @@ Each sample is heard three ways: as recorded, on a telephone line and in a
 room, and each way gives the person a vector. This encoder hears the channel
 as much as the voice: with voices enrolled from recordings as they were made,
 none of the benchmark's enrolled speakers was named on a telephone line or in
-a reverberant room (0 of 125 words each way); heard those ways at enrolment
-too, 81 and 91 of 125 (bench/README.md, issue 22, "Names"). A person is
-matched by their best vector, so the line's vector meets a call, the desk's a
-desk recording.
+a reverberant room (0 of 125 words each way, one split of the voices); heard
+those ways at enrolment too, 172 and 186 of 240 over both splits
+(bench/README.md, issue 22, "Names"). A person is matched by their best
+vector, so the line's vector meets a call, the desk's a desk recording.
+
+The line is an 8 kHz one: nothing it passes, its companding noise included,
+lies above 4 kHz (with that noise left in, 123 of the 240 words were named
+over the line).
 """
 
 from __future__ import annotations
@@ -43,9 +47,10 @@ PHONE_BAND = (300.0, 3400.0)
 MU = 255.0
 #: A line samples at 8 kHz, so its companding noise, like everything it passes, lies
 #: below 4 kHz. Companded at 16 kHz, the noise also filled 4-8 kHz, where no call has
-#: anything; cut there too, the line's vectors of the benchmark's enrolled voices scored
-#: 0.02-0.03 higher against their calls (medians 0.873 -> 0.897 and 0.888 -> 0.906), the
-#: strangers' not (at most 0.837 and 0.830): bench/README.md, issue 22, "Names".
+#: anything; cut there too, the benchmark's voices heard over a line scored 0.02 higher
+#: against their own enrolment (medians 0.873 -> 0.897 and 0.888 -> 0.906), strangers
+#: not (at most 0.837 and 0.830), and 172 of 240 words were named over the line instead
+#: of 123: bench/README.md, issue 22, "Names".
 LINE_NYQUIST = 4000.0
 #: A room: the reverberation time (s), the tail's level against the direct sound (about
 #: +13 dB direct-to-reverberant) and its onset (10 ms) and build-up (50 ms), near what a
