@@ -27,7 +27,7 @@ from dropscribe.speakers.vectors import VECTOR_SIZE, Floats
 
 CACHE_NAME = ".dropscribe-voices.json"
 #: Changes when the features, the windows or the averaging of a sample change.
-SAMPLE_RECIPE = "mean-of-1.6s-windows-every-0.75s+phone+room/2"
+SAMPLE_RECIPE = "mean-of-1.6s-windows-every-0.75s+phone+room/3"
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff"}
 )
