@@ -107,14 +107,11 @@ def prepare(
 ) -> Manifest:
     """Decode ``source`` in a worker and write its compact upload (in parts if needed).
 
-    ``base64``: the backend sends the audio in base64 (``upload_base64``): Opus goes at
-    the lower bit rate that keeps an hour within the byte budget as sent
-    (:func:`~dropscribe.audio.compact_protocol.upload_bit_rate`). ``parts`` writes the
-    parts of an earlier plan again (their files were lost), or
-    the coverage pass's, named from ``first_index`` on; ``resume`` goes on with a plan
-    cut short. ``on_part`` is called with each part
-    as soon as the worker has written it, while it prepares the rest; ``cancel``
-    stops the worker (the manifest is then an error).
+    ``base64`` (the backend's ``upload_base64``) picks the Opus bit rate (``upload_bit_rate``).
+    ``parts`` writes the parts of an earlier plan again (their files were lost), or the
+    coverage pass's, named from ``first_index`` on; ``resume`` goes on with a plan cut
+    short. ``on_part`` is called with each part as soon as the worker has written it,
+    while it prepares the rest; ``cancel`` stops the worker (the manifest is an error).
 
     Raises:
         BadInput: the recording is unreadable, too long, or defeats the worker's limits.
