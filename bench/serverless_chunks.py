@@ -28,7 +28,10 @@
 6. The encoder setting as the daemon runs it (``--words-opus``: bit rate, complexity,
    frame ms, application, e.g. ``24000,1,60,voip``): part 2's defaults' side, with the
    coverage pass, the daemon's worker encoding with each setting (a ``sitecustomize``
-   hook on the daemon's path sets it; nothing in the project reads an override).
+   hook on the daemon's path sets it; nothing in the project reads an override;
+   ``default``: the project's own, the rate of the protocol).
+7. Bytes per hour of speech without a pause at each Opus bit rate (the daemon's encoder
+   on the English clips with every quiet 20 ms cut out), for the byte budget.
 
 faster-whisper-server is not a dependency of the project; install it beside
 (see bench/remote_uploads.py). Run:
@@ -475,6 +478,30 @@ def part_daemon_settings(
     return rows
 
 
+def part_continuous(rates: list[int], seconds: float = 600.0) -> dict[str, str]:
+    """Bytes per hour of speech without a pause at each Opus bit rate, as the daemon's
+    encoder writes it: the English clips with every quiet 20 ms window cut out, looped."""
+    from dropscribe.audio.compact import encode_file
+
+    window = SAMPLE_RATE // 50
+    pieces = []
+    for name in ENGLISH:
+        audio = load(clip_path(name))
+        frames = audio[: len(audio) // window * window].reshape(-1, window)
+        pieces.append(frames[np.sqrt((frames**2).mean(axis=1)) > 0.02].reshape(-1))
+    once = np.concatenate(pieces)
+    looped = np.tile(once, int(seconds * SAMPLE_RATE / len(once)) + 1)
+    speech = (np.clip(looped[: int(seconds * SAMPLE_RATE)], -1, 1) * 32767).astype(np.int16)
+    rows = {"speech": f"{len(once) / SAMPLE_RATE:.1f} s without a pause, looped to {seconds:g} s"}
+    for rate in rates:
+        size = encode_file(WORK / "continuous.ogg", "opus", speech, bit_rate=rate)
+        per_hour = size / seconds * 3600
+        rows[f"{rate // 1000} kbit/s"] = (
+            f"{per_hour / 1e6:.2f} MB/h ({per_hour * 4 / 3 / 1e6:.2f} in base64)"
+        )
+    return rows
+
+
 def part_words_here(minutes: float, chunk_seconds: float) -> dict[str, str]:
     """Part 2 without the server, when two loaded cores cannot run it: the same engine
     (faster-whisper, tiny.en) on the WAV whole and on the defaults' chunks, in order."""
@@ -514,7 +541,7 @@ def heard(model: Any, audio: Any, reference: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process; 5, 6
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process; 5-7
     parser.add_argument("--minutes", type=float, default=42.0)
     parser.add_argument("--words-minutes", type=float, default=4.0)
     parser.add_argument("--words-chunk", type=float, default=60.0)
@@ -548,6 +575,10 @@ def main() -> None:
     if 6 in args.part and not args.smoke and FWS.exists():
         chunking6 = (args.words_minutes, args.words_concurrency, args.words_opus, args.seed)
         report(f"{title}: 6. settings in the daemon", part_daemon_settings(*chunking6))
+    if 7 in args.part:
+        rates = [24_000] if args.smoke else [16_000, 18_000, 19_000, 20_000, 24_000]
+        continuous = part_continuous(rates, 20 if args.smoke else 600)
+        report(f"{title}: 7. speech without a pause", continuous)
     if 4 in args.part and not args.smoke:
         report(
             f"{title}: 4. words, in-process", part_words_here(args.words_minutes, args.words_chunk)
