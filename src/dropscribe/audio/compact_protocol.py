@@ -22,10 +22,10 @@ from dropscribe.audio.cuts import Part
 from dropscribe.workers.messages import Ready
 
 #: The Opus bit rate by how the protocol carries the audio (bench/README.md, issue 26,
-#: parts 6 and 7): the budget is 12 MB per hour of speech as sent. As multipart bytes
-#: (openai) 24 kbit/s: about 11 MB an hour of speech without a pause, and within 1.3 points
-#: of the WAV's WER with tiny.en where 16 kbit/s lost 3.5. In base64 (octoai, runpod,
-#: replicate: 4/3 the bytes) 24 kbit/s is 14.5 MB an hour of continuous speech; 18 kbit/s,
+#: parts 6 and 7): each the highest within 12 MB per hour of speech as sent (24 kbit/s
+#: heard more words than 16 with tiny.en on two recordings of three, not on all). As
+#: multipart bytes (openai) 24 kbit/s: 10.9 MB an hour of speech without a pause.
+#: In base64 (octoai, runpod, replicate: 4/3 the bytes) 24 kbit/s is 14.5 MB; 18 kbit/s,
 #: the highest rate with a margin under 12, is 10.9 (19 kbit/s: 11.5, 20: 12.1).
 OPUS_BIT_RATES = {"multipart": 24_000, "base64": 18_000}
 #: The rate every plan made before the rate was chosen by protocol was written at: a part
