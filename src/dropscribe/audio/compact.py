@@ -73,10 +73,10 @@ CODECS: dict[str, tuple[str, str, str, int | None]] = {
 #: Encoder options, chosen by measurement (bench/README.md, issue 26): complexity 1 encodes
 #: over 3x faster than the default 10 at the same size (and as fast at 24 kbit/s as at 16);
 #: 60 ms frames and the speech mode save per-frame overhead. The bit rate is the protocol's
-#: (compact_protocol.OPUS_BIT_RATES): 24 kbit/s as multipart bytes, 18 in base64, each the
-#: most that keeps an hour of speech within 12 MB as sent. The words (tiny.en, long chunks,
-#: three recordings pooled, part 7): 24 kbit/s 1.3 WER points behind the WAV, 18 kbit/s 5.3
-#: and 16 kbit/s 1.7, each driven by the stretches the model skips or repeats.
+#: (compact_protocol.OPUS_BIT_RATES): 24 kbit/s as multipart bytes, 16 in base64, each
+#: within 12 MB an hour of speech as sent. The words (tiny.en, long chunks, three
+#: recordings pooled, part 7): 24 kbit/s 1.3 WER points behind the WAV, 18 kbit/s 5.3 and
+#: 16 kbit/s 1.7, each driven by the stretches the model skips or repeats.
 CODEC_OPTIONS: dict[str, dict[str, str]] = {
     "opus": {"compression_level": "1", "frame_duration": "60", "application": "voip"},
 }

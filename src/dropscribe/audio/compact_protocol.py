@@ -22,12 +22,13 @@ from dropscribe.audio.cuts import Part
 from dropscribe.workers.messages import Ready
 
 #: The Opus bit rate by how the protocol carries the audio (bench/README.md, issue 26,
-#: parts 6 and 7): each the highest within 12 MB per hour of speech as sent (24 kbit/s
-#: heard more words than 16 with tiny.en on two recordings of three, not on all). As
-#: multipart bytes (openai) 24 kbit/s: 10.9 MB an hour of speech without a pause.
-#: In base64 (octoai, runpod, replicate: 4/3 the bytes) 24 kbit/s is 14.5 MB; 18 kbit/s,
-#: the highest rate with a margin under 12, is 10.9 (19 kbit/s: 11.5, 20: 12.1).
-OPUS_BIT_RATES = {"multipart": 24_000, "base64": 18_000}
+#: parts 6 and 7), within 12 MB per hour of speech as sent. As multipart bytes (openai)
+#: 24 kbit/s: 10.9 MB an hour of speech without a pause; with tiny.en, pooled over three
+#: recordings, 1.3 WER points behind the WAV against 16 kbit/s's 1.7. In base64 (octoai,
+#: runpod, replicate: 4/3 the bytes) 24 kbit/s is 14.5 MB; 18 kbit/s, the highest rate
+#: with a margin under 12 (10.9 MB), measured worse than 16 (5.3 points pooled against
+#: 1.7, one repetition loop included), so base64 stays at 16 kbit/s (about 9.7 MB).
+OPUS_BIT_RATES = {"multipart": 24_000, "base64": 16_000}
 #: The rate every plan made before the rate was chosen by protocol was written at: a part
 #: of such a plan, written again after a restart, is known to fit under its limit at it.
 EARLIER_OPUS_BIT_RATE = 16_000
