@@ -7,11 +7,14 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 import pytest
 
+from dropscribe.audio import compact, cuts
+from dropscribe.audio.compact_protocol import CompactRequest, PartFile
 from dropscribe.backends.base import Request
 from dropscribe.config import OctoAISettings, load_settings
 from dropscribe.config.backends import UploadFormat
@@ -155,6 +158,53 @@ def test_a_part_planned_for_the_earlier_lower_rate_still_fits_when_written_again
     assert first.bytes <= limit and (tmp_path / first.path).stat().st_size == first.bytes
     assert BASE64_BAND[0] < kbits_per_second(tmp_path / first.path) < BASE64_BAND[1]  # 16 kbit/s
     assert MULTIPART_BAND[0] < kbits_per_second(tmp_path / second.path) < MULTIPART_BAND[1]
+
+
+def decodes_writing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[Part], **request: Any
+) -> tuple[int, list[PartFile]]:
+    """How many times the worker decodes the recording to write ``parts`` again, in this
+    process (the worker's own code, its decoder counted), and the files it wrote."""
+    calls = []
+    real = compact.pcm_pieces
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compact, "pcm_pieces", counted)
+    asked = CompactRequest(
+        source=str(LONG),
+        workdir=str(tmp_path),
+        format="opus",
+        max_seconds=600,
+        max_duration=3600,
+        parts=tuple(cuts.Part(p.start, p.end, p.keep_start, p.keep_end) for p in parts),
+        **request,
+    )
+    written = list(compact.compact(asked).parts)
+    return len(calls), written
+
+
+#: An earlier plan of the reading in three parts (10.2 s, 10.2 s, 10.3 s).
+THIRDS = [
+    Part(0.0, 10.2, 0.0, 10.2, "", 0, index=0),
+    Part(10.2, 20.4, 10.2, 20.4, "", 0, index=1),
+    Part(20.4, 30.7, 20.4, 30.7, "", 0, index=2),
+]
+
+
+def test_a_part_over_the_limit_at_the_earlier_rate_already_is_not_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In base64 the rate is the earlier one: writing a part again at it would only
+    decode the recording once more for the same bytes."""
+    limit = 10_000  # each third is about 17 kB at 16 kbit/s
+    decodes, written = decodes_writing_again(
+        tmp_path, monkeypatch, THIRDS, max_bytes=limit, bit_rate=16_000
+    )
+    assert decodes == 1
+    assert all(part.bytes > limit for part in written)
 
 
 def test_a_file_that_is_not_audio_is_one_clear_sentence(tmp_path: Path) -> None:

@@ -224,8 +224,11 @@ def written_again(request: CompactRequest) -> list[PartFile]:
         first=request.first_index,
         bit_rate=request.bit_rate,
     )
+    rate = request.bit_rate or CODECS[request.format][3]
+    if request.format != "opus" or rate is None or rate <= EARLIER_OPUS_BIT_RATE:
+        return again  # written at the earlier rate already: again, the same bytes
     for index, written in enumerate(again):
-        if written.bytes > request.max_bytes and request.format == "opus":
+        if written.bytes > request.max_bytes:
             [again[index]] = write_parts(
                 request.source,
                 Path(request.workdir),
