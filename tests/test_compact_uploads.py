@@ -194,6 +194,23 @@ THIRDS = [
 ]
 
 
+def test_parts_of_an_earlier_plan_over_the_limit_are_written_again_in_one_more_decode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every part over the limit at the new rate is written at the earlier one in the
+    same second decode: one decode each made a restart of a long recording's plan
+    decode it as many more times as it has parts, past prepare_timeout_seconds."""
+    at_24 = decodes_writing_again(tmp_path / "24", monkeypatch, THIRDS, max_bytes=10**6)[1]
+    limit = min(part.bytes for part in at_24) - 1  # each is over it at 24 kbit/s
+    decodes, written = decodes_writing_again(
+        tmp_path / "16", monkeypatch, THIRDS, max_bytes=limit, bit_rate=24_000
+    )
+    assert decodes == 2
+    assert [part.path for part in written] == ["part-0000.ogg", "part-0001.ogg", "part-0002.ogg"]
+    assert all(part.bytes <= limit for part in written)
+    assert all((tmp_path / "16" / part.path).stat().st_size == part.bytes for part in written)
+
+
 def test_a_part_over_the_limit_at_the_earlier_rate_already_is_not_written_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
