@@ -133,6 +133,53 @@ def test_opus_goes_at_the_bit_rate_of_how_the_protocol_sends_it(
         assert sent <= BYTES_PER_HOUR
 
 
+#: An earlier plan of the reading in three parts (10.2 s, 10.2 s, 10.3 s).
+THIRDS = [
+    Part(0.0, 10.2, 0.0, 10.2, "", 0, index=0),
+    Part(10.2, 20.4, 10.2, 20.4, "", 0, index=1),
+    Part(20.4, 30.7, 20.4, 30.7, "", 0, index=2),
+]
+
+
+#: The four ways the worker writes a recording, as (max_chunk_seconds, byte limit, parts
+#: of an earlier plan): whole; parts planned on the whole file's speech (over the limit);
+#: streamed chunks (longer than a chunk); an earlier plan's parts written again.
+WAYS = {
+    "whole": (600, 10**8, None),
+    "planned": (600, 30_000, None),
+    "streamed": (20, 30_000, None),
+    "again": (600, 10**8, THIRDS),
+}
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+@pytest.mark.parametrize(("base64", "band"), [(False, MULTIPART_BAND), (True, BASE64_BAND)])
+def test_every_way_of_writing_the_upload_goes_at_the_protocols_rate(
+    tmp_path: Path, way: str, base64: bool, band: tuple[float, float]
+) -> None:
+    """Each way the worker writes the files is handed the protocol's rate; streamed,
+    the chunks are planned by it (in base64 longer than 24 kbit/s would let them be)."""
+    chunk_seconds, limit, earlier = WAYS[way]
+    manifest = prepare(
+        LONG,
+        tmp_path,
+        "opus",
+        audio_limit=limit,
+        section=section(max_chunk_seconds=chunk_seconds),
+        max_duration=3600,
+        base64=base64,
+        parts=earlier,
+    )
+    assert (len(manifest.parts) == 1) == (way == "whole"), manifest.parts
+    size = sum(part.bytes for part in manifest.parts)
+    seconds = sum(decoded(tmp_path / part.path)[0] for part in manifest.parts)
+    assert band[0] < size * 8 / seconds / 1000 < band[1], (way, size, seconds)
+    assert all(part.bytes <= limit for part in manifest.parts)
+    if way == "streamed" and base64:
+        longest = max(part.end - part.start for part in manifest.parts)
+        assert longest > limit / compact.planned_rate("opus", 24_000), longest
+
+
 def test_a_part_planned_for_the_earlier_lower_rate_still_fits_when_written_again(
     tmp_path: Path,
 ) -> None:
@@ -184,14 +231,6 @@ def decodes_writing_again(
     )
     written = list(compact.compact(asked).parts)
     return len(calls), written
-
-
-#: An earlier plan of the reading in three parts (10.2 s, 10.2 s, 10.3 s).
-THIRDS = [
-    Part(0.0, 10.2, 0.0, 10.2, "", 0, index=0),
-    Part(10.2, 20.4, 10.2, 20.4, "", 0, index=1),
-    Part(20.4, 30.7, 20.4, 30.7, "", 0, index=2),
-]
 
 
 def test_parts_of_an_earlier_plan_over_the_limit_are_written_again_in_one_more_decode(
