@@ -514,8 +514,16 @@ def part_words_here(minutes: float, chunk_seconds: float) -> dict[str, str]:
     recording, reference = build_recording(minutes)
     work = fresh_dir(WORK / "words-here")
     section = OctoAISettings(max_chunk_seconds=chunk_seconds, concurrency=2)
+    # As the daemon prepares it for OctoAI: its body's room for audio in base64, and the
+    # base64 protocols' Opus rate (compact_protocol.upload_bit_rate), not multipart's.
     manifest = prepare(
-        recording, work, "opus", audio_limit=7_858_000, section=section, max_duration=7200
+        recording,
+        work,
+        "opus",
+        audio_limit=7_858_000,
+        section=section,
+        max_duration=7200,
+        base64=True,
     )
     model = WhisperModel(resolve_model("tiny.en").load, device="cpu", compute_type="int8")
     chunks = " ".join(text_of(model, load(work / part.path)) for part in manifest.parts)
