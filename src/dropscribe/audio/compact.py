@@ -211,9 +211,10 @@ def compact(
 
 def written_again(request: CompactRequest) -> list[PartFile]:
     """Write the parts of ``request`` (planned before, or the coverage pass's) at its bit
-    rate; the parts over the byte limit are from a plan made for an earlier, lower rate
-    (the store keeps no rate): they are written again at that rate, which they fitted
-    at, all in one more decode of the recording."""
+    rate; the parts over the byte limit are written again at the earlier, lower rate, all
+    in one more decode of the recording. A plan's part over it was planned for that rate
+    (the store keeps no rate) and fits at it again; a coverage pass's stretch is cut by
+    seconds alone, and may still be over it."""
     workdir, fmt = Path(request.workdir), request.format
     common = (request.source, workdir, fmt)
     limits = (request.max_duration, request.audio_track)
