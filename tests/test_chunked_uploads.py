@@ -256,6 +256,48 @@ def test_a_chunk_gone_after_its_retention_is_sent_again(workdir: Path) -> None:
     assert (outbox / "meeting.json").exists()
 
 
+@pytest.mark.parametrize("name", ["octoai", "replicate"])
+def test_chunk_files_lost_while_the_daemon_was_down_are_written_again_as_they_were(
+    workdir: Path, name: str
+) -> None:
+    """After kill -9 the files of the chunks not sent yet are gone (a state folder on a
+    tmpfs, say): the worker writes them again at the protocol's rate, byte for byte as
+    long as before (the Ogg stream's serial number differs, so their hashes do not)."""
+    with make_server(name, pending_polls=20) as server:
+        config = config_for(
+            workdir, name, server, concurrency=2, poll_initial_seconds=0.05, poll_max_seconds=0.1
+        )
+        drop_long(workdir)
+        outbox = workdir / "outbox"
+        with DaemonProcess(config) as daemon:
+            daemon.wait_event("upload_prepared")  # the whole plan is saved
+            wait_for(lambda: len(chunk_events(daemon, "chunk_submitted")) >= 2, 60, "2 chunks")
+            daemon.kill()
+        sizes = sorted(chunk_sizes(workdir))
+        sent_before = len(server.submissions)
+        folder = workdir / "state" / "uploads" / "job-1"
+        for lost in folder.iterdir():
+            lost.unlink()
+        server.pending_polls = 1
+        with DaemonProcess(config) as daemon:
+            wait_for(lambda: finished(outbox, "meeting"), 60, "the transcript")
+            assert daemon.stop() == 0
+    sent_after = [job.audio_bytes for job in server.submissions[sent_before:]]
+    assert sent_after and all(size in sizes for size in sent_after), (sizes, sent_after)
+    assert json.loads((outbox / "meeting.json").read_text())["engine"]["upload"]["bytes"] == sum(
+        sizes
+    )
+
+
+def chunk_sizes(workdir: Path) -> list[int]:
+    """The bytes of each of the job's chunks, as the store has them."""
+    store = Store(workdir / "state" / "dropscribe.sqlite3", readonly=True)
+    try:
+        return [chunk.bytes for chunk in store.chunks.for_job(1)]
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("name", ["octoai", "runpod", "openai"])
 def test_a_recording_over_the_upload_limit_is_cut_into_chunks_that_fit(
     workdir: Path, name: str

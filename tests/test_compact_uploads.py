@@ -7,11 +7,14 @@ import os
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
 import pytest
 
+from dropscribe.audio import compact, cuts
+from dropscribe.audio.compact_protocol import CompactRequest, PartFile
 from dropscribe.backends.base import Request
 from dropscribe.config import OctoAISettings, load_settings
 from dropscribe.config.backends import UploadFormat
@@ -130,6 +133,53 @@ def test_opus_goes_at_the_bit_rate_of_how_the_protocol_sends_it(
         assert sent <= BYTES_PER_HOUR
 
 
+#: An earlier plan of the reading in three parts (10.2 s, 10.2 s, 10.3 s).
+THIRDS = [
+    Part(0.0, 10.2, 0.0, 10.2, "", 0, index=0),
+    Part(10.2, 20.4, 10.2, 20.4, "", 0, index=1),
+    Part(20.4, 30.7, 20.4, 30.7, "", 0, index=2),
+]
+
+
+#: The four ways the worker writes a recording, as (max_chunk_seconds, byte limit, parts
+#: of an earlier plan): whole; parts planned on the whole file's speech (over the limit);
+#: streamed chunks (longer than a chunk); an earlier plan's parts written again.
+WAYS = {
+    "whole": (600, 10**8, None),
+    "planned": (600, 30_000, None),
+    "streamed": (20, 30_000, None),
+    "again": (600, 10**8, THIRDS),
+}
+
+
+@pytest.mark.parametrize("way", list(WAYS))
+@pytest.mark.parametrize(("base64", "band"), [(False, MULTIPART_BAND), (True, BASE64_BAND)])
+def test_every_way_of_writing_the_upload_goes_at_the_protocols_rate(
+    tmp_path: Path, way: str, base64: bool, band: tuple[float, float]
+) -> None:
+    """Each way the worker writes the files is handed the protocol's rate; streamed,
+    the chunks are planned by it (in base64 longer than 24 kbit/s would let them be)."""
+    chunk_seconds, limit, earlier = WAYS[way]
+    manifest = prepare(
+        LONG,
+        tmp_path,
+        "opus",
+        audio_limit=limit,
+        section=section(max_chunk_seconds=chunk_seconds),
+        max_duration=3600,
+        base64=base64,
+        parts=earlier,
+    )
+    assert (len(manifest.parts) == 1) == (way == "whole"), manifest.parts
+    size = sum(part.bytes for part in manifest.parts)
+    seconds = sum(decoded(tmp_path / part.path)[0] for part in manifest.parts)
+    assert band[0] < size * 8 / seconds / 1000 < band[1], (way, size, seconds)
+    assert all(part.bytes <= limit for part in manifest.parts)
+    if way == "streamed" and base64:
+        longest = max(part.end - part.start for part in manifest.parts)
+        assert longest > limit / compact.planned_rate("opus", 24_000), longest
+
+
 def test_a_part_planned_for_the_earlier_lower_rate_still_fits_when_written_again(
     tmp_path: Path,
 ) -> None:
@@ -155,6 +205,62 @@ def test_a_part_planned_for_the_earlier_lower_rate_still_fits_when_written_again
     assert first.bytes <= limit and (tmp_path / first.path).stat().st_size == first.bytes
     assert BASE64_BAND[0] < kbits_per_second(tmp_path / first.path) < BASE64_BAND[1]  # 16 kbit/s
     assert MULTIPART_BAND[0] < kbits_per_second(tmp_path / second.path) < MULTIPART_BAND[1]
+
+
+def decodes_writing_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parts: list[Part], **request: Any
+) -> tuple[int, list[PartFile]]:
+    """How many times the worker decodes the recording to write ``parts`` again, in this
+    process (the worker's own code, its decoder counted), and the files it wrote."""
+    calls = []
+    real = compact.pcm_pieces
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[0])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(compact, "pcm_pieces", counted)
+    asked = CompactRequest(
+        source=str(LONG),
+        workdir=str(tmp_path),
+        format="opus",
+        max_seconds=600,
+        max_duration=3600,
+        parts=tuple(cuts.Part(p.start, p.end, p.keep_start, p.keep_end) for p in parts),
+        **request,
+    )
+    written = list(compact.compact(asked).parts)
+    return len(calls), written
+
+
+def test_parts_of_an_earlier_plan_over_the_limit_are_written_again_in_one_more_decode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every part over the limit at the new rate is written at the earlier one in the
+    same second decode: one decode each made a restart of a long recording's plan
+    decode it as many more times as it has parts, past prepare_timeout_seconds."""
+    at_24 = decodes_writing_again(tmp_path / "24", monkeypatch, THIRDS, max_bytes=10**6)[1]
+    limit = min(part.bytes for part in at_24) - 1  # each is over it at 24 kbit/s
+    decodes, written = decodes_writing_again(
+        tmp_path / "16", monkeypatch, THIRDS, max_bytes=limit, bit_rate=24_000
+    )
+    assert decodes == 2
+    assert [part.path for part in written] == ["part-0000.ogg", "part-0001.ogg", "part-0002.ogg"]
+    assert all(part.bytes <= limit for part in written)
+    assert all((tmp_path / "16" / part.path).stat().st_size == part.bytes for part in written)
+
+
+def test_a_part_over_the_limit_at_the_earlier_rate_already_is_not_written_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In base64 the rate is the earlier one: writing a part again at it would only
+    decode the recording once more for the same bytes."""
+    limit = 10_000  # each third is about 17 kB at 16 kbit/s
+    decodes, written = decodes_writing_again(
+        tmp_path, monkeypatch, THIRDS, max_bytes=limit, bit_rate=16_000
+    )
+    assert decodes == 1
+    assert all(part.bytes > limit for part in written)
 
 
 def test_a_file_that_is_not_audio_is_one_clear_sentence(tmp_path: Path) -> None:

@@ -211,32 +211,32 @@ def compact(
 
 def written_again(request: CompactRequest) -> list[PartFile]:
     """Write the parts of ``request`` (planned before, or the coverage pass's) at its bit
-    rate; a part over the byte limit is from a plan made for an earlier, lower rate (the
-    store keeps no rate): it is written again at that rate, which it fitted at."""
+    rate; the parts over the byte limit are written again at the earlier, lower rate, all
+    in one more decode of the recording. A plan's part over it was planned for that rate
+    (the store keeps no rate) and fits at it again; a coverage pass's stretch is cut by
+    seconds alone, and may still be over it."""
+    workdir, fmt = Path(request.workdir), request.format
+    common = (request.source, workdir, fmt)
+    limits = (request.max_duration, request.audio_track)
+    names = [part_name(request.first_index + i, fmt) for i in range(len(request.parts))]
     again = write_parts(
-        request.source,
-        Path(request.workdir),
-        request.format,
-        request.parts,
-        request.max_duration,
-        request.audio_track,
-        hear=request.speech,
-        first=request.first_index,
-        bit_rate=request.bit_rate,
+        *common, request.parts, *limits, hear=request.speech, names=names, bit_rate=request.bit_rate
     )
-    for index, written in enumerate(again):
-        if written.bytes > request.max_bytes and request.format == "opus":
-            [again[index]] = write_parts(
-                request.source,
-                Path(request.workdir),
-                request.format,
-                [request.parts[index]],
-                request.max_duration,
-                request.audio_track,
-                hear=request.speech,
-                first=request.first_index + index,
-                bit_rate=EARLIER_OPUS_BIT_RATE,
-            )
+    rate = request.bit_rate or CODECS[fmt][3]
+    if fmt != "opus" or rate is None or rate <= EARLIER_OPUS_BIT_RATE:
+        return again  # written at the earlier rate already: again, the same bytes
+    over = [index for index, written in enumerate(again) if written.bytes > request.max_bytes]
+    if over:
+        lower = write_parts(
+            *common,
+            [request.parts[index] for index in over],
+            *limits,
+            hear=request.speech,
+            names=[names[index] for index in over],
+            bit_rate=EARLIER_OPUS_BIT_RATE,
+        )
+        for index, written in zip(over, lower, strict=True):
+            again[index] = written
     return again
 
 
@@ -369,15 +369,16 @@ def write_parts(
     hear: bool = False,
     first: int = 0,
     bit_rate: int | None = None,
+    names: Sequence[str] | None = None,
 ) -> list[PartFile]:
     """Decode ``source`` again and write each part (they may overlap a little) to its file
-    at ``bit_rate``, named from index ``first`` on; stop decoding once the last is written.
+    at ``bit_rate``, named from index ``first`` on (or by ``names``); stop decoding once
+    the last is written.
 
     The speech beside each file: cut from ``speech`` (the whole recording's) when given,
     else heard part by part when ``hear``.
     """
-    suffix = CODECS[fmt][2]
-    names = [f"part-{first + i:04d}{suffix}" for i in range(len(parts))]
+    names = names or [part_name(first + i, fmt) for i in range(len(parts))]
     open_parts: dict[int, Encoder] = {}
     sizes: dict[int, int] = {}
     position = 0  # samples decoded so far
@@ -405,6 +406,11 @@ def write_parts(
         PartFile(p.start, p.end, p.keep_start, p.keep_end, names[i], sizes[i])
         for i, p in enumerate(parts)
     ]
+
+
+def part_name(index: int, fmt: str) -> str:
+    """The file of the plan's part ``index`` (the store names it by the same index)."""
+    return f"part-{index:04d}{CODECS[fmt][2]}"
 
 
 def hear(request: HearRequest) -> Heard:
