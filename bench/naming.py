@@ -17,6 +17,7 @@ a stranger), both ways round.
 
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
@@ -26,12 +27,14 @@ import numpy as np
 
 from bench import conversations as cv
 from bench import der as scoring
+from dropscribe.speakers.campplus import NameEncoder
 from dropscribe.speakers.diarize import SpeakerWindows, diarize
 from dropscribe.speakers.encoder import VoiceEncoder
 from dropscribe.speakers.enrolment import name_speakers, person_scores, sample_vectors
 from dropscribe.speakers.labelling import word_speakers
 from dropscribe.speakers.naming import NAME_SIMILARITY, assign_names
 from dropscribe.speakers.request import CountLimits
+from dropscribe.speakers.turns import Pieces, speaker_pieces
 from dropscribe.speakers.voices import Person, Sample
 
 Found = dict[str, tuple[list[cv.Piece], str]]
@@ -53,6 +56,8 @@ class NameTally:
         self.stranger_windows = 0
         self.worst_stranger = -1.0
         self.lowest_named = 2.0
+        #: CPU seconds of diarization and naming (CAM++ included), and seconds of audio.
+        self.cpu = self.seconds = 0.0
 
     def line(self) -> str:
         (e, en), (s, sn), (w, _) = (self.words[k] for k in ("enrolled", "stranger", "wrong"))
@@ -64,11 +69,12 @@ class NameTally:
             f"{self.wrong}/{n}, stranger's speaker named {self.stranger}/{n}; stranger's "
             f"windows carrying a name {self.stranger_windows}; best stranger score "
             f"{self.worst_stranger:.3f}, lowest score named {self.lowest_named:.3f} "
-            f"(threshold {NAME_SIMILARITY})"
+            f"(threshold {NAME_SIMILARITY}); real-time factor of diarization and naming "
+            f"(CPU) {self.cpu / max(self.seconds, 1e-9):.4f}"
         )
 
 
-def enrol(found: Found, half: slice, encoder: VoiceEncoder) -> dict[str, Person]:
+def enrol(found: Found, half: slice, encoder: NameEncoder) -> dict[str, Person]:
     """Return every voice enrolled from ``half`` of its pieces, as recorded."""
     people = {}
     for name, (pieces, _) in found.items():
@@ -79,7 +85,7 @@ def enrol(found: Found, half: slice, encoder: VoiceEncoder) -> dict[str, Person]
 
 def naming(
     found: Found,
-    encoder: VoiceEncoder,
+    encoders: tuple[VoiceEncoder, NameEncoder],
     transcribe: Transcribe,
     channels: tuple[str, ...],
     pairs: list[tuple[str, str]],
@@ -88,7 +94,8 @@ def naming(
     """By channel: words and conversations of the enrolled voice named, of the stranger.
     ``swap``: enrolled from the other half, the conversations built from the first."""
     enrolled_half, tested_half = HALVES[::-1] if swap else HALVES
-    people = enrol(found, enrolled_half, encoder)
+    encoder, namer = encoders
+    people = enrol(found, enrolled_half, namer)
     tallies = {kind: NameTally() for kind in channels}
     for seed, (first, second) in enumerate(pairs):
         mix, turns = cv.converse(
@@ -100,17 +107,25 @@ def naming(
         spans = transcribe(mix)
         enrolled = [person for name, person in people.items() if name != second]
         for kind in channels:
-            result = diarize(cv.channel(mix, kind), encoder, CountLimits(speakers=2))
-            scores = person_scores(result.centres(), enrolled)
+            heard = cv.channel(mix, kind)
+            started = time.process_time()
+            result = diarize(heard, encoder, CountLimits(speakers=2))
+            pieces = _pieces(heard, result, namer)
             seconds = np.bincount(result.speakers, minlength=result.count) * WINDOW_SHARE_SECONDS
-            windows = (result.vectors, result.speakers)
-            matches = name_speakers(result.centres(), seconds.tolist(), enrolled, windows)
+            matches = name_speakers(pieces, seconds.tolist(), enrolled)
+            tallies[kind].cpu += time.process_time() - started
+            tallies[kind].seconds += len(heard) / cv.RATE
+            scores = person_scores(pieces.centres, enrolled)
             names = [match.name for match in matches]
             _count(tallies[kind], result, names, turns, (first, second))
             words = word_speakers(spans, result)
             _count_words(tallies[kind], words, names, spans, turns, (first, second))
             _count_scores(tallies[kind], result, scores, turns, (first, second), matches)
     return {kind: tally.line() for kind, tally in tallies.items()}
+
+
+def _pieces(audio: cv.Floats, result: SpeakerWindows, namer: NameEncoder) -> Pieces:
+    return speaker_pieces(audio, result.windows, result.speakers, result.count, namer)
 
 
 def _owners(result: SpeakerWindows, turns: list[cv.Turn]) -> dict[str, list[int]]:
@@ -184,20 +199,25 @@ def _count_scores(
             tally.lowest_named = min(tally.lowest_named, float(match.score))
 
 
-def calibration(found: Found, encoder: VoiceEncoder, channels: tuple[str, ...]) -> dict[str, str]:
+def calibration(
+    found: Found, encoders: tuple[VoiceEncoder, NameEncoder], channels: tuple[str, ...]
+) -> dict[str, str]:
     """By channel: the scores of each voice's held-out half, alone, against its own
     enrolment (genuine) and everyone else's (strangers), both halves round; and how
     often the naming rule names the voice, and names it with everyone else enrolled."""
     tallies = {kind: Calibration() for kind in channels}
+    encoder, namer = encoders
     for enrolled_half, tested_half in (HALVES, HALVES[::-1]):
-        people = enrol(found, enrolled_half, encoder)
+        people = enrol(found, enrolled_half, namer)
         names = list(people)
         for name, (pieces, _) in found.items():
             alone = np.concatenate([audio for audio, _ in pieces[tested_half]])
             for kind in channels:
-                result = diarize(cv.channel(alone, kind), encoder, CountLimits(speakers=1))
+                heard = cv.channel(alone, kind)
+                result = diarize(heard, encoder, CountLimits(speakers=1))
                 if result.windows:
-                    row = person_scores(result.centres()[:1], list(people.values()))[0]
+                    centres = _pieces(heard, result, namer).centres
+                    row = person_scores(centres[:1], list(people.values()))[0]
                     tallies[kind].add(name, names, row)
     return {kind: tally.line() for kind, tally in tallies.items()}
 

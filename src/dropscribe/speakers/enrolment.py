@@ -18,15 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
-from dropscribe.speakers.encoder import VoiceEncoder
+from dropscribe.speakers.campplus import NameEncoder
 from dropscribe.speakers.naming import Match, assign_names
-from dropscribe.speakers.vectors import Floats, Ints, unit
+from dropscribe.speakers.turns import Pieces
+from dropscribe.speakers.vectors import Floats
 from dropscribe.speakers.voices import (
     NO_VECTORS,
     Person,
     Sample,
     VoiceCache,
-    encoder_version,
+    cache_version,
     people_files,
 )
 
@@ -86,23 +87,20 @@ def in_a_room(audio: Floats) -> Floats:
     return (heard * float(np.sqrt(np.mean(audio**2))) / rms).astype(np.float32)
 
 
-def sample_vector(audio: Floats, encoder: VoiceEncoder) -> tuple[float, Floats | None]:
-    """Return the speech seconds of a recording and its voice vector (None: no speech)."""
-    from dropscribe.speakers.diarize import embed
-    from dropscribe.speakers.features import mel_frames
-    from dropscribe.speakers.windows import plan_windows, speech_regions
+def sample_vector(audio: Floats, encoder: NameEncoder) -> tuple[float, Floats | None]:
+    """Return the speech seconds of a recording and its voice vector (None: no speech):
+    CAM++ over its speech, the pauses left out."""
+    from dropscribe.speakers.windows import speech_regions
 
     regions = speech_regions(audio)
-    mel = mel_frames(audio)
-    windows = plan_windows(regions, len(mel))
     seconds = sum(end - start for start, end in regions)
-    if not windows:
+    parts = [audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)] for start, end in regions]
+    if not parts:
         return seconds, None
-    vectors = embed(mel, windows, encoder)
-    return seconds, unit(vectors.mean(axis=0, keepdims=True))[0]
+    return seconds, encoder.embed(np.concatenate(parts))
 
 
-def sample_vectors(audio: Floats, encoder: VoiceEncoder) -> tuple[float, Floats]:
+def sample_vectors(audio: Floats, encoder: NameEncoder) -> tuple[float, Floats]:
     """Return a recording's speech seconds and its vectors as recorded, on a telephone
     line and in a room (no rows: no speech)."""
     seconds, vector = sample_vector(audio, encoder)
@@ -117,12 +115,10 @@ def sample_vectors(audio: Floats, encoder: VoiceEncoder) -> tuple[float, Floats]
     return seconds, np.stack(heard)
 
 
-def enrolled_people(
-    folder: Path, encoder: VoiceEncoder, weights_path: Path, decode: Decoder
-) -> list[Person]:
+def enrolled_people(folder: Path, encoder: NameEncoder, decode: Decoder) -> list[Person]:
     """Return the people of ``folder`` with their samples' vectors, embedding only what the
     cache lacks; a sample that cannot be decoded is left out (it has no vector)."""
-    cache = VoiceCache(folder, encoder_version(weights_path))
+    cache = VoiceCache(folder, cache_version(encoder.version))
     people: list[Person] = []
     keys: set[str] = set()
     for name, paths in people_files(folder).items():
@@ -142,7 +138,7 @@ def enrolled_people(
     return people
 
 
-def _embed(path: Path, encoder: VoiceEncoder, decode: Decoder) -> Sample:
+def _embed(path: Path, encoder: NameEncoder, decode: Decoder) -> Sample:
     try:
         audio = decode(path)
     except Exception:  # a broken sample must not stop the others, nor the diarization
@@ -173,29 +169,32 @@ def person_scores(centres: Floats, people: list[Person]) -> Floats:
     return scores
 
 
-def window_support(vectors: Floats, speakers: Ints, count: int, people: list[Person]) -> Floats:
-    """Return the (speakers, people) median, over each speaker's windows (``vectors``, their
-    speaker numbers ``speakers``), of a window's similarity to the person's best vector."""
+def piece_support(pieces: Pieces, count: int, people: list[Person]) -> Floats:
+    """Return the (speakers, people) median, over each speaker's pieces weighted by their
+    length, of a piece's similarity to the person's best vector."""
     support = np.full((count, len(people)), -1.0, np.float32)
     for column, person in enumerate(people):
-        if not len(person.vectors) or not len(vectors):
+        if not len(person.vectors) or not len(pieces.vectors):
             continue
-        best = best_similarity(vectors, person)
+        best = best_similarity(pieces.vectors, person)
         for speaker in range(count):
-            mine = best[speakers == speaker]
-            if len(mine):
-                support[speaker, column] = float(np.median(mine))
+            mine = pieces.owners == speaker
+            if mine.any():
+                support[speaker, column] = weighted_median(best[mine], pieces.seconds[mine])
     return support
 
 
-def name_speakers(
-    centres: Floats,
-    seconds: list[float],
-    people: list[Person],
-    windows: tuple[Floats, Ints] | None = None,
-) -> list[Match]:
-    """Return each speaker's match (by its centre and seconds of speech; with ``windows``,
-    its windows' vectors and speaker numbers, half of them must be like the person)."""
-    support = None if windows is None else window_support(*windows, len(centres), people)
-    scores = person_scores(centres, people)
+def weighted_median(values: Floats, weights: Floats) -> float:
+    """Return the value below which half of the total weight lies."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def name_speakers(pieces: Pieces, seconds: list[float], people: list[Person]) -> list[Match]:
+    """Return each speaker's match, by the centre of its pieces' vectors and its seconds of
+    speech; half of its speech (by its pieces) must be like the person."""
+    count = len(pieces.centres)
+    support = piece_support(pieces, count, people)
+    scores = person_scores(pieces.centres, people)
     return assign_names(scores, [person.name for person in people], seconds, support=support)

@@ -14,7 +14,6 @@ folder) only costs the embedding each time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,11 +22,12 @@ from typing import Any
 
 import numpy as np
 
-from dropscribe.speakers.vectors import VECTOR_SIZE, Floats
+from dropscribe.speakers.campgraph import EMBEDDING_SIZE as VECTOR_SIZE
+from dropscribe.speakers.vectors import Floats
 
 CACHE_NAME = ".dropscribe-voices.json"
 #: Changes when the features, the windows or the averaging of a sample change.
-SAMPLE_RECIPE = "mean-of-1.6s-windows-every-0.75s+phone+room/2"
+SAMPLE_RECIPE = "campplus-of-speech-in-10s-chunks+phone+room/3"
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff"}
 )
@@ -76,10 +76,10 @@ def people_files(folder: Path) -> dict[str, list[Path]]:
     return people
 
 
-def encoder_version(weights_path: Path) -> str:
-    """Return what identifies the vectors a sample gets: the weights' SHA-256 and the recipe."""
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
-    return f"{digest}/{SAMPLE_RECIPE}"
+def cache_version(encoder_version: str) -> str:
+    """Return what identifies the vectors a sample gets: the naming encoder's version (its
+    weights' SHA-256 and graph recipe, speakers/campplus.py) and the sample's recipe."""
+    return f"{encoder_version}/{SAMPLE_RECIPE}"
 
 
 class VoiceCache:
