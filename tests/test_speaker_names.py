@@ -24,7 +24,7 @@ from dropscribe.speakers.clustering import assign_speakers, guarded_cut, merge_t
 from dropscribe.speakers.enrolment import enrolled_people
 from dropscribe.speakers.naming import NAME_SIMILARITY, assign_names
 from dropscribe.speakers.request import CountLimits, DiarizeRequest, SpeakerDetail
-from dropscribe.speakers.voices import CACHE_NAME, VoiceCache
+from dropscribe.speakers.voices import CACHE_NAME
 from dropscribe.speakers.worker import diarize_words
 
 AUDIO = Path(__file__).parent / "fixtures" / "audio"
@@ -187,8 +187,7 @@ def test_cached_vectors_are_remade_when_a_sample_or_the_encoder_changes(
     voices_folder: Path, tmp_path: Path
 ) -> None:
     from dropscribe.audio.decode import decode_file
-    from dropscribe.speakers.encoder import VoiceEncoder
-    from dropscribe.speakers.weights import default_weights_path
+    from dropscribe.speakers.campplus import NameEncoder
 
     folder = tmp_path / "voices"
     shutil.copytree(voices_folder / "Bo", folder / "Bo")
@@ -198,17 +197,33 @@ def test_cached_vectors_are_remade_when_a_sample_or_the_encoder_changes(
         decoded.append(path.name)
         return decode_file(path, 3600).samples
 
-    encoder, weights = VoiceEncoder.load(), default_weights_path()
-    enrolled_people(folder, encoder, weights, decode)
+    encoder = NameEncoder.load()
+    enrolled_people(folder, encoder, decode)
     assert sorted(decoded) == ["desk0.wav", "desk1.wav", "desk2.wav"]
     decoded.clear()
-    people = enrolled_people(folder, encoder, weights, decode)
+    people = enrolled_people(folder, encoder, decode)
     assert decoded == [] and len(people[0].vectors) == 9  # all from the cache: 3 samples, 3 ways
     shutil.copy(AUDIO / "numbers.wav", folder / "Bo" / "desk1.wav")  # another recording
-    enrolled_people(folder, encoder, weights, decode)
+    enrolled_people(folder, encoder, decode)
     assert decoded == ["desk1.wav"]
-    cache = VoiceCache(folder, "another encoder")  # a new version sees no valid entry
-    assert cache.entries == {}
+    decoded.clear()
+    other = NameEncoder(encoder._session, "campplus-other-weights/graph")  # another encoder
+    enrolled_people(folder, other, decode)
+    assert sorted(decoded) == ["desk0.wav", "desk1.wav", "desk2.wav"]
+
+
+def test_missing_naming_weights_cost_the_names_with_the_install_sentence(
+    voices_folder: Path,
+    calls: dict[str, tuple[Path, list[Turn]]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dropscribe.speakers import campplus
+
+    monkeypatch.setattr(campplus, "WEIGHTS_IN_PACKAGE", "models/none/absent.pt")
+    answer, _ = label(*calls["pair"], voices_folder)
+    assert set(answer["labels"]) == {"SPEAKER_1", "SPEAKER_2"}
+    assert answer["note"].startswith("Speakers were not named from the voices folder: ")
+    assert answer["note"].endswith(f"install them with `{campplus.INSTALL_HINT}`")
 
 
 def test_names_are_one_to_one_above_the_threshold_with_a_margin() -> None:

@@ -1,4 +1,4 @@
-"""Enrolment hears each sample three ways; the cache keeps every way; the line is marked down;
+"""Enrolment hears each sample two ways; the cache keeps both; the line is marked down;
 a group half made of a stranger gets no name.
 
 Pure functions on synthetic signals: the real encoder on real voices is in
@@ -20,15 +20,14 @@ from dropscribe.audio import SAMPLE_RATE
 from dropscribe.speakers.campgraph import EMBEDDING_SIZE as SIZE
 from dropscribe.speakers.enrolment import (
     HEARD_ALLOWANCE,
-    in_a_room,
     name_speakers,
     person_scores,
     phone_line,
     piece_support,
     weighted_median,
 )
-from dropscribe.speakers.turns import Pieces
 from dropscribe.speakers.naming import WINDOW_SUPPORT, assign_names
+from dropscribe.speakers.turns import Pieces
 from dropscribe.speakers.vectors import unit
 from dropscribe.speakers.voices import NO_VECTORS, Person, Sample, VoiceCache
 
@@ -56,25 +55,13 @@ def test_the_telephone_line_keeps_300_to_3400_hz_only() -> None:
     assert power_at(heard, 100) < 1e-3 * kept and power_at(heard, 6000) < 1e-3 * kept
 
 
-def test_the_room_adds_a_tail_at_the_same_level_and_the_same_every_time() -> None:
-    impulse = np.zeros(SAMPLE_RATE, np.float32)
-    impulse[100] = 0.5
-    heard = in_a_room(impulse)
-    direct, tail = heard[100] ** 2, float(np.sum(heard[100 + int(0.01 * SAMPLE_RATE) :] ** 2))
-    assert 0.01 * direct < tail < direct  # a direct path louder than the reverberation
-    speech = tone(440) * np.linspace(0, 1, SAMPLE_RATE, dtype=np.float32)
-    again = in_a_room(speech)
-    assert np.array_equal(again, in_a_room(speech))
-    assert np.sqrt(np.mean(again**2)) == pytest.approx(np.sqrt(np.mean(speech**2)), rel=1e-3)
-
-
 def test_a_match_on_the_telephone_lines_vector_is_marked_down() -> None:
     rows = unit(np.random.default_rng(1).standard_normal((3, SIZE)))
     person = Person("Ann", [Sample(Path("a.wav"), 5.0, rows)])
-    for way in range(3):
+    for way in range(2):
         score = person_scores(rows[way : way + 1], [person])[0, 0]
         assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[way], abs=1e-5)
-    assert HEARD_ALLOWANCE[1] > 0 == HEARD_ALLOWANCE[0] > HEARD_ALLOWANCE[2]
+    assert HEARD_ALLOWANCE[1] > 0 == HEARD_ALLOWANCE[0]
     nobody = Person("Bo", [Sample(Path("b.wav"), 0.0, NO_VECTORS)])
     assert person_scores(rows[:1], [nobody])[0, 0] == -1.0
 
@@ -127,14 +114,14 @@ def test_the_support_is_the_median_by_seconds_not_by_pieces() -> None:
 
 
 def test_each_samples_allowance_follows_its_own_rows() -> None:
-    # A sample with one row (a cache written by hand) before one heard three ways: the
-    # second sample's room vector still gets the room's allowance.
-    rows = unit(np.random.default_rng(4).standard_normal((4, SIZE)))
+    # A sample with one row (a cache written by hand) before one heard both ways: the
+    # second sample's line vector still gets the line's allowance.
+    rows = unit(np.random.default_rng(4).standard_normal((3, SIZE)))
     samples = [Sample(Path("a.wav"), 5.0, rows[:1]), Sample(Path("b.wav"), 5.0, rows[1:])]
     person = Person("Ann", samples)
-    score = person_scores(rows[3:4], [person])[0, 0]
-    assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[2], abs=1e-5)
-    support = piece_support(pieces_of(rows[3:4], [0], 1), 1, [person])
+    score = person_scores(rows[2:3], [person])[0, 0]
+    assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[1], abs=1e-5)
+    support = piece_support(pieces_of(rows[2:3], [0], 1), 1, [person])
     assert support[0, 0] == pytest.approx(score, abs=1e-6)
 
 
@@ -150,14 +137,14 @@ def test_a_damaged_cache_entry_is_embedded_again(tmp_path: Path) -> None:
     assert cache.get("b.wav", os.stat(sample)) is None
 
 
-def test_a_long_sample_is_heard_on_the_line_and_in_the_room_a_minute_at_a_time(
+def test_a_long_sample_is_heard_on_the_line_a_minute_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The channels' FFTs over a whole hour-long sample (``voices add`` of a meeting)
     # took gigabytes; a minute at a time they take tens of megabytes.
     from dropscribe.speakers import enrolment
 
-    lengths: dict[str, list[int]] = {"phone": [], "room": []}
+    lengths: dict[str, list[int]] = {"phone": []}
     heard: list[int] = []
 
     def recorded(kind: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -172,11 +159,10 @@ def test_a_long_sample_is_heard_on_the_line_and_in_the_room_a_minute_at_a_time(
         return len(audio) / SAMPLE_RATE, unit(np.ones((1, SIZE)))[0]
 
     monkeypatch.setattr(enrolment, "phone_line", recorded("phone"))
-    monkeypatch.setattr(enrolment, "in_a_room", recorded("room"))
     monkeypatch.setattr(enrolment, "sample_vector", vector)
     minute = enrolment.CHANNEL_BLOCK_SECONDS * SAMPLE_RATE
     nobody = cast("NameEncoder", object())  # sample_vector, the encoder's one user, is faked
     seconds, rows = enrolment.sample_vectors(np.zeros(2 * minute + 5, np.float32), nobody)
-    assert rows.shape == (3, SIZE) and seconds == pytest.approx((2 * minute + 5) / SAMPLE_RATE)
-    assert lengths["phone"] == lengths["room"] == [minute, minute, 5]
-    assert heard == [2 * minute + 5] * 3  # each way's vector is still the whole sample's
+    assert rows.shape == (2, SIZE) and seconds == pytest.approx((2 * minute + 5) / SAMPLE_RATE)
+    assert lengths["phone"] == [minute, minute, 5]
+    assert heard == [2 * minute + 5] * 2  # each way's vector is still the whole sample's

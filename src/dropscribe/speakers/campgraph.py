@@ -160,7 +160,8 @@ def _statistics(graph: _Builder, x: str) -> str:
     centred = graph.op("Sub", [x, mean])
     squares = graph.op("ReduceSum", [graph.op("Mul", [centred, centred]), axis], keepdims=0)
     frames = graph.op("Slice", [graph.op("Shape", [x]), graph.ints(2), graph.ints(3)])
-    less_one = graph.op("Sub", [graph.op("Cast", [frames], to=1), graph.const(np.ones(1, np.float32))])
+    count = graph.op("Cast", [frames], to=1)  # to float
+    less_one = graph.op("Sub", [count, graph.const(np.ones(1, np.float32))])
     deviation = graph.op("Sqrt", [graph.op("Div", [squares, less_one])])
     both = graph.op("Concat", [graph.op("Squeeze", [mean, axis]), deviation], axis=1)
     return graph.op("Unsqueeze", [both, axis])

@@ -45,7 +45,8 @@ def _rebuild_tensor(
     stride: tuple[int, ...],
     *_: Any,
 ) -> npt.NDArray[Any]:
-    if len(storage) < offset + sum((size - 1) * step for size, step in zip(shape, stride, strict=True)) + 1:
+    reach = sum((size - 1) * step for size, step in zip(shape, stride, strict=True))
+    if shape and min(shape) > 0 and len(storage) < offset + reach + 1:
         raise ValueError("a tensor reaches past its storage")
     view = np.lib.stride_tricks.as_strided(
         storage[offset:],

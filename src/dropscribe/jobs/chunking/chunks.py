@@ -267,4 +267,3 @@ def chunk_warnings(chunks: list[Chunk], results: list[Transcription]) -> list[st
         for chunk, result in zip(chunks, results, strict=True)
         for warning in result.warnings
     ]
-
