@@ -5,6 +5,11 @@ What comes back: ``labels`` (one per word), ``speakers`` (how many) and
 ``details``, by label, for the transcript's ``speakers[]`` entries:
 ``channel`` (1 left, 2 right) when a stereo call was labelled by channel;
 ``enrolled`` and ``score`` when a voices folder is set.
+
+Names are told by the naming encoder (CAM++, speakers/campplus.py) on each
+found speaker's turns (speakers/turns.py), loaded only when a voices folder
+is set; without its weights the labels stay ``SPEAKER_n`` and ``note`` says
+how to install them.
 """
 
 from __future__ import annotations
