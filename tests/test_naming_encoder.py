@@ -87,6 +87,16 @@ def test_the_graph_is_cached_under_the_weights_version(
     assert first.embed(tone[: SAMPLE_RATE // 4]) is None  # too short to say whose voice
 
 
+def test_a_damaged_cached_graph_is_built_again(tmp_path: Path) -> None:
+    NameEncoder.load(cache_dir=tmp_path)
+    (cached,) = tmp_path.glob(".dropscribe-campplus-*.onnx")
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    again = NameEncoder.load(cache_dir=tmp_path)
+    assert again.embed(np.ones(SAMPLE_RATE, np.float32)) is not None
+    assert cached.read_bytes() == whole
+
+
 def test_a_long_recording_is_embedded_in_chunks_of_the_same_voice() -> None:
     encoder = NameEncoder.load()
     rng = np.random.default_rng(0)

