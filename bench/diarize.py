@@ -12,7 +12,8 @@ one. Words come from tiny.en; a word's truth is the voice at its midpoint
 Names (bench/naming.py; ``--names``: that part alone): for every same-sex
 pair, everyone else is enrolled from half of each voice's pieces and the
 conversation built from the other half: the first voice must be named on
-its words, the second is a stranger and must not be.
+its words, the second is a stranger and must not be; then, held out, each
+split named with the threshold chosen on the other.
 Diarization runs in this process with the worker's thread limit.
 """
 
@@ -178,13 +179,26 @@ def name_rows(
     encoders = (encoder, NameEncoder.load(cache_dir=cv.CACHE))
     rows = {"voices": ", ".join(f"{n} ({s})" for n, (_, s) in found.items())}
     pairs = same_sex_pairs(found)
+    trials: tuple[list[names.Trial], list[names.Trial]] = ([], [])
     for swap, split in ((False, ""), (True, " (halves swapped)")):
         lines = names.naming(
-            found, encoders, lambda audio: transcribe(model, audio), cv.CHANNELS, pairs, swap
+            found,
+            encoders,
+            lambda audio: transcribe(model, audio),
+            cv.CHANNELS,
+            pairs,
+            swap,
+            trials[swap],
         )
         rows.update({f"names{split}, {kind}": line for kind, line in lines.items()})
-    for kind, line in names.calibration(found, encoders, cv.CHANNELS).items():
+    ceilings: list[float] = []
+    for kind, line in names.calibration(found, encoders, cv.CHANNELS, ceilings).items():
         rows[f"calibration, {kind}"] = line
+    for chosen, split in ((0, "even/odd"), (1, "odd/even")):
+        ceiling = max(ceilings[chosen], names.stranger_ceiling(trials[chosen]))
+        threshold = ceiling + names.HELD_OUT_ROOM
+        for kind, tally in names.held_out(trials[1 - chosen], threshold).items():
+            rows[f"held out, threshold chosen on {split}, {kind}"] = tally.line(threshold)
     return rows
 
 

@@ -4,15 +4,22 @@ Part of ``bench.diarize`` (``--names`` runs this part alone). For each
 same-sex pair, every voice but the second is enrolled as a user would: from
 recordings as recorded (half of each voice's pieces joined into recordings of
 about 8 s), through the project's enrolment (which hears each sample as
-recorded, on a telephone line and in a room). The conversation is built from
-the other half and heard as recorded, on a telephone line and in a room
-(bench/conversations.py); the first voice must be named, the second is a
-stranger and must not be. Words come from tiny.en on the conversation as
-recorded (a word's truth is the voice at its midpoint; overlaps unscored).
+recorded and on a telephone line). The conversation is built from the other
+half and heard as recorded, on a telephone line and in a room
+(bench/conversations.py), diarized with the project's Resemblyzer windows and
+each found speaker told by CAM++ on its turns (speakers/turns.py); the first
+voice must be named, the second is a stranger and must not be. Words come
+from tiny.en on the conversation as recorded (a word's truth is the voice at
+its midpoint; overlaps unscored).
 
 Calibration: each voice enrolled from one half and its other half heard alone
 on every channel, scored against everyone (the same voice: genuine; another:
 a stranger), both ways round.
+
+Held out: the threshold chosen on one split (its highest stranger score, in
+the calibration trials and the conversations, plus ``HELD_OUT_ROOM``) and the
+other split's conversations named with it, both ways round, so that no figure
+reported is one the threshold was chosen on.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +38,17 @@ from bench import der as scoring
 from dropscribe.speakers.campplus import NameEncoder
 from dropscribe.speakers.diarize import SpeakerWindows, diarize
 from dropscribe.speakers.encoder import VoiceEncoder
-from dropscribe.speakers.enrolment import name_speakers, person_scores, sample_vectors
+from dropscribe.speakers.enrolment import (
+    name_speakers,
+    person_scores,
+    piece_support,
+    sample_vectors,
+)
 from dropscribe.speakers.labelling import word_speakers
 from dropscribe.speakers.naming import NAME_SIMILARITY, assign_names
 from dropscribe.speakers.request import CountLimits
 from dropscribe.speakers.turns import Pieces, speaker_pieces
+from dropscribe.speakers.vectors import Floats
 from dropscribe.speakers.voices import Person, Sample
 
 Found = dict[str, tuple[list[cv.Piece], str]]
@@ -45,6 +59,23 @@ ENROL_SAMPLE_SECONDS = 8.0
 HALVES = (slice(0, None, 2), slice(1, None, 2))
 #: Seconds a labelling window stands for (as the worker counts a speaker's speech).
 WINDOW_SHARE_SECONDS = 0.25
+#: Held out, the threshold lies this far above the choosing split's highest stranger
+#: score: about the room the shipped threshold has (0.64 over 0.602).
+HELD_OUT_ROOM = 0.04
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One conversation on one channel, kept to be named again at another threshold."""
+
+    kind: str
+    result: SpeakerWindows
+    scores: Floats
+    support: Floats
+    people: list[str]
+    spans: list[tuple[float, float]]
+    turns: list[cv.Turn]
+    pair: tuple[str, str]
 
 
 class NameTally:
@@ -59,7 +90,7 @@ class NameTally:
         #: CPU seconds of diarization and naming (CAM++ included), and seconds of audio.
         self.cpu = self.seconds = 0.0
 
-    def line(self) -> str:
+    def line(self, threshold: float = NAME_SIMILARITY) -> str:
         (e, en), (s, sn), (w, _) = (self.words[k] for k in ("enrolled", "stranger", "wrong"))
         n = self.conversations
         return (
@@ -69,9 +100,13 @@ class NameTally:
             f"{self.wrong}/{n}, stranger's speaker named {self.stranger}/{n}; stranger's "
             f"windows carrying a name {self.stranger_windows}; best stranger score "
             f"{self.worst_stranger:.3f}, lowest score named {self.lowest_named:.3f} "
-            f"(threshold {NAME_SIMILARITY}); real-time factor of diarization and naming "
-            f"(CPU) {self.cpu / max(self.seconds, 1e-9):.4f}"
+            f"(threshold {threshold:.3f})"
+            + (self._timing() if self.seconds else "")  # held-out tallies are not timed
         )
+
+    def _timing(self) -> str:
+        rate = self.cpu / self.seconds
+        return f"; real-time factor of diarization and naming (CPU) {rate:.4f}"
 
 
 def enrol(found: Found, half: slice, encoder: NameEncoder) -> dict[str, Person]:
@@ -90,9 +125,11 @@ def naming(
     channels: tuple[str, ...],
     pairs: list[tuple[str, str]],
     swap: bool = False,
+    trials: list[Trial] | None = None,
 ) -> dict[str, str]:
     """By channel: words and conversations of the enrolled voice named, of the stranger.
-    ``swap``: enrolled from the other half, the conversations built from the first."""
+    ``swap``: enrolled from the other half, the conversations built from the first;
+    ``trials``: filled with every conversation and channel, for ``held_out``."""
     enrolled_half, tested_half = HALVES[::-1] if swap else HALVES
     encoder, namer = encoders
     people = enrol(found, enrolled_half, namer)
@@ -121,11 +158,41 @@ def naming(
             words = word_speakers(spans, result)
             _count_words(tallies[kind], words, names, spans, turns, (first, second))
             _count_scores(tallies[kind], result, scores, turns, (first, second), matches)
+            if trials is not None:
+                support = piece_support(pieces, result.count, enrolled)
+                names_now = [person.name for person in enrolled]
+                trials.append(
+                    Trial(kind, result, scores, support, names_now, spans, turns, (first, second))
+                )
     return {kind: tally.line() for kind, tally in tallies.items()}
 
 
 def _pieces(audio: cv.Floats, result: SpeakerWindows, namer: NameEncoder) -> Pieces:
     return speaker_pieces(audio, result.windows, result.speakers, result.count, namer)
+
+
+def stranger_ceiling(trials: list[Trial]) -> float:
+    """Return the highest score of a speaker that is mostly the stranger, over ``trials``."""
+    tally = NameTally()
+    for trial in trials:
+        _count_scores(tally, trial.result, trial.scores, trial.turns, trial.pair, [])
+    return tally.worst_stranger
+
+
+def held_out(trials: list[Trial], threshold: float) -> dict[str, NameTally]:
+    """By channel: ``trials`` named again with ``threshold`` instead of the shipped one."""
+    tallies: dict[str, NameTally] = defaultdict(NameTally)
+    for trial in trials:
+        seconds = np.bincount(trial.result.speakers, minlength=trial.result.count)
+        shares = (seconds * WINDOW_SHARE_SECONDS).tolist()
+        matches = assign_names(trial.scores, trial.people, shares, threshold, trial.support)
+        names = [match.name for match in matches]
+        tally = tallies[trial.kind]
+        _count(tally, trial.result, names, trial.turns, trial.pair)
+        words = word_speakers(trial.spans, trial.result)
+        _count_words(tally, words, names, trial.spans, trial.turns, trial.pair)
+        _count_scores(tally, trial.result, trial.scores, trial.turns, trial.pair, matches)
+    return tallies
 
 
 def _owners(result: SpeakerWindows, turns: list[cv.Turn]) -> dict[str, list[int]]:
@@ -200,14 +267,19 @@ def _count_scores(
 
 
 def calibration(
-    found: Found, encoders: tuple[VoiceEncoder, NameEncoder], channels: tuple[str, ...]
+    found: Found,
+    encoders: tuple[VoiceEncoder, NameEncoder],
+    channels: tuple[str, ...],
+    ceilings: list[float] | None = None,
 ) -> dict[str, str]:
     """By channel: the scores of each voice's held-out half, alone, against its own
     enrolment (genuine) and everyone else's (strangers), both halves round; and how
-    often the naming rule names the voice, and names it with everyone else enrolled."""
+    often the naming rule names the voice, and names it with everyone else enrolled.
+    ``ceilings``: filled with each split's highest stranger score (even/odd first)."""
     tallies = {kind: Calibration() for kind in channels}
     encoder, namer = encoders
     for enrolled_half, tested_half in (HALVES, HALVES[::-1]):
+        before = {kind: len(tally.strangers) for kind, tally in tallies.items()}
         people = enrol(found, enrolled_half, namer)
         names = list(people)
         for name, (pieces, _) in found.items():
@@ -219,6 +291,9 @@ def calibration(
                     centres = _pieces(heard, result, namer).centres
                     row = person_scores(centres[:1], list(people.values()))[0]
                     tallies[kind].add(name, names, row)
+        if ceilings is not None:
+            split = [s for k, t in tallies.items() for s, _ in t.strangers[before[k] :]]
+            ceilings.append(max(split, default=-1.0))
     return {kind: tally.line() for kind, tally in tallies.items()}
 
 

@@ -28,7 +28,10 @@
 6. The encoder setting as the daemon runs it (``--words-opus``: bit rate, complexity,
    frame ms, application, e.g. ``24000,1,60,voip``): part 2's defaults' side, with the
    coverage pass, the daemon's worker encoding with each setting (a ``sitecustomize``
-   hook on the daemon's path sets it; nothing in the project reads an override).
+   hook on the daemon's path sets it; nothing in the project reads an override;
+   ``default``: the project's own, the rate of the protocol).
+7. Bytes per hour of speech without a pause at each Opus bit rate (the daemon's encoder
+   on the English clips with every quiet 20 ms cut out), for the byte budget.
 
 faster-whisper-server is not a dependency of the project; install it beside
 (see bench/remote_uploads.py). Run:
@@ -50,9 +53,10 @@ from pathlib import Path
 from typing import Any
 
 import av
+import jiwer
 import numpy as np
 
-from bench.batched import ENGLISH, SAMPLE_RATE, joined, load, wer
+from bench.batched import ENGLISH, SAMPLE_RATE, joined, load, wer, words
 from bench.harness import REPO, Daemon, clip_path, fresh_dir, machine, reference_text, report
 from bench.remote_uploads import FWS, real_server
 from bench.remote_uploads import WORK as REMOTE_WORK
@@ -62,10 +66,15 @@ from dropscribe.audio.compact import CODEC_OPTIONS
 WORK = REPO / "bench" / "results" / "serverless"
 
 
-def build_recording(minutes: float) -> tuple[Path, str]:
+#: The seed of the recordings measured first (15.2 and 42.8 minutes); ``--seed`` another
+#: gives a recording of the same clips in another order, with other pauses.
+SEED = 26
+
+
+def build_recording(minutes: float, seed: int = SEED) -> tuple[Path, str]:
     """The English clips in a seeded random order with pauses, to ``minutes``; its text."""
-    path = WORK / f"speech_{minutes:g}min.wav"
-    rng = np.random.default_rng(26)
+    path = WORK / f"speech_{minutes:g}min{'' if seed == SEED else f'_seed{seed}'}.wav"
+    rng = np.random.default_rng(seed)
     clips = [(load(clip_path(name)), reference_text(name) or "") for name in ENGLISH]
     texts: list[str] = []
     total, target = 0, int(minutes * 60 * SAMPLE_RATE)
@@ -82,6 +91,15 @@ def build_recording(minutes: float) -> tuple[Path, str]:
                 total += len(block)
                 texts.append(text)
     return path, " ".join(texts)
+
+
+def errors(reference: str, hypothesis: str) -> str:
+    """WER with its substitutions, deletions and insertions (jiwer, words normalised)."""
+    found = jiwer.process_words(words(reference), words(hypothesis))
+    return (
+        f"WER {wer(reference, hypothesis):.4f} (S/D/I {found.substitutions}/{found.deletions}/"
+        f"{found.insertions} of {len(words(reference).split())})"
+    )
 
 
 def config_for(work: Path, section: str, keys: dict[str, Any]) -> Path:
@@ -244,6 +262,7 @@ def part_words(
     concurrency: int,
     fallback: bool = False,
     sides: list[int] | None = None,
+    seed: int = SEED,
 ) -> dict[str, str]:
     """The original against compact uploads through faster-whisper-server: the words.
 
@@ -252,8 +271,8 @@ def part_words(
     ``concurrency`` chosen so that the defaults' plan cuts it into chunks of the
     lengths wanted (the same plan, encoder and stitching as for any recording).
     """
-    recording, reference = build_recording(minutes)
-    rows: dict[str, str] = {"recording": f"{minutes:g} min, {len(reference.split())} words"}
+    recording, reference = build_recording(minutes, seed)
+    rows: dict[str, str] = {"recording": f"{recording.name}, {len(reference.split())} words"}
     REMOTE_WORK.mkdir(parents=True, exist_ok=True)  # the server's log goes there
     if fallback:
         rows["server"] = "faster-whisper's own temperatures (0, falling back up to 1)"
@@ -262,11 +281,11 @@ def part_words(
             if sides is not None and n not in sides:
                 continue
             keys = {"base_url": url, "timeout_seconds": 3600, **extra}
-            label = f"words-{minutes:g}-{'fallback-' if fallback else ''}{n}"
+            label = f"words-{recording.stem}-{'fallback-' if fallback else ''}{n}"
             run = drop_to_transcript(label, recording, "openai", keys, 7200)
             spans = f": {', '.join(run['spans'])}" if run["spans"] else ""
             rows[side] = (
-                f"WER {wer(reference, run['text']):.4f}; {run['chunks']} upload(s){spans}; "
+                f"{errors(reference, run['text'])}; {run['chunks']} upload(s){spans}; "
                 f"{run['bytes'] / run['duration'] * 3600 / 1e6:.2f} MB/h; "
                 f"{run['seconds']:.0f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
                 + coverage_note(run["recovered"])
@@ -400,12 +419,13 @@ def part_settings_words(
 OPUS_HOOK = """import os
 if os.environ.get("BENCH_OPUS"):
     import dropscribe.audio.compact as c
+    import dropscribe.audio.compact_protocol as p
     rate, level, frame, application = os.environ["BENCH_OPUS"].split(",")
-    c.CODECS["opus"] = (*c.CODECS["opus"][:3], int(rate))
+    # The daemon names the rate in its request, by protocol: both protocols' become it.
+    p.OPUS_BIT_RATES.update(multipart=int(rate), base64=int(rate))
     c.CODEC_OPTIONS["opus"] = {
         "compression_level": level, "frame_duration": frame, "application": application
     }
-    c.PLANNED_RATE["opus"] *= int(rate) / 16_000
 """
 
 
@@ -418,7 +438,10 @@ def opus_setting(setting: str) -> Iterator[None]:
     before = {name: os.environ.get(name) for name in ("BENCH_OPUS", "PYTHONPATH")}
     path = before["PYTHONPATH"]
     os.environ["PYTHONPATH"] = f"{path}{os.pathsep}{hook}" if path else str(hook)
-    os.environ["BENCH_OPUS"] = setting
+    if setting == "default":
+        os.environ.pop("BENCH_OPUS", None)
+    else:
+        os.environ["BENCH_OPUS"] = setting
     try:
         yield
     finally:
@@ -429,26 +452,53 @@ def opus_setting(setting: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def part_daemon_settings(minutes: float, concurrency: int, settings: list[str]) -> dict[str, str]:
+def part_daemon_settings(
+    minutes: float, concurrency: int, settings: list[str], seed: int = SEED
+) -> dict[str, str]:
     """Part 2's defaults' side (``max_chunk_seconds`` 600, the coverage pass on) with the
-    daemon's encoder at each setting; bytes as sent, and what base64 would make them."""
-    recording, reference = build_recording(minutes)
-    rows: dict[str, str] = {"recording": f"{minutes:g} min, {len(reference.split())} words"}
+    daemon's encoder at each setting (``default``: as the project has it, no hook); bytes
+    as sent, and what base64 would make them."""
+    recording, reference = build_recording(minutes, seed)
+    rows: dict[str, str] = {"recording": f"{recording.name}, {len(reference.split())} words"}
     REMOTE_WORK.mkdir(parents=True, exist_ok=True)
     with real_server(1, server_config(WORK)) as url:
         for setting in settings:
             keys = {"base_url": url, "timeout_seconds": 3600, "max_chunk_seconds": 600}
             keys["concurrency"] = concurrency
             with opus_setting(setting):
-                label = f"opus-{minutes:g}-{setting.replace(',', '-')}"
+                label = f"opus-{recording.stem}-{setting.replace(',', '-')}"
                 run = drop_to_transcript(label, recording, "openai", keys, 7200)
             per_hour = run["bytes"] / run["duration"] * 3600
             rows[setting] = (
-                f"WER {wer(reference, run['text']):.4f}; {run['chunks']} upload(s); "
+                f"{errors(reference, run['text'])}; {run['chunks']} upload(s); "
                 f"{per_hour / 1e6:.2f} MB/h ({per_hour * 4 / 3 / 1e6:.2f} in base64); "
                 f"{run['seconds']:.0f} s; load {run['load'][0]:.1f} -> {run['load'][1]:.1f}"
                 + coverage_note(run["recovered"])
             )
+    return rows
+
+
+def part_continuous(rates: list[int], seconds: float = 600.0) -> dict[str, str]:
+    """Bytes per hour of speech without a pause at each Opus bit rate, as the daemon's
+    encoder writes it: the English clips with every quiet 20 ms window cut out, looped."""
+    from dropscribe.audio.compact import encode_file
+
+    window = SAMPLE_RATE // 50
+    pieces = []
+    for name in ENGLISH:
+        audio = load(clip_path(name))
+        frames = audio[: len(audio) // window * window].reshape(-1, window)
+        pieces.append(frames[np.sqrt((frames**2).mean(axis=1)) > 0.02].reshape(-1))
+    once = np.concatenate(pieces)
+    looped = np.tile(once, int(seconds * SAMPLE_RATE / len(once)) + 1)
+    speech = (np.clip(looped[: int(seconds * SAMPLE_RATE)], -1, 1) * 32767).astype(np.int16)
+    rows = {"speech": f"{len(once) / SAMPLE_RATE:.1f} s without a pause, looped to {seconds:g} s"}
+    for rate in rates:
+        size = encode_file(WORK / "continuous.ogg", "opus", speech, bit_rate=rate)
+        per_hour = size / seconds * 3600
+        rows[f"{rate // 1000} kbit/s"] = (
+            f"{per_hour / 1e6:.2f} MB/h ({per_hour * 4 / 3 / 1e6:.2f} in base64)"
+        )
     return rows
 
 
@@ -491,7 +541,7 @@ def heard(model: Any, audio: Any, reference: str) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process; 5, 6
+    parser.add_argument("--part", type=int, nargs="*", default=[1, 2, 3])  # 4: 2 in-process; 5-7
     parser.add_argument("--minutes", type=float, default=42.0)
     parser.add_argument("--words-minutes", type=float, default=4.0)
     parser.add_argument("--words-chunk", type=float, default=60.0)
@@ -503,7 +553,8 @@ def main() -> None:
     parser.add_argument(
         "--words-sides", type=int, nargs="*", help="part 2: which of word_sides (0-3; all)"
     )
-    parser.add_argument("--words-opus", nargs="*", default=["16000,1,60,voip"], help="part 6")
+    parser.add_argument("--words-opus", nargs="*", default=["default"], help="part 6")
+    parser.add_argument("--seed", type=int, default=SEED, help="parts 2 and 6: the order")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -516,14 +567,18 @@ def main() -> None:
         report(f"{title}: 1. timing", part_timing(minutes, rtf, rounds))
     if 2 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
-        words = part_words(*chunking, args.server_fallback, args.words_sides)
+        words = part_words(*chunking, args.server_fallback, args.words_sides, args.seed)
         report(f"{title}: 2. words", words)
     if 5 in args.part and not args.smoke and FWS.exists():
         chunking = (args.words_minutes, args.words_chunk, args.words_concurrency)
         report(f"{title}: 5. settings, words", part_settings_words(*chunking, args.settings))
     if 6 in args.part and not args.smoke and FWS.exists():
-        chunking6 = (args.words_minutes, args.words_concurrency, args.words_opus)
+        chunking6 = (args.words_minutes, args.words_concurrency, args.words_opus, args.seed)
         report(f"{title}: 6. settings in the daemon", part_daemon_settings(*chunking6))
+    if 7 in args.part:
+        rates = [24_000] if args.smoke else [16_000, 18_000, 19_000, 20_000, 24_000]
+        continuous = part_continuous(rates, 20 if args.smoke else 600)
+        report(f"{title}: 7. speech without a pause", continuous)
     if 4 in args.part and not args.smoke:
         report(
             f"{title}: 4. words, in-process", part_words_here(args.words_minutes, args.words_chunk)

@@ -20,6 +20,7 @@ from dropscribe.outbox.document import load_schema
 from tests.helpers import AUDIO, DaemonProcess, cli_json, wait_for
 from tests.remote_setup import COMPACT_ALL, SERVERS, TOKEN, remote_config
 from tests.servers import UNSURE, FakeServer, Fault
+from tests.test_compact_uploads import BASE64_BAND, MULTIPART_BAND
 from tests.test_daemon import finished
 
 LONG = AUDIO / "long_reading.flac"
@@ -79,6 +80,11 @@ def test_a_long_recording_goes_as_compact_chunks_and_comes_back_as_one_transcrip
     durations = [job.audio_seconds for job in uploads]
     assert all(d is not None and 2 < d <= CHUNK_SECONDS + 1.01 for d in durations), durations
     assert sum(d or 0 for d in durations) == pytest.approx(30.74, abs=0.1 + count)
+    # At the protocol's bit rate: 24 kbit/s where the audio goes as multipart bytes
+    # (openai), the lower one where it goes in base64 (the fake servers decode it first).
+    kbits = sum(job.audio_bytes for job in uploads) * 8 / sum(d or 0 for d in durations) / 1000
+    assert BASE64_BAND[0] < kbits < BASE64_BAND[1] or name == "openai", kbits
+    assert MULTIPART_BAND[0] < kbits < MULTIPART_BAND[1] or name != "openai", kbits
     assert document["source"] == {
         "path": "meeting.flac",
         "sha256": document["source"]["sha256"],

@@ -16,7 +16,7 @@ from dropscribe.backends.base import Request
 from dropscribe.config import OctoAISettings, load_settings
 from dropscribe.config.backends import UploadFormat
 from dropscribe.errors import BadInput, Permanent
-from dropscribe.jobs.chunking.uploads import audio_bytes_within, choose_format, prepare
+from dropscribe.jobs.chunking.uploads import Part, audio_bytes_within, choose_format, prepare
 from dropscribe.jobs.completion import Finisher
 from dropscribe.jobs.dispatcher import Dispatcher
 from dropscribe.jobs.states import JobState
@@ -91,6 +91,70 @@ def test_parts_fit_a_byte_limit_smaller_than_the_compact_file(tmp_path: Path) ->
     )
     assert len(manifest.parts) >= 3
     assert all(part.bytes <= 30_000 for part in manifest.parts)
+
+
+def kbits_per_second(path: Path) -> float:
+    """The bit rate a compact file really has: its size over its duration read by PyAV."""
+    seconds, _ = decoded(path)
+    return path.stat().st_size * 8 / seconds / 1000
+
+
+#: What the fixture's reading (speech with short pauses between sentences) comes to in
+#: Ogg Opus, the daemon's encoder at each nominal rate, kbit/s: 16 -> 13.2, 18 -> 14.6,
+#: 20 -> 15.9, 24 -> 18.8. The bands hold the rates meant (24 and 16) and none of their
+#: neighbours.
+MULTIPART_BAND, BASE64_BAND = (17.5, 20.5), (12.2, 13.9)
+
+
+@pytest.mark.parametrize(("base64", "band"), [(False, MULTIPART_BAND), (True, BASE64_BAND)])
+def test_opus_goes_at_the_bit_rate_of_how_the_protocol_sends_it(
+    tmp_path: Path, base64: bool, band: tuple[float, float]
+) -> None:
+    """24 kbit/s as multipart bytes; in base64 (4/3 the bytes) 16 kbit/s, within the
+    budget as sent, whole or in chunks."""
+    for chunk_seconds in (600, 10):
+        work = tmp_path / str(chunk_seconds)
+        manifest = prepare(
+            LONG,
+            work,
+            "opus",
+            audio_limit=10**8,
+            section=section(max_chunk_seconds=chunk_seconds),
+            max_duration=3600,
+            base64=base64,
+        )
+        size = sum(part.bytes for part in manifest.parts)
+        seconds = sum(decoded(work / part.path)[0] for part in manifest.parts)
+        assert band[0] < size * 8 / seconds / 1000 < band[1], (chunk_seconds, size, seconds)
+        sent = size * (4 / 3 if base64 else 1) / manifest.duration * 3600
+        assert sent <= BYTES_PER_HOUR
+
+
+def test_a_part_planned_for_the_earlier_lower_rate_still_fits_when_written_again(
+    tmp_path: Path,
+) -> None:
+    """A job planned before the rate went up to 24 kbit/s (the store keeps no rate) has a
+    lost file written again: a part over the byte limit at the new rate is written at the
+    earlier 16 kbit/s, at which it was planned to fit; a part that fits keeps the new rate."""
+    earlier = [
+        Part(0.0, 20.0, 0.0, 20.0, "", 0, index=0),
+        Part(20.0, 30.7, 20.0, 30.7, "", 0, index=1),
+    ]
+    limit = 40_000  # 20 s of the reading: about 47 kB at 24 kbit/s, 33 kB at 16
+    manifest = prepare(
+        LONG,
+        tmp_path,
+        "opus",
+        audio_limit=limit,
+        section=section(),
+        max_duration=3600,
+        parts=earlier,
+    )
+    first, second = manifest.parts
+    assert (first.start, first.end, second.start, second.end) == (0.0, 20.0, 20.0, 30.7)
+    assert first.bytes <= limit and (tmp_path / first.path).stat().st_size == first.bytes
+    assert BASE64_BAND[0] < kbits_per_second(tmp_path / first.path) < BASE64_BAND[1]  # 16 kbit/s
+    assert MULTIPART_BAND[0] < kbits_per_second(tmp_path / second.path) < MULTIPART_BAND[1]
 
 
 def test_a_file_that_is_not_audio_is_one_clear_sentence(tmp_path: Path) -> None:

@@ -55,6 +55,20 @@ def test_the_telephone_line_keeps_300_to_3400_hz_only() -> None:
     assert power_at(heard, 100) < 1e-3 * kept and power_at(heard, 6000) < 1e-3 * kept
 
 
+def test_the_telephone_lines_companding_noise_stays_below_4_khz() -> None:
+    # A real line samples at 8 kHz: nothing it carries, its mu-law noise included, lies
+    # above 4 kHz. Companded at 16 kHz without the cut, a quiet 1 kHz tone's noise filled
+    # 4-8 kHz, where the encoder heard a channel that no call has.
+    rng = np.random.default_rng(1)
+    speech = tone(1000) * (0.2 + rng.random(SAMPLE_RATE).astype(np.float32))
+    heard = phone_line(speech)
+    spectrum = np.abs(np.fft.rfft(heard)) ** 2
+    frequencies = np.fft.rfftfreq(len(heard), 1 / SAMPLE_RATE)
+    above = float(spectrum[frequencies > 4000].sum())
+    inside = float(spectrum[(frequencies > 300) & (frequencies < 3400)].sum())
+    assert above < 1e-9 * inside
+
+
 def test_a_match_on_the_telephone_lines_vector_is_marked_down() -> None:
     rows = unit(np.random.default_rng(1).standard_normal((3, SIZE)))
     person = Person("Ann", [Sample(Path("a.wav"), 5.0, rows)])

@@ -44,6 +44,8 @@ import numpy as np
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.chunk_plan import ChunkPlanner, plan_chunks
 from dropscribe.audio.compact_protocol import (
+    EARLIER_OPUS_BIT_RATE,
+    OPUS_BIT_RATES,
     Compacted,
     CompactFailed,
     CompactRequest,
@@ -61,26 +63,40 @@ from dropscribe.errors import BadInput
 from dropscribe.workers.channel import Channel
 from dropscribe.workers.messages import MessageError, Ready
 
-#: Codec, container, file suffix and bit rate of each compact format.
+#: Codec, container, file suffix and bit rate of each compact format (Opus's where the
+#: request names none; the daemon names the protocol's: compact_protocol.upload_bit_rate).
 CODECS: dict[str, tuple[str, str, str, int | None]] = {
-    "opus": ("libopus", "ogg", ".ogg", 16_000),
+    "opus": ("libopus", "ogg", ".ogg", OPUS_BIT_RATES["multipart"]),
     "mp3": ("libmp3lame", "mp3", ".mp3", 24_000),
     "flac": ("flac", "flac", ".flac", None),
 }
 #: Encoder options, chosen by measurement (bench/README.md, issue 26): complexity 1 encodes
-#: over 3x faster than the default 10 at the same size; 60 ms frames and the speech mode save
-#: per-frame overhead. 16 kbit/s keeps an hour within 10 MB in base64; 20-24 kbit/s hear
-#: more words with tiny.en (parts 5 and 6) at up to 12 MB an hour: not changed yet.
+#: over 3x faster than the default 10 at the same size (and as fast at 24 kbit/s as at 16);
+#: 60 ms frames and the speech mode save per-frame overhead. The bit rate is the protocol's
+#: (compact_protocol.OPUS_BIT_RATES): 24 kbit/s as multipart bytes, 16 in base64, each
+#: within 12 MB an hour of speech as sent. The words (tiny.en, long chunks, three
+#: recordings pooled, part 7): 24 kbit/s 1.3 WER points behind the WAV, 18 kbit/s 5.3 and
+#: 16 kbit/s 1.7, each driven by the stretches the model skips or repeats.
 CODEC_OPTIONS: dict[str, dict[str, str]] = {
     "opus": {"compression_level": "1", "frame_duration": "60", "application": "voip"},
 }
-#: Bytes per second planned for a format before any is written (above its nominal
-#: bit rate: a variable bit rate runs over it on dense speech); FLAC as plain PCM.
-PLANNED_RATE = {"opus": 2_600.0, "mp3": 3_900.0, "flac": 32_000.0}
+#: Bytes per second planned for a format at its CODECS bit rate before any is written
+#: (1.3 x the nominal rate: a variable bit rate runs over it on dense speech; Opus at 24
+#: kbit/s comes to 3,030 on speech without a pause); FLAC as plain PCM. Other rates: in
+#: proportion (planned_rate).
+PLANNED_RATE = {"opus": 3_900.0, "mp3": 3_900.0, "flac": 32_000.0}
 #: Encoder threads at most, however many cores are free.
 MAX_ENCODERS = 4
 #: Parts found over the byte limit (a variable bit rate) are planned again this much shorter.
 REPLAN_FACTOR = 0.8
+
+
+def planned_rate(fmt: str, bit_rate: int | None) -> float:
+    """Bytes per second to plan ``fmt`` at ``bit_rate`` (None: the format's own) with."""
+    nominal = CODECS[fmt][3]
+    if bit_rate is None or nominal is None:
+        return PLANNED_RATE[fmt]
+    return PLANNED_RATE[fmt] * bit_rate / nominal
 
 
 class TrackLog:
@@ -119,8 +135,15 @@ def pcm_pieces(
 class Encoder:
     """One compact output file, fed int16 samples in any block size."""
 
-    def __init__(self, path: Path, fmt: str, finder: SpeechFinder | None = None) -> None:
-        codec, container_format, _, bit_rate = CODECS[fmt]
+    def __init__(
+        self,
+        path: Path,
+        fmt: str,
+        finder: SpeechFinder | None = None,
+        bit_rate: int | None = None,
+    ) -> None:
+        codec, container_format, _, own_rate = CODECS[fmt]
+        bit_rate = bit_rate if bit_rate is not None and own_rate is not None else own_rate
         self.path = path
         #: Hears the samples written, for the speech kept beside the file (None: not asked).
         self.finder = finder
@@ -173,17 +196,7 @@ def compact(
     workdir, fmt = Path(request.workdir), request.format
     workdir.mkdir(parents=True, exist_ok=True)
     if request.parts:  # parts planned before (a restart), or the coverage pass's
-        again = write_parts(
-            request.source,
-            workdir,
-            fmt,
-            request.parts,
-            request.max_duration,
-            request.audio_track,
-            hear=request.speech,
-            first=request.first_index,
-        )
-        return Compacted(tuple(again))
+        return Compacted(tuple(written_again(request)))
     chosen = TrackLog()
     pieces = pcm_pieces(request.source, request.max_duration, request.audio_track, chosen)
     first = next(pieces, None)  # the header is read: its claimed length is known
@@ -196,6 +209,37 @@ def compact(
     return Compacted(tuple(written), samples / SAMPLE_RATE, fmt, chosen.fields)
 
 
+def written_again(request: CompactRequest) -> list[PartFile]:
+    """Write the parts of ``request`` (planned before, or the coverage pass's) at its bit
+    rate; a part over the byte limit is from a plan made for an earlier, lower rate (the
+    store keeps no rate): it is written again at that rate, which it fitted at."""
+    again = write_parts(
+        request.source,
+        Path(request.workdir),
+        request.format,
+        request.parts,
+        request.max_duration,
+        request.audio_track,
+        hear=request.speech,
+        first=request.first_index,
+        bit_rate=request.bit_rate,
+    )
+    for index, written in enumerate(again):
+        if written.bytes > request.max_bytes and request.format == "opus":
+            [again[index]] = write_parts(
+                request.source,
+                Path(request.workdir),
+                request.format,
+                [request.parts[index]],
+                request.max_duration,
+                request.audio_track,
+                hear=request.speech,
+                first=request.first_index + index,
+                bit_rate=EARLIER_OPUS_BIT_RATE,
+            )
+    return again
+
+
 def streamed(
     request: CompactRequest,
     blocks: Iterator[Samples],
@@ -204,12 +248,12 @@ def streamed(
 ) -> tuple[list[PartFile], int]:
     """Cut the recording into chunks as it is decoded (:mod:`dropscribe.audio.streamed`)."""
     fmt, max_bytes = request.format, request.max_bytes
-    cap = min(request.max_seconds, max_bytes / PLANNED_RATE[fmt])
+    cap = min(request.max_seconds, max_bytes / planned_rate(fmt, request.bit_rate))
     planner = ChunkPlanner(claimed, request.concurrency, max(cap, 2.0))
     parts = StreamedParts(
         Path(request.workdir),
         CODECS[fmt][2],
-        lambda path, samples: encode_file(path, fmt, samples, request.speech),
+        lambda path, samples: encode_file(path, fmt, samples, request.speech, request.bit_rate),
         planner,
         max_bytes=max_bytes,
         emit=emit,
@@ -224,10 +268,12 @@ def streamed(
         parts.pool.shutdown(wait=False, cancel_futures=True)
 
 
-def encode_file(path: Path, fmt: str, samples: Samples, hear: bool = False) -> int:
-    """Write ``samples`` to ``path``; with ``hear``, the speech in them beside it (on an
-    encoder thread: the detector releases the GIL)."""
-    encoder = Encoder(path, fmt)
+def encode_file(
+    path: Path, fmt: str, samples: Samples, hear: bool = False, bit_rate: int | None = None
+) -> int:
+    """Write ``samples`` to ``path`` at ``bit_rate``; with ``hear``, the speech in them
+    beside it (on an encoder thread: the detector releases the GIL)."""
+    encoder = Encoder(path, fmt, bit_rate=bit_rate)
     encoder.write(samples)
     if hear:
         write_speech(path, find_speech(to_float(samples)))
@@ -252,7 +298,9 @@ def whole_or_planned(
     workdir, fmt = Path(request.workdir), request.format
     max_bytes, max_seconds = request.max_bytes, request.max_seconds
     finder = SpeechFinder(hold_seconds=min(max_seconds, 600.0))
-    whole: Encoder | None = Encoder(workdir / f"whole{CODECS[fmt][2]}", fmt)
+    whole: Encoder | None = Encoder(
+        workdir / f"whole{CODECS[fmt][2]}", fmt, bit_rate=request.bit_rate
+    )
     rate = 0.0  # bytes per second of the compact audio
     samples = 0
     for block in blocks:
@@ -297,6 +345,7 @@ def planned_parts(
             request.max_duration,
             request.audio_track,
             speech=speech if request.speech else None,
+            bit_rate=request.bit_rate,
         )
         largest = max(part.bytes for part in written)
         if largest <= max_bytes:
@@ -319,9 +368,10 @@ def write_parts(
     speech: list[Span] | None = None,
     hear: bool = False,
     first: int = 0,
+    bit_rate: int | None = None,
 ) -> list[PartFile]:
-    """Decode ``source`` again and write each part (they may overlap a little) to its file,
-    named from index ``first`` on; stop decoding once the last is written.
+    """Decode ``source`` again and write each part (they may overlap a little) to its file
+    at ``bit_rate``, named from index ``first`` on; stop decoding once the last is written.
 
     The speech beside each file: cut from ``speech`` (the whole recording's) when given,
     else heard part by part when ``hear``.
@@ -340,7 +390,7 @@ def write_parts(
                 continue
             if index not in open_parts:
                 finder = SpeechFinder(0.0) if hear and speech is None else None
-                open_parts[index] = Encoder(workdir / names[index], fmt, finder)
+                open_parts[index] = Encoder(workdir / names[index], fmt, finder, bit_rate)
             open_parts[index].write(block[max(0, low - block_start) : max(0, high - block_start)])
             if high <= block_end:
                 sizes[index] = open_parts.pop(index).close()

@@ -21,6 +21,26 @@ from dataclasses import dataclass
 from dropscribe.audio.cuts import Part
 from dropscribe.workers.messages import Ready
 
+#: The Opus bit rate by how the protocol carries the audio (bench/README.md, issue 26,
+#: parts 6 and 7), within 12 MB per hour of speech as sent. As multipart bytes (openai)
+#: 24 kbit/s: 10.9 MB an hour of speech without a pause; with tiny.en, pooled over three
+#: recordings, 1.3 WER points behind the WAV against 16 kbit/s's 1.7. In base64 (octoai,
+#: runpod, replicate: 4/3 the bytes) 24 kbit/s is 14.5 MB; 18 kbit/s, the highest rate
+#: with a margin under 12 (10.9 MB), measured worse than 16 (5.3 points pooled against
+#: 1.7, one repetition loop included), so base64 stays at 16 kbit/s (about 9.7 MB).
+OPUS_BIT_RATES = {"multipart": 24_000, "base64": 16_000}
+#: The rate every plan made before the rate was chosen by protocol was written at: a part
+#: of such a plan, written again after a restart, is known to fit under its limit at it.
+EARLIER_OPUS_BIT_RATE = 16_000
+
+
+def upload_bit_rate(fmt: str, base64: bool) -> int | None:
+    """The bit rate to encode ``fmt`` at for a protocol that sends base64 or not; None for
+    the other formats (MP3 has one fixed rate, FLAC is lossless)."""
+    if fmt != "opus":
+        return None
+    return OPUS_BIT_RATES["base64" if base64 else "multipart"]
+
 
 @dataclass(frozen=True)
 class Place:
@@ -59,6 +79,8 @@ class CompactRequest:
     speech: bool = False
     #: The index the first of ``parts`` is named by (the coverage pass's follow the plan's).
     first_index: int = 0
+    #: Bits per second to encode at (:func:`upload_bit_rate`); None: the format's own.
+    bit_rate: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,17 +1,19 @@
 """Reading the voices folder into people with voice vectors (the cache spares the encoder).
 
-Each sample is heard two ways: as recorded and on a telephone line, and each
-way gives the person a CAM++ vector (speakers/campplus.py). The line changes
+Each sample is heard two ways: as recorded and on a telephone line (an 8 kHz
+line: nothing above 4 kHz, its companding noise included), and each way
+gives the person a CAM++ vector (speakers/campplus.py). The line changes
 what the encoder hears more than the voices differ: enrolled from recordings
 as they were made, the benchmark's voices heard again over a telephone line
 scored 0.20-0.44 against themselves, strangers up to 0.44; heard over the
-line at enrolment too, the enrolled person was named on 116 and 102 of their
-117-123 words on the line instead of 54 and 52 (bench/README.md, issue 22,
-"Names"). A reverberant room, which Resemblyzer needed heard at enrolment
-too, changes nothing for CAM++ (the same words named with or without the
-room's vector), so samples are no longer heard in a room. A person is
-matched by their best vector, so the line's vector meets a call, the desk's
-a desk recording.
+line at enrolment too, the enrolled person was named on 116 and 107 of 117-123
+words over the line (in the calibration's search, at a 1 s minimum, 116 and
+102 with the line's vector against 54 and 52 without: bench/README.md, issue
+22, "Names"). A reverberant room, which Resemblyzer needed heard at
+enrolment too, changes nothing for CAM++ (the same words named with or
+without the room's vector), so samples are no longer heard in a room. A
+person is matched by their best vector, so the line's vector meets a call,
+the desk's a desk recording.
 """
 
 from __future__ import annotations
@@ -38,13 +40,17 @@ from dropscribe.speakers.voices import (
 Decoder = Callable[[Path], Floats]
 #: What a match on each way of hearing a sample (as recorded, telephone line) is marked
 #: down by, so that the threshold means the same on both: heard over a line, any two
-#: voices sound more alike (the most alike stranger scored 0.622 against a line's
-#: vector, 0.441 as recorded). Calibrated on real voices, enrolled from some recordings
+#: voices sound more alike (the most alike stranger scored 0.62 against a line's
+#: vector, 0.44 as recorded). Calibrated on real voices, enrolled from some recordings
 #: and tested on others (bench/README.md, issue 22, "Calibration").
 HEARD_ALLOWANCE = np.array([0.0, 0.02], np.float32)
 #: The telephone band (G.712) and mu-law's 8-bit companding.
 PHONE_BAND = (300.0, 3400.0)
 MU = 255.0
+#: A line samples at 8 kHz, so its companding noise, like everything it passes, lies
+#: below 4 kHz; companded at 16 kHz, the noise also filled 4-8 kHz, where no call has
+#: anything (bench/README.md, issue 22, "Names").
+LINE_NYQUIST = 4000.0
 #: The line hears a sample a minute at a time: over a whole sample its FFTs took 44 MiB
 #: a minute of audio (10 min: 440 MiB), and ``voices add`` writes all of a speaker's
 #: speech in a meeting, an hour of which would pass the worker's memory ceiling at every
@@ -53,17 +59,19 @@ CHANNEL_BLOCK_SECONDS = 60
 
 
 def phone_line(audio: Floats) -> Floats:
-    """Return ``audio`` as a telephone line passes it: 300-3400 Hz, mu-law companded."""
-    spectrum = np.fft.rfft(audio)
+    """Return ``audio`` as a telephone line passes it: 300-3400 Hz, mu-law companded,
+    nothing above 4 kHz (the companding noise included)."""
     frequencies = np.fft.rfftfreq(len(audio), 1 / SAMPLE_RATE)
+    spectrum = np.fft.rfft(audio)
     spectrum[(frequencies < PHONE_BAND[0]) | (frequencies > PHONE_BAND[1])] = 0
     narrow = np.fft.irfft(spectrum, len(audio))
     peak = float(np.abs(narrow).max()) or 1.0
     level = np.clip(narrow / peak, -1, 1)
     coded = np.round(np.sign(level) * np.log1p(MU * np.abs(level)) / np.log1p(MU) * 127) / 127
-    heard: Floats = (np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(MU)) / MU * peak).astype(
-        np.float32
-    )
+    expanded = np.sign(coded) * np.expm1(np.abs(coded) * np.log1p(MU)) / MU * peak
+    spectrum = np.fft.rfft(expanded)
+    spectrum[frequencies > LINE_NYQUIST] = 0
+    heard: Floats = np.fft.irfft(spectrum, len(audio)).astype(np.float32)
     return heard
 
 

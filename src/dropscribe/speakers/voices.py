@@ -29,7 +29,7 @@ from dropscribe.speakers.vectors import Floats
 
 CACHE_NAME = ".dropscribe-voices.json"
 #: Changes when the features, the windows or the averaging of a sample change.
-SAMPLE_RECIPE = "campplus-of-speech-in-10s-chunks+phone/3"
+SAMPLE_RECIPE = "campplus-of-speech-in-10s-chunks+4khz-phone/4"
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff"}
 )

@@ -200,6 +200,7 @@ class ChunkedUploads:
                 fmt,
                 audio_limit=limit,
                 section=section,
+                base64=backend.upload_base64,
                 max_duration=self.settings.transcribe.max_duration_seconds,
                 audio_track=self.settings.transcribe.audio_track,
                 parts=earlier,

@@ -251,6 +251,7 @@ class SpeechCoverage:
             fmt,
             audio_limit=audio_bytes_within(section.max_upload_bytes, self.backend.upload_base64),
             section=section,
+            base64=self.backend.upload_base64,
             max_duration=self.settings.transcribe.max_duration_seconds,
             audio_track=self.settings.transcribe.audio_track,
             parts=asked,

@@ -28,6 +28,7 @@ from dropscribe.audio.compact_protocol import (
     PartFile,
     PartWritten,
     Place,
+    upload_bit_rate,
 )
 from dropscribe.config import RemoteSettings
 from dropscribe.config.backends import UploadFormat
@@ -96,6 +97,7 @@ def prepare(
     audio_limit: int,
     section: RemoteSettings,
     max_duration: float,
+    base64: bool = False,
     audio_track: int | str = "auto",
     parts: list[Part] | None = None,
     resume: Resume | None = None,
@@ -105,11 +107,11 @@ def prepare(
 ) -> Manifest:
     """Decode ``source`` in a worker and write its compact upload (in parts if needed).
 
-    ``parts`` writes the parts of an earlier plan again (their files were lost), or
-    the coverage pass's, named from ``first_index`` on; ``resume`` goes on with a plan
-    cut short. ``on_part`` is called with each part
-    as soon as the worker has written it, while it prepares the rest; ``cancel``
-    stops the worker (the manifest is then an error).
+    ``base64`` (the backend's ``upload_base64``) picks the Opus bit rate (``upload_bit_rate``).
+    ``parts`` writes the parts of an earlier plan again (their files were lost), or the
+    coverage pass's, named from ``first_index`` on; ``resume`` goes on with a plan cut
+    short. ``on_part`` is called with each part as soon as the worker has written it,
+    while it prepares the rest; ``cancel`` stops the worker (the manifest is an error).
 
     Raises:
         BadInput: the recording is unreadable, too long, or defeats the worker's limits.
@@ -129,6 +131,7 @@ def prepare(
         # The coverage pass reads the speech heard beside each file (audio/speech_files.py).
         speech=section.recover_speech,
         first_index=first_index,
+        bit_rate=upload_bit_rate(fmt, base64),
     )
     first = resume.index if resume else first_index
     streamed: list[Part] = []
