@@ -106,3 +106,22 @@ def test_a_long_recording_is_embedded_in_chunks_of_the_same_voice() -> None:
     # 25 s is three chunks of about 8.3 s each, averaged: near each chunk's own vector.
     first = encoder.embed(noise[: len(noise) // 3])
     assert first is not None and float(whole @ first) > 0.9
+
+
+def test_the_filterbank_has_kaldis_frames_and_puts_a_tone_in_its_mel_bin() -> None:
+    from dropscribe.speakers.fbank import fbank
+
+    seconds = np.arange(SAMPLE_RATE) / SAMPLE_RATE
+    tone = (0.3 * np.sin(2 * np.pi * 1000 * seconds)).astype(np.float32)
+    frames = fbank(tone)
+    assert frames.shape == (1 + (SAMPLE_RATE - 400) // 160, 80)  # 25 ms every 10 ms, whole
+    assert np.allclose(frames.mean(axis=0), 0, atol=1e-4)  # the recording's mean removed
+    # Kaldi's bins: 80 triangles evenly spaced on 1127 ln(1 + f / 700) from 20 Hz to 8 kHz.
+    def mel(hz: float) -> float:
+        return float(1127 * np.log(1 + hz / 700))
+
+    centres = mel(20) + (np.arange(80) + 1) * (mel(8000) - mel(20)) / 81
+    loud = fbank(np.concatenate([np.zeros(SAMPLE_RATE, np.float32), tone]))
+    peak = int(np.argmax(loud[-10:].mean(axis=0)))  # the tone's frames, against silence
+    assert abs(peak - int(np.argmin(np.abs(centres - mel(1000))))) <= 1
+    assert fbank(tone[:399]).shape == (0, 80)
