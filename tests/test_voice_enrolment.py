@@ -1,4 +1,4 @@
-"""Enrolment hears each sample three ways; the cache keeps every way; the line is marked down;
+"""Enrolment hears each sample two ways; the cache keeps both; the line is marked down;
 a group half made of a stranger gets no name.
 
 Pure functions on synthetic signals: the real encoder on real voices is in
@@ -17,20 +17,22 @@ import numpy as np
 import pytest
 
 from dropscribe.audio import SAMPLE_RATE
+from dropscribe.speakers.campgraph import EMBEDDING_SIZE as SIZE
 from dropscribe.speakers.enrolment import (
     HEARD_ALLOWANCE,
-    in_a_room,
     name_speakers,
     person_scores,
     phone_line,
-    window_support,
+    piece_support,
+    weighted_median,
 )
 from dropscribe.speakers.naming import WINDOW_SUPPORT, assign_names
+from dropscribe.speakers.turns import Pieces
 from dropscribe.speakers.vectors import unit
 from dropscribe.speakers.voices import NO_VECTORS, Person, Sample, VoiceCache
 
 if TYPE_CHECKING:
-    from dropscribe.speakers.encoder import VoiceEncoder
+    from dropscribe.speakers.campplus import NameEncoder
 
 
 def tone(frequency: float, seconds: float = 1.0) -> np.ndarray:
@@ -67,25 +69,13 @@ def test_the_telephone_lines_companding_noise_stays_below_4_khz() -> None:
     assert above < 1e-9 * inside
 
 
-def test_the_room_adds_a_tail_at_the_same_level_and_the_same_every_time() -> None:
-    impulse = np.zeros(SAMPLE_RATE, np.float32)
-    impulse[100] = 0.5
-    heard = in_a_room(impulse)
-    direct, tail = heard[100] ** 2, float(np.sum(heard[100 + int(0.01 * SAMPLE_RATE) :] ** 2))
-    assert 0.01 * direct < tail < direct  # a direct path louder than the reverberation
-    speech = tone(440) * np.linspace(0, 1, SAMPLE_RATE, dtype=np.float32)
-    again = in_a_room(speech)
-    assert np.array_equal(again, in_a_room(speech))
-    assert np.sqrt(np.mean(again**2)) == pytest.approx(np.sqrt(np.mean(speech**2)), rel=1e-3)
-
-
 def test_a_match_on_the_telephone_lines_vector_is_marked_down() -> None:
-    rows = unit(np.random.default_rng(1).standard_normal((3, 256)))
+    rows = unit(np.random.default_rng(1).standard_normal((3, SIZE)))
     person = Person("Ann", [Sample(Path("a.wav"), 5.0, rows)])
-    for way in range(3):
+    for way in range(2):
         score = person_scores(rows[way : way + 1], [person])[0, 0]
         assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[way], abs=1e-5)
-    assert HEARD_ALLOWANCE[1] > 0 == HEARD_ALLOWANCE[0] > HEARD_ALLOWANCE[2]
+    assert HEARD_ALLOWANCE[1] > 0 == HEARD_ALLOWANCE[0]
     nobody = Person("Bo", [Sample(Path("b.wav"), 0.0, NO_VECTORS)])
     assert person_scores(rows[:1], [nobody])[0, 0] == -1.0
 
@@ -93,7 +83,7 @@ def test_a_match_on_the_telephone_lines_vector_is_marked_down() -> None:
 def test_the_cache_keeps_every_way_a_sample_was_heard(tmp_path: Path) -> None:
     sample = tmp_path / "a.wav"
     sample.write_bytes(b"RIFF")
-    rows = unit(np.random.default_rng(2).standard_normal((3, 256)))
+    rows = unit(np.random.default_rng(2).standard_normal((3, SIZE)))
     cache = VoiceCache(tmp_path, "v1")
     cache.put("a.wav", os.stat(sample), Sample(sample, 4.2, rows))
     cache.put("silent.wav", os.stat(sample), Sample(sample, 0.0, NO_VECTORS))
@@ -103,39 +93,49 @@ def test_the_cache_keeps_every_way_a_sample_was_heard(tmp_path: Path) -> None:
     assert got is not None and got.seconds == pytest.approx(4.2)
     assert np.allclose(got.vectors, rows, atol=1e-5)
     silent = again.get("silent.wav", os.stat(sample))
-    assert silent is not None and silent.vectors.shape == (0, 256)
+    assert silent is not None and silent.vectors.shape == (0, SIZE)
+
+
+def pieces_of(vectors: np.ndarray, owners: list[int], count: int) -> Pieces:
+    """Pieces of a second each, their centres the mean of each speaker's."""
+    owner = np.array(owners, dtype=np.int64)
+    seconds = np.ones(len(owners), np.float32)
+    sums = np.zeros((count, vectors.shape[1]))
+    np.add.at(sums, owner, vectors)
+    return Pieces(vectors.astype(np.float32), owner, seconds, unit(sums))
 
 
 def test_a_group_half_made_of_a_stranger_is_not_named() -> None:
-    rows = unit(np.random.default_rng(3).standard_normal((4, 256)))
+    rows = unit(np.random.default_rng(3).standard_normal((4, SIZE)))
     ann, stranger = rows[0], rows[1]
     person = Person("Ann", [Sample(Path("a.wav"), 5.0, np.stack([ann, ann, ann]))])
     pure = np.stack([ann] * 6 + [stranger] * 6)
-    speakers = np.array([0] * 6 + [1] * 6, dtype=np.int64)
-    assert [m.name for m in name_speakers(unit(pure[[0, 6]]), [3.0, 3.0], [person])] == [
-        "Ann",
-        None,
-    ]
-    windows = (pure, speakers)
-    kept = name_speakers(unit(pure[[0, 6]]), [3.0, 3.0], [person], windows)
-    assert kept[0].name == "Ann"
-    mixed = np.array([0, 1] * 6, dtype=np.int64)  # each group half Ann, half the stranger
-    support = window_support(pure, mixed, 2, [person])
+    kept = name_speakers(pieces_of(pure, [0] * 6 + [1] * 6, 2), [3.0, 3.0], [person])
+    assert [m.name for m in kept] == ["Ann", None]
+    mixed = pieces_of(pure, [0, 1] * 6, 2)  # each group half Ann, half the stranger
+    support = piece_support(mixed, 2, [person])
     assert support[0, 0] < WINDOW_SUPPORT
     scores = np.array([[0.95], [0.2]], np.float32)
     assert assign_names(scores, ["Ann"], [3.0, 3.0], support=support)[0].name is None
     assert assign_names(scores, ["Ann"], [3.0, 3.0])[0].name == "Ann"
 
 
+def test_the_support_is_the_median_by_seconds_not_by_pieces() -> None:
+    values = np.array([0.9, 0.1, 0.2], np.float32)
+    assert weighted_median(values, np.ones(3, np.float32)) == pytest.approx(0.2)
+    # One long piece like the person outweighs two short ones that are not.
+    assert weighted_median(values, np.array([5.0, 1.0, 1.0], np.float32)) == pytest.approx(0.9)
+
+
 def test_each_samples_allowance_follows_its_own_rows() -> None:
-    # A sample with one row (a cache written by hand) before one heard three ways: the
-    # second sample's room vector still gets the room's allowance.
-    rows = unit(np.random.default_rng(4).standard_normal((4, 256)))
+    # A sample with one row (a cache written by hand) before one heard both ways: the
+    # second sample's line vector still gets the line's allowance.
+    rows = unit(np.random.default_rng(4).standard_normal((3, SIZE)))
     samples = [Sample(Path("a.wav"), 5.0, rows[:1]), Sample(Path("b.wav"), 5.0, rows[1:])]
     person = Person("Ann", samples)
-    score = person_scores(rows[3:4], [person])[0, 0]
-    assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[2], abs=1e-5)
-    support = window_support(rows[3:4], np.zeros(1, np.int64), 1, [person])
+    score = person_scores(rows[2:3], [person])[0, 0]
+    assert score == pytest.approx(1.0 - HEARD_ALLOWANCE[1], abs=1e-5)
+    support = piece_support(pieces_of(rows[2:3], [0], 1), 1, [person])
     assert support[0, 0] == pytest.approx(score, abs=1e-6)
 
 
@@ -144,21 +144,21 @@ def test_a_damaged_cache_entry_is_embedded_again(tmp_path: Path) -> None:
     sample.write_bytes(b"RIFF")
     cache = VoiceCache(tmp_path, "v1")
     cache.put("a.wav", os.stat(sample), Sample(sample, 4.2, NO_VECTORS))
-    cache.entries["a.wav"]["vectors"] = [[0.1, 0.2]]  # not 256 numbers
+    cache.entries["a.wav"]["vectors"] = [[0.1, 0.2]]  # not SIZE numbers
     cache.put("b.wav", os.stat(sample), Sample(sample, 4.2, NO_VECTORS))
-    cache.entries["b.wav"]["vectors"] = [["x"] * 256]
+    cache.entries["b.wav"]["vectors"] = [["x"] * SIZE]
     assert cache.get("a.wav", os.stat(sample)) is None
     assert cache.get("b.wav", os.stat(sample)) is None
 
 
-def test_a_long_sample_is_heard_on_the_line_and_in_the_room_a_minute_at_a_time(
+def test_a_long_sample_is_heard_on_the_line_a_minute_at_a_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # The channels' FFTs over a whole hour-long sample (``voices add`` of a meeting)
     # took gigabytes; a minute at a time they take tens of megabytes.
     from dropscribe.speakers import enrolment
 
-    lengths: dict[str, list[int]] = {"phone": [], "room": []}
+    lengths: dict[str, list[int]] = {"phone": []}
     heard: list[int] = []
 
     def recorded(kind: str) -> Callable[[np.ndarray], np.ndarray]:
@@ -170,14 +170,13 @@ def test_a_long_sample_is_heard_on_the_line_and_in_the_room_a_minute_at_a_time(
 
     def vector(audio: np.ndarray, encoder: object) -> tuple[float, np.ndarray]:
         heard.append(len(audio))
-        return len(audio) / SAMPLE_RATE, unit(np.ones((1, 256)))[0]
+        return len(audio) / SAMPLE_RATE, unit(np.ones((1, SIZE)))[0]
 
     monkeypatch.setattr(enrolment, "phone_line", recorded("phone"))
-    monkeypatch.setattr(enrolment, "in_a_room", recorded("room"))
     monkeypatch.setattr(enrolment, "sample_vector", vector)
     minute = enrolment.CHANNEL_BLOCK_SECONDS * SAMPLE_RATE
-    nobody = cast("VoiceEncoder", object())  # sample_vector, the encoder's one user, is faked
+    nobody = cast("NameEncoder", object())  # sample_vector, the encoder's one user, is faked
     seconds, rows = enrolment.sample_vectors(np.zeros(2 * minute + 5, np.float32), nobody)
-    assert rows.shape == (3, 256) and seconds == pytest.approx((2 * minute + 5) / SAMPLE_RATE)
-    assert lengths["phone"] == lengths["room"] == [minute, minute, 5]
-    assert heard == [2 * minute + 5] * 3  # each way's vector is still the whole sample's
+    assert rows.shape == (2, SIZE) and seconds == pytest.approx((2 * minute + 5) / SAMPLE_RATE)
+    assert lengths["phone"] == [minute, minute, 5]
+    assert heard == [2 * minute + 5] * 2  # each way's vector is still the whole sample's

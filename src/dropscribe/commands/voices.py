@@ -13,7 +13,7 @@ import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
 from dropscribe.config import Settings
-from dropscribe.speakers.voices import VoiceCache, encoder_version, people_files
+from dropscribe.speakers.voices import VoiceCache, cache_version, people_files
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 #: Silence put between the cut segments of an enrolled voice.
@@ -58,10 +58,11 @@ def voices_command(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _list(folder: Path) -> None:
-    from dropscribe.speakers.weights import WeightsError, default_weights_path
+    from dropscribe.speakers.campplus import default_naming_weights, naming_version
+    from dropscribe.speakers.weights import WeightsError
 
     try:
-        cache = VoiceCache(folder, encoder_version(default_weights_path()))
+        cache = VoiceCache(folder, cache_version(naming_version(default_naming_weights())))
     except (WeightsError, OSError):
         cache = VoiceCache(folder, "")
     people = people_files(folder)

@@ -1,17 +1,19 @@
 """Reading the voices folder into people with voice vectors (the cache spares the encoder).
 
-Each sample is heard three ways: as recorded, on a telephone line and in a
-room, and each way gives the person a vector. This encoder hears the channel
-as much as the voice: with voices enrolled from recordings as they were made,
-none of the benchmark's enrolled speakers was named on a telephone line or in
-a reverberant room (0 of 125 words each way, one split of the voices); heard
-those ways at enrolment too, 172 and 186 of 240 over both splits
-(bench/README.md, issue 22, "Names"). A person is matched by their best
-vector, so the line's vector meets a call, the desk's a desk recording.
-
-The line is an 8 kHz one: nothing it passes, its companding noise included,
-lies above 4 kHz (with that noise left in, 123 of the 240 words were named
-over the line).
+Each sample is heard two ways: as recorded and on a telephone line (an 8 kHz
+line: nothing above 4 kHz, its companding noise included), and each way
+gives the person a CAM++ vector (speakers/campplus.py). The line changes
+what the encoder hears more than the voices differ: enrolled from recordings
+as they were made, the benchmark's voices heard again over a telephone line
+scored 0.20-0.44 against themselves, strangers up to 0.44; heard over the
+line at enrolment too, the enrolled person was named on 116 and 107 of 117-123
+words over the line (in the calibration's search, at a 1 s minimum, 116 and
+102 with the line's vector against 54 and 52 without: bench/README.md, issue
+22, "Names"). A reverberant room, which Resemblyzer needed heard at
+enrolment too, changes nothing for CAM++ (the same words named with or
+without the room's vector), so samples are no longer heard in a room. A
+person is matched by their best vector, so the line's vector meets a call,
+the desk's a desk recording.
 """
 
 from __future__ import annotations
@@ -22,47 +24,37 @@ from pathlib import Path
 import numpy as np
 
 from dropscribe.audio import SAMPLE_RATE
-from dropscribe.speakers.encoder import VoiceEncoder
+from dropscribe.speakers.campplus import NameEncoder
 from dropscribe.speakers.naming import Match, assign_names
-from dropscribe.speakers.vectors import Floats, Ints, unit
+from dropscribe.speakers.turns import Pieces
+from dropscribe.speakers.vectors import Floats
 from dropscribe.speakers.voices import (
     NO_VECTORS,
     Person,
     Sample,
     VoiceCache,
-    encoder_version,
+    cache_version,
     people_files,
 )
 
 Decoder = Callable[[Path], Floats]
-#: What a match on each way of hearing a sample (as recorded, telephone line, room) is
-#: marked down by, so that the threshold means the same on each: over a telephone line
-#: any two voices sound more alike (two women of one call, one enrolled, the other heard
-#: over the line again, scored 0.856), in a reverberant room less alike (strangers at
-#: most 0.748 against 0.784 as recorded). Calibrated on real voices, enrolled from some
-#: recordings and tested on others (bench/README.md, issue 22, "Calibration").
-HEARD_ALLOWANCE = np.array([0.0, 0.02, -0.04], np.float32)
+#: What a match on each way of hearing a sample (as recorded, telephone line) is marked
+#: down by, so that the threshold means the same on both: heard over a line, any two
+#: voices sound more alike (the most alike stranger scored 0.62 against a line's
+#: vector, 0.44 as recorded). Calibrated on real voices, enrolled from some recordings
+#: and tested on others (bench/README.md, issue 22, "Calibration").
+HEARD_ALLOWANCE = np.array([0.0, 0.02], np.float32)
 #: The telephone band (G.712) and mu-law's 8-bit companding.
 PHONE_BAND = (300.0, 3400.0)
 MU = 255.0
 #: A line samples at 8 kHz, so its companding noise, like everything it passes, lies
-#: below 4 kHz. Companded at 16 kHz, the noise also filled 4-8 kHz, where no call has
-#: anything; cut there too, the benchmark's voices heard over a line scored 0.02 higher
-#: against their own enrolment (medians 0.873 -> 0.897 and 0.888 -> 0.906), strangers
-#: not (at most 0.837 and 0.830), and 172 of 240 words were named over the line instead
-#: of 123: bench/README.md, issue 22, "Names".
+#: below 4 kHz; companded at 16 kHz, the noise also filled 4-8 kHz, where no call has
+#: anything (bench/README.md, issue 22, "Names").
 LINE_NYQUIST = 4000.0
-#: A room: the reverberation time (s), the tail's level against the direct sound (about
-#: +13 dB direct-to-reverberant) and its onset (10 ms) and build-up (50 ms), near what a
-#: reverberant meeting room does to the impulse response.
-ROOM_RT60 = 1.2
-ROOM_TAIL_GAIN = 0.22
-ROOM_ONSET_SECONDS = 0.01
-ROOM_BUILD_UP_SECONDS = 0.05
-#: The line and the room hear a sample a minute at a time: over a whole sample their
-#: FFTs took 44 MiB a minute of audio (10 min: 440 MiB), and ``voices add`` writes all
-#: of a speaker's speech in a meeting, an hour of which would pass the worker's memory
-#: ceiling at every diarization. A sample of a minute or less is heard as before.
+#: The line hears a sample a minute at a time: over a whole sample its FFTs took 44 MiB
+#: a minute of audio (10 min: 440 MiB), and ``voices add`` writes all of a speaker's
+#: speech in a meeting, an hour of which would pass the worker's memory ceiling at every
+#: diarization. A sample of a minute or less is heard as before.
 CHANNEL_BLOCK_SECONDS = 60
 
 
@@ -83,59 +75,35 @@ def phone_line(audio: Floats) -> Floats:
     return heard
 
 
-def in_a_room(audio: Floats) -> Floats:
-    """Return ``audio`` with a room's reverberation: a direct path and a decaying tail of
-    noise (fixed seed, so a sample always gets the same vector), at the same level."""
-    times = np.arange(int(ROOM_RT60 * SAMPLE_RATE)) / SAMPLE_RATE
-    envelope = np.exp(-6.9 * times / ROOM_RT60) * np.minimum(1.0, times / ROOM_BUILD_UP_SECONDS)
-    tail = np.random.default_rng(0).standard_normal(len(times)) * envelope
-    tail[: int(ROOM_ONSET_SECONDS * SAMPLE_RATE)] = 0.0
-    response = ROOM_TAIL_GAIN * tail / np.sqrt(np.sum(tail**2))
-    response[0] = 1.0
-    size = 1 << int(np.ceil(np.log2(len(audio) + len(response))))
-    wet = np.fft.irfft(np.fft.rfft(audio, size) * np.fft.rfft(response, size), size)
-    heard = wet[: len(audio)]
-    rms = float(np.sqrt(np.mean(heard**2))) or 1.0
-    return (heard * float(np.sqrt(np.mean(audio**2))) / rms).astype(np.float32)
-
-
-def sample_vector(audio: Floats, encoder: VoiceEncoder) -> tuple[float, Floats | None]:
-    """Return the speech seconds of a recording and its voice vector (None: no speech)."""
-    from dropscribe.speakers.diarize import embed
-    from dropscribe.speakers.features import mel_frames
-    from dropscribe.speakers.windows import plan_windows, speech_regions
+def sample_vector(audio: Floats, encoder: NameEncoder) -> tuple[float, Floats | None]:
+    """Return the speech seconds of a recording and its voice vector (None: no speech):
+    CAM++ over its speech, the pauses left out."""
+    from dropscribe.speakers.windows import speech_regions
 
     regions = speech_regions(audio)
-    mel = mel_frames(audio)
-    windows = plan_windows(regions, len(mel))
     seconds = sum(end - start for start, end in regions)
-    if not windows:
+    parts = [audio[round(start * SAMPLE_RATE) : round(end * SAMPLE_RATE)] for start, end in regions]
+    if not parts:
         return seconds, None
-    vectors = embed(mel, windows, encoder)
-    return seconds, unit(vectors.mean(axis=0, keepdims=True))[0]
+    return seconds, encoder.embed(np.concatenate(parts))
 
 
-def sample_vectors(audio: Floats, encoder: VoiceEncoder) -> tuple[float, Floats]:
-    """Return a recording's speech seconds and its vectors as recorded, on a telephone
-    line and in a room (no rows: no speech)."""
+def sample_vectors(audio: Floats, encoder: NameEncoder) -> tuple[float, Floats]:
+    """Return a recording's speech seconds and its vectors as recorded and on a telephone
+    line (no rows: no speech)."""
     seconds, vector = sample_vector(audio, encoder)
     if vector is None:
         return seconds, NO_VECTORS
-    heard = [vector]
     step = CHANNEL_BLOCK_SECONDS * SAMPLE_RATE
-    for channel in (phone_line, in_a_room):
-        blocks = [channel(audio[start : start + step]) for start in range(0, len(audio), step)]
-        other = sample_vector(np.concatenate(blocks), encoder)[1]
-        heard.append(np.zeros_like(vector) if other is None else other)
-    return seconds, np.stack(heard)
+    blocks = [phone_line(audio[start : start + step]) for start in range(0, len(audio), step)]
+    line = sample_vector(np.concatenate(blocks), encoder)[1]
+    return seconds, np.stack([vector, np.zeros_like(vector) if line is None else line])
 
 
-def enrolled_people(
-    folder: Path, encoder: VoiceEncoder, weights_path: Path, decode: Decoder
-) -> list[Person]:
+def enrolled_people(folder: Path, encoder: NameEncoder, decode: Decoder) -> list[Person]:
     """Return the people of ``folder`` with their samples' vectors, embedding only what the
     cache lacks; a sample that cannot be decoded is left out (it has no vector)."""
-    cache = VoiceCache(folder, encoder_version(weights_path))
+    cache = VoiceCache(folder, cache_version(encoder.version))
     people: list[Person] = []
     keys: set[str] = set()
     for name, paths in people_files(folder).items():
@@ -155,7 +123,7 @@ def enrolled_people(
     return people
 
 
-def _embed(path: Path, encoder: VoiceEncoder, decode: Decoder) -> Sample:
+def _embed(path: Path, encoder: NameEncoder, decode: Decoder) -> Sample:
     try:
         audio = decode(path)
     except Exception:  # a broken sample must not stop the others, nor the diarization
@@ -186,29 +154,32 @@ def person_scores(centres: Floats, people: list[Person]) -> Floats:
     return scores
 
 
-def window_support(vectors: Floats, speakers: Ints, count: int, people: list[Person]) -> Floats:
-    """Return the (speakers, people) median, over each speaker's windows (``vectors``, their
-    speaker numbers ``speakers``), of a window's similarity to the person's best vector."""
+def piece_support(pieces: Pieces, count: int, people: list[Person]) -> Floats:
+    """Return the (speakers, people) median, over each speaker's pieces weighted by their
+    length, of a piece's similarity to the person's best vector."""
     support = np.full((count, len(people)), -1.0, np.float32)
     for column, person in enumerate(people):
-        if not len(person.vectors) or not len(vectors):
+        if not len(person.vectors) or not len(pieces.vectors):
             continue
-        best = best_similarity(vectors, person)
+        best = best_similarity(pieces.vectors, person)
         for speaker in range(count):
-            mine = best[speakers == speaker]
-            if len(mine):
-                support[speaker, column] = float(np.median(mine))
+            mine = pieces.owners == speaker
+            if mine.any():
+                support[speaker, column] = weighted_median(best[mine], pieces.seconds[mine])
     return support
 
 
-def name_speakers(
-    centres: Floats,
-    seconds: list[float],
-    people: list[Person],
-    windows: tuple[Floats, Ints] | None = None,
-) -> list[Match]:
-    """Return each speaker's match (by its centre and seconds of speech; with ``windows``,
-    its windows' vectors and speaker numbers, half of them must be like the person)."""
-    support = None if windows is None else window_support(*windows, len(centres), people)
-    scores = person_scores(centres, people)
+def weighted_median(values: Floats, weights: Floats) -> float:
+    """Return the value below which half of the total weight lies."""
+    order = np.argsort(values, kind="stable")
+    cumulative = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(cumulative, cumulative[-1] / 2)])
+
+
+def name_speakers(pieces: Pieces, seconds: list[float], people: list[Person]) -> list[Match]:
+    """Return each speaker's match, by the centre of its pieces' vectors and its seconds of
+    speech; half of its speech (by its pieces) must be like the person."""
+    count = len(pieces.centres)
+    support = piece_support(pieces, count, people)
+    scores = person_scores(pieces.centres, people)
     return assign_names(scores, [person.name for person in people], seconds, support=support)

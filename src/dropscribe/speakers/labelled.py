@@ -5,6 +5,11 @@ What comes back: ``labels`` (one per word), ``speakers`` (how many) and
 ``details``, by label, for the transcript's ``speakers[]`` entries:
 ``channel`` (1 left, 2 right) when a stereo call was labelled by channel;
 ``enrolled`` and ``score`` when a voices folder is set.
+
+Names are told by the naming encoder (CAM++, speakers/campplus.py) on each
+found speaker's turns (speakers/turns.py), loaded only when a voices folder
+is set; without its weights the labels stay ``SPEAKER_n`` and ``note`` says
+how to install them.
 """
 
 from __future__ import annotations
@@ -20,13 +25,14 @@ from dropscribe.speakers.channels import (
     leading_channel,
     word_channels,
 )
-from dropscribe.speakers.diarize import SpeakerWindows, diarize, embed_windows
+from dropscribe.speakers.diarize import diarize
 from dropscribe.speakers.encoder import VoiceEncoder
+from dropscribe.speakers.features import HOP
 from dropscribe.speakers.labelling import speaker_labels, word_speakers
 from dropscribe.speakers.naming import Match
-from dropscribe.speakers.vectors import VECTOR_SIZE, Floats, Ints, centres
+from dropscribe.speakers.vectors import Floats, Ints
 from dropscribe.speakers.weights import default_weights_path, load_weights
-from dropscribe.speakers.windows import LABEL_STEP_FRAMES
+from dropscribe.speakers.windows import LABEL_STEP_FRAMES, Window, plan_windows, speech_regions
 
 if TYPE_CHECKING:  # only the worker imports this module
     from dropscribe.speakers.request import DiarizeRequest
@@ -37,12 +43,12 @@ WINDOW_SHARE_SECONDS = LABEL_STEP_FRAMES / 100
 
 
 class FoundSpeakers(NamedTuple):
-    """The speakers found, as naming needs them."""
+    """The speakers found, as naming needs them: each labelling window's speaker."""
 
-    centres: Floats
-    seconds: list[float]
-    #: Each window's vector and speaker number; None for a stereo call's channels.
-    windows: tuple[Floats, Ints] | None
+    windows: list[Window]
+    #: Each window's speaker number; -1 where a stereo call's window is of both channels.
+    owners: Ints
+    total: int
 
 
 def label_words(request: DiarizeRequest) -> dict[str, Any]:
@@ -58,19 +64,18 @@ def label_words(request: DiarizeRequest) -> dict[str, Any]:
         numbers = word_channels(request.spans, powers)
         labels: list[str | None] = [f"SPEAKER_{n + 1}" for n in numbers]
         details = {f"SPEAKER_{n + 1}": {"channel": n + 1} for n in set(numbers)}
-        speakers = FoundSpeakers(*_channel_voices(audio, powers, encoder), windows=None)
+        speakers = _channel_owners(audio, powers)
     else:
         result = diarize(audio, encoder, request.limits)
         found = word_speakers(request.spans, result)
         labels = speaker_labels(found)
         numbers = [-1 if n is None else n for n in found]
-        windows = (result.vectors, result.speakers)
-        speakers = FoundSpeakers(result.centres(), _seconds(result), windows)
+        speakers = FoundSpeakers(result.windows, result.speakers, result.count)
     note = None
     if request.limits.voices:
         try:
-            labels = _named(labels, numbers, speakers, request, encoder, weights_path, details)
-        except Exception as exc:  # an unreadable voices folder costs the names, not the labels
+            labels = _named(labels, numbers, speakers, audio, request, details)
+        except Exception as exc:  # missing weights or an unreadable folder cost the names only
             note = f"{NOT_NAMED}: {exc}"
     answer = {
         "labels": labels,
@@ -84,21 +89,26 @@ def _named(
     labels: list[str | None],
     numbers: list[int],
     speakers: FoundSpeakers,
+    audio: Floats,
     request: DiarizeRequest,
-    encoder: VoiceEncoder,
-    weights_path: Path,
     details: dict[str, dict[str, Any]],
 ) -> list[str | None]:
     """Return ``labels`` with enrolled names in place of the matching speakers' labels,
     and fill ``details`` (enrolled, score) for every label."""
     from dropscribe.audio.decode import decode_file
+    from dropscribe.speakers.campplus import NameEncoder
     from dropscribe.speakers.enrolment import enrolled_people, name_speakers
+    from dropscribe.speakers.turns import speaker_pieces
 
     def decode(path: Path) -> Floats:
         return decode_file(path, request.max_duration).samples
 
-    people = enrolled_people(Path(request.limits.voices), encoder, weights_path, decode)
-    matches = name_speakers(speakers.centres, speakers.seconds, people, speakers.windows)
+    folder = Path(request.limits.voices)
+    # The graph is kept in the voices folder, the one folder naming may write to.
+    encoder = NameEncoder.load(cache_dir=folder if folder.is_dir() else None)
+    people = enrolled_people(folder, encoder, decode)
+    pieces = speaker_pieces(audio, speakers.windows, speakers.owners, speakers.total, encoder)
+    matches = name_speakers(pieces, _seconds(speakers), people)
     renamed: dict[str, str] = {}
     for label, number in zip(labels, numbers, strict=True):
         if label is None or label in renamed or not 0 <= number < len(matches):
@@ -111,26 +121,21 @@ def _named(
     return [None if label is None else renamed.get(label, label) for label in labels]
 
 
-def _seconds(result: SpeakerWindows) -> list[float]:
-    counts = np.bincount(result.speakers, minlength=result.count)
+def _seconds(speakers: FoundSpeakers) -> list[float]:
+    kept = speakers.owners[speakers.owners >= 0]
+    counts = np.bincount(kept, minlength=speakers.total)
     return [float(count) * WINDOW_SHARE_SECONDS for count in counts]
 
 
-def _channel_voices(
-    audio: Floats, powers: Any, encoder: VoiceEncoder
-) -> tuple[Floats, list[float]]:
-    """Return each channel's voice vector (from the windows it leads) and its seconds."""
-    windows, vectors, _ = embed_windows(audio, encoder)
+def _channel_owners(audio: Floats, powers: Any) -> FoundSpeakers:
+    """Return the labelling windows of a stereo call, each owned by the channel that leads
+    it (twice the other's frames), or by nobody (-1)."""
+    total_frames = len(audio) // HOP + 1
+    windows = plan_windows(speech_regions(audio), total_frames, step_frames=LABEL_STEP_FRAMES)
     lead = leading_channel(powers)
     owners = []
     for window in windows:
         part = lead[window.first : window.last]
         left, right = int((part == 0).sum()), int((part == 1).sum())
         owners.append(0 if left >= 2 * right and left else 1 if right >= 2 * left and right else -1)
-    chosen = np.array(owners, dtype=np.int64)
-    kept = chosen >= 0
-    if not kept.any():
-        return np.zeros((2, VECTOR_SIZE), np.float32), [0.0, 0.0]
-    found = centres(vectors[kept], chosen[kept], 2)
-    counts = np.bincount(chosen[kept], minlength=2)
-    return found, [float(count) * WINDOW_SHARE_SECONDS for count in counts]
+    return FoundSpeakers(windows, np.array(owners, dtype=np.int64), 2)

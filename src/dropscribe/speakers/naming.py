@@ -6,23 +6,26 @@ best person is at least ``NAME_MARGIN`` behind (two enrolled voices that the
 speaker resembles alike name neither), and (c) the speaker said at least
 ``MIN_NAMED_SECONDS`` (a few words give a vector too rough to trust; counted
 as the worker counts a speaker's speech, a quarter second per labelling
-window, so 1 s is four windows), and (d) where the speaker's windows are
-known, half of them are like the person: their median similarity is at
-least ``WINDOW_SUPPORT`` (a group that diarization made of the person and a
-stranger half and half has a centre near the person, but half its windows
-are not). Two speakers whose best match is the same
-person: the closer one is named, the other stays ``SPEAKER_n``. So a name is
-never given twice, and a stranger, whose voice lies below the threshold,
-keeps a number.
+window, so 0.5 s is two windows), and (d) where the speaker's pieces of
+speech are known, half of them are like the person: their median similarity,
+weighted by length, is at least ``WINDOW_SUPPORT`` (a group that diarization
+made of the person and a stranger half and half has a centre near the
+person, but half its speech is not). Two speakers whose best match is the
+same person: the closer one is named, the other stays ``SPEAKER_n``. So a
+name is never given twice, and a stranger, whose voice lies below the
+threshold, keeps a number.
 
-The threshold is calibrated on real voices enrolled from some recordings and
-tested on others, as recorded, on a telephone line and in a room
-(bench/README.md, issue 22, "Calibration of the naming threshold"): the most
-alike stranger scored 0.837 (two women of one telephone call, over the line
-again; a match on the line's vector counts 0.02 less, on the room's 0.04
-more: speakers/enrolment.py), genuine voices 0.75-0.97. Below the threshold
-a voice keeps its number: a voice enrolled from a few seconds, or heard in a
-reverberant room, may stay unnamed; that is the side this errs on.
+The similarities are of CAM++ vectors (speakers/campplus.py). The threshold
+is calibrated on real voices enrolled from some recordings and tested on
+others, as recorded, on a telephone line and in a room (bench/README.md,
+issue 22, "Calibration of the naming threshold"), on one split of the
+recordings and checked on the other: the most alike stranger scored 0.608
+(a woman against a man, over the line, whose match counts 0.02 less:
+speakers/enrolment.py), genuine voices 0.63-0.97 (named speakers in
+conversations 0.675 and more), and every threshold from 0.62 to 0.70 named
+the same words of the calibration split. Below the
+threshold a voice keeps its number: a voice enrolled from a few seconds may
+stay unnamed; that is the side this errs on.
 """
 
 from __future__ import annotations
@@ -33,12 +36,15 @@ import numpy as np
 
 from dropscribe.speakers.vectors import Floats
 
-NAME_SIMILARITY = 0.85
+NAME_SIMILARITY = 0.64
 NAME_MARGIN = 0.05
-MIN_NAMED_SECONDS = 1.0
-#: Named groups of one voice had window medians of 0.763 and more; a group half the
-#: enrolled voice and half a stranger's, 0.694 (bench/README.md, issue 22, "Names").
-WINDOW_SUPPORT = 0.74
+#: Two labelling windows: one (0.25 s) would have named 3 more words of the calibration
+#: split, too little to trust a voice on.
+MIN_NAMED_SECONDS = 0.5
+#: Between the lowest median of a named group of one voice (0.584) and what a stranger's
+#: speech scores against an enrolled person (at most 0.558, mostly under 0.45); on the
+#: benchmark it kept no group unnamed (bench/README.md, issue 22, "Names").
+WINDOW_SUPPORT = 0.5
 
 
 @dataclass(frozen=True)

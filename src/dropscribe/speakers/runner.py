@@ -96,6 +96,13 @@ def setup_problem(settings: Settings) -> str | None:
                 f"transcribe.voices: {folder} is not a folder; make it, with one sub-folder "
                 "of recordings per person (voices/Alice/call.wav), or leave voices empty"
             )
+    if any(folders):
+        from dropscribe.speakers.campplus import default_naming_weights
+
+        try:
+            default_naming_weights()
+        except WeightsError as exc:
+            return f"transcribe.voices: {exc}"
     return None
 
 

@@ -1,12 +1,14 @@
 """The voices folder: one sub-folder per person, holding recordings of that voice.
 
 ``voices/Alice/*.wav`` enrolls Alice: each recording (a *sample*) becomes
-three voice vectors, the mean of its speech windows' vectors as recorded, on
-a telephone line and in a room (speakers/enrolment.py says why); a person is
-matched by their best vector, so a voice recorded on a phone and at a desk
-can both be enrolled. Vectors are cached in the folder (``.dropscribe-voices.json``) with
-the encoder's version and each file's size and modification time; a sample
-is embedded again when it changes or the encoder does, and the folder is
+two CAM++ voice vectors of its speech, as recorded and on a telephone line
+(speakers/enrolment.py says why); a person is matched by their best vector,
+so a voice recorded on a phone and at a desk can both be enrolled. Vectors
+are cached in the folder (``.dropscribe-voices.json``) with the naming
+encoder's version (its weights' SHA-256 and graph recipe) and the sample
+recipe, and each file's size and modification time; a sample is embedded
+again when it changes or the encoder does (Resemblyzer's 256-number vectors
+of an older cache are never mixed with CAM++'s 192), and the folder is
 read on every diarization, so a new person or sample counts from the next
 recording on, without a restart. A cache that cannot be written (a read-only
 folder) only costs the embedding each time.
@@ -14,7 +16,6 @@ folder) only costs the embedding each time.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -23,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from dropscribe.speakers.vectors import VECTOR_SIZE, Floats
+from dropscribe.speakers.campgraph import EMBEDDING_SIZE as VECTOR_SIZE
+from dropscribe.speakers.vectors import Floats
 
 CACHE_NAME = ".dropscribe-voices.json"
 #: Changes when the features, the windows or the averaging of a sample change.
-SAMPLE_RECIPE = "mean-of-1.6s-windows-every-0.75s+phone+room/3"
+SAMPLE_RECIPE = "campplus-of-speech-in-10s-chunks+4khz-phone/4"
 AUDIO_SUFFIXES = frozenset(
     {".wav", ".flac", ".mp3", ".m4a", ".ogg", ".opus", ".aac", ".webm", ".mp4", ".wma", ".aiff"}
 )
@@ -76,10 +78,10 @@ def people_files(folder: Path) -> dict[str, list[Path]]:
     return people
 
 
-def encoder_version(weights_path: Path) -> str:
-    """Return what identifies the vectors a sample gets: the weights' SHA-256 and the recipe."""
-    digest = hashlib.sha256(weights_path.read_bytes()).hexdigest()[:16]
-    return f"{digest}/{SAMPLE_RECIPE}"
+def cache_version(encoder_version: str) -> str:
+    """Return what identifies the vectors a sample gets: the naming encoder's version (its
+    weights' SHA-256 and graph recipe, speakers/campplus.py) and the sample's recipe."""
+    return f"{encoder_version}/{SAMPLE_RECIPE}"
 
 
 class VoiceCache:
