@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dropscribe.transcript import Segment, Word, clock_time, make_segment
+from dropscribe.transcript.repeats import repeated_ends
 from dropscribe.transcript.segments import split_segment
 from dropscribe.transcript.wording import join_words, unspaced
 
@@ -74,6 +75,11 @@ ROUNDS = 2
 #: short segments never count.
 SPARSE_WORDS_PER_SECOND = 1.9
 SPARSE_MIN_SECONDS = 4.0
+#: The segments whose text a decode without word timings is compared with, for the words
+#: it says again (:func:`splice`): those ending or starting within this of the stretch.
+#: Measured (faster-whisper-server 0.0.3, tiny.en): a stretch's decode said again the
+#: sentences of the 17 s before it, their segments' times that early.
+CONTEXT_SECONDS = 30.0
 #: At most this many stretches are named in the warning.
 NAMED_STRETCHES = 3
 
@@ -374,6 +380,69 @@ def _fits_whole(segment: Segment, stretch: Span, segments: Sequence[Segment]) ->
     return sum(_overlap(span, there) for there in _covered(segments)) <= 0.5 * length
 
 
+def _around(segments: Sequence[Segment], stretch: Span) -> tuple[str, str]:
+    """The text of the segments within ``CONTEXT_SECONDS`` before ``stretch`` (by their
+    middles), and of those within it after."""
+    middle = (stretch[0] + stretch[1]) / 2
+    before, after = [], []
+    for segment in segments:
+        if segment["end"] > stretch[0] - CONTEXT_SECONDS and _middle(segment) < middle:
+            before.append(segment["text"])
+        elif segment["start"] < stretch[1] + CONTEXT_SECONDS and _middle(segment) >= middle:
+            after.append(segment["text"])
+    return " ".join(before), " ".join(after)
+
+
+def _middle(segment: Segment) -> float:
+    return (segment["start"] + segment["end"]) / 2
+
+
+def _not_said_around(
+    found: Sequence[Segment], stretch: Span, segments: Sequence[Segment]
+) -> tuple[list[Segment], list[Segment]]:
+    """``found`` (segments without word timings, in order) less the words at its start
+    that the segments before ``stretch`` say again, and at its end those after it
+    (:func:`~dropscribe.transcript.repeats.repeated_ends`); a segment left with no word
+    is dropped, one cut keeps its times (they were never good to a word). Returned
+    with ``segments``, the neighbour said again reaching over its speech in the
+    stretch: that speech was its own, which its times ended before."""
+    texts = [segment["text"].split() for segment in found]
+    count = sum(len(text) for text in texts)
+    head, tail = repeated_ends([w for text in texts for w in text], *_around(segments, stretch))
+    kept: list[Segment] = []
+    position = 0
+    for segment, text in zip(found, texts, strict=True):
+        first, last = max(head - position, 0), min(count - tail - position, len(text))
+        position += len(text)
+        if first < last:
+            whole = first == 0 and last == len(text)
+            kept.append(segment if whole else {**segment, "text": " " + " ".join(text[first:last])})
+    middle = (stretch[0] + stretch[1]) / 2
+    reached = list(segments)
+    if head:
+        until = kept[0]["start"] if kept else (middle if tail else stretch[1])
+        reached = _reach(reached, middle, until, before=True)
+    if tail:
+        since = kept[-1]["end"] if kept else (middle if head else stretch[0])
+        reached = _reach(reached, middle, since, before=False)
+    return reached, kept
+
+
+def _reach(segments: list[Segment], middle: float, to: float, before: bool) -> list[Segment]:
+    """``segments`` with the last segment without word timings before ``middle`` ending
+    no earlier than ``to`` (``before``), or the first after it starting no later."""
+    sides = [i for i, s in enumerate(segments) if (_middle(s) < middle) == before]
+    if not sides or segments[sides[-1 if before else 0]]["words"]:
+        return segments  # timed words cover their own speech
+    index = sides[-1 if before else 0]
+    segment = segments[index]
+    if before:
+        segment = {**segment, "end": max(segment["end"], round(to, 3))}
+    else:
+        segment = {**segment, "start": min(segment["start"], round(to, 3))}
+    return [*segments[:index], segment, *segments[index + 1 :]]
+
+
 def _split_around(segments: Sequence[Segment], stretch: Span) -> list[Segment]:
     """Cut a segment whose words lie on both sides of ``stretch`` there."""
     result: list[Segment] = []
@@ -407,11 +476,12 @@ def splice(
         for word in segment["words"]
         if word["end"] > reach[0] and word["start"] < reach[1]
     ]
-    added: list[Segment] = []
+    # No word timings (word_timestamps off, or a server without them): whole or not at
+    # all, and only the words the segments either side do not already say.
+    whole = [s for s in found if not s["words"] and _fits_whole(s, stretch, segments)]
+    segments, added = _not_said_around(whole, stretch, segments) if whole else (segments, [])
     for segment in found:
-        if not segment["words"]:  # no word timings (word_timestamps off): whole or not at all
-            if _fits_whole(segment, stretch, segments):
-                added.append(segment)
+        if not segment["words"]:
             continue
         words = _fitting_words(segment, stretch, old)
         if not words:
@@ -423,7 +493,7 @@ def splice(
         return list(segments), 0
     joined = _split_around(segments, stretch) + added
     joined.sort(key=_start_of)
-    return joined, sum(max(1, len(segment["words"])) for segment in added)
+    return joined, said(added)
 
 
 def recover(

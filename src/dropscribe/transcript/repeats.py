@@ -1,0 +1,75 @@
+"""Words heard again: the part of a stretch's decode that says what the transcript says.
+
+A segment without word timings has Whisper's times (whole seconds on
+faster-whisper-server 0.0.3), which end a second or more before its speech does,
+or run many seconds early after a sentence skipped. The coverage pass then sees
+speech "after" the segment with no words and sends it again, and the decode
+says the segment's last words once more (measured, tiny.en: "free can do for
+you." after "... your country can do for you.", and three segments repeating the
+sentences of the 17 s before). Those times cannot tell a repeat from a sentence
+said twice; the text can: :func:`repeated_ends` finds how much of the start of
+a decode says again the text just before it, and of its end the text just after
+(letters compared, so that "Amy Abolim" is "amiable" heard again), and the
+coverage pass keeps only the words between.
+
+Pure: words are strings, texts are the segments' own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: At most this many edits (a letter changed, left out or put in) per letter of the
+#: decode for its words to count as heard again: tiny.en's second hearing of a
+#: sentence differs in about one letter of eight ("Amy Abolim himself." against
+#: "amiable himself."; "free can do for you." against "country can do for you.").
+REPEAT_EDITS_PER_LETTER = 0.3
+#: Fewer letters than this alike are a coincidence ("and so"), not a repeat.
+MIN_REPEAT_LETTERS = 10
+
+
+def letters(word: str) -> str:
+    """``word`` as compared: its letters and digits, lower case."""
+    return "".join(character for character in word.lower() if character.isalnum())
+
+
+def _edits_of_prefixes(said: str, context: str) -> list[float]:
+    """For each length ``i`` of ``said``: the fewest edits that turn ``said[:i]`` into
+    some stretch of ``context`` (anywhere in it: the text heard again need not be the
+    last there, Whisper's times are not that good)."""
+    row = [0.0] * (len(context) + 1)  # said[:0] is the empty stretch anywhere
+    best = [0.0]
+    for character in said:
+        new = [row[0] + 1]
+        for j, there in enumerate(context, start=1):
+            new.append(min(row[j - 1] + (character != there), row[j] + 1, new[j - 1] + 1))
+        row = new
+        best.append(min(row))
+    return best
+
+
+def _repeated_words(words: Sequence[str], context: str) -> int:
+    """How many of the first ``words`` say again a stretch of ``context`` (letters): the
+    count whose letters gain the most over the edits they need, at
+    ``REPEAT_EDITS_PER_LETTER`` a letter; 0 where none gains. A repeat followed by new
+    words stops where they begin: each new letter costs about half an edit, more
+    than it gains, so a long repeat does not carry the words after it along."""
+    said = [letters(word) for word in words]
+    best = _edits_of_prefixes("".join(said), context)
+    repeated, length, gain = 0, 0, 0.0
+    for count, word in enumerate(said, start=1):
+        length += len(word)
+        score = REPEAT_EDITS_PER_LETTER * length - best[length]
+        if length >= MIN_REPEAT_LETTERS and score > gain:
+            repeated, gain = count, score
+    return repeated
+
+
+def repeated_ends(words: Sequence[str], before: str, after: str) -> tuple[int, int]:
+    """How many of ``words`` (a decode's, in order) at its start say again the text
+    ``before`` it, and how many at its end the text ``after`` it; the two never
+    overlap (the start's are counted first)."""
+    head = _repeated_words(words, letters(before))
+    rest = list(reversed(words[head:]))
+    tail = _repeated_words([word[::-1] for word in rest], letters(after)[::-1])
+    return head, tail
