@@ -87,7 +87,7 @@ SPARSE_MIN_SECONDS = 4.0
 #: it says again (:func:`splice`): those ending or starting within this of the stretch.
 #: Measured (faster-whisper-server 0.0.3, tiny.en): a stretch's decode said again the
 #: sentences of the 17 s before it, their segments' times that early.
-CONTEXT_SECONDS = 30.0
+CONTEXT_SECONDS = 20.0
 #: At most this many stretches are named in the warning.
 NAMED_STRETCHES = 3
 
@@ -312,7 +312,9 @@ def replace_sparse(
         return list(segments), 0
     owner = segments[owners[0]]
     without = [segment for index, segment in enumerate(segments) if index != owners[0]]
-    spliced, _ = splice(without, stretch, found)
+    # A sentence Whisper skipped is often the one before said again (measured: the
+    # second of two alike, the segment stretched over it), so nothing is left out.
+    spliced, _ = splice(without, stretch, found, beside=False)
     gained = said(spliced) - said(without) - said([owner])
     if gained <= 0:  # the decode skipped as much again: the segment's words stay
         return list(segments), 0
@@ -471,11 +473,16 @@ def _start_of(segment: Segment) -> float:
 
 
 def splice(
-    segments: Sequence[Segment], stretch: Span, found: Sequence[Segment]
+    segments: Sequence[Segment],
+    stretch: Span,
+    found: Sequence[Segment],
+    beside: bool = True,
 ) -> tuple[list[Segment], int]:
     """Return ``segments`` with the words of ``found`` (a decode of ``stretch``) that
     lie in it and over no word already there, as segments of their own, in time order;
-    and how many words were added."""
+    and how many words were added. ``beside``: the stretch is speech between segments
+    (not a segment's, :func:`replace_sparse`), so what its decode without word timings
+    says again of theirs is theirs (:func:`_not_said_around`)."""
     # Only the words near the stretch can meet the new ones (a long file has thousands).
     reach = (stretch[0] - 2 * MARGIN_SECONDS, stretch[1] + 2 * MARGIN_SECONDS)
     old = [
@@ -485,9 +492,10 @@ def splice(
         if word["end"] > reach[0] and word["start"] < reach[1]
     ]
     # No word timings (word_timestamps off, or a server without them): whole or not at
-    # all, and only the words the segments either side do not already say.
-    whole = [s for s in found if not s["words"] and _fits_whole(s, stretch, segments)]
-    segments, added = _not_said_around(whole, stretch, segments) if whole else (segments, [])
+    # all, and beside segments only the words they do not already say.
+    added = [s for s in found if not s["words"] and _fits_whole(s, stretch, segments)]
+    if added and beside:
+        segments, added = _not_said_around(added, stretch, segments)
     for segment in found:
         if not segment["words"]:
             continue

@@ -49,18 +49,25 @@ def _edits_of_prefixes(said: str, context: str) -> list[float]:
 
 
 def _repeated_words(words: Sequence[str], context: str) -> int:
-    """How many of the first ``words`` say again a stretch of ``context`` (letters): the
-    count whose letters gain the most over the edits they need, at
-    ``REPEAT_EDITS_PER_LETTER`` a letter; 0 where none gains. A repeat followed by new
-    words stops where they begin: each new letter costs about half an edit, more
-    than it gains, so a long repeat does not carry the words after it along."""
+    """How many of the first ``words`` say again a stretch of ``context`` (letters).
+
+    Every start of them of ``MIN_REPEAT_LETTERS`` or more must be heard again within
+    ``REPEAT_EDITS_PER_LETTER`` (a new sentence first is not carried by a repeat
+    after it), and of those the count whose letters gain the most over the edits
+    they need, at that rate a letter: new words after a repeat cost about half an
+    edit a letter, more than they gain, so a long repeat does not carry them either.
+    """
     said = [letters(word) for word in words]
     best = _edits_of_prefixes("".join(said), context)
     repeated, length, gain = 0, 0, 0.0
     for count, word in enumerate(said, start=1):
         length += len(word)
+        if length < MIN_REPEAT_LETTERS:
+            continue
+        if best[length] > REPEAT_EDITS_PER_LETTER * length:
+            break
         score = REPEAT_EDITS_PER_LETTER * length - best[length]
-        if length >= MIN_REPEAT_LETTERS and score > gain:
+        if score > gain:
             repeated, gain = count, score
     return repeated
 
