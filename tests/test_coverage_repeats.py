@@ -9,7 +9,7 @@ skipped, and the coverage pass's decodes of the speech "after" them said it agai
 from __future__ import annotations
 
 from dropscribe.transcript import Segment, make_segment, make_word
-from dropscribe.transcript.coverage import splice
+from dropscribe.transcript.coverage import replace_sparse, splice
 from dropscribe.transcript.repeats import repeated_ends
 
 JFK = "And so, my fellow Americans ask not what your country can do for you."
@@ -22,7 +22,12 @@ SKIPPED = "Go forward, ten meters. He was not an ill-disposed young man."
 
 
 def ends(decoded: str, before: str, after: str) -> tuple[int, int]:
-    return repeated_ends(decoded.split(), before, after)
+    """``repeated_ends`` with the segments around as sentences ("." ends one)."""
+    return repeated_ends(decoded.split(), sentences(before), sentences(after))
+
+
+def sentences(text: str) -> list[str]:
+    return [part for part in text.replace(". ", ".|").split("|") if part]
 
 
 def test_a_decode_saying_the_last_words_before_it_again_is_all_a_repeat() -> None:
@@ -52,6 +57,15 @@ def test_a_skipped_sentence_between_repeats_is_kept_whole() -> None:
         0,
         0,
     )
+
+
+def test_a_new_sentence_first_is_not_taken_for_a_repeat_by_what_follows_it() -> None:
+    # Measured on the 15-minute recording: a decode of "He might even ..." then the
+    # sentence before it said again; its start alone is heard nowhere around.
+    before = f"{MARRIED} He was not an old-sposed young man. {JFK} {ASK}"
+    decoded = f"He might even have been made amiable himself. {JFK} {ASK}"
+    head, _ = ends(decoded, before, "")
+    assert head == 0
 
 
 def wordless(text: str, start: float, end: float) -> Segment:
@@ -94,3 +108,14 @@ def test_with_word_timings_a_sentence_said_again_is_kept() -> None:
     again = [timed("ask not what your country can do for you", 5.0)]
     spliced, added = splice([first, later], (5.0, 8.5), again)
     assert added == 9 and [s["start"] for s in spliced] == [0.0, 5.0, 12.0]
+
+
+def test_a_sparse_segment_heard_again_keeps_a_sentence_said_twice() -> None:
+    # Measured (15 minutes): the clip said twice in a row, tiny.en wrote it once and
+    # stretched the next segment over the second; its decode says it again, rightly.
+    before = wordless(JFK, 504.0, 515.0)
+    stretched = wordless(UNLESS, 517.0, 536.0)
+    heard = [wordless(f"{JFK} {ASK}", 517.0, 528.0), wordless(UNLESS, 529.0, 535.0)]
+    replaced, gained = replace_sparse([before, stretched], (517.3, 535.9), heard)
+    assert [s["text"] for s in replaced] == [" " + JFK, f" {JFK} {ASK}", " " + UNLESS]
+    assert gained == len(f"{JFK} {ASK}".split())

@@ -63,12 +63,16 @@ class WordlessServer(OpenAIServer):
         self.skipped[job.id] = [word for word in heard if skips(job, word[0], word[1])]
         return job
 
-    def heard(self, loud: list[tuple[float, float]], seconds: float) -> list[tuple[float, float, str]]:
+    def heard(
+        self, loud: list[tuple[float, float]], seconds: float
+    ) -> list[tuple[float, float, str]]:
         """The recording's words in an upload whose loud stretches are ``loud``, on its clock."""
         if not self.recording:
             self.recording = loud
         offset = placed(loud, self.recording)
-        words = [(start, end, recording_word(start)) for start, end, _ in words_over(self.recording)]
+        words = [
+            (start, end, recording_word(start)) for start, end, _ in words_over(self.recording)
+        ]
         return [
             (round(start - offset, 3), round(end - offset, 3), name)
             for start, end, name in words

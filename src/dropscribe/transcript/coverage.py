@@ -390,17 +390,18 @@ def _fits_whole(segment: Segment, stretch: Span, segments: Sequence[Segment]) ->
     return sum(_overlap(span, there) for there in _covered(segments)) <= 0.5 * length
 
 
-def _around(segments: Sequence[Segment], stretch: Span) -> tuple[str, str]:
-    """The text of the segments within ``CONTEXT_SECONDS`` before ``stretch`` (by their
-    middles), and of those within it after."""
+def _around(segments: Sequence[Segment], stretch: Span) -> tuple[list[str], list[str]]:
+    """The texts of the segments within ``CONTEXT_SECONDS`` before ``stretch`` (by their
+    middles), and of those within it after, in order."""
     middle = (stretch[0] + stretch[1]) / 2
-    before, after = [], []
+    before: list[str] = []
+    after: list[str] = []
     for segment in segments:
         if segment["end"] > stretch[0] - CONTEXT_SECONDS and _middle(segment) < middle:
             before.append(segment["text"])
         elif segment["start"] < stretch[1] + CONTEXT_SECONDS and _middle(segment) >= middle:
             after.append(segment["text"])
-    return " ".join(before), " ".join(after)
+    return before, after
 
 
 def _middle(segment: Segment) -> float:

@@ -26,6 +26,10 @@ from collections.abc import Sequence
 REPEAT_EDITS_PER_LETTER = 0.3
 #: Fewer letters than this alike are a coincidence ("and so"), not a repeat.
 MIN_REPEAT_LETTERS = 10
+#: What is heard again reaches one of this many segments next to the stretch: the
+#: speech after a segment is its own, or the one before's, where the last is short
+#: (measured: "a woman he might ... than he was." after "One, two, three.").
+NEIGHBOURS = 2
 
 
 def letters(word: str) -> str:
@@ -33,10 +37,11 @@ def letters(word: str) -> str:
     return "".join(character for character in word.lower() if character.isalnum())
 
 
-def _edits_of_prefixes(said: str, context: str) -> list[float]:
+def _edits_of_prefixes(said: str, context: str, ending: int) -> list[float]:
     """For each length ``i`` of ``said``: the fewest edits that turn ``said[:i]`` into
-    some stretch of ``context`` (anywhere in it: the text heard again need not be the
-    last there, Whisper's times are not that good)."""
+    a stretch of ``context`` that ends at its letter ``ending`` or later (it may begin
+    anywhere: the text heard again need not be the last, Whisper's times are not
+    that good, but it reaches the segments next to the stretch)."""
     row = [0.0] * (len(context) + 1)  # said[:0] is the empty stretch anywhere
     best = [0.0]
     for character in said:
@@ -44,11 +49,11 @@ def _edits_of_prefixes(said: str, context: str) -> list[float]:
         for j, there in enumerate(context, start=1):
             new.append(min(row[j - 1] + (character != there), row[j] + 1, new[j - 1] + 1))
         row = new
-        best.append(min(row))
+        best.append(min(row[ending:]))
     return best
 
 
-def _repeated_words(words: Sequence[str], context: str) -> int:
+def _repeated_words(words: Sequence[str], texts: Sequence[str]) -> int:
     """How many of the first ``words`` say again a stretch of ``context`` (letters).
 
     Every start of them of ``MIN_REPEAT_LETTERS`` or more must be heard again within
@@ -58,7 +63,9 @@ def _repeated_words(words: Sequence[str], context: str) -> int:
     edit a letter, more than they gain, so a long repeat does not carry them either.
     """
     said = [letters(word) for word in words]
-    best = _edits_of_prefixes("".join(said), context)
+    context = [letters(text) for text in texts]
+    ending = sum(len(text) for text in context[:-NEIGHBOURS])
+    best = _edits_of_prefixes("".join(said), "".join(context), ending)
     repeated, length, gain = 0, 0, 0.0
     for count, word in enumerate(said, start=1):
         length += len(word)
@@ -72,11 +79,13 @@ def _repeated_words(words: Sequence[str], context: str) -> int:
     return repeated
 
 
-def repeated_ends(words: Sequence[str], before: str, after: str) -> tuple[int, int]:
-    """How many of ``words`` (a decode's, in order) at its start say again the text
-    ``before`` it, and how many at its end the text ``after`` it; the two never
-    overlap (the start's are counted first)."""
-    head = _repeated_words(words, letters(before))
-    rest = list(reversed(words[head:]))
-    tail = _repeated_words([word[::-1] for word in rest], letters(after)[::-1])
+def repeated_ends(
+    words: Sequence[str], before: Sequence[str], after: Sequence[str]
+) -> tuple[int, int]:
+    """How many of ``words`` (a decode's, in order) at its start say again the texts
+    ``before`` it (segments' texts, in order), and how many at its end the texts
+    ``after`` it; the two never overlap (the start's are counted first)."""
+    head = _repeated_words(words, before)
+    rest = [word[::-1] for word in reversed(words[head:])]
+    tail = _repeated_words(rest, [text[::-1] for text in reversed(after)])
     return head, tail
