@@ -39,7 +39,8 @@ def test_a_decode_saying_the_last_words_before_it_again_is_all_a_repeat() -> Non
         "to be rather cold-hearted and rather selfish is to be ill-disposed and so my fellow"
         " Americans ask not what your country can do for you ask what you can do for your country"
     )
-    assert ends(again, f"{UNLESS} {JFK} {ASK}", COUNT) == (33, 0)
+    # Its start heard again in the third segment back, its end in the last.
+    assert repeated_ends(again.split(), [MARRIED, UNLESS, JFK, ASK], [COUNT]) == (33, 0)
     late = "a woman he might have been made still more respectable than he was."
     assert ends(late, f"{MARRIED} {COUNT}", JFK) == (13, 0)
 

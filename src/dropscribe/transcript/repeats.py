@@ -37,30 +37,32 @@ def letters(word: str) -> str:
     return "".join(character for character in word.lower() if character.isalnum())
 
 
-def _edits_of_prefixes(said: str, context: str, ending: int) -> list[float]:
+def _edits_of_prefixes(said: str, context: str, ending: int) -> list[tuple[float, float]]:
     """For each length ``i`` of ``said``: the fewest edits that turn ``said[:i]`` into
-    a stretch of ``context`` that ends at its letter ``ending`` or later (it may begin
-    anywhere: the text heard again need not be the last, Whisper's times are not
-    that good, but it reaches the segments next to the stretch)."""
+    a stretch of ``context`` anywhere, and into one that ends at its letter ``ending``
+    or later (the text heard again may begin anywhere, Whisper's times are not that
+    good, but it reaches the segments next to the stretch)."""
     row = [0.0] * (len(context) + 1)  # said[:0] is the empty stretch anywhere
-    best = [0.0]
+    best = [(0.0, 0.0)]
     for character in said:
         new = [row[0] + 1]
         for j, there in enumerate(context, start=1):
             new.append(min(row[j - 1] + (character != there), row[j] + 1, new[j - 1] + 1))
         row = new
-        best.append(min(row[ending:]))
+        best.append((min(row), min(row[ending:])))
     return best
 
 
 def _repeated_words(words: Sequence[str], texts: Sequence[str]) -> int:
     """How many of the first ``words`` say again a stretch of ``context`` (letters).
 
-    Every start of them of ``MIN_REPEAT_LETTERS`` or more must be heard again within
-    ``REPEAT_EDITS_PER_LETTER`` (a new sentence first is not carried by a repeat
-    after it), and of those the count whose letters gain the most over the edits
-    they need, at that rate a letter: new words after a repeat cost about half an
-    edit a letter, more than they gain, so a long repeat does not carry them either.
+    Every start of them of ``MIN_REPEAT_LETTERS`` or more must be heard again
+    somewhere in ``texts`` within ``REPEAT_EDITS_PER_LETTER`` (a new sentence first
+    is not carried by a repeat after it), and of those the count whose letters,
+    heard again up to one of the ``NEIGHBOURS`` last texts, gain the most over the
+    edits they need, at that rate a letter: new words after a repeat cost about
+    half an edit a letter, more than they gain, so a long repeat does not carry
+    them either.
     """
     said = [letters(word) for word in words]
     context = [letters(text) for text in texts]
@@ -71,9 +73,10 @@ def _repeated_words(words: Sequence[str], texts: Sequence[str]) -> int:
         length += len(word)
         if length < MIN_REPEAT_LETTERS:
             continue
-        if best[length] > REPEAT_EDITS_PER_LETTER * length:
+        anywhere, near = best[length]
+        if anywhere > REPEAT_EDITS_PER_LETTER * length:
             break
-        score = REPEAT_EDITS_PER_LETTER * length - best[length]
+        score = REPEAT_EDITS_PER_LETTER * length - near
         if score > gain:
             repeated, gain = count, score
     return repeated
