@@ -26,11 +26,14 @@ are more.
 
 Those segments' times (whole seconds) end a second or more before their speech,
 or run seconds early after a skipped sentence, so the speech "after" one is
-often its own, and its decode says it again. So a decode without word timings
-keeps only the words the segments within ``CONTEXT_SECONDS`` around its stretch
-do not already say (:mod:`dropscribe.transcript.repeats`), and the neighbour said
-again reaches over its speech; a decode with word timings is spliced by its
-times alone (they are good: a sentence there again was said again).
+often its own, and its decode says it again. So the decode of speech between
+segments, without word timings, keeps only the words the segments within
+``CONTEXT_SECONDS`` around its stretch do not already say
+(:mod:`dropscribe.transcript.repeats`), and the neighbour said again reaches over
+its speech. A sparse segment's decode keeps what it says again (the sentence
+Whisper skipped is often the one before said again), and a decode with word
+timings is spliced by its times alone (they are good: a sentence there again was
+said again).
 
 Pure: segments are the transcript dicts, speech spans are seconds.
 """

@@ -10,7 +10,8 @@ sentences of the 17 s before). Those times cannot tell a repeat from a sentence
 said twice; the text can: :func:`repeated_ends` finds how much of the start of
 a decode says again the text just before it, and of its end the text just after
 (letters compared, so that "Amy Abolim" is "amiable" heard again), and the
-coverage pass keeps only the words between.
+coverage pass keeps only the words between (for speech between segments: a sparse
+segment's decode keeps its repeats, see :mod:`dropscribe.transcript.coverage`).
 
 Pure: words are strings, texts are the segments' own.
 """
