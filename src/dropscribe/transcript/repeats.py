@@ -6,8 +6,9 @@ or run many seconds early after a sentence skipped. The coverage pass then sees
 speech "after" the segment with no words and sends it again, and the decode
 says the segment's last words once more (measured, tiny.en: "free can do for
 you." after "... your country can do for you.", and three segments repeating the
-sentences of the 17 s before). Those times cannot tell a repeat from a sentence
-said twice; the text can: :func:`repeated_ends` finds how much of the start of
+sentences of the 17 s before). Those times cannot say whose the speech is; the
+text says what is heard again (not whether it was said twice: a sentence said
+twice in a row looks the same): :func:`repeated_ends` finds how much of the start of
 a decode says again the text just before it, and of its end the text just after
 (letters compared, so that "Amy Abolim" is "amiable" heard again), and the
 coverage pass keeps only the words between (for speech between segments: a sparse
