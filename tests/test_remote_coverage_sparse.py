@@ -9,9 +9,13 @@ has that speech sent again, and the words that come back take its place.
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from dropscribe.transcript import make_segment
 from dropscribe.transcript.coverage import Recovery, put_back, replace_sparse, sparse_segments
@@ -32,8 +36,12 @@ class WordlessServer(OpenAIServer):
     ``api.py`` takes no such field and its ``WhisperSegment`` has no words).
 
     A word every 0.3 s of loud audio, as the speech-following servers of
-    tests/servers.py; the words ``skips`` leaves out are a sentence skipped, and the
-    segment before them is stretched over them, as Whisper does.
+    tests/servers.py, each named by where it lies in the recording (the first upload;
+    a later one, a piece of it, is found in it by its loudness): a piece sent again
+    is heard with the same words, as Whisper hears a sentence again. The words
+    ``skips`` leaves out are a sentence skipped, and the segment before them is
+    stretched over them, as Whisper does (``stretch``); ``cut_short`` gives the
+    seconds a segment of the first answer ends before its speech does.
     """
 
     style = "segments"
@@ -43,28 +51,76 @@ class WordlessServer(OpenAIServer):
         super().__init__()
         self.token = TOKEN
         self.skipped: dict[str, list[tuple[float, float, str]]] = {}
+        self.stretch = True
+        self.cut_short: Callable[[dict[str, Any]], float] = lambda _segment: 0.0
+        self.recording: list[tuple[float, float]] = []
 
     def new_job(self, audio: bytes, fields: dict[str, Any]) -> RemoteJob:
         job = super().new_job(audio, fields)
-        kept = set(job.spoken or [])
-        self.skipped[job.id] = [w for w in words_over(loud_stretches(audio)) if w not in kept]
+        heard = self.heard(loud_stretches(audio), job.audio_seconds or 0.0)
+        skips = self.skips or (lambda _job, _start, _end: False)
+        job.spoken = [word for word in heard if not skips(job, word[0], word[1])]
+        self.skipped[job.id] = [word for word in heard if skips(job, word[0], word[1])]
         return job
+
+    def heard(
+        self, loud: list[tuple[float, float]], seconds: float
+    ) -> list[tuple[float, float, str]]:
+        """The recording's words in an upload whose loud stretches are ``loud``, on its clock."""
+        if not self.recording:
+            self.recording = loud
+        offset = placed(loud, self.recording)
+        words = [
+            (start, end, recording_word(start)) for start, end, _ in words_over(self.recording)
+        ]
+        return [
+            (round(start - offset, 3), round(end - offset, 3), name)
+            for start, end, name in words
+            if offset <= (start + end) / 2 <= offset + seconds
+        ]
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Reply:
         reply = super().handle(method, path, headers, body)
         if reply.status != 200 or not path.startswith("/v1/audio/"):
             return reply
         answer = json.loads(reply.body)
-        skipped = self.skipped[self.submissions[-1].id]
+        job = self.submissions[-1]
+        skipped = self.skipped[job.id] if self.stretch else []
         segments = answer["segments"]
         for segment, after in zip(segments, [*segments[1:], None][: len(segments)], strict=True):
             until = after["start"] if after else float("inf")
             over = [end for start, end, _ in skipped if segment["end"] <= start < until]
             segment["end"] = max([segment["end"], *over])
+            if job is self.submissions[0]:
+                segment["end"] -= self.cut_short(segment)
             del segment["words"]
             segment.update(tokens=[50364], temperature=0.0)
-        answer["duration"] = self.submissions[-1].audio_seconds
+        answer["duration"] = job.audio_seconds
         return Reply.json(200, {"task": "transcribe", **answer})
+
+
+def recording_word(start: float) -> str:
+    """The word said at ``start`` in the recording: six letters of no language, alike
+    only where the same word is heard again."""
+    digest = hashlib.sha256(f"{start:.1f}".encode()).hexdigest()
+    return " " + "".join(chr(ord("a") + int(digit, 16)) for digit in digest[:6])
+
+
+def placed(loud: list[tuple[float, float]], recording: list[tuple[float, float]]) -> float:
+    """Where in the recording an upload with the loud stretches ``loud`` begins: the shift
+    at which loud and quiet agree the most, in hundredths of a second."""
+
+    def signs(stretches: list[tuple[float, float]]) -> Any:
+        length = int(max([end for _, end in stretches], default=0.0) * 100) + 1
+        marks = -np.ones(length)
+        for start, end in stretches:
+            marks[int(start * 100) : int(end * 100)] = 1.0
+        return marks
+
+    whole, piece = signs(recording), signs(loud)
+    if len(piece) >= len(whole):
+        return 0.0
+    return float(np.argmax(np.correlate(whole, piece, "valid"))) / 100
 
 
 def said_in(segments: list[dict[str, Any]], span: tuple[float, float]) -> int:
@@ -134,6 +190,56 @@ def test_a_sentence_skipped_again_when_sent_again_is_named_in_the_warnings(
     [warning] = document["warnings"]
     assert warning.startswith("Speech at ") and "may be missing words" in warning
     assert warning.endswith("check that part against the audio.")
+
+
+def said_once(document: dict[str, Any], server: WordlessServer) -> None:
+    """The transcript says each word of the recording once, in order: none twice."""
+    first = server.submissions[0]
+    heard = sorted((first.spoken or []) + server.skipped[first.id])
+    assert document["transcription"].split() == [text.strip() for _, _, text in heard]
+
+
+def test_a_segment_ending_before_its_speech_does_is_not_said_twice(workdir: Path) -> None:
+    """Whisper's segment ends 2 s before its speech (its times are whole seconds on
+    faster-whisper-server): that speech, without words, is sent again, and its decode
+    says the segment's last words again, which the transcript already has."""
+    (workdir / "inbox").mkdir()
+    weather = joined_recording(workdir / "inbox" / "joined.wav")[0]
+    with WordlessServer() as server:
+        server.cut_short = ends_before(weather[1], 2.0)
+        document, recovered = run_daemon(workdir, server)
+    assert len(server.submissions) == 2  # the tail sent again: it had no words
+    again = server.submissions[1]
+    assert again.spoken, "the piece sent again is heard with the segment's last words"
+    said_once(document, server)
+    [event] = recovered
+    assert event["recovered_words"] == 0 and document["warnings"] == []
+
+
+def test_a_sentence_skipped_after_a_segment_ending_early_comes_back_once(workdir: Path) -> None:
+    """The fox clip skipped and no segment stretched over it, the weather's ending 2 s
+    early: the stretch sent again holds the weather's last words and the fox's; only the
+    fox's are new, and they come back once."""
+    (workdir / "inbox").mkdir()
+    weather, fox, _ = joined_recording(workdir / "inbox" / "joined.wav")
+    with WordlessServer() as server:
+        server.stretch = False
+        server.skips = lambda job, start, end: (
+            job is server.submissions[0] and fox[0] - 0.2 < start < fox[1]
+        )
+        server.cut_short = ends_before(weather[1], 2.0)
+        document, recovered = run_daemon(workdir, server)
+    assert len(server.submissions) == 2
+    skipped = server.skipped[server.submissions[0].id]
+    assert len(skipped) > 10
+    said_once(document, server)
+    [event] = recovered
+    assert event["recovered_words"] == len(skipped)
+
+
+def ends_before(clip_end: float, seconds: float) -> Callable[[dict[str, Any]], float]:
+    """``cut_short`` for the last segment of a clip ending at ``clip_end``."""
+    return lambda segment: seconds if clip_end - 0.5 < segment["end"] < clip_end + 0.5 else 0.0
 
 
 def test_a_normal_answer_without_word_timings_sends_nothing_again(workdir: Path) -> None:

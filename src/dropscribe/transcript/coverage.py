@@ -24,6 +24,17 @@ inside them; the remote pass sends that speech again and
 :func:`replace_sparse` puts the new words in place of the segment's, when they
 are more.
 
+Those segments' times (whole seconds) end a second or more before their speech,
+or run seconds early after a skipped sentence, so the speech "after" one is
+often its own, and its decode says it again. So the decode of speech between
+segments, without word timings, keeps only the words the segments within
+``CONTEXT_SECONDS`` around its stretch do not already say
+(:mod:`dropscribe.transcript.repeats`), and the neighbour said again reaches over
+its speech. A sparse segment's decode keeps what it says again (the sentence
+Whisper skipped is often the one before said again), and a decode with word
+timings is spliced by its times alone (they are good: a sentence there again was
+said again).
+
 Pure: segments are the transcript dicts, speech spans are seconds.
 """
 
@@ -35,6 +46,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from dropscribe.transcript import Segment, Word, clock_time, make_segment
+from dropscribe.transcript.repeats import repeated_ends
 from dropscribe.transcript.segments import split_segment
 from dropscribe.transcript.wording import join_words, unspaced
 
@@ -74,6 +86,11 @@ ROUNDS = 2
 #: short segments never count.
 SPARSE_WORDS_PER_SECOND = 1.9
 SPARSE_MIN_SECONDS = 4.0
+#: The segments whose text a decode without word timings is compared with, for the words
+#: it says again (:func:`splice`): those ending or starting within this of the stretch.
+#: Measured (faster-whisper-server 0.0.3, tiny.en): a stretch's decode said again the
+#: sentences of the 17 s before it, their segments' times that early.
+CONTEXT_SECONDS = 20.0
 #: At most this many stretches are named in the warning.
 NAMED_STRETCHES = 3
 
@@ -298,7 +315,9 @@ def replace_sparse(
         return list(segments), 0
     owner = segments[owners[0]]
     without = [segment for index, segment in enumerate(segments) if index != owners[0]]
-    spliced, _ = splice(without, stretch, found)
+    # A sentence Whisper skipped is often the one before said again (measured: the
+    # second of two alike, the segment stretched over it), so nothing is left out.
+    spliced, _ = splice(without, stretch, found, beside=False)
     gained = said(spliced) - said(without) - said([owner])
     if gained <= 0:  # the decode skipped as much again: the segment's words stay
         return list(segments), 0
@@ -374,6 +393,70 @@ def _fits_whole(segment: Segment, stretch: Span, segments: Sequence[Segment]) ->
     return sum(_overlap(span, there) for there in _covered(segments)) <= 0.5 * length
 
 
+def _around(segments: Sequence[Segment], stretch: Span) -> tuple[list[str], list[str]]:
+    """The texts of the segments within ``CONTEXT_SECONDS`` before ``stretch`` (by their
+    middles), and of those within it after, in order."""
+    middle = (stretch[0] + stretch[1]) / 2
+    before: list[str] = []
+    after: list[str] = []
+    for segment in segments:
+        if segment["end"] > stretch[0] - CONTEXT_SECONDS and _middle(segment) < middle:
+            before.append(segment["text"])
+        elif segment["start"] < stretch[1] + CONTEXT_SECONDS and _middle(segment) >= middle:
+            after.append(segment["text"])
+    return before, after
+
+
+def _middle(segment: Segment) -> float:
+    return (segment["start"] + segment["end"]) / 2
+
+
+def _not_said_around(
+    found: Sequence[Segment], stretch: Span, segments: Sequence[Segment]
+) -> tuple[list[Segment], list[Segment]]:
+    """``found`` (segments without word timings, in order) less the words at its start
+    that the segments before ``stretch`` say again, and at its end those after it
+    (:func:`~dropscribe.transcript.repeats.repeated_ends`); a segment left with no word
+    is dropped, one cut keeps its times (they were never good to a word). Returned
+    with ``segments``, the neighbour said again reaching over its speech in the
+    stretch: that speech was its own, which its times ended before."""
+    texts = [segment["text"].split() for segment in found]
+    count = sum(len(text) for text in texts)
+    head, tail = repeated_ends([w for text in texts for w in text], *_around(segments, stretch))
+    kept: list[Segment] = []
+    position = 0
+    for segment, text in zip(found, texts, strict=True):
+        first, last = max(head - position, 0), min(count - tail - position, len(text))
+        position += len(text)
+        if first < last:
+            whole = first == 0 and last == len(text)
+            kept.append(segment if whole else {**segment, "text": " " + " ".join(text[first:last])})
+    middle = (stretch[0] + stretch[1]) / 2
+    reached = list(segments)
+    if head:
+        until = kept[0]["start"] if kept else (middle if tail else stretch[1])
+        reached = _reach(reached, middle, until, before=True)
+    if tail:
+        since = kept[-1]["end"] if kept else (middle if head else stretch[0])
+        reached = _reach(reached, middle, since, before=False)
+    return reached, kept
+
+
+def _reach(segments: list[Segment], middle: float, to: float, before: bool) -> list[Segment]:
+    """``segments`` with the last segment without word timings before ``middle`` ending
+    no earlier than ``to`` (``before``), or the first after it starting no later."""
+    sides = [i for i, s in enumerate(segments) if (_middle(s) < middle) == before]
+    if not sides or segments[sides[-1 if before else 0]]["words"]:
+        return segments  # timed words cover their own speech
+    index = sides[-1 if before else 0]
+    segment = segments[index]
+    if before:
+        segment = {**segment, "end": max(segment["end"], round(to, 3))}
+    else:
+        segment = {**segment, "start": min(segment["start"], round(to, 3))}
+    return [*segments[:index], segment, *segments[index + 1 :]]
+
+
 def _split_around(segments: Sequence[Segment], stretch: Span) -> list[Segment]:
     """Cut a segment whose words lie on both sides of ``stretch`` there."""
     result: list[Segment] = []
@@ -394,11 +477,16 @@ def _start_of(segment: Segment) -> float:
 
 
 def splice(
-    segments: Sequence[Segment], stretch: Span, found: Sequence[Segment]
+    segments: Sequence[Segment],
+    stretch: Span,
+    found: Sequence[Segment],
+    beside: bool = True,
 ) -> tuple[list[Segment], int]:
     """Return ``segments`` with the words of ``found`` (a decode of ``stretch``) that
     lie in it and over no word already there, as segments of their own, in time order;
-    and how many words were added."""
+    and how many words were added. ``beside``: the stretch is speech between segments
+    (not a segment's, :func:`replace_sparse`), so what its decode without word timings
+    says again of theirs is theirs (:func:`_not_said_around`)."""
     # Only the words near the stretch can meet the new ones (a long file has thousands).
     reach = (stretch[0] - 2 * MARGIN_SECONDS, stretch[1] + 2 * MARGIN_SECONDS)
     old = [
@@ -407,11 +495,13 @@ def splice(
         for word in segment["words"]
         if word["end"] > reach[0] and word["start"] < reach[1]
     ]
-    added: list[Segment] = []
+    # No word timings (word_timestamps off, or a server without them): whole or not at
+    # all, and beside segments only the words they do not already say.
+    added = [s for s in found if not s["words"] and _fits_whole(s, stretch, segments)]
+    if added and beside:
+        segments, added = _not_said_around(added, stretch, segments)
     for segment in found:
-        if not segment["words"]:  # no word timings (word_timestamps off): whole or not at all
-            if _fits_whole(segment, stretch, segments):
-                added.append(segment)
+        if not segment["words"]:
             continue
         words = _fitting_words(segment, stretch, old)
         if not words:
@@ -423,7 +513,7 @@ def splice(
         return list(segments), 0
     joined = _split_around(segments, stretch) + added
     joined.sort(key=_start_of)
-    return joined, sum(max(1, len(segment["words"])) for segment in added)
+    return joined, said(added)
 
 
 def recover(

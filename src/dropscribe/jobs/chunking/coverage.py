@@ -22,7 +22,9 @@ words for the speech heard inside it
 a sentence it skipped) has that speech sent as a coverage chunk too, and the words
 that come back replace the segment's when they are more
 (:func:`~dropscribe.transcript.coverage.replace_sparse`), never beside them; not when
-a piece of that speech failed.
+a piece of that speech failed. The words of a decode of speech between segments,
+without word timings, that the segments around its stretch already say are left
+out (their times are not good enough to tell; :mod:`dropscribe.transcript.repeats`).
 
 The stretches are worked out again from the saved results after a restart (the
 same inputs give the same stretches), so a daemon killed while adding them adds
