@@ -116,6 +116,7 @@ def test_the_filterbank_has_kaldis_frames_and_puts_a_tone_in_its_mel_bin() -> No
     frames = fbank(tone)
     assert frames.shape == (1 + (SAMPLE_RATE - 400) // 160, 80)  # 25 ms every 10 ms, whole
     assert np.allclose(frames.mean(axis=0), 0, atol=1e-4)  # the recording's mean removed
+
     # Kaldi's bins: 80 triangles evenly spaced on 1127 ln(1 + f / 700) from 20 Hz to 8 kHz.
     def mel(hz: float) -> float:
         return float(1127 * np.log(1 + hz / 700))

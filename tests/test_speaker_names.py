@@ -232,9 +232,7 @@ def test_missing_naming_weights_cost_the_names_with_the_install_sentence(
 
 def test_names_are_one_to_one_above_the_threshold_with_a_margin() -> None:
     above, close = NAME_SIMILARITY + 0.2, NAME_SIMILARITY + 0.1
-    scores = np.array(
-        [[above, 0.30], [close, 0.40], [close, close - NAME_MARGIN / 2]], np.float32
-    )
+    scores = np.array([[above, 0.30], [close, 0.40], [close, close - NAME_MARGIN / 2]], np.float32)
     matches = assign_names(scores, ["Ann", "Bo"], [30.0, 30.0, 30.0])
     assert [m.name for m in matches] == ["Ann", None, None]  # Ann once; row 3 too close
     below = NAME_SIMILARITY - 0.01
