@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from dropscribe.audio import compact, cuts
-from dropscribe.audio.compact_protocol import CompactRequest, PartFile
+from dropscribe.audio.compact_protocol import CompactRequest, PartFile, planned_rate
 from dropscribe.backends.base import Request
 from dropscribe.config import OctoAISettings, load_settings
 from dropscribe.config.backends import UploadFormat
@@ -177,7 +177,7 @@ def test_every_way_of_writing_the_upload_goes_at_the_protocols_rate(
     assert all(part.bytes <= limit for part in manifest.parts)
     if way == "streamed" and base64:
         longest = max(part.end - part.start for part in manifest.parts)
-        assert longest > limit / compact.planned_rate("opus", 24_000), longest
+        assert longest > limit / planned_rate("opus", 24_000), longest
 
 
 def test_a_part_planned_for_the_earlier_lower_rate_still_fits_when_written_again(
@@ -444,3 +444,19 @@ def _alive(pid: int) -> bool:
     except FileNotFoundError:
         return False
     return state != "Z"
+
+
+def test_a_coverage_stretch_longer_than_the_byte_limit_goes_in_pieces_within_it() -> None:
+    """FLAC on octoai (10 MB bodies in base64) holds about 245 s, under the 600 s chunk
+    length: a stretch the server skipped is cut to what the bytes allow, not to 600 s."""
+    from dropscribe.jobs.chunking.coverage import pieces
+    from dropscribe.jobs.chunking.uploads import seconds_within
+
+    limit = audio_bytes_within(10 * 1024 * 1024, base64=True)
+    cap = min(600.0, seconds_within(limit, "flac", base64=True))
+    assert 200 < cap < 300
+    cut = pieces((100.0, 600.0), 900.0, cap)
+    assert len(cut) >= 3
+    assert all((piece.end - piece.start) * planned_rate("flac", None) <= limit for piece in cut)
+    # Opus as multipart bytes at its 24 kbit/s: the chunk length is the tighter bound.
+    assert seconds_within(audio_bytes_within(25 * 1024 * 1024, False), "opus", False) > 600

@@ -45,7 +45,7 @@ from dropscribe.audio import SAMPLE_RATE
 from dropscribe.audio.chunk_plan import ChunkPlanner, plan_chunks
 from dropscribe.audio.compact_protocol import (
     EARLIER_OPUS_BIT_RATE,
-    OPUS_BIT_RATES,
+    NOMINAL_BIT_RATES,
     Compacted,
     CompactFailed,
     CompactRequest,
@@ -53,6 +53,7 @@ from dropscribe.audio.compact_protocol import (
     HearRequest,
     PartFile,
     PartWritten,
+    planned_rate,
 )
 from dropscribe.audio.cuts import Part, Span
 from dropscribe.audio.decode import MediaReader, check_complete, open_media
@@ -66,9 +67,9 @@ from dropscribe.workers.messages import MessageError, Ready
 #: Codec, container, file suffix and bit rate of each compact format (Opus's where the
 #: request names none; the daemon names the protocol's: compact_protocol.upload_bit_rate).
 CODECS: dict[str, tuple[str, str, str, int | None]] = {
-    "opus": ("libopus", "ogg", ".ogg", OPUS_BIT_RATES["multipart"]),
-    "mp3": ("libmp3lame", "mp3", ".mp3", 24_000),
-    "flac": ("flac", "flac", ".flac", None),
+    "opus": ("libopus", "ogg", ".ogg", NOMINAL_BIT_RATES["opus"]),
+    "mp3": ("libmp3lame", "mp3", ".mp3", NOMINAL_BIT_RATES["mp3"]),
+    "flac": ("flac", "flac", ".flac", NOMINAL_BIT_RATES["flac"]),
 }
 #: Encoder options, chosen by measurement (bench/README.md, issue 26): complexity 1 encodes
 #: over 3x faster than the default 10 at the same size (and as fast at 24 kbit/s as at 16);
@@ -80,23 +81,10 @@ CODECS: dict[str, tuple[str, str, str, int | None]] = {
 CODEC_OPTIONS: dict[str, dict[str, str]] = {
     "opus": {"compression_level": "1", "frame_duration": "60", "application": "voip"},
 }
-#: Bytes per second planned for a format at its CODECS bit rate before any is written
-#: (1.3 x the nominal rate: a variable bit rate runs over it on dense speech; Opus at 24
-#: kbit/s comes to 3,030 on speech without a pause); FLAC as plain PCM. Other rates: in
-#: proportion (planned_rate).
-PLANNED_RATE = {"opus": 3_900.0, "mp3": 3_900.0, "flac": 32_000.0}
 #: Encoder threads at most, however many cores are free.
 MAX_ENCODERS = 4
 #: Parts found over the byte limit (a variable bit rate) are planned again this much shorter.
 REPLAN_FACTOR = 0.8
-
-
-def planned_rate(fmt: str, bit_rate: int | None) -> float:
-    """Bytes per second to plan ``fmt`` at ``bit_rate`` (None: the format's own) with."""
-    nominal = CODECS[fmt][3]
-    if bit_rate is None or nominal is None:
-        return PLANNED_RATE[fmt]
-    return PLANNED_RATE[fmt] * bit_rate / nominal
 
 
 class TrackLog:

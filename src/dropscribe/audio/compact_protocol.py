@@ -32,6 +32,26 @@ OPUS_BIT_RATES = {"multipart": 24_000, "base64": 16_000}
 #: The rate every plan made before the rate was chosen by protocol was written at: a part
 #: of such a plan, written again after a restart, is known to fit under its limit at it.
 EARLIER_OPUS_BIT_RATE = 16_000
+#: Each compact format's bit rate where the request names none (FLAC: lossless, none).
+NOMINAL_BIT_RATES: dict[str, int | None] = {
+    "opus": OPUS_BIT_RATES["multipart"],
+    "mp3": 24_000,
+    "flac": None,
+}
+#: Bytes per second planned for a format at its nominal bit rate before any is written
+#: (1.3 x the nominal rate: a variable bit rate runs over it on dense speech; Opus at 24
+#: kbit/s comes to 3,030 on speech without a pause); FLAC as plain PCM. Other rates: in
+#: proportion (planned_rate). Here, not in compact.py, because the daemon sizes the
+#: coverage pass's pieces by it too and must not import the encoder.
+PLANNED_RATE = {"opus": 3_900.0, "mp3": 3_900.0, "flac": 32_000.0}
+
+
+def planned_rate(fmt: str, bit_rate: int | None) -> float:
+    """Bytes per second to plan ``fmt`` at ``bit_rate`` (None: the format's own) with."""
+    nominal = NOMINAL_BIT_RATES[fmt]
+    if bit_rate is None or nominal is None:
+        return PLANNED_RATE[fmt]
+    return PLANNED_RATE[fmt] * bit_rate / nominal
 
 
 def upload_bit_rate(fmt: str, base64: bool) -> int | None:

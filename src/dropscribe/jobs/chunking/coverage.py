@@ -46,8 +46,15 @@ import structlog
 from dropscribe.audio.speech_files import read_speech
 from dropscribe.backends.base import Backend, CompactUploads, Failed
 from dropscribe.config import RemoteSettings, Settings
+from dropscribe.config.backends import UploadFormat
 from dropscribe.jobs.chunking.run import ChunkRun, SlotLender
-from dropscribe.jobs.chunking.uploads import Part, audio_bytes_within, choose_format, prepare
+from dropscribe.jobs.chunking.uploads import (
+    Part,
+    audio_bytes_within,
+    choose_format,
+    prepare,
+    seconds_within,
+)
 from dropscribe.jobs.states import ChunkState
 from dropscribe.jobs.store import Job, Store
 from dropscribe.jobs.store.chunks import COVERAGE_PLAN, Chunk, NewChunk
@@ -204,7 +211,11 @@ class SpeechCoverage:
         """The coverage chunks of ``stretches`` not done yet, saved in the store (those a
         run before a restart saved are kept), their files written where they are missing."""
         duration = planned[-1].end
-        cap = self.section.max_chunk_seconds
+        # Within the upload limit as well as the chunk length: a stretch longer than a
+        # FLAC chunk on octoai (about 245 s) would otherwise go as one piece over it.
+        base64 = self._uploads().upload_base64
+        limit = audio_bytes_within(self.section.max_upload_bytes, base64)
+        cap = min(self.section.max_chunk_seconds, seconds_within(limit, self._format(), base64))
         wanted = [piece for stretch in stretches for piece in pieces(stretch, duration, cap)]
         first = len(planned)
         saved = {chunk.idx: chunk for chunk in chunks if chunk.is_coverage}
@@ -237,12 +248,20 @@ class SpeechCoverage:
                 runs.append([(idx, piece)])
         return [made for run in runs for made in self._write([p for _, p in run], run[0][0])]
 
+    def _uploads(self) -> CompactUploads:
+        assert isinstance(self.backend, CompactUploads)  # only they are sent chunks
+        return self.backend
+
+    def _format(self) -> UploadFormat:
+        """The compact format the stretches go in."""
+        formats = self._uploads().upload_formats
+        # A file uploaded as it is ("original") still has its stretches sent compact.
+        return choose_format(self.section.upload_format, formats) or formats[0]
+
     def _write(self, wanted: list[NewChunk], first: int) -> list[NewChunk]:
         section = self.section
-        assert isinstance(self.backend, CompactUploads)  # only they are sent chunks
-        # A file uploaded as it is ("original") still has its stretches sent compact.
-        fmt = choose_format(section.upload_format, self.backend.upload_formats)
-        fmt = fmt or self.backend.upload_formats[0]
+        fmt = self._format()
+        base64 = self._uploads().upload_base64
         asked = [
             Part(p.start, p.end, p.keep_start, p.keep_end, "", 0, index=first + i)
             for i, p in enumerate(wanted)
@@ -251,9 +270,9 @@ class SpeechCoverage:
             self.source,
             self.workdir,
             fmt,
-            audio_limit=audio_bytes_within(section.max_upload_bytes, self.backend.upload_base64),
+            audio_limit=audio_bytes_within(section.max_upload_bytes, base64),
             section=section,
-            base64=self.backend.upload_base64,
+            base64=base64,
             max_duration=self.settings.transcribe.max_duration_seconds,
             audio_track=self.settings.transcribe.audio_track,
             parts=asked,

@@ -28,6 +28,7 @@ from dropscribe.audio.compact_protocol import (
     PartFile,
     PartWritten,
     Place,
+    planned_rate,
     upload_bit_rate,
 )
 from dropscribe.config import RemoteSettings
@@ -55,6 +56,12 @@ class Manifest:
     parts: list[Part]
     #: The audio track the worker chose, as log fields.
     track: dict[str, Any] | None = None
+
+
+def seconds_within(limit: int, fmt: str, base64: bool) -> float:
+    """The longest stretch of audio planned to fit in ``limit`` bytes of ``fmt`` at the
+    protocol's bit rate (the byte limit a piece cut by seconds alone would not keep)."""
+    return limit / planned_rate(fmt, upload_bit_rate(fmt, base64))
 
 
 def choose_format(setting: str, accepted: tuple[UploadFormat, ...]) -> UploadFormat | None:
