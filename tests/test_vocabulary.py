@@ -173,6 +173,14 @@ def spelt_right(text: str) -> list[str]:
     return [word for word in re.findall(r"[A-Za-z]+", text) if word in TERMS]
 
 
+def heard_terms(text: str) -> list[str]:
+    """The terms in ``text``, in order, whatever their case."""
+    by_letters = {term.lower(): term for term in TERMS}
+    return [
+        by_letters[w.lower()] for w in re.findall(r"[A-Za-z]+", text) if w.lower() in by_letters
+    ]
+
+
 def test_every_part_of_a_long_recording_is_decoded_with_the_words(engine: Engine) -> None:
     pause = np.zeros(int(PAUSE_SECONDS * SAMPLE_RATE), dtype=np.float32)
     clips = ["terms", "fox", "weather", "numbers", "terms"]
@@ -191,15 +199,18 @@ def test_every_part_of_a_long_recording_is_decoded_with_the_words(engine: Engine
     assert decoding == "parts"
     # Without the words tiny.en gets most of them wrong (the test can fail); with them,
     # the last part, far from the first window, has them as right as the first.
-    assert len(spelt_right(without.text)) <= 2, without.text
+    assert len(heard_terms(without.text)) <= 2, without.text
     heard = [word for segment in with_words.segments for word in segment["words"]]
     last = heard[-1]["end"]
     assert last > 30
     # The terms clip lasts 5.6 s: at the start, and again at the end.
     early = " ".join(w["word"] for w in heard if w["start"] < 6.5)
     late = " ".join(w["word"] for w in heard if w["start"] > last - 6.5)
-    assert spelt_right(early) == list(TERMS), early
-    assert spelt_right(late) == list(TERMS), late
+    # Heard, whatever the case: tiny.en's capitals come and go with the CPU's int8
+    # kernels (one machine wrote "dashwood" in the last part; the post-pass, off here,
+    # writes a term as the user gave it). Without the words it hears at most two.
+    assert heard_terms(early) == list(TERMS), early
+    assert heard_terms(late) == list(TERMS), late
 
 
 def test_each_part_is_given_the_words_exactly_as_a_short_file_is(
@@ -318,9 +329,10 @@ def test_the_local_engine_is_sent_the_words_from_the_configuration(workdir: Path
 
 def test_the_engine_writes_a_near_miss_left_after_decoding_as_the_term(engine: Engine) -> None:
     audio = decode_file(AUDIO / "terms.wav", 600).samples
-    # With this prompt tiny.en writes "dashwood" in lower case (seen while choosing it).
-    terms = Words(TERMS).terms_text()
-    job = Job(1, "terms", "en", "transcribe", 600, terms=terms, prompt="Notes.", term_list=TERMS)
+    # The post-pass alone, the terms not in the prompt, so that the decode has near misses
+    # on any CPU ("Northland" for Norland; with the terms in the prompt one machine wrote
+    # "dashwood" and another "Dashwood", leaving nothing to respell).
+    job = Job(1, "terms", "en", "transcribe", 600, prompt="Notes.", term_list=TERMS)
     options = engine.options
     try:
         engine.options = dataclasses.replace(options, respell_terms=False)
